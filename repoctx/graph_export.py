@@ -1,0 +1,46 @@
+"""The graph as data for other tools: `repoctx graph --format json|dot`."""
+from __future__ import annotations
+
+from .repository import Repository
+
+
+def graph_json(repo: Repository) -> dict:
+    g = repo.graph
+    return {
+        "files": [{
+            "path": path,
+            "language": f.language,
+            "tokens": repo.tokens[path],
+            "symbols": [{"name": s.name, "kind": s.kind, "start_line": s.start_line, "end_line": s.end_line}
+                        for s in repo.facts[path].symbols],
+        } for path, f in repo.files.items()],
+        "imports": [{"source": s, "target": t} for s, t in g.imports],
+        "external_imports": [{"source": s, "module": m} for s, m in g.external_imports],
+        "references": [{"source": s, "target": t, "name": n} for s, t, n in g.references],
+    }
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def graph_dot(repo: Repository) -> str:
+    """File-level graph: one node per file (grouped in a cluster per top folder), an edge per import."""
+    g = repo.graph
+    lines = ["digraph repoctx {", "  rankdir=LR;", '  node [shape=box, fontname="monospace", fontsize=10];']
+    clusters: dict[str, list[str]] = {}
+    for path in repo.files:
+        clusters.setdefault(path.rsplit("/", 1)[0] if "/" in path else "", []).append(path)
+    for i, (folder, paths) in enumerate(sorted(clusters.items())):
+        indent = "  "
+        if folder:
+            lines.append(f"  subgraph cluster_{i} {{ label={_quote(folder + '/')};")
+            indent = "    "
+        for p in paths:
+            lines.append(f"{indent}{_quote(p)} [label={_quote(p.rsplit('/', 1)[-1])}];")
+        if folder:
+            lines.append("  }")
+    for s, t in g.imports:
+        lines.append(f"  {_quote(s)} -> {_quote(t)};")
+    lines.append("}")
+    return "\n".join(lines)

@@ -1,0 +1,145 @@
+"""The embedded index: facts and token counts in SQLite, keyed by content.
+
+Parsed facts are keyed by (blob SHA, language) and token counts by (blob SHA, encoding), so an
+unchanged file is never parsed or counted twice — across branches, worktrees and renames.
+Every write is a transaction: an interrupted run keeps everything committed before it. A file that
+is not a valid index of this version (corrupt, truncated, older schema) is moved aside and rebuilt
+with a warning.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import zlib
+from collections.abc import Iterable
+
+from .model import FileFacts
+
+SCHEMA_VERSION = "1"
+ENV_VAR = "REPOCTX_INDEX"
+#: How long to wait for another process's write lock before giving up with an error.
+LOCK_TIMEOUT_S = 30.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (
+    sha TEXT NOT NULL, language TEXT NOT NULL, skip TEXT, facts BLOB,
+    PRIMARY KEY (sha, language)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tokens (
+    sha TEXT NOT NULL, encoding TEXT NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (sha, encoding)) WITHOUT ROWID;
+"""
+
+
+class IndexError_(Exception):
+    """The index cannot be used (locked too long, location not writable)."""
+
+
+def default_index_path(root: str) -> str:
+    """`$REPOCTX_INDEX`, else `<root>/.repoctx/index.sqlite`."""
+    return os.environ.get(ENV_VAR) or os.path.join(root, ".repoctx", "index.sqlite")
+
+
+def encode_facts(facts: FileFacts) -> bytes:
+    return zlib.compress(json.dumps(facts.to_dict(), separators=(",", ":")).encode(), 1)
+
+
+def decode_facts(blob: bytes) -> FileFacts:
+    return FileFacts.from_dict(json.loads(zlib.decompress(blob)))
+
+
+class IndexStore:
+    """One SQLite file. Use as a context manager; `warnings` says what was repaired on open."""
+
+    def __init__(self, path: str):
+        self.path = os.path.abspath(path)
+        self.warnings: list[str] = []
+        folder = os.path.dirname(self.path)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            if os.path.basename(folder) == ".repoctx":
+                ignore = os.path.join(folder, ".gitignore")
+                if not os.path.exists(ignore):
+                    with open(ignore, "w") as f:
+                        f.write("# repoctx's index: never commit it\n*\n")
+        except OSError as exc:
+            raise IndexError_(f"cannot create the index folder {folder}: {exc.strerror}; "
+                              f"choose another place with --index or ${ENV_VAR}") from None
+        try:
+            self.db = self._open()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise IndexError_(f"the index {self.path} is locked by another process") from None
+            raise IndexError_(f"cannot open the index {self.path}: {exc}") from None
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            db = self._connect()
+            version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if version is None or version[0] != SCHEMA_VERSION:
+                found = "none" if version is None else version[0]
+                if found != "none" or db.execute("SELECT count(*) FROM blobs").fetchone()[0]:
+                    db.close()
+                    return self._rebuild(f"it has schema version {found}, this repoctx needs {SCHEMA_VERSION}")
+                with db:
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            return db
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+                raise
+            return self._rebuild(f"it is not a valid database ({exc})")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        return db
+
+    def _rebuild(self, why: str) -> sqlite3.Connection:
+        self.warnings.append(f"index {self.path} was rebuilt: {why}")
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.replace(self.path + suffix, self.path + ".bad" + suffix)
+            except FileNotFoundError:
+                pass
+        db = self._connect()
+        with db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        return db
+
+    def __enter__(self) -> IndexStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def known_blobs(self) -> dict[tuple[str, str], str | None]:
+        """{(sha, language): skip reason or None} for every stored blob."""
+        return {(sha, lang): skip for sha, lang, skip in self.db.execute("SELECT sha, language, skip FROM blobs")}
+
+    def known_tokens(self, encoding: str) -> dict[str, int]:
+        return dict(self.db.execute("SELECT sha, count FROM tokens WHERE encoding=?", (encoding,)))
+
+    def facts(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], FileFacts]:
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (sha TEXT, language TEXT)")
+        self.db.execute("DELETE FROM wanted")
+        self.db.executemany("INSERT INTO wanted VALUES (?, ?)", set(keys))
+        rows = self.db.execute("SELECT b.sha, b.language, b.facts FROM wanted w JOIN blobs b "
+                               "ON b.sha = w.sha AND b.language = w.language WHERE b.facts IS NOT NULL")
+        return {(sha, lang): decode_facts(blob) for sha, lang, blob in rows}
+
+    # -- writes (each call is one transaction) -------------------------------------------------
+
+    def put(self, blobs: list[tuple[str, str, str | None, bytes | None]],
+            tokens: list[tuple[str, str, int]]) -> None:
+        """Store (sha, language, skip, encoded facts) rows and (sha, encoding, count) rows atomically."""
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?)", blobs)
+            self.db.executemany("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)", tokens)

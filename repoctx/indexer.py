@@ -1,0 +1,169 @@
+"""Bring the index up to date with a scan: read, parse and count only what the index lacks.
+
+The work (read → classify → parse → count) runs in worker processes, one per core; the main process
+only writes results, in small transactions, so Ctrl-C loses at most the files in flight.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from . import tokens as tok
+from .index import IndexStore, encode_facts
+from .model import FileFacts, ScanResult
+from .parse import parse_file
+from .scan import classify_content, git_blob_sha
+
+#: Below this many files to process, forking workers costs more than it saves.
+MIN_FILES_FOR_WORKERS = 24
+BATCH_BYTES = 256_000
+COMMIT_EVERY_S = 1.0
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class IndexReport:
+    files: int          # files the scan accepted
+    parsed: int         # files parsed this run
+    tokenized: int      # files whose tokens were counted this run
+    reused: int         # files answered entirely from the index
+    skipped: int        # files skipped by the scan or for their content
+    seconds: float
+    encoding: str
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{self.files} files, {self.parsed} parsed, {self.reused} reused, {self.skipped} skipped, "
+                f"{self.seconds:.2f}s ({self.encoding})")
+
+
+def read_file(root: str, path: str) -> bytes:
+    """The bytes of a repository file, refusing to follow a symlink at the last step."""
+    fd = os.open(os.path.join(root, path), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+def analyze(path: str, data: bytes, encoding_name: str, want_facts: bool
+            ) -> tuple[str | None, FileFacts | None, int | None]:
+    """(skip reason, facts, token count) for one file's bytes."""
+    skip = classify_content(path, data)
+    if skip:
+        return skip, None, None
+    facts = parse_file(path, data) if want_facts else None
+    count = tok.count(data.decode("utf-8", errors="replace"), tok.get_encoding(encoding_name))
+    return None, facts, count
+
+
+def _analyze_batch(root: str, batch: list[tuple[str, str, bool, bool]], encoding_name: str) -> list[tuple]:
+    """Worker: [(path, sha, want_facts, want_tokens)] → [(path, sha, actual_sha, skip, facts blob, tokens)]."""
+    out = []
+    for path, sha, want_facts, want_tokens in batch:
+        try:
+            data = read_file(root, path)
+        except OSError:
+            out.append((path, sha, sha, "unreadable", None, None))
+            continue
+        actual = git_blob_sha(data)
+        skip, facts, count = analyze(path, data, encoding_name, want_facts or actual != sha)
+        out.append((path, sha, actual, skip, encode_facts(facts) if facts else None, count))
+    return out
+
+
+def _worker_init() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
+
+
+def update_index(scan: ScanResult, store: IndexStore, encoding_name: str,
+                 progress: Progress | None = None, workers: int | None = None) -> IndexReport:
+    """Parse and count what `store` lacks for the files of `scan`; returns what was done."""
+    start = time.perf_counter()
+    blobs = store.known_blobs()
+    counted = store.known_tokens(encoding_name)
+    todo: dict[tuple[str, str], tuple[str, str, bool, bool]] = {}
+    known_skips = reused = 0
+    for f in scan.files:
+        key = (f.blob_sha, f.language or "")
+        if blobs.get(key):
+            known_skips += 1
+        elif key not in blobs or f.blob_sha not in counted:
+            todo.setdefault(key, (f.path, f.blob_sha, key not in blobs, f.blob_sha not in counted))
+        else:
+            reused += 1
+
+    batches: list[list[tuple[str, str, bool, bool]]] = [[]]
+    size = 0
+    sizes = {f.path: f.size for f in scan.files}
+    for item in todo.values():
+        if size > BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += sizes[item[0]]
+    batches = [b for b in batches if b]
+
+    parsed = tokenized = 0
+    languages = {f.path: f.language or "" for f in scan.files}
+    pending_blobs: list = []
+    pending_tokens: list = []
+    last_commit = time.monotonic()
+    done = 0
+
+    new_skips: set[tuple[str, str]] = set()
+
+    def take(results: list[tuple]) -> None:
+        nonlocal parsed, tokenized, done, last_commit
+        for path, sha, actual, skip, facts_blob, count in results:
+            done += 1
+            if skip:
+                new_skips.add((sha, languages[path]))
+            if skip == "unreadable":
+                continue  # not stored: it may be readable next time
+            if facts_blob is not None or skip:
+                pending_blobs.append((actual, languages[path], skip, facts_blob))
+                parsed += facts_blob is not None
+            if count is not None:
+                pending_tokens.append((actual, encoding_name, count))
+                tokenized += 1
+        if progress:
+            progress(done, len(todo))
+        if time.monotonic() - last_commit > COMMIT_EVERY_S:
+            flush()
+
+    def flush() -> None:
+        nonlocal last_commit
+        if pending_blobs or pending_tokens:
+            store.put(pending_blobs, pending_tokens)
+            pending_blobs.clear()
+            pending_tokens.clear()
+        last_commit = time.monotonic()
+
+    tok.get_encoding(encoding_name)  # load once here, so forked workers inherit it
+    workers = workers or os.cpu_count() or 1
+    try:
+        if workers > 1 and len(todo) >= MIN_FILES_FOR_WORKERS:
+            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
+                futures = [pool.submit(_analyze_batch, scan.root, b, encoding_name) for b in batches]
+                try:
+                    for fut in as_completed(futures):
+                        take(fut.result())
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+        else:
+            for b in batches:
+                take(_analyze_batch(scan.root, b, encoding_name))
+    finally:
+        flush()
+    content_skipped = known_skips + sum((f.blob_sha, f.language or "") in new_skips for f in scan.files)
+    return IndexReport(
+        files=len(scan.files) - content_skipped, parsed=parsed, tokenized=tokenized,
+        reused=reused, skipped=len(scan.skipped) + content_skipped,
+        seconds=time.perf_counter() - start, encoding=encoding_name, warnings=list(store.warnings))

@@ -1,0 +1,97 @@
+"""Plain data passed between the stages: scan → parse → graph → index → retrieve → pack → render.
+
+Every stage takes and returns these types, nothing else, so each stage can be tested alone.
+Paths are repository-relative POSIX strings; lines are 1-based and inclusive.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file the scan accepted. `blob_sha` is git's blob id (computed the same way outside git)."""
+    path: str
+    blob_sha: str
+    language: str | None  # None: no grammar, packable as plain text
+    size: int
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str  # one of SKIP_REASONS
+
+
+SKIP_REASONS = (
+    "ignored-folder",  # vendored / generated / tool folders: node_modules, .venv, …
+    "lock-file",
+    "too-large",
+    "binary",
+    "minified",       # very long lines: generated or minified
+    "generated",      # carries a "Code generated … DO NOT EDIT" marker
+    "symlink",
+    "unreadable",
+)
+
+
+@dataclass
+class ScanResult:
+    root: str                 # absolute path of the repository root
+    files: list[SourceFile]
+    skipped: list[Skipped]
+    is_git: bool
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+    kind: str                 # function, method, class, interface, struct, enum, type, module, constant, macro, …
+    start_line: int
+    end_line: int
+    signature: str            # the declaration line(s) without the body
+    doc: str = ""             # docstring or leading comment, as written
+    parent: str | None = None # name of the enclosing symbol (class of a method), if any
+    body_start_line: int | None = None  # first line of the body, where the grammar has one
+
+
+@dataclass(frozen=True)
+class Reference:
+    name: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Import:
+    """An import as written. `module` is the spec in the language's own syntax:
+    python "pkg.mod" / "..rel.mod", js "./a/b", go "example.com/m/pkg", rust "crate::a::b" or
+    "mod:name" for `mod name;`, java "com.x.Y" / "com.x.*", c "foo.h" (quoted includes only;
+    system includes are marked external by the parser)."""
+    module: str
+    names: tuple[str, ...] = ()
+    line: int = 0
+    external: bool = False    # known to be outside the repository (e.g. C `#include <…>`)
+
+
+@dataclass
+class FileFacts:
+    language: str | None
+    lines: int
+    symbols: list[Symbol] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+    imports: list[Import] = field(default_factory=list)
+    parse_errors: bool = False  # the tree had ERROR/MISSING nodes; facts are from the partial tree
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FileFacts:
+        return cls(
+            language=d["language"],
+            lines=d["lines"],
+            symbols=[Symbol(**s) for s in d["symbols"]],
+            references=[Reference(**r) for r in d["references"]],
+            imports=[Import(**{**i, "names": tuple(i["names"])}) for i in d["imports"]],
+            parse_errors=d["parse_errors"],
+        )

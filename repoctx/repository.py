@@ -1,0 +1,75 @@
+"""The library's entry point: a repository scanned, indexed and loaded — everything later stages read.
+
+    repo = load_repository(".")          # scan → index (incremental) → facts, tokens, graph
+    repo.facts["pkg/mod.py"].symbols
+    repo.graph.imports
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from . import tokens as tok
+from .index import IndexStore, default_index_path
+from .indexer import IndexReport, Progress, analyze, read_file, update_index
+from .model import FileFacts, Skipped, SourceFile
+from .scan import ScanOptions, scan
+
+
+@dataclass
+class Repository:
+    root: str
+    encoding: str
+    is_git: bool
+    files: dict[str, SourceFile]       # packable files by path, sorted by path
+    facts: dict[str, FileFacts]
+    tokens: dict[str, int]             # exact token count of each file's text in `encoding`
+    skipped: list[Skipped]             # by the scan and for their content, sorted by path
+    report: IndexReport
+    overlay: dict[str, str] = field(default_factory=dict)  # unsaved editor buffers, by path
+
+    @cached_property
+    def graph(self):
+        from .graph import build_graph
+        return build_graph(self.root, self.facts)
+
+    def text(self, path: str) -> str:
+        """The file's text as packed: UTF-8, undecodable bytes replaced."""
+        if path in self.overlay:
+            return self.overlay[path]
+        return read_file(self.root, path).decode("utf-8", errors="replace")
+
+
+def load_repository(root: str, options: ScanOptions = ScanOptions(), encoding: str | None = None,
+                    index_path: str | None = None, progress: Progress | None = None,
+                    workers: int | None = None) -> Repository:
+    """Scan `root`, bring its index up to date, and load facts and token counts for every file."""
+    result = scan(root, options)
+    enc = tok.get_encoding(encoding).name
+    with IndexStore(index_path or default_index_path(result.root)) as store:
+        report = update_index(result, store, enc, progress=progress, workers=workers)
+        blobs = store.known_blobs()
+        counted = store.known_tokens(enc)
+        kept = [f for f in result.files if not blobs.get((f.blob_sha, f.language or ""))]
+        skipped = result.skipped + [Skipped(f.path, blobs[f.blob_sha, f.language or ""])
+                                    for f in result.files if blobs.get((f.blob_sha, f.language or ""))]
+        stored = store.facts((f.blob_sha, f.language or "") for f in kept)
+    files: dict[str, SourceFile] = {}
+    facts: dict[str, FileFacts] = {}
+    tokens: dict[str, int] = {}
+    for f in kept:
+        fa, count = stored.get((f.blob_sha, f.language or "")), counted.get(f.blob_sha)
+        if fa is None or count is None:  # changed or vanished between scan and read: analyse it now
+            try:
+                data = read_file(result.root, f.path)
+            except OSError:
+                skipped.append(Skipped(f.path, "unreadable"))
+                continue
+            skip, fa, count = analyze(f.path, data, enc, want_facts=True)
+            if skip:
+                skipped.append(Skipped(f.path, skip))
+                continue
+        files[f.path], facts[f.path], tokens[f.path] = f, fa, count
+    skipped.sort(key=lambda s: s.path)
+    return Repository(root=result.root, encoding=enc, is_git=result.is_git, files=files, facts=facts,
+                      tokens=tokens, skipped=skipped, report=report)

@@ -1,0 +1,223 @@
+"""Scan: repository root → the files worth reading, and what was skipped and why.
+
+Inside git the file list is git's own: tracked files (`ls-files -s` gives their blob SHAs) plus
+untracked files that no ignore rule hides (`ls-files -o --exclude-standard`), so `.gitignore`,
+`.git/info/exclude` and the global excludes are applied exactly as git applies them. Outside git,
+the folder is walked without following symlinks, applying every `.gitignore` on the way.
+On top of that: `.repoctxignore` (gitignore syntax), include/exclude globs, and the skip rules below.
+
+Content-based skips (binary, minified, generated) need the bytes, so they are decided by
+`classify_content` when a file is read, and cached by blob SHA in the index.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+
+import pathspec
+
+from .languages import language_for_path
+from .model import ScanResult, Skipped, SourceFile
+
+DEFAULT_MAX_BYTES = 1_000_000
+
+#: Folders of vendored, generated or tool-owned files, skipped wherever they appear.
+IGNORED_FOLDERS = frozenset({
+    ".git", ".hg", ".svn", ".repoctx", "node_modules", "bower_components", "jspm_packages",
+    "vendor", "third_party", "thirdparty", "third-party", "external", ".venv", "venv",
+    "site-packages", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", ".nox",
+    ".eggs", ".gradle", ".idea", ".vs", "Pods", ".next", ".nuxt", ".svelte-kit", ".terraform",
+    ".cargo", ".yarn", ".pnpm-store",
+})
+
+LOCK_FILES = frozenset({
+    "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb", "bun.lock",
+    "Cargo.lock", "poetry.lock", "Pipfile.lock", "pdm.lock", "uv.lock", "composer.lock",
+    "Gemfile.lock", "go.sum", "mix.lock", "pubspec.lock", "Podfile.lock", "packages.lock.json",
+    "flake.lock", "gradle.lockfile",
+})
+
+MINIFIED_SUFFIXES = (".min.js", ".min.css", ".min.mjs", ".js.map", ".css.map", ".map")
+
+#: A line longer than this means minified or generated text, not code a person wrote.
+MAX_LINE_CHARS = 4000
+#: …and so does a mean line length above this (over files of at least 2 KB).
+MAX_MEAN_LINE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    include: tuple[str, ...] = ()   # gitignore-style globs; when given, only matching files are kept
+    exclude: tuple[str, ...] = ()
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+
+def git_blob_sha(data: bytes) -> str:
+    """The id git gives these bytes as a blob (so SHAs agree inside and outside git)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def classify_content(path: str, data: bytes) -> str | None:
+    """The skip reason for these bytes ("binary", "minified", "generated"), or None to keep them."""
+    head = data[:8192]
+    if b"\0" in head:
+        return "binary"
+    if path.endswith(MINIFIED_SUFFIXES):
+        return "minified"
+    if b"Code generated" in data[:1024] and b"DO NOT EDIT" in data[:1024]:
+        return "generated"
+    if data:
+        lines = data.count(b"\n") + 1
+        if len(data) >= 2048 and len(data) / lines > MAX_MEAN_LINE_CHARS:
+            return "minified"
+        if len(data) > MAX_LINE_CHARS and max(map(len, data.split(b"\n"))) > MAX_LINE_CHARS:
+            return "minified"
+    return None
+
+
+def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
+    """List the files under `root` worth reading, and everything skipped with its reason."""
+    root = os.path.realpath(root)
+    if not os.path.isdir(root):
+        raise NotADirectoryError(f"not a folder: {root}")
+    files: list[SourceFile] = []
+    skipped: list[Skipped] = []
+    listed = _git_listing(root)
+    is_git = listed is not None
+    if listed is None:
+        listed = _walk(root, skipped)
+    user_filter = _UserFilter(root, options)
+    for path, known_sha in sorted(listed.items()):
+        reason = _path_skip_reason(path) or user_filter.reason(path)
+        if reason == "excluded":
+            continue  # the user asked for it: not a skip worth reporting
+        if reason:
+            skipped.append(Skipped(path, reason))
+            continue
+        full = os.path.join(root, path)
+        try:
+            st = os.lstat(full)
+        except OSError:
+            continue  # listed by git but deleted from the work tree: nothing to read
+        if stat.S_ISLNK(st.st_mode):
+            skipped.append(Skipped(path, "symlink"))
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            skipped.append(Skipped(path, "unreadable"))  # a FIFO, socket or device: never opened
+            continue
+        if st.st_size > options.max_bytes:
+            skipped.append(Skipped(path, "too-large"))
+            continue
+        sha = known_sha
+        if sha is None:
+            try:
+                with open(full, "rb") as f:
+                    sha = git_blob_sha(f.read())
+            except OSError:
+                skipped.append(Skipped(path, "unreadable"))
+                continue
+        files.append(SourceFile(path, sha, language_for_path(path), st.st_size))
+    skipped.sort(key=lambda s: s.path)
+    return ScanResult(root=root, files=files, skipped=skipped, is_git=is_git)
+
+
+def _path_skip_reason(path: str) -> str | None:
+    parts = path.split("/")
+    if any(p in IGNORED_FOLDERS for p in parts[:-1]):
+        return "ignored-folder"
+    if parts[-1] in LOCK_FILES:
+        return "lock-file"
+    return None
+
+
+class _UserFilter:
+    """`.repoctxignore` at the root plus --include/--exclude globs, all in gitignore syntax."""
+
+    def __init__(self, root: str, options: ScanOptions):
+        ignore_lines: list[str] = []
+        try:
+            with open(os.path.join(root, ".repoctxignore"), encoding="utf-8", errors="replace") as f:
+                ignore_lines = f.read().splitlines()
+        except OSError:
+            pass
+        self.ignore = pathspec.GitIgnoreSpec.from_lines(ignore_lines) if ignore_lines else None
+        self.include = pathspec.GitIgnoreSpec.from_lines(options.include) if options.include else None
+        self.exclude = pathspec.GitIgnoreSpec.from_lines(options.exclude) if options.exclude else None
+
+    def reason(self, path: str) -> str | None:
+        if self.ignore is not None and self.ignore.match_file(path):
+            return "excluded"
+        if self.include is not None and not self.include.match_file(path):
+            return "excluded"
+        if self.exclude is not None and self.exclude.match_file(path):
+            return "excluded"
+        return None
+
+
+def _git_listing(root: str) -> dict[str, str | None] | None:
+    """{path: blob sha, or None where the work tree differs from the index}; None outside git."""
+    try:
+        import git
+        g = git.Git(root)
+        if g.rev_parse("--is-inside-work-tree").strip() != "true":
+            return None
+        staged = g.ls_files("-s", "-z", "--", ".")
+        modified = g.diff_files("--name-only", "-z", "--relative", "--", ".")
+        untracked = g.ls_files("-o", "--exclude-standard", "-z", "--", ".")
+    except Exception:  # not a repository, git missing, or a broken .git: walk the folder instead
+        return None
+    listing: dict[str, str | None] = {}
+    for entry in filter(None, staged.split("\0")):
+        meta, path = entry.split("\t", 1)
+        mode, sha, _stage = meta.split()
+        if mode == "160000":
+            continue  # a submodule: its files belong to another repository
+        listing.setdefault(path, sha if mode != "120000" else None)
+    for path in filter(None, modified.split("\0")):
+        if path in listing:
+            listing[path] = None
+    for path in filter(None, untracked.split("\0")):
+        listing[path] = None
+    return listing
+
+
+def _walk(root: str, skipped: list[Skipped]) -> dict[str, str | None]:
+    """Every file under root outside git, honouring nested .gitignore files; never follows symlinks.
+    Vendored folders are not entered; each is reported once in `skipped` as "folder/"."""
+    listing: dict[str, str | None] = {}
+    stack: list[tuple[str, list[tuple[str, pathspec.GitIgnoreSpec]]]] = [("", [])]
+    while stack:
+        rel, specs = stack.pop()
+        folder = os.path.join(root, rel)
+        try:
+            with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as f:
+                specs = specs + [(rel, pathspec.GitIgnoreSpec.from_lines(f.read().splitlines()))]
+        except OSError:
+            pass
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            path = f"{rel}/{entry.name}" if rel else entry.name
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if _ignored(path + ("/" if is_dir else ""), specs):
+                continue
+            if is_dir and entry.name in IGNORED_FOLDERS:
+                if entry.name not in (".git", ".repoctx"):
+                    skipped.append(Skipped(path + "/", "ignored-folder"))
+                continue
+            if is_dir:
+                stack.append((path, specs))
+            else:
+                listing[path] = None
+    return listing
+
+
+def _ignored(path: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> bool:
+    for base, spec in specs:
+        if spec.match_file(path[len(base) + 1:] if base else path):
+            return True
+    return False

@@ -1,0 +1,80 @@
+"""Stats: what a repository holds, in files, lines and tokens — and which context windows it fits."""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from .repository import Repository
+
+WINDOWS = (8_000, 32_000, 128_000, 200_000, 1_000_000, 2_000_000, 10_000_000)
+TOP = 10
+
+
+def repo_stats(repo: Repository) -> dict:
+    """Plain-data summary; `fits` compares the sum of file tokens with common windows."""
+    by_lang: dict[str, Counter] = defaultdict(Counter)
+    by_folder: dict[str, Counter] = defaultdict(Counter)
+    for path, f in repo.files.items():
+        lines, tokens = repo.facts[path].lines, repo.tokens[path]
+        folder = path.split("/", 1)[0] + "/" if "/" in path else "."
+        for bucket in (by_lang[f.language or "text"], by_folder[folder]):
+            bucket.update(files=1, lines=lines, tokens=tokens)
+    total = sum(repo.tokens.values())
+    skipped: dict[str, dict] = {}
+    for s in repo.skipped:
+        entry = skipped.setdefault(s.reason, {"count": 0, "examples": []})
+        entry["count"] += 1
+        if len(entry["examples"]) < 3:
+            entry["examples"].append(s.path)
+
+    def rows(groups: dict[str, Counter], key: str) -> list[dict]:
+        ordered = sorted(groups.items(), key=lambda kv: (-kv[1]["tokens"], kv[0]))
+        return [{key: name, "files": c["files"], "lines": c["lines"], "tokens": c["tokens"]} for name, c in ordered]
+
+    largest = sorted(repo.files, key=lambda p: (-repo.tokens[p], p))[:TOP]
+    return {
+        "root": repo.root,
+        "encoding": repo.encoding,
+        "git": repo.is_git,
+        "files": len(repo.files),
+        "lines": sum(f.lines for f in repo.facts.values()),
+        "tokens": total,
+        "languages": rows(by_lang, "language"),
+        "folders": rows(by_folder, "folder")[:TOP],
+        "largest": [{"path": p, "lines": repo.facts[p].lines, "tokens": repo.tokens[p]} for p in largest],
+        "skipped": dict(sorted(skipped.items())),
+        "fits": [{"window": w, "fits": total <= w, "share": round(total / w, 4)} for w in WINDOWS],
+    }
+
+
+def _window_name(w: int) -> str:
+    return f"{w // 1_000_000}M" if w >= 1_000_000 else f"{w // 1000}k"
+
+
+def format_stats(s: dict) -> str:
+    out = [f"{s['root']}  ({'git' if s['git'] else 'not a git repository'}; tokens in {s['encoding']})",
+           f"{s['files']:,} files, {s['lines']:,} lines, {s['tokens']:,} tokens", ""]
+
+    def table(title: str, rows: list[dict], key: str) -> None:
+        if not rows:
+            return
+        width = max(len(title), *(len(str(r[key])) for r in rows))
+        out.append(f"{title:<{width}}  {'files':>7}  {'lines':>9}  {'tokens':>10}")
+        for r in rows:
+            out.append(f"{r[key]:<{width}}  {r['files']:>7,}  {r['lines']:>9,}  {r['tokens']:>10,}")
+        out.append("")
+
+    table("language", s["languages"], "language")
+    table("folder", s["folders"], "folder")
+    if s["largest"]:
+        out.append("largest files (tokens)")
+        out += [f"  {r['tokens']:>9,}  {r['path']}" for r in s["largest"]]
+        out.append("")
+    if s["skipped"]:
+        out.append("skipped")
+        for reason, e in s["skipped"].items():
+            out.append(f"  {reason:<15} {e['count']:>6,}  e.g. {', '.join(e['examples'])}")
+        out.append("")
+    out.append("fits in (file tokens, before packing overhead)")
+    for f in s["fits"]:
+        out.append(f"  {_window_name(f['window']):>4}  {'yes' if f['fits'] else 'no ':<3}  {f['share']:.0%} of the window")
+    return "\n".join(out)
