@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import time
 
 from . import __version__
 from .index import IndexError_
+from .rank import Focus
 from .repository import Repository, load_repository
 from .scan import DEFAULT_MAX_BYTES, ScanOptions
+from .pack import PackError
 from .tokens import EncodingUnavailable
 
 
@@ -93,6 +97,102 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_focus(text: str, root: str) -> Focus:
+    """'FILE', 'FILE:LINE' or 'FILE:FIRST-LAST' → Focus; FILE relative to the repository root or to
+    the current folder, and never outside the repository."""
+    path, _, lines = text.partition(":")
+    start = end = None
+    if lines:
+        first, _, last = lines.partition("-")
+        try:
+            start = int(first)
+            end = int(last) if last else start
+        except ValueError:
+            raise UsageError(f"--focus {text!r}: expected FILE, FILE:LINE or FILE:FIRST-LAST") from None
+        if start < 1 or end < start:
+            raise UsageError(f"--focus {text!r}: lines must be 1-based and FIRST <= LAST")
+    for candidate in (os.path.join(root, path), os.path.abspath(path)):
+        full = os.path.realpath(candidate)
+        if full.startswith(root + os.sep) and os.path.isfile(full):
+            return Focus(os.path.relpath(full, root).replace(os.sep, "/"), start, end)
+    raise UsageError(f"--focus {text!r}: no such file inside the repository {root}")
+
+
+def write_output(text: str, target: str | None) -> None:
+    """To stdout, or atomically to a file: a temporary file beside it, then a rename."""
+    if not target:
+        sys.stdout.write(text)
+        return
+    folder = os.path.dirname(os.path.abspath(target))
+    fd, tmp = tempfile.mkstemp(prefix=".repoctx-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from .pack import Packer
+    query = args.query or ""
+    if args.query_file:
+        with open(args.query_file, encoding="utf-8", errors="replace") as f:
+            query = f.read()
+    repo = _load(args)
+    focus = [parse_focus(f, repo.root) for f in args.focus]
+    result = Packer(repo).pack(query, args.budget, args.mode, focus, args.format, args.line_numbers)
+    if args.format == "json":
+        out = json.dumps({"mode": result.mode, "encoding": result.encoding, "budget": result.budget,
+                          "tokens": result.tokens, "text": result.text,
+                          "files": [{"path": f.path, "spans": f.spans, "whole": f.whole} for f in result.files]},
+                         indent=1) + "\n"
+    else:
+        out = result.text
+    write_output(out, args.output)
+    whole = sum(f.whole for f in result.files)
+    print(f"repoctx: {result.mode}: {result.tokens:,}/{result.budget:,} tokens, {whole} files whole, "
+          f"{len(result.files) - whole} files sliced, {result.encoding}, {result.seconds:.2f}s", file=sys.stderr)
+    return 0
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from .rank import RepoIndex, query_signals
+    from .repomap import repo_map
+    repo = _load(args)
+    focus = [parse_focus(f, repo.root) for f in args.focus]
+    index = RepoIndex(repo)
+    seeds = query_signals(index, args.query or "", focus).seeds if (args.query or focus) else None
+    text = repo_map(index, args.budget, seeds)
+    sys.stdout.write(text + "\n" if text else "")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .rank import RepoIndex, rank_chunks
+    repo = _load(args)
+    index = RepoIndex(repo)
+    best: dict[str, dict] = {}
+    for i, score in rank_chunks(index, args.query):
+        c = index.chunks[i]
+        key = f"{c.path}:{c.symbol}" if c.symbol else f"{c.path}:{c.start}"
+        if key in best:
+            continue
+        entry = repo.graph.symbols.get(key) if c.symbol else None
+        start, end = (entry[1].start_line, entry[1].end_line) if entry else (c.start, c.end)
+        best[key] = {"path": c.path, "symbol": c.symbol, "start_line": start, "end_line": end, "score": round(score, 4)}
+        if len(best) >= args.limit:
+            break
+    hits = list(best.values())
+    if args.json:
+        print(json.dumps(hits, indent=1))
+    else:
+        for h in hits:
+            print(f"{h['score']:7.3f}  {h['path']}:{h['start_line']}-{h['end_line']}  {h['symbol'] or ''}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="repoctx", description="Give language models the right code from a repository.")
     parser.add_argument("--version", action="version", version=f"repoctx {__version__}")
@@ -111,6 +211,34 @@ def build_parser() -> argparse.ArgumentParser:
     _repo_args(p)
     p.add_argument("--format", choices=("json", "dot"), default="json")
     p.set_defaults(func=cmd_graph)
+
+    p = sub.add_parser("pack", help="pack the repository (or the slices a query needs) into a prompt")
+    _repo_args(p)
+    q = p.add_mutually_exclusive_group()
+    q.add_argument("--query", help="what the change is about: an issue text, a commit message")
+    q.add_argument("--query-file", metavar="FILE", help="read the query from a file")
+    p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]",
+                   help="code the change is about (repeatable)")
+    p.add_argument("--budget", type=parse_size, default=32_000, help="token budget, e.g. 8k, 128k (default 32k)")
+    p.add_argument("--mode", choices=("auto", "whole", "slice"), default="auto")
+    p.add_argument("--format", choices=("xml", "markdown", "plain", "json"), default="xml")
+    p.add_argument("--line-numbers", action="store_true", help="prefix each code line with its number")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the pack here (atomically) instead of stdout")
+    p.set_defaults(func=cmd_pack)
+
+    p = sub.add_parser("map", help="the signatures-only map of the repository, most central first")
+    _repo_args(p)
+    p.add_argument("--budget", type=parse_size, default=4_000)
+    p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]")
+    p.add_argument("--query")
+    p.set_defaults(func=cmd_map)
+
+    p = sub.add_parser("search", help="ranked symbols for a query")
+    p.add_argument("query")
+    _repo_args(p)
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
     return parser
 
 
@@ -121,11 +249,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nrepoctx: interrupted; the index keeps everything stored so far", file=sys.stderr)
         return 130
-    except (IndexError_, EncodingUnavailable, UsageError, NotADirectoryError) as exc:
-        print(f"repoctx: error: {exc}", file=sys.stderr)
-        return 1
     except BrokenPipeError:
         return 0
+    except PackError as exc:
+        print(f"repoctx: error: {exc}", file=sys.stderr)
+        return 3
+    except (IndexError_, EncodingUnavailable, UsageError, NotADirectoryError, OSError) as exc:
+        print(f"repoctx: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

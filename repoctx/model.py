@@ -95,3 +95,21 @@ class FileFacts:
             imports=[Import(**{**i, "names": tuple(i["names"])}) for i in d["imports"]],
             parse_errors=d["parse_errors"],
         )
+
+
+@dataclass
+class PackedFile:
+    path: str
+    spans: list[tuple[int, int]]  # 1-based inclusive line ranges that appear verbatim in the text
+    whole: bool
+
+
+@dataclass
+class PackResult:
+    mode: str                     # "whole" or "slice"
+    encoding: str
+    budget: int
+    tokens: int                   # exact token count of `text` in `encoding`
+    text: str
+    files: list[PackedFile]
+    seconds: float = 0.0

@@ -1,0 +1,93 @@
+"""Benchmark: cold and warm `repoctx index` on a large real repository, against the floor.
+
+The floor is the bare work with no pipeline around it, on one core: tree-sitter parse + the grammar's
+tags query + a tiktoken count of the same files. Targets (issue #2): cold index within 1.5x of the
+floor (using both cores), warm re-index under 1 s, peak RSS under 1 GB.
+
+    python bench/index_speed.py [REPO]     # default: Django 5.2.8's sdist from PyPI, as a git repo
+
+Prints figures; it does not pass or fail.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+DJANGO = "django==5.2.8"
+CACHE = Path(tempfile.gettempdir()) / "repoctx-bench"
+
+
+def django_repo() -> Path:
+    """Django's source distribution, unpacked and committed into a git repository (cached)."""
+    repo = CACHE / "django"
+    if (repo / ".git").exists():
+        return repo
+    CACHE.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+                    "-d", str(CACHE), DJANGO], check=True)
+    sdist = next(CACHE.glob("[dD]jango-*.tar.gz"))
+    with tarfile.open(sdist) as tar:
+        tar.extractall(CACHE, filter="data")
+    (CACHE / sdist.name.removesuffix(".tar.gz")).rename(repo)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
+           "GIT_COMMITTER_EMAIL": "b@b"}
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "django sdist"]):
+        subprocess.run(["git", *cmd], cwd=repo, env=env, check=True)
+    return repo
+
+
+def floor(repo: Path, encoding: str) -> tuple[float, int, int]:
+    """(seconds, files, bytes) for parse + tags query + token count of every Python file, one core."""
+    import tree_sitter_python as tsp
+    from tree_sitter import Language, Parser, Query, QueryCursor
+
+    from repoctx.tokens import get_encoding
+    lang = Language(tsp.language())
+    parser, query, enc = Parser(lang), Query(lang, tsp.TAGS_QUERY), get_encoding(encoding)
+    files = sorted(p for p in repo.rglob("*.py") if p.is_file())
+    datas = [p.read_bytes() for p in files]
+    start = time.perf_counter()
+    for data in datas:
+        QueryCursor(query).captures(parser.parse(data).root_node)
+        enc.encode_ordinary(data.decode("utf-8", errors="replace"))
+    return time.perf_counter() - start, len(files), sum(map(len, datas))
+
+
+def timed_index(repo: Path, index: Path) -> tuple[float, str, int]:
+    """(wall seconds of the whole process, summary line, peak RSS KiB) of one `repoctx index`."""
+    code = ("import resource, sys, time; from repoctx.cli import main; t = time.perf_counter(); "
+            "rc = main(['index', sys.argv[1], '--index', sys.argv[2]]); "
+            "print('WALL', time.perf_counter() - t, 'RSS', max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss), file=sys.stderr)")
+    start = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", code, str(repo), str(index)], capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    last = r.stderr.strip().splitlines()[-1].split()
+    return wall, f"{r.stdout.strip()} [in-process {float(last[1]):.2f}s]", int(last[3])
+
+
+def main() -> None:
+    repo = Path(sys.argv[1]) if len(sys.argv) > 1 else django_repo()
+    encoding = "o200k_base"
+    with tempfile.TemporaryDirectory() as tmp:
+        index = Path(tmp) / "index.sqlite"
+        cold, cold_summary, cold_rss = timed_index(repo, index)
+        warm, warm_summary, warm_rss = timed_index(repo, index)
+    fl, n_py, py_bytes = floor(repo, encoding)
+    total_bytes = sum(p.stat().st_size for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts)
+    print(f"repository: {repo}  ({os.cpu_count()} cores)")
+    print(f"floor (1 core: parse + tags + {encoding} count of {n_py} .py files, {py_bytes / 1e6:.1f} MB): {fl:.2f} s")
+    print(f"cold index: {cold:.2f} s  = {cold / fl:.2f}x floor  peak RSS {cold_rss / 1024:.0f} MiB  | {cold_summary}")
+    files = int(cold_summary.split()[0])
+    print(f"            {files / cold:.0f} files/s, {total_bytes / 1e6 / cold:.1f} MB/s of the work tree")
+    print(f"warm index: {warm:.2f} s  peak RSS {warm_rss / 1024:.0f} MiB  | {warm_summary}")
+
+
+if __name__ == "__main__":
+    main()

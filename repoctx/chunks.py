@@ -1,0 +1,59 @@
+"""Chunks: the units retrieval ranks — symbol-sized pieces of a file that never cut a function in half.
+
+Each line belongs to the innermost multi-line definition that contains it. A chunk is a maximal run
+of lines with the same owner: a function or method body, a class header (the lines before its first
+method), module-level code between definitions. Runs longer than MAX_LINES are split into pieces of
+about SPLIT_LINES; every piece of a long body knows its symbol, so the packer can show the signature
+with it. Files without a grammar are cut into plain windows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .graph import qualified_names
+from .model import FileFacts, Symbol
+
+MAX_LINES = 60
+SPLIT_LINES = 40
+
+
+@dataclass(frozen=True)
+class Chunk:
+    path: str
+    start: int                 # 1-based inclusive
+    end: int
+    symbol: str | None         # qualified name ("Class.method") of the owning definition, if any
+
+
+def symbols_in_order(symbols: list[Symbol]) -> list[int]:
+    """Indexes of `symbols`, outer definitions before inner ones, in file order."""
+    return sorted(range(len(symbols)), key=lambda i: (symbols[i].start_line, -symbols[i].end_line, symbols[i].name))
+
+
+def file_chunks(path: str, facts: FileFacts) -> list[Chunk]:
+    n = facts.lines
+    if n == 0:
+        return []
+    owner: list[str | None] = [None] * (n + 1)
+    quals = qualified_names(facts.symbols)
+    for i in symbols_in_order(facts.symbols):
+        s, qual = facts.symbols[i], quals[i]
+        if s.end_line > s.start_line:  # outer first, so inner definitions overwrite their lines
+            for line in range(max(1, s.start_line), min(n, s.end_line) + 1):
+                owner[line] = qual
+    chunks: list[Chunk] = []
+    start = 1
+    for line in range(2, n + 2):
+        if line == n + 1 or owner[line] != owner[start]:
+            chunks.extend(_split(path, start, line - 1, owner[start]))
+            start = line
+    return chunks
+
+
+def _split(path: str, start: int, end: int, symbol: str | None) -> list[Chunk]:
+    length = end - start + 1
+    if length <= MAX_LINES:
+        return [Chunk(path, start, end, symbol)]
+    pieces = -(-length // SPLIT_LINES)
+    size = -(-length // pieces)
+    return [Chunk(path, a, min(end, a + size - 1), symbol) for a in range(start, end + 1, size)]

@@ -1,0 +1,250 @@
+"""Project settings: `.repoctx.toml` or `[tool.repoctx]` in `pyproject.toml` at the repository root.
+
+Precedence, lowest first: the built-in defaults of `Settings`, then one settings file, then
+command-line flags (`Settings.merged`). Exactly one file is used, never a merge of two:
+`.repoctx.toml` (top-level keys) when it exists, else the `[tool.repoctx]` table of `pyproject.toml`.
+When both hold settings, the pyproject table is ignored and `Settings.notes` says so.
+
+`include` / `exclude` take a list of gitignore-style globs; a single string is accepted as a
+one-element list. A flag given on the command line replaces the file's value (lists too).
+
+A pyproject.toml that does not mention `repoctx` anywhere is not parsed, so a repository with a
+broken pyproject.toml of its own can still be packed; once it mentions repoctx, its errors count.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+CONFIG_FILE = ".repoctx.toml"
+PYPROJECT_FILE = "pyproject.toml"
+FORMATS = ("xml", "markdown", "plain", "json")
+MODES = ("auto", "whole", "slice")
+
+
+class ConfigError(Exception):
+    """Settings that cannot be used; the message names the file and the key at fault."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options for one repository: built-in defaults, overlaid by a settings file and then by flags."""
+
+    budget: int = 32_000              # tokens for `repoctx pack`
+    encoding: str | None = None       # token encoding or model name; None = best available
+    format: str = "xml"               # one of FORMATS
+    mode: str = "auto"                # one of MODES
+    include: tuple[str, ...] = ()     # gitignore-style globs; when given, only matching files are kept
+    exclude: tuple[str, ...] = ()
+    max_file_size: int = 1_000_000    # bytes; larger files are skipped
+    line_numbers: bool = False
+    map_budget: int = 4_000           # tokens for `repoctx map`
+    # Where the values came from; not settings, so equality ignores them (compare=False).
+    source: str | None = field(default=None, compare=False)   # the file read, or None for defaults
+    notes: tuple[str, ...] = field(default=(), compare=False)  # things the user should be told
+
+    def merged(self, **overrides: object) -> Settings:
+        """A copy with `overrides` applied, skipping those that are None (flags the user did not give).
+        Values are checked like file values ("8k" works); an unknown name is a TypeError."""
+        unknown = sorted(set(overrides) - set(KEYS))
+        if unknown:
+            raise TypeError(f"Settings.merged: unknown setting(s): {', '.join(unknown)}")
+        changes = {k: _check(k, v, "override:") for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(self, **changes)
+
+
+#: The setting names, in the order of the dataclass (source and notes are not settings).
+KEYS = tuple(f.name for f in dataclasses.fields(Settings) if f.compare)
+
+_COUNT = re.compile(r"(\d+(?:_\d+)*(?:\.\d+)?)\s*([km]?)", re.IGNORECASE)
+
+
+def parse_count(value: int | str) -> int:
+    """A positive whole count from an int or a string with an optional suffix: k = 1,000,
+    m = 1,000,000 ("500", "32k", "1.5m", "32_000"). Raises ValueError otherwise (zero, negative,
+    fractional, bool, float, anything else)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        count = value
+    else:
+        m = _COUNT.fullmatch(value.strip()) if isinstance(value, str) else None
+        if m is None:
+            raise ValueError(f'not a count: {value!r} (use e.g. 500, "32k", "1m")')
+        exact = Decimal(m[1].replace("_", "")) * (1_000 if m[2].lower() == "k" else 1_000_000 if m[2] else 1)
+        if exact != exact.to_integral_value():
+            raise ValueError(f"not a whole number: {value!r}")
+        count = int(exact)
+    if count < 0:
+        raise ValueError(f"must be positive: {value!r}")
+    return count
+
+
+_EXPECTED = {
+    "budget": 'a positive token count like 32000 or "32k"',
+    "encoding": 'an encoding or model name like "o200k_base"',
+    "format": "one of " + ", ".join(f'"{f}"' for f in FORMATS),
+    "mode": "one of " + ", ".join(f'"{m}"' for m in MODES),
+    "include": 'a list of gitignore-style globs like ["src/**"]',
+    "exclude": 'a list of gitignore-style globs like ["tests/"]',
+    "max_file_size": 'a positive size in bytes like 1000000 or "1m"',
+    "line_numbers": "true or false",
+    "map_budget": 'a positive token count like 4000 or "4k"',
+}
+
+
+def _check(key: str, value: object, where: str) -> object:
+    """`value` normalised for setting `key`, or ConfigError "<where> <key>: expected …, got …"."""
+    if key in ("budget", "max_file_size", "map_budget"):
+        try:
+            return parse_count(value)  # type: ignore[arg-type]
+        except ValueError:
+            pass
+    elif key == "encoding":
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    elif key == "format":
+        if isinstance(value, str) and value in FORMATS:
+            return value
+    elif key == "mode":
+        if isinstance(value, str) and value in MODES:
+            return value
+    elif key in ("include", "exclude"):
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, (list, tuple)) and all(isinstance(g, str) for g in value):
+            return tuple(value)
+    elif key == "line_numbers":
+        if isinstance(value, bool):
+            return value
+    shown = json.dumps(value, ensure_ascii=False, default=str)
+    raise ConfigError(f"{where} {key}: expected {_EXPECTED[key]}, got {shown}")
+
+
+def _from_table(table: dict, where: str, source: str, notes: tuple[str, ...] = ()) -> Settings:
+    """Settings from one TOML table, every key checked; `where` prefixes error messages."""
+    for key in table:
+        if key not in KEYS:
+            close = difflib.get_close_matches(key, KEYS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{where} unknown key {key!r} ({hint}known: {', '.join(KEYS)})")
+    values = {key: _check(key, value, where) for key, value in table.items()}
+    return Settings(**values, source=source, notes=notes)  # type: ignore[arg-type]
+
+
+def _read_toml(path: str, name: str) -> dict:
+    """The parsed file, or ConfigError naming the file (and, for syntax errors, the line)."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: TOML syntax error: {exc}") from None  # "… (at line 3, column 9)"
+    except UnicodeDecodeError:
+        raise ConfigError(f"{name}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _pyproject_table(path: str) -> dict | None:
+    """The `[tool.repoctx]` table of pyproject.toml, or None when there is none (or no file, or a
+    file that never mentions repoctx). Raises ConfigError for a broken file that does mention it."""
+    try:
+        with open(path, "rb") as f:
+            if b"repoctx" not in f.read():
+                return None
+    except OSError:
+        return None  # no pyproject.toml (or not a readable file): nothing of ours in it
+    tool = _read_toml(path, PYPROJECT_FILE).get("tool")
+    table = tool.get("repoctx") if isinstance(tool, dict) else None
+    if table is not None and not isinstance(table, dict):
+        shown = json.dumps(table, ensure_ascii=False, default=str)
+        raise ConfigError(f"{PYPROJECT_FILE}: [tool.repoctx] must be a table, got {shown}")
+    return table
+
+
+def load_settings(root: str) -> Settings:
+    """The settings of the repository at `root`: `.repoctx.toml` if present, else `[tool.repoctx]`
+    in pyproject.toml, else the defaults. Raises ConfigError for anything it cannot use."""
+    config = os.path.join(root, CONFIG_FILE)
+    pyproject = os.path.join(root, PYPROJECT_FILE)
+    if os.path.lexists(config):
+        notes: tuple[str, ...] = ()
+        try:
+            if _pyproject_table(pyproject) is not None:
+                notes = (f"{PYPROJECT_FILE}: [tool.repoctx] ignored; {CONFIG_FILE} takes precedence",)
+        except ConfigError:
+            pass  # a pyproject.toml that will not be used anyway
+        return _from_table(_read_toml(config, CONFIG_FILE), f"{CONFIG_FILE}:", config, notes)
+    table = _pyproject_table(pyproject)
+    if table is None:
+        return Settings()
+    return _from_table(table, f"{PYPROJECT_FILE}: [tool.repoctx]", pyproject)
+
+
+_COMMENTS = {
+    "budget": 'Token budget for `repoctx pack`: a count like 32000, or "32k", "1m".',
+    "encoding": 'Token encoding or model name ("o200k_base", "cl100k_base", "gpt-4o"); unset = best available.',
+    "format": 'Output format: "xml", "markdown", "plain" or "json".',
+    "mode": '"auto" (whole repository if it fits, else slices), "whole" or "slice".',
+    "include": "Only files matching these gitignore-style globs ([] = every file).",
+    "exclude": "Leave out files matching these gitignore-style globs.",
+    "max_file_size": 'Skip files larger than this many bytes (or "1m"-style).',
+    "line_numbers": "Prefix each code line with its line number.",
+    "map_budget": "Token budget for `repoctx map`.",
+}
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:_}"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(json.dumps(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _default_text() -> str:
+    """The commented `.repoctx.toml` that `write_default_config` writes: every key at its default."""
+    lines = ["# repoctx settings for this repository. Command-line flags override them;",
+             "# delete a line to use the built-in default.", ""]
+    for key in KEYS:
+        default = getattr(Settings(), key)
+        lines.append(f"# {_COMMENTS[key]}")
+        if default is None:
+            lines.append(f'# {key} = "o200k_base"')  # None cannot be written in TOML: leave it unset
+        else:
+            lines.append(f"{key} = {_toml_value(default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_default_config(root: str, force: bool = False) -> str:
+    """Write a commented `.repoctx.toml` holding the defaults into `root`, atomically (a temporary
+    file beside it, then a rename), and return its path. An existing file is kept, with a
+    ConfigError, unless `force`."""
+    path = os.path.join(root, CONFIG_FILE)
+    if os.path.lexists(path) and not force:
+        raise ConfigError(f"{path} already exists; not overwriting it (use --force to replace it)")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".repoctx-", suffix=".tmp", dir=root)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(_default_text())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a settings file is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path

@@ -1,0 +1,354 @@
+"""The repository graph: which file imports which, and which symbol refers to which definition.
+
+    g = build_graph(root, facts)           # facts: repository-relative POSIX path -> FileFacts
+    g.imports                              # [(source path, target path)]
+    g.references                           # [(source id, target id, name)]
+    g.callers_of("pkg/a.py:Client.send")   # ids of the symbols whose code names it
+
+A symbol id is "path:Qualified.name", the qualified name being the symbol's parent chain joined with
+"." ("pkg/a.py:Client.send"); code outside every symbol is "path:<module>". Symbols that share an id
+(overloads, a property's getter and setter) are one node; `symbol(id)` gives the first of them.
+
+A reference (a name used on a line) starts at the innermost symbol whose lines enclose it and is
+linked to one definition, by the first rule that picks exactly one:
+
+1. imports — (a) a definition of the name in the files an import binds that name from, following
+   re-exports (`from .impl import x` / `*` in the target) through further files; then (b) a
+   definition in any file the importer brings in: its resolved imports, plus for Go the other files of
+   its package folder, for Java/Kotlin the other files of its package folder, for C/C++ the headers it
+   includes, directly or through other headers;
+2. the same file (several definitions there: the one whose class encloses the reference);
+3. the only definition of that name in the repository.
+
+A name defined somewhere that no rule narrows to one definition is not linked: it is listed in
+`ambiguous`. A reference that resolves to the symbol it sits in (recursion, or a definition's own
+name) is dropped. No names are skipped as too generic: the import rules decide which of several
+definitions is meant, and a name no rule can decide is reported rather than guessed.
+"""
+from __future__ import annotations
+
+import builtins
+import gc
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import compress
+from operator import attrgetter
+
+from .imports import ResolvedImport, family, resolve_imports
+from .model import FileFacts, Symbol
+
+MODULE = "<module>"
+
+
+def module_id(path: str) -> str:
+    """The id that stands for a file's top-level code."""
+    return f"{path}:{MODULE}"
+
+
+@dataclass
+class RepoGraph:
+    """File import edges and symbol reference edges of one repository; all lists sorted and unique."""
+    files: list[str]                               # every path the graph was built from
+    symbols: dict[str, tuple[str, Symbol]]         # symbol id -> (path, symbol), in file and line order
+    imports: list[tuple[str, str]]                 # (importing path, imported path), no self-edges
+    external_imports: list[tuple[str, str]]        # (importing path, module as written) not in the repo
+    references: list[tuple[str, str, str]]         # (source id, target id, name)
+    ambiguous: list[tuple[str, str]]               # (source id, name) defined in several places, unlinked
+
+    def symbol_ids(self) -> list[str]:
+        """Every symbol id, in file and line order (module ids are not symbols)."""
+        return list(self.symbols)
+
+    def symbol(self, symbol_id: str) -> tuple[str, Symbol] | None:
+        """(path, Symbol) of an id; None for a module id or an unknown id."""
+        return self.symbols.get(symbol_id)
+
+    def symbols_in(self, path: str) -> list[str]:
+        """The ids of a file's symbols, in line order."""
+        return self._by_file.get(path, [])
+
+    def callers_of(self, symbol_id: str) -> list[str]:
+        """Ids (symbols or module ids) whose code refers to this symbol."""
+        return self._callers.get(symbol_id, [])
+
+    def callees_of(self, symbol_id: str) -> list[str]:
+        """Ids of the symbols this symbol (or module id) refers to."""
+        return self._callees.get(symbol_id, [])
+
+    def importers_of(self, path: str) -> list[str]:
+        """Files that import `path`."""
+        return self._importers.get(path, [])
+
+    def imported_by(self, path: str) -> list[str]:
+        """Files that `path` imports."""
+        return self._imported.get(path, [])
+
+    @cached_property
+    def _by_file(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = defaultdict(list)
+        for sid, (path, _) in self.symbols.items():
+            out[path].append(sid)
+        return dict(out)
+
+    @cached_property
+    def _callers(self) -> dict[str, list[str]]:
+        return _adjacency((t, s) for s, t, _ in self.references)
+
+    @cached_property
+    def _callees(self) -> dict[str, list[str]]:
+        return _adjacency((s, t) for s, t, _ in self.references)
+
+    @cached_property
+    def _importers(self) -> dict[str, list[str]]:
+        return _adjacency((t, s) for s, t in self.imports)
+
+    @cached_property
+    def _imported(self) -> dict[str, list[str]]:
+        return _adjacency(self.imports)
+
+
+def _adjacency(pairs) -> dict[str, list[str]]:
+    """a -> sorted unique [b] for the (a, b) pairs."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for a, b in pairs:
+        out[a].add(b)
+    return {a: sorted(bs) for a, bs in out.items()}
+
+
+def build_graph(root: str, facts: Mapping[str, FileFacts]) -> RepoGraph:
+    """The graph of the files in `facts`; configuration files (go.mod, tsconfig.json, …) are read
+    under `root`."""
+    # The build allocates a few million small tuples, none of them in a cycle; every collection
+    # the cyclic GC runs meanwhile would walk the caller's millions of fact objects (≈40% of the time).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(root, facts)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build(root: str, facts: Mapping[str, FileFacts]) -> RepoGraph:
+    files = sorted(facts)
+    resolved = resolve_imports(root, facts)
+    imports: set[tuple[str, str]] = set()
+    external: set[tuple[str, str]] = set()
+    for path in files:
+        for ri in resolved[path]:
+            if ri.targets:
+                imports.update((path, t) for t in ri.targets if t != path)
+            else:
+                external.add((path, ri.imp.module))
+
+    symbols: dict[str, tuple[str, Symbol]] = {}
+    ordered: dict[str, list[tuple[str, Symbol]]] = {}
+    defs: dict[str, dict[str, list[str]]] = defaultdict(dict)  # name -> path -> distinct ids
+    for path in files:
+        ordered[path] = pairs = ordered_symbols(path, facts[path].symbols)
+        for sid, s in pairs:
+            symbols.setdefault(sid, (path, s))
+            by_path = defs[s.name]
+            at = by_path.get(path)
+            if at is None:
+                by_path[path] = [sid]
+            elif sid not in at:
+                at.append(sid)
+
+    scopes = _import_scopes(files, facts, resolved)
+    references: list[tuple[str, str, str]] = []
+    ambiguous: list[tuple[str, str]] = []
+    for path in files:
+        ff = facts[path]
+        if ff.references:
+            refs, amb = _link_file(path, ff, ordered[path], defs, resolved, scopes[path])
+            references += sorted(refs)
+            ambiguous += sorted(amb)
+    # Each source id starts with its file's path, so these are sorted runs in nearly sorted order:
+    # the final sorts are mostly merges (sorting the whole sets at once costs twice as much).
+    references.sort()
+    ambiguous.sort()
+    return RepoGraph(files=files, symbols=symbols, imports=sorted(imports), external_imports=sorted(external),
+                     references=references, ambiguous=ambiguous)
+
+
+def ordered_symbols(path: str, symbols: list[Symbol]) -> list[tuple[str, Symbol]]:
+    """A file's symbols with their ids, by start line, enclosing symbols before those inside them.
+    The qualified name follows `parent` to the innermost enclosing symbol of that name; a parent that
+    encloses nothing (a Go method's receiver type) is taken as written."""
+    out = []
+    open_: list[tuple[int, str, str]] = []  # (end line, name, qualified name) of enclosing symbols
+    for s in sorted(symbols, key=lambda s: (s.start_line, -s.end_line)):
+        while open_ and open_[-1][0] < s.start_line:
+            open_.pop()
+        q = s.name
+        if s.parent:
+            q = next((pq for _, pn, pq in reversed(open_) if pn == s.parent), s.parent) + "." + s.name
+        out.append((f"{path}:{q}", s))
+        open_.append((s.end_line, s.name, q))
+    return out
+
+
+# Names a language provides without an import. Rule 3 (a unique definition anywhere) does not link
+# them: a use of `len` or `bytes` means the builtin far more often than the one method of that name
+# somewhere in the repository. An import or a definition in the same file still links them.
+_BUILTINS = {
+    "python": frozenset(dir(builtins)),
+    "js": frozenset(("Array", "Boolean", "Date", "Error", "JSON", "Map", "Math", "Number", "Object",
+                     "Promise", "Proxy", "Reflect", "RegExp", "Set", "String", "Symbol", "WeakMap",
+                     "WeakSet", "console", "document", "fetch", "parseFloat", "parseInt", "process",
+                     "require", "setTimeout", "clearTimeout", "setInterval", "clearInterval", "window")),
+    "go": frozenset(("append", "cap", "clear", "close", "complex", "copy", "delete", "error", "imag",
+                     "len", "make", "max", "min", "new", "panic", "print", "println", "real", "recover")),
+}
+
+
+@dataclass
+class _Scope:
+    """What one file can see besides its own definitions."""
+    named: dict[str, list[str]]   # name -> files an import binds that name from
+    files: set[str]               # every file the file brings in (imports, package, included headers)
+    builtins: frozenset[str]      # names its language provides
+
+
+def _import_scopes(files: list[str], facts: Mapping[str, FileFacts],
+                   resolved: dict[str, list[ResolvedImport]]) -> dict[str, _Scope]:
+    """Each file's scope, from its resolved imports and its language's package rules."""
+    fams = {p: family(p, facts[p].language) for p in files}
+    by_dir: dict[str, list[str]] = defaultdict(list)
+    for p in files:
+        by_dir[p.rpartition("/")[0]].append(p)
+    out = {}
+    for path in files:
+        named: dict[str, list[str]] = defaultdict(list)
+        scope: set[str] = set()
+        for ri in resolved[path]:
+            scope.update(ri.targets)
+            for n in ri.names:
+                named[n].extend(ri.targets)
+        fam = fams[path]
+        if fam == "go":  # the package's other files (a test file also sees the package's tests)
+            test = path.endswith("_test.go")
+            scope.update(p for p in by_dir[path.rpartition("/")[0]]
+                         if fams[p] == "go" and (test or not p.endswith("_test.go")))
+        elif fam == "jvm":
+            scope.update(p for p in by_dir[path.rpartition("/")[0]] if fams[p] == "jvm")
+        elif fam == "c":  # headers included through other headers
+            todo = [t for t in scope if fams.get(t) == "c"]
+            while todo:
+                for ri in resolved.get(todo.pop(), ()):
+                    for t in ri.targets:
+                        if t not in scope:
+                            scope.add(t)
+                            todo.append(t)
+        scope.discard(path)
+        out[path] = _Scope(dict(named), scope, _BUILTINS.get(fam, frozenset()))
+    return out
+
+
+def _through_reexports(name: str, start: list[str], defs_of_name: dict[str, list[str]],
+                       resolved: dict[str, list[ResolvedImport]]) -> list[str]:
+    """Definitions of `name` in `start` files, or, where a file does not define it, in the files
+    that file imports the name (or `*`) from, and so on."""
+    seen, todo, found = set(start), list(start), []
+    while todo:
+        f = todo.pop()
+        here = defs_of_name.get(f)
+        if here:
+            found.extend(here)
+            continue
+        for ri in resolved.get(f, ()):
+            if name in ri.names or "*" in ri.names:
+                for t in ri.targets:
+                    if t not in seen:
+                        seen.add(t)
+                        todo.append(t)
+    return list(dict.fromkeys(found))
+
+
+_AMBIGUOUS = object()
+_NOTHING = object()
+_name, _line = attrgetter("name"), attrgetter("line")
+
+
+def _decide(name: str, path: str, defs_of_name: dict[str, list[str]], scope: _Scope,
+            resolved: dict[str, list[ResolvedImport]]):
+    """What a use of `name` in `path` refers to, by the rules in the module docstring: a target id,
+    a list of same-file ids for the enclosing class to pick from, _AMBIGUOUS, or _NOTHING (a builtin
+    defined elsewhere only)."""
+    start = scope.named.get(name)
+    if start:  # 1a
+        ids = _through_reexports(name, start, defs_of_name, resolved)
+        if len(ids) == 1:
+            return ids[0]
+    seen = scope.files  # 1b
+    if len(seen) < len(defs_of_name):
+        ids = [i for f in seen if f in defs_of_name for i in defs_of_name[f]]
+    else:
+        ids = [i for f, at in defs_of_name.items() if f in seen for i in at]
+    if len(ids) == 1:
+        return ids[0]
+    own = defs_of_name.get(path)  # 2
+    if own:
+        return own[0] if len(own) == 1 else own
+    if name in scope.builtins:
+        return _NOTHING
+    if len(defs_of_name) == 1:  # 3
+        (only,) = defs_of_name.values()
+        if len(only) == 1:
+            return only[0]
+    return _AMBIGUOUS
+
+
+def _innermost_of(source: str, candidates: list[str], prefix: int) -> str | None:
+    """Among same-file candidates (ids whose first `prefix` characters are "path:"), the one whose
+    parent chain encloses `source` most closely; None if no single one does."""
+    src = source[prefix:]
+    best, best_len, tie = None, -1, False
+    for c in candidates:
+        parent = c[prefix:].rpartition(".")[0]
+        if parent and not (src == parent or src.startswith(parent + ".")):
+            continue
+        if len(parent) > best_len:
+            best, best_len, tie = c, len(parent), False
+        elif len(parent) == best_len:
+            tie = True
+    return None if tie else best
+
+
+def _link_file(path: str, ff: FileFacts, ordered: list[tuple[str, Symbol]],
+               defs: dict[str, dict[str, list[str]]], resolved: dict[str, list[ResolvedImport]],
+               scope: _Scope) -> tuple[set, set]:
+    """The reference edges of one file, and its (source id, name) pairs that could not be linked."""
+    refs: set[tuple[str, str, str]] = set()
+    ambiguous: set[tuple[str, str]] = set()
+    # Only names defined somewhere can link; the filtering and the (source, name) deduplication
+    # below run at C speed (map/compress/zip/set), so each distinct use costs one Python step.
+    used = list(compress(ff.references, map(defs.__contains__, map(_name, ff.references))))
+    if not used:
+        return refs, ambiguous
+    mod = module_id(path)
+    lines = list(map(_line, used))
+    # owner[line]: id of the innermost symbol spanning the line (outer spans painted first, inner
+    # over them); line 0 and lines outside every symbol belong to the module.
+    n = max(ff.lines, max(lines)) + 1  # spans past the last used line are cut there
+    owner = [mod] * n
+    for sid, s in ordered:
+        lo, hi = max(s.start_line, 1), min(s.end_line, n - 1)
+        if lo <= hi:
+            owner[lo:hi + 1] = [sid] * (hi - lo + 1)
+    if min(lines) < 0:
+        lines = [max(line, 0) for line in lines]
+    uses = set(zip(map(owner.__getitem__, lines), map(_name, used)))
+    decided = {name: _decide(name, path, defs[name], scope, resolved) for name in set(map(_name, used))}
+    for src, name in uses:
+        hit = decided[name]
+        if hit.__class__ is list:
+            hit = _innermost_of(src, hit, len(path) + 1) or _AMBIGUOUS
+        if hit is _AMBIGUOUS:
+            ambiguous.add((src, name))
+        elif hit is not _NOTHING and hit != src:
+            refs.add((src, hit, name))
+    return refs, ambiguous

@@ -1,0 +1,157 @@
+"""Lexical retrieval: an identifier-aware tokenizer and a small BM25 index in numpy.
+
+The retriever ranks code chunks against long free text (commit messages, issue texts) and fuses
+the BM25 scores with a graph walk, so it needs both a top-k search and the scores of every chunk.
+
+Why our own BM25 and not a library (bench/bm25_engines.py, 50,000 stdlib chunks, 2 vCPU): this
+index builds in ~0.4 s and answers a 14-term commit-message query in ~0.1 ms (p95 ~0.25 ms), ties
+broken by document index. bm25s gives the same scores (float32) but builds in ~1.1 s, answers in
+~1.5 ms, orders ties arbitrarily and wants its progress bars silenced; SQLite FTS5 has a p95 of
+~35 ms on common terms; rank-bm25 takes ~175 ms per long query. Tokenizing is the larger cost:
+~21 MB/s with a cold word cache.
+"""
+from __future__ import annotations
+
+import re
+from itertools import chain
+
+import numpy as np
+
+#: Tokens dropped everywhere (documents and queries). They are so common in code or English text
+#: that they carry no signal, and their long posting lists only cost time. Deliberately small:
+#: the idf already discounts common words, and a word like "test", "list" or "error" can matter.
+#: English function words:
+STOP_ENGLISH = frozenset("""
+    an and are as at be been but by can could did do does for from had has have he her his how
+    if in into is it its me my no not of on or our she so than that the their them then there these
+    they this those to too was we were what when where which while who why will with would you your
+""".split())
+#: Keywords and ubiquitous names of the supported languages (Python, JS/TS, Go, Rust, Java, C/C++,
+#: C#, Ruby, PHP, Kotlin) that appear in nearly every chunk of their language:
+STOP_CODE = frozenset("""
+    def self cls return elif else none null nil true false pass let var const val fn func fun
+    elsif unless public private protected static final void new
+""".split())
+STOP_WORDS = STOP_ENGLISH | STOP_CODE
+
+_WORD = re.compile(r"\w+")  # Unicode identifier characters: letters, digits, marks, underscore
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")  # ASCII parts
+_CACHE_LIMIT = 1_000_000
+
+
+def _unicode_parts(part: str) -> list[str]:
+    """Split a non-ASCII identifier part at case changes and letter/digit changes."""
+    out: list[str] = []
+    start = 0
+    for i in range(1, len(part)):
+        prev, cur = part[i - 1], part[i]
+        nxt = part[i + 1] if i + 1 < len(part) else ""
+        if (prev.isdigit() != cur.isdigit()
+                or (prev.islower() and cur.isupper())
+                or (prev.isupper() and cur.isupper() and nxt.islower())):
+            out.append(part[start:i])
+            start = i
+    out.append(part[start:])
+    return out
+
+
+def _split_word(word: str) -> tuple[str, ...]:
+    """The tokens of one `\\w+` run: the whole run, each underscore-separated piece that splits
+    further, and the parts; lowercased, minus stop words and 1-character tokens."""
+    whole = word.lower()
+    found = [whole]
+    pieces = [p for p in word.split("_") if p]
+    for piece in pieces:
+        parts = _CAMEL.findall(piece) if piece.isascii() else _unicode_parts(piece)
+        if len(parts) > 1 and piece.lower() != whole:
+            found.append(piece)
+        if len(parts) > 1 or len(pieces) > 1 or piece != word:
+            found.extend(parts)
+    return tuple(t for t in map(str.lower, found)
+                 if len(t) > 1 and t not in STOP_WORDS and t.strip("_"))
+
+
+class _WordCache(dict):
+    """word → its tokens; source code repeats its words, so most lookups hit."""
+
+    def __missing__(self, word: str) -> tuple[str, ...]:
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()
+        tokens = self[word] = _split_word(word)
+        return tokens
+
+
+_cache = _WordCache()
+
+
+def tokenize(text: str) -> list[str]:
+    """Identifier-aware tokens of `text`, in order of appearance.
+
+    Every run of word characters (`\\w+`: an identifier, a number, a path component) gives, all
+    lowercased: the whole run; each of its underscore-separated pieces that splits further; and
+    the parts, split at underscores, at camelCase / PascalCase boundaries (an acronym stays
+    together) and between letters and digits. "HTTPServerError" → "httpservererror", "http",
+    "server", "error"; "parse_URL_v2" → "parse_url_v2", "parse", "url", "v2". Anything else (".",
+    "/", "-", spaces, punctuation) separates runs, so "src/net/url_parse.py" → "src", "net",
+    "url_parse", "url", "parse", "py". Tokens in STOP_WORDS, tokens of one character and tokens of
+    underscores only are dropped.
+    """
+    return list(chain.from_iterable(map(_cache.__getitem__, _WORD.findall(text))))
+
+
+class BM25:
+    """A BM25 index over documents given as token lists, Lucene-style:
+    idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf part = tf / (tf + k1 * (1 - b + b * len / avglen)).
+
+    Postings are stored term-major with each (term, document) weight precomputed, so a query sums
+    the postings of its terms with one `np.bincount`. Query tokens count once each (repeats in a
+    long query do not multiply a term's weight); tokens the index has never seen are ignored.
+    """
+
+    def __init__(self, docs: list[list[str]], k1: float = 1.2, b: float = 0.75) -> None:
+        n = len(docs)
+        self.n_docs = n
+        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=n)
+        flat = list(chain.from_iterable(docs))
+        #: token → term id, in order of first appearance (deterministic).
+        self.vocab: dict[str, int] = {t: i for i, t in enumerate(dict.fromkeys(flat))}
+        term = np.fromiter(map(self.vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
+        doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        keys, tf = np.unique(term * max(n, 1) + doc, return_counts=True)  # sorted by term, then doc
+        post_term = keys // max(n, 1)
+        #: Document index of each posting, grouped by term; term t owns [indptr[t], indptr[t+1]).
+        self.post_doc = (keys % max(n, 1)).astype(np.int32)
+        df = np.bincount(post_term, minlength=len(self.vocab))
+        self.indptr = np.concatenate(([0], np.cumsum(df)))
+        idf = np.log1p((n - df + 0.5) / (df + 0.5))
+        avglen = lengths.mean() if n and lengths.sum() else 1.0
+        norm = k1 * (1 - b + b * lengths / avglen)
+        #: BM25 contribution of each posting: idf(term) * tf part(term, doc).
+        self.post_weight = idf[post_term] * tf / (tf + norm[self.post_doc])
+
+    def _term_ids(self, query_tokens: list[str]) -> list[int]:
+        """Distinct known term ids, sorted so that scores do not depend on the query's word order."""
+        return sorted({self.vocab[t] for t in query_tokens if t in self.vocab})
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every document (float64 array of length n_docs); 0 where no term matches."""
+        ids = self._term_ids(query_tokens)
+        if not ids:
+            return np.zeros(self.n_docs)
+        spans = [slice(self.indptr[t], self.indptr[t + 1]) for t in ids]
+        docs = np.concatenate([self.post_doc[s] for s in spans])
+        weights = np.concatenate([self.post_weight[s] for s in spans])
+        return np.bincount(docs, weights, minlength=self.n_docs)
+
+    def search(self, query_tokens: list[str], limit: int = 10) -> list[tuple[int, float]]:
+        """The best `limit` documents that match at least one query token, as (doc index, score),
+        by score descending, then doc index ascending."""
+        s = self.scores(query_tokens)
+        hits = np.flatnonzero(s > 0)
+        if limit <= 0 or not len(hits):
+            return []
+        if len(hits) > limit:  # keep everything that ties with the limit-th score, then sort
+            kth = np.partition(s[hits], len(hits) - limit)[len(hits) - limit]
+            hits = hits[s[hits] >= kth]
+        order = np.lexsort((hits, -s[hits]))[:limit]
+        return [(int(i), float(s[i])) for i in hits[order]]

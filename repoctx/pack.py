@@ -1,0 +1,243 @@
+"""Pack: the whole repository if it fits the budget, else a map plus dependency-closed slices.
+
+A slice is a ranked chunk taken together with its closure — the headers of the definitions that
+enclose it, the imports its lines use, the signatures of the repository symbols it references, and
+the call sites of it elsewhere — or not at all. Chunks are taken by value per token (fused score
+over a power of their cost), their closure's lines merged per file, and the final text is rendered
+and counted exactly: the pack shrinks until its real token count fits the budget.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .chunks import Chunk
+from .model import PackedFile, PackResult, Symbol
+from .rank import Focus, RepoIndex, node_of, rank_chunks
+from .render import FileSlice, merge_spans, render
+from .repomap import repo_map
+from .repository import Repository
+from .tokens import count, get_encoding
+
+MODES = ("auto", "whole", "slice")
+#: Share of a slice-mode budget spent on the map, and its ceiling in tokens.
+MAP_SHARE = 0.08
+MAX_CALLEES = 8
+MAX_CALLERS = 4
+SIGNATURE_MAX_LINES = 4
+#: Cost exponent for "value per token": priority = score / (tokens / median tokens) ** COST_POWER.
+COST_POWER = 0.5
+#: Ranked chunks considered for a slice pack.
+CANDIDATES = 3000
+#: Rough cost of a new file header and of an elision marker, for the running estimate only;
+#: the final pack is counted exactly.
+FILE_OVERHEAD = 20
+GAP_OVERHEAD = 12
+
+
+class PackError(Exception):
+    """The pack cannot be made as asked (e.g. `whole` mode over budget); says what would be needed."""
+
+
+@dataclass
+class _Selection:
+    lines: dict[str, set[int]] = field(default_factory=dict)
+
+    def spans(self) -> dict[str, tuple[tuple[int, int], ...]]:
+        return {p: merge_spans((n, n) for n in sorted(ls)) for p, ls in sorted(self.lines.items()) if ls}
+
+
+class Packer:
+    """Packs one loaded repository; keeps its chunk index, line texts and line costs between packs."""
+
+    def __init__(self, repo: Repository, index: RepoIndex | None = None):
+        self.repo = repo
+        self.index = index or RepoIndex(repo)
+        self.enc = get_encoding(repo.encoding)
+        self._lines: dict[str, list[str]] = {}
+        self._costs: dict[str, list[int]] = {}
+        self.symbols: dict[str, tuple[str, Symbol]] = repo.graph.symbols  # node id → (path, symbol)
+        self.callees: dict[str, list[tuple[str, str]]] = {}
+        self.callers: dict[str, list[str]] = {}
+        for source, target, name in repo.graph.references:
+            self.callees.setdefault(source, []).append((target, name))
+            self.callers.setdefault(target, []).append(source)
+
+    # -- text ------------------------------------------------------------------------------------
+
+    def lines(self, path: str) -> list[str]:
+        if path not in self._lines:
+            text = self.repo.text(path)
+            self._lines[path] = [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
+        return self._lines[path]
+
+    def line_costs(self, path: str) -> list[int]:
+        if path not in self._costs:
+            self._costs[path] = [len(self.enc.encode_ordinary(ln + "\n")) for ln in self.lines(path)]
+        return self._costs[path]
+
+    def file_slice(self, path: str, spans) -> FileSlice:
+        return FileSlice(path, self.repo.files[path].language, tuple(spans), self.repo.facts[path].lines)
+
+    # -- closure ---------------------------------------------------------------------------------
+
+    def signature_span(self, node: str) -> tuple[str, int, int] | None:
+        if node not in self.symbols:
+            return None
+        path, s = self.symbols[node]
+        body = s.body_start_line or s.start_line + 1
+        end = max(s.start_line, min(body - 1, s.start_line + SIGNATURE_MAX_LINES - 1, s.end_line))
+        return path, s.start_line, end
+
+    def closure(self, c: Chunk, full: bool = True) -> list[tuple[str, int, int]]:
+        """The chunk's lines plus what it needs (headers, imports; with `full`, callee signatures and
+        call sites) as (path, first line, last line) spans."""
+        spans = [(c.path, c.start, c.end)]
+        node = node_of(c)
+        parts = (c.symbol or "").split(".")
+        heads = [f"{c.path}:{'.'.join(parts[:i])}" for i in range(1, len(parts) + 1)] if c.symbol else []
+        for h in heads:
+            sig = self.signature_span(h)
+            if sig and sig[1] < c.start:
+                spans.append(sig)
+        facts = self.repo.facts[c.path]
+        used = {r.name for r in facts.references if c.start <= r.line <= c.end}
+        for imp in facts.imports:
+            last = imp.module.replace("::", ".").replace("/", ".").rsplit(".", 1)[-1]
+            if used & set(imp.names) or last in used:
+                spans.append((c.path, imp.line, imp.line))
+        if not full:
+            return spans
+        seen: set[str] = set()
+        for target, name in self.callees.get(node, []):
+            if name in used and target not in seen and target != node and len(seen) < MAX_CALLEES:
+                seen.add(target)
+                sig = self.signature_span(target)
+                if sig:
+                    spans.append(sig)
+        if c.symbol and node in self.symbols and self.symbols[node][1].start_line >= c.start:
+            name = self.symbols[node][1].name
+            for caller in sorted(set(self.callers.get(node, [])))[:MAX_CALLERS]:
+                cpath = caller.split(":", 1)[0]
+                lo, hi = 1, self.repo.facts[cpath].lines if cpath in self.repo.facts else 0
+                if caller in self.symbols:
+                    _, cs = self.symbols[caller]
+                    lo, hi = cs.start_line, cs.end_line
+                    sig = self.signature_span(caller)
+                    if sig:
+                        spans.append(sig)
+                for r in self.repo.facts.get(cpath).references if cpath in self.repo.facts else ():
+                    if r.name == name and lo <= r.line <= hi:
+                        spans.append((cpath, r.line, r.line))
+                        break
+        return spans
+
+    # -- packs -----------------------------------------------------------------------------------
+
+    def render_selection(self, map_text: str, spans: dict[str, tuple[tuple[int, int], ...]], fmt: str,
+                         line_numbers: bool) -> tuple[str, list[FileSlice]]:
+        slices = [self.file_slice(p, s) for p, s in sorted(spans.items())]
+        return render(map_text or None, slices, self.lines, fmt, line_numbers), slices
+
+    def whole(self, fmt: str, line_numbers: bool) -> tuple[str, int, list[FileSlice]]:
+        spans = {p: ((1, f.lines),) if f.lines else () for p, f in self.repo.facts.items()}
+        text, slices = self.render_selection("", spans, fmt, line_numbers)
+        return text, count(text, self.enc), slices
+
+    def pack(self, query: str = "", budget: int = 32_000, mode: str = "auto", focus: list[Focus] = (),
+             fmt: str = "xml", line_numbers: bool = False, map_budget: int | None = None) -> PackResult:
+        start = time.perf_counter()
+        if mode not in MODES:
+            raise PackError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if mode in ("auto", "whole"):
+            # Rendering only adds text, so a repository whose files alone exceed the budget cannot fit.
+            if sum(self.repo.tokens.values()) - 2 * len(self.repo.files) <= budget:
+                text, tokens, slices = self.whole(fmt, line_numbers)
+                if tokens <= budget:
+                    return self._result("whole", budget, text, tokens, slices, start)
+            else:
+                tokens = sum(self.repo.tokens.values())
+            if mode == "whole":
+                raise PackError(f"the whole repository needs about {tokens:,} tokens (budget {budget:,}); "
+                                f"raise --budget or use --mode auto/slice")
+        return self._slice(query, budget, focus, fmt, line_numbers, map_budget, start)
+
+    def _slice(self, query, budget, focus, fmt, line_numbers, map_budget, start) -> PackResult:
+        mb = min(int(budget * MAP_SHARE), map_budget if map_budget is not None else 4000)
+        map_text = repo_map(self.index, mb) if mb > 50 else ""
+        base_text, _ = self.render_selection(map_text, {}, fmt, line_numbers)
+        base = count(base_text, self.enc)
+        additions = self._select(query, budget - base, focus)
+        # Exactness: the largest prefix of additions whose rendered text fits the budget.
+        def build(k: int):
+            sel = _Selection()
+            for adds in additions[:k]:
+                for p, n in adds:
+                    sel.lines.setdefault(p, set()).add(n)
+            text, slices = self.render_selection(map_text, sel.spans(), fmt, line_numbers)
+            return text, count(text, self.enc), slices
+
+        lo, hi = 0, len(additions)
+        best = build(hi)
+        if best[1] > budget:
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if build(mid)[1] <= budget:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            best = build(lo)
+        if best[1] > budget:  # even the map alone is too big: drop it
+            map_text = ""
+            best = self.render_selection("", {}, fmt, line_numbers)
+            best = (best[0], count(best[0], self.enc), best[1])
+        return self._result("slice", budget, best[0], best[1], best[2], start)
+
+    def _select(self, query: str, budget: int, focus: list[Focus]) -> list[list[tuple[str, int]]]:
+        """Chunks with their closures, greedily by value per token, as lists of new (path, line)."""
+        ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
+        chunks = self.index.chunks
+        own = [sum(self.line_costs(chunks[i].path)[chunks[i].start - 1:chunks[i].end]) or 1 for i, _ in ranked]
+        median = sorted(own)[len(own) // 2] if own else 1
+        forced = {i for i, _ in ranked if any(f.covers(chunks[i]) for f in focus)}
+        order = sorted(range(len(ranked)), key=lambda k: (
+            ranked[k][0] not in forced, -ranked[k][1] / (own[k] / median) ** COST_POWER, ranked[k][0]))
+        selected: dict[str, set[int]] = {}
+        additions: list[list[tuple[str, int]]] = []
+        used = 0
+        misses = 0
+        for k in order:
+            c = chunks[ranked[k][0]]
+            for full in (True, False):
+                new = [(p, n) for p, a, b in self.closure(c, full) for n in range(a, b + 1)
+                       if n not in selected.get(p, ()) and n <= len(self.lines(p))]
+                new = list(dict.fromkeys(new))
+                fresh = set(new)
+                cost = sum(self.line_costs(p)[n - 1] for p, n in new)
+                cost += FILE_OVERHEAD * len({p for p, _ in new if p not in selected})
+                cost += GAP_OVERHEAD * sum((p, n - 1) not in fresh and n - 1 not in selected.get(p, ()) for p, n in new)
+                if used + cost <= budget:
+                    break
+            else:
+                misses += 1
+                if misses > 200 or used > budget * 0.98:
+                    break
+                continue
+            if new:
+                for p, n in new:
+                    selected.setdefault(p, set()).add(n)
+                additions.append(new)
+                used += cost
+        return additions
+
+    def _result(self, mode, budget, text, tokens, slices: list[FileSlice], start) -> PackResult:
+        files = [PackedFile(s.path, [list(sp) for sp in s.spans], s.whole) for s in slices if s.spans or s.whole]
+        return PackResult(mode=mode, encoding=self.enc.name, budget=budget, tokens=tokens, text=text,
+                          files=files, seconds=time.perf_counter() - start)
+
+
+def pack_repository(repo: Repository, query: str = "", budget: int = 32_000, *, mode: str = "auto",
+                    focus: tuple = (), fmt: str = "xml", line_numbers: bool = False,
+                    map_budget: int | None = None) -> PackResult:
+    """One pack of a loaded repository (see `Packer` to pack the same repository many times)."""
+    return Packer(repo).pack(query, budget, mode, list(focus), fmt, line_numbers, map_budget)

@@ -1,0 +1,188 @@
+"""Rank: which chunks matter for a query — BM25 fused with a personalised PageRank over the graph.
+
+Nodes of the walk are symbols ("path:Qualified.name") and files ("path:<module>", standing for the
+module-level code). Edges: symbol references (both ways: a callee matters to its caller's edit and
+a caller to its callee's), imports between files, and containment (a symbol and its file). The walk
+restarts at the seeds — the chunks BM25 likes best, the focus, and symbols or files the query names —
+so rank flows from what the text matched to what that code needs and what depends on it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .chunks import Chunk, file_chunks
+from .lexical import BM25, tokenize
+from .repository import Repository
+
+MODULE = "<module>"
+DAMPING = 0.85
+ITERATIONS = 30
+SEEDS_FROM_BM25 = 20
+#: Weight of the walk's score against normalised BM25 in the fused score.
+WALK_WEIGHT = 0.5
+#: Added to a chunk whose symbol or file the query names outright.
+NAMED_BONUS = 1.0
+
+
+def node_of(chunk: Chunk) -> str:
+    return f"{chunk.path}:{chunk.symbol or MODULE}"
+
+
+@dataclass
+class Focus:
+    path: str
+    start: int | None = None
+    end: int | None = None
+
+    def covers(self, chunk: Chunk) -> bool:
+        if chunk.path != self.path:
+            return False
+        if self.start is None:
+            return True
+        return chunk.start <= (self.end or self.start) and self.start <= chunk.end
+
+
+class RepoIndex:
+    """Chunks, their BM25 index and the walk graph of one loaded repository (built once, reused)."""
+
+    def __init__(self, repo: Repository):
+        self.repo = repo
+        self.chunks: list[Chunk] = []
+        docs: list[list[str]] = []
+        for path, facts in repo.facts.items():
+            lines = repo.text(path).split("\n")
+            path_tokens = tokenize(path)
+            for c in file_chunks(path, facts):
+                self.chunks.append(c)
+                body = "\n".join(lines[c.start - 1:c.end])
+                docs.append(path_tokens + tokenize(c.symbol or "") + tokenize(body))
+        self.bm25 = BM25(docs)
+
+    @cached_property
+    def graph(self) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
+        """(node → index, edge sources, edge targets, edge weights normalised per source)."""
+        nodes: dict[str, int] = {}
+
+        def nid(name: str) -> int:
+            return nodes.setdefault(name, len(nodes))
+
+        src: list[int] = []
+        dst: list[int] = []
+        w: list[float] = []
+
+        def edge(a: str, b: str, weight: float) -> None:
+            src.append(nid(a))
+            dst.append(nid(b))
+            w.append(weight)
+
+        for c in self.chunks:
+            nid(node_of(c))
+            if c.symbol:
+                edge(node_of(c), f"{c.path}:{MODULE}", 0.3)
+                edge(f"{c.path}:{MODULE}", node_of(c), 0.3)
+        g = self.repo.graph
+        for source, target, _name in g.references:
+            edge(source, target, 1.0)
+            edge(target, source, 0.5)
+        for a, b in g.imports:
+            edge(f"{a}:{MODULE}", f"{b}:{MODULE}", 0.5)
+            edge(f"{b}:{MODULE}", f"{a}:{MODULE}", 0.25)
+        s, d, wt = np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64), np.array(w)
+        out = np.bincount(s, wt, minlength=len(nodes)) if len(s) else np.zeros(len(nodes))
+        return nodes, s, d, wt / np.where(out[s] > 0, out[s], 1.0) if len(s) else wt
+
+    def pagerank(self, seeds: dict[str, float]) -> dict[str, float]:
+        """Personalised PageRank restarting at `seeds` (node → weight); uniform restart when empty."""
+        nodes, s, d, w = self.graph
+        n = len(nodes)
+        if n == 0:
+            return {}
+        p = np.zeros(n)
+        for name, weight in seeds.items():
+            if name in nodes:
+                p[nodes[name]] += weight
+        p = p / p.sum() if p.sum() > 0 else np.full(n, 1.0 / n)
+        r = p.copy()
+        has_out = np.bincount(s, minlength=n) > 0 if len(s) else np.zeros(n, dtype=bool)
+        for _ in range(ITERATIONS):
+            dangling = r[~has_out].sum()
+            r = (1 - DAMPING) * p + DAMPING * (np.bincount(d, r[s] * w, minlength=n) + dangling * p)
+        names = list(nodes)
+        return {names[i]: float(r[i]) for i in np.flatnonzero(r)}
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_PATHISH = re.compile(r"[\w./-]+\.\w+|[\w-]+(?:/[\w.-]+)+")
+
+
+def named_in_query(repo: Repository, query: str) -> tuple[set[str], set[str]]:
+    """(paths, symbol nodes) the query names outright: a path or file name, or a defined symbol's
+    name that is distinctive (has an underscore, inner capital or digit, or ≥ 8 characters)."""
+    paths: set[str] = set()
+    words = set(_PATHISH.findall(query))
+    by_name: dict[str, list[str]] = {}
+    for path in repo.files:
+        base = path.rsplit("/", 1)[-1]
+        if path in words or base in words or any(w.endswith("/" + base) or path.endswith("/" + w) for w in words if "/" in w):
+            paths.add(path)
+    for path, facts in repo.facts.items():
+        for s in facts.symbols:
+            by_name.setdefault(s.name, []).append(path)
+    symbols: set[str] = set()
+    for ident in set(_IDENT.findall(query)):
+        for part in {ident, ident.rsplit(".", 1)[-1]}:
+            distinctive = "_" in part.strip("_") or any(ch.isupper() for ch in part[1:]) or \
+                any(ch.isdigit() for ch in part) or len(part) >= 8
+            if distinctive and part in by_name and len(set(by_name[part])) <= 3:
+                symbols.add(part)
+    return paths, symbols
+
+
+@dataclass
+class QuerySignals:
+    """What a query and focus say about each chunk, before the walk."""
+    bm25: np.ndarray        # normalised BM25 score per chunk (best = 1)
+    bonus: np.ndarray       # for chunks the query names or the focus covers
+    seeds: dict[str, float]  # restart weights of the walk, by node
+
+
+def query_signals(index: RepoIndex, query: str, focus: list[Focus] = ()) -> QuerySignals:
+    chunks = index.chunks
+    bm = index.bm25.scores(tokenize(query)) if query.strip() else np.zeros(len(chunks))
+    top = float(bm.max()) if len(bm) else 0.0
+    bm_norm = bm / top if top > 0 else bm
+    named_paths, named_symbols = named_in_query(index.repo, query) if query else (set(), set())
+    bonus = np.zeros(len(chunks))
+    seeds: dict[str, float] = {}
+    for i, c in enumerate(chunks):
+        leaf = (c.symbol or "").rsplit(".", 1)[-1]
+        if c.path in named_paths or leaf in named_symbols:
+            bonus[i] += NAMED_BONUS
+            seeds[node_of(c)] = seeds.get(node_of(c), 0.0) + 1.0
+        if any(f.covers(c) for f in focus):
+            bonus[i] += 2 * NAMED_BONUS
+            seeds[node_of(c)] = seeds.get(node_of(c), 0.0) + 2.0
+    for i in np.argsort(-bm_norm, kind="stable")[:SEEDS_FROM_BM25]:
+        if bm_norm[i] > 0:
+            seeds[node_of(chunks[i])] = seeds.get(node_of(chunks[i]), 0.0) + float(bm_norm[i])
+    return QuerySignals(bm_norm, bonus, seeds)
+
+
+def rank_chunks(index: RepoIndex, query: str, focus: list[Focus] = ()) -> list[tuple[int, float]]:
+    """(chunk index, fused score) for every chunk with a positive score, best first, deterministic."""
+    chunks = index.chunks
+    if not chunks:
+        return []
+    sig = query_signals(index, query, focus)
+    walk = index.pagerank(sig.seeds) if sig.seeds else {}
+    top_walk = max(walk.values(), default=0.0)
+    walk_scores = np.array([walk.get(node_of(c), 0.0) for c in chunks])
+    if top_walk > 0:
+        walk_scores /= top_walk
+    fused = sig.bm25 + WALK_WEIGHT * walk_scores + sig.bonus
+    order = np.lexsort((np.arange(len(chunks)), -fused))
+    return [(int(i), float(fused[i])) for i in order if fused[i] > 0]

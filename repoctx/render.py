@@ -1,0 +1,117 @@
+"""Render: a selection of files and line spans → the text a model reads (xml, markdown, plain).
+
+A file appears whole or as verbatim line spans; every gap between spans is marked with the line range
+it stands for, in the file's own comment syntax, so a model knows what it does not see. XML is
+well-formed (content goes in CDATA when it holds `<` or `&`), Markdown fences are longer than any
+backtick run in the content, and the same selection always renders to the same bytes.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .languages import comment_prefix
+
+FORMATS = ("xml", "markdown", "plain", "json")
+
+
+@dataclass(frozen=True)
+class FileSlice:
+    path: str
+    language: str | None
+    spans: tuple[tuple[int, int], ...]  # sorted, disjoint, non-adjacent, 1-based inclusive
+    total_lines: int
+
+    @property
+    def whole(self) -> bool:
+        return self.total_lines == 0 or self.spans == ((1, self.total_lines),)
+
+
+def merge_spans(spans) -> tuple[tuple[int, int], ...]:
+    """Sorted, merged (overlapping or adjacent) spans."""
+    out: list[list[int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return tuple((a, b) for a, b in out)
+
+
+def span_label(spans) -> str:
+    return ",".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
+
+
+def elision_marker(path_or_language: str, first: int, last: int) -> str:
+    """e.g. `# ... lines 10-42 elided` in the language's comment syntax."""
+    text = f"... line {first} elided" if first == last else f"... lines {first}-{last} elided"
+    prefix = comment_prefix(path_or_language)
+    if isinstance(prefix, tuple):
+        return f"{prefix[0]} {text} {prefix[1]}"
+    return f"{prefix} {text}" if prefix else text
+
+
+def file_body(s: FileSlice, lines: list[str], line_numbers: bool) -> str:
+    """The file's text as selected: verbatim spans, marked gaps."""
+    width = len(str(max(s.total_lines, 1)))
+    out: list[str] = []
+    nxt = 1
+    for a, b in s.spans:
+        if a > nxt:
+            out.append(elision_marker(s.language or s.path, nxt, a - 1))
+        for n in range(a, b + 1):
+            text = lines[n - 1] if n <= len(lines) else ""
+            out.append(f"{n:>{width}} | {text}" if line_numbers else text)
+        nxt = b + 1
+    if s.spans and nxt <= s.total_lines:
+        out.append(elision_marker(s.language or s.path, nxt, s.total_lines))
+    return "\n".join(out)
+
+
+def _fence(body: str) -> str:
+    longest = run = 0
+    for ch in body:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    return "`" * max(3, longest + 1)
+
+
+def _cdata(body: str) -> str:
+    if "<" not in body and "&" not in body:
+        return body
+    return "<![CDATA[" + body.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def _attr(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+
+
+def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[str], list[str]],
+           fmt: str = "xml", line_numbers: bool = False) -> str:
+    """The whole pack: the map (if any) first, then each file in the given order."""
+    parts: list[str] = []
+    if fmt in ("xml", "json"):
+        parts.append("<context>")
+        if map_text:
+            parts.append(f"<map>\n{_cdata(map_text)}\n</map>")
+        for s in slices:
+            spans = "" if s.whole else f' lines="{span_label(s.spans)}"'
+            parts.append(f'<file path="{_attr(s.path)}"{spans}>\n{_cdata(file_body(s, lines_of(s.path), line_numbers))}\n</file>')
+        parts.append("</context>")
+    elif fmt == "markdown":
+        if map_text:
+            parts.append(f"## Repository map\n\n{_fence(map_text)}text\n{map_text}\n{_fence(map_text)}")
+        for s in slices:
+            body = file_body(s, lines_of(s.path), line_numbers)
+            where = "" if s.whole else f" (lines {span_label(s.spans)})"
+            fence = _fence(body)
+            parts.append(f"## {s.path}{where}\n\n{fence}{s.language or ''}\n{body}\n{fence}")
+    elif fmt == "plain":
+        if map_text:
+            parts.append(f"=== repository map ===\n{map_text}")
+        for s in slices:
+            where = "" if s.whole else f" (lines {span_label(s.spans)})"
+            parts.append(f"=== {s.path}{where} ===\n{file_body(s, lines_of(s.path), line_numbers)}")
+    else:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,49 @@
+"""The repository map: a signatures-only skeleton of the repository, most central files first.
+
+Each file is its path followed by the first line of each definition's signature, indented by
+nesting. Files are ordered by PageRank over the symbol and import graph — global for a pack's
+stable prefix, personalised when a focus or query is given — and the map is cut to its budget by
+exact token count.
+"""
+from __future__ import annotations
+
+from .chunks import symbols_in_order
+from .graph import qualified_names
+from .rank import RepoIndex
+from .tokens import count, get_encoding
+
+
+def file_entry(path: str, index: RepoIndex) -> str:
+    facts = index.repo.facts[path]
+    lines = [path]
+    quals = qualified_names(facts.symbols)
+    for i in symbols_in_order(facts.symbols):
+        s, qual = facts.symbols[i], quals[i]
+        first = s.signature.strip().split("\n", 1)[0].strip() or s.name
+        lines.append("  " * (qual.count(".") + 1) + first)
+    return "\n".join(lines)
+
+
+def ranked_files(index: RepoIndex, seeds: dict[str, float] | None = None) -> list[str]:
+    """Files by the summed PageRank of their nodes (ties by path)."""
+    rank = index.pagerank(seeds or {})
+    per_file: dict[str, float] = dict.fromkeys(index.repo.files, 0.0)
+    for node, r in rank.items():
+        path = node.split(":", 1)[0]
+        if path in per_file:
+            per_file[path] += r
+    return sorted(per_file, key=lambda p: (-per_file[p], p))
+
+
+def repo_map(index: RepoIndex, budget: int, seeds: dict[str, float] | None = None) -> str:
+    """The map of the highest-ranked files whose text fits `budget` tokens exactly ('' if none)."""
+    enc = get_encoding(index.repo.encoding)
+    entries = [file_entry(p, index) for p in ranked_files(index, seeds)]
+    lo, hi = 0, len(entries)  # largest k whose first k entries fit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count("\n".join(entries[:mid]), enc) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return "\n".join(entries[:lo])

@@ -1,0 +1,219 @@
+"""Pack: whole repo or dependency-closed slices, exact to the budget, on fixture repositories."""
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import make_repo, run_cli
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from repoctx.pack import Packer, PackError
+from repoctx.rank import Focus, RepoIndex, rank_chunks
+from repoctx.repository import load_repository
+from repoctx.tokens import count, get_encoding
+
+PY = {
+    "shop/__init__.py": "",
+    "shop/util.py": '''"""Helpers."""
+import hashlib
+
+
+def checksum(payload):
+    """Stable digest of a payload."""
+    digest = hashlib.sha256(payload)
+    return digest.hexdigest()
+
+
+def retry_delay(attempt):
+    base = 0.5
+    return base * 2 ** attempt
+''',
+    "shop/client.py": '''import json
+
+from shop.util import checksum, retry_delay
+
+
+class Client:
+    """Talks to the shop API."""
+
+    timeout = 10
+
+    def __init__(self, url):
+        self.url = url
+
+    def send(self, order):
+        body = json.dumps(order).encode()
+        tag = checksum(body)
+        for attempt in range(3):
+            wait = retry_delay(attempt)
+            print(self.url, tag, wait)
+        return tag
+
+    def close(self):
+        self.url = None
+''',
+    "shop/app.py": '''from shop.client import Client
+
+
+def main():
+    client = Client("http://localhost")
+    result = client.send({"id": 1})
+    client.close()
+    return result
+''',
+    "docs/notes.md": "# Notes\n\nSome text about ```fences``` and <tags> & ampersands.\n",
+}
+for i in range(12):  # filler so the repository does not fit small budgets
+    PY[f"shop/reports/r{i}.py"] = "".join(
+        f"def report_{i}_{j}(rows):\n    total = 0\n    for row in rows:\n        total += row.amount * {j}\n    return total\n\n\n"
+        for j in range(12))
+
+JS = {
+    "src/math.js": "export function clamp(x, lo, hi) {\n  return Math.min(Math.max(x, lo), hi);\n}\n",
+    "src/slider.js": ("import { clamp } from './math';\n\nexport class Slider {\n  constructor(min, max) {\n"
+                      "    this.min = min;\n    this.max = max;\n  }\n\n  setValue(v) {\n"
+                      "    this.value = clamp(v, this.min, this.max);\n    return this.value;\n  }\n}\n"),
+    "src/main.js": "import { Slider } from './slider';\n\nconst s = new Slider(0, 10);\ns.setValue(42);\n",
+}
+
+GO = {
+    "go.mod": "module example.com/shop\n\ngo 1.21\n",
+    "price/price.go": "package price\n\n// Round rounds a price to cents.\nfunc Round(v float64) float64 {\n\treturn float64(int(v*100)) / 100\n}\n",
+    "cart/cart.go": ('package cart\n\nimport "example.com/shop/price"\n\ntype Cart struct {\n\tItems []float64\n}\n\n'
+                     "func (c *Cart) Total() float64 {\n\tsum := 0.0\n\tfor _, v := range c.Items {\n\t\tsum += v\n\t}\n"
+                     "\treturn price.Round(sum)\n}\n"),
+    "main.go": 'package main\n\nimport "example.com/shop/cart"\n\nfunc main() {\n\tc := cart.Cart{}\n\t_ = c.Total()\n}\n',
+}
+
+
+@pytest.fixture(scope="module")
+def py_repo(tmp_path_factory):
+    return load_repository(str(make_repo(tmp_path_factory.mktemp("py") / "r", PY)), workers=1)
+
+
+def lines_in(result, path):
+    for f in result.files:
+        if f.path == path:
+            return {n for a, b in f.spans for n in range(a, b + 1)}
+    return set()
+
+
+def test_slice_of_a_method_brings_its_class_header_imports_callees_and_callers(py_repo):
+    packer = Packer(py_repo)
+    r = packer.pack("", 1500, "slice", [Focus("shop/client.py", 16, 16)])
+    assert r.mode == "slice" and r.tokens <= 1500
+    client = lines_in(r, "shop/client.py")
+    assert set(range(14, 21)) <= client                       # the method itself
+    assert 6 in client                                        # class Client:  (its header)
+    assert 3 in client                                        # the import its body uses
+    assert lines_in(r, "shop/util.py") >= {5, 11}             # signatures of checksum and retry_delay …
+    assert not lines_in(r, "shop/util.py") & {7, 8, 12, 13}   # … without their bodies
+    assert 6 in lines_in(r, "shop/app.py")                    # the call site client.send(...)
+    assert "# ... lines 6-7 elided" in r.text or "# ... line" in r.text
+    assert "class Client:" in r.text and "def checksum(payload):" in r.text
+
+
+@pytest.mark.parametrize("files,focus,expect", [
+    (JS, Focus("src/slider.js", 10, 10), {"src/slider.js": {1, 3, 9, 10}, "src/math.js": {1}, "src/main.js": {4}}),
+    (GO, Focus("cart/cart.go", 11, 11), {"cart/cart.go": {3, 9, 15}, "price/price.go": {4}, "main.go": {7}}),
+])
+def test_closure_in_other_languages(tmp_path, files, focus, expect):
+    repo = load_repository(str(make_repo(tmp_path / "r", files)), workers=1)
+    r = Packer(repo).pack("", 10_000, "slice", [focus])
+    for path, lines in expect.items():
+        assert lines <= lines_in(r, path), (path, lines_in(r, path))
+
+
+def test_auto_packs_the_whole_repository_when_it_fits(py_repo):
+    r = Packer(py_repo).pack("checksum", 200_000)
+    assert r.mode == "whole"
+    assert all(f.whole for f in r.files) and len(r.files) == len(py_repo.files)
+    assert r.tokens == count(r.text, get_encoding(py_repo.encoding)) <= 200_000
+
+
+def test_whole_mode_refuses_when_too_big(py_repo):
+    with pytest.raises(PackError, match="needs about"):
+        Packer(py_repo).pack("", 500, "whole")
+    r = run_cli("pack", py_repo.root, "--mode", "whole", "--budget", "500")
+    assert r.returncode == 3 and "needs about" in r.stderr and r.stdout == ""
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(budget=st.integers(min_value=1, max_value=6000),
+       words=st.lists(st.sampled_from(["checksum", "retry", "send", "report", "total", "client", "xyz", "rows",
+                                       "delay", "order", "close", "json"]), max_size=6),
+       fmt=st.sampled_from(["xml", "markdown", "plain"]),
+       line_numbers=st.booleans())
+def test_budget_is_never_exceeded(py_repo, budget, words, fmt, line_numbers):
+    r = Packer(py_repo).pack(" ".join(words), budget, "auto", [], fmt, line_numbers)
+    assert r.tokens == count(r.text, get_encoding(py_repo.encoding))
+    assert r.tokens <= budget
+
+
+def test_same_inputs_give_byte_identical_output(py_repo):
+    a = Packer(py_repo).pack("retry delay when sending", 2000).text
+    b = Packer(py_repo).pack("retry delay when sending", 2000).text
+    assert a == b
+
+
+def test_spans_appear_verbatim(py_repo):
+    r = Packer(py_repo).pack("checksum of the order body", 2500, "slice")
+    text_lines = set(r.text.split("\n"))
+    assert r.files
+    for f in r.files:
+        source = py_repo.text(f.path).split("\n")
+        for a, b in f.spans:
+            for n in range(a, b + 1):
+                assert source[n - 1] in text_lines
+
+
+def test_formats_parse_back(py_repo, tmp_path):
+    root = ET.fromstring(Packer(py_repo).pack("notes fences", 200_000, fmt="xml").text)
+    assert root.tag == "context"
+    assert "<tags> & ampersands" in "".join(f.text for f in root.iter("file") if f.get("path") == "docs/notes.md")
+    md = Packer(py_repo).pack("notes fences", 200_000, fmt="markdown").text
+    assert "````\n# Notes" in md  # the fence is longer than the ``` inside the file
+    fences = re.findall(r"^(`{3,})", md, flags=re.M)
+    assert len(fences) % 2 == 0
+    out = tmp_path / "pack.json"
+    r = run_cli("pack", py_repo.root, "--format", "json", "--budget", "3k", "--query", "retry delay", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    assert set(doc) == {"mode", "encoding", "budget", "tokens", "text", "files"}
+    assert doc["budget"] == 3000 and doc["tokens"] <= 3000 and doc["mode"] == "slice"
+    for f in doc["files"]:
+        assert set(f) == {"path", "spans", "whole"}
+        assert all(len(s) == 2 and 1 <= s[0] <= s[1] for s in f["spans"])
+    assert re.search(r"slice: [\d,]+/3,000 tokens, \d+ files whole, \d+ files sliced, o200k_base", r.stderr)
+
+
+def test_a_query_naming_a_file_or_symbol_ranks_it_first(py_repo):
+    index = RepoIndex(py_repo)
+    top = index.chunks[rank_chunks(index, "the bug is in shop/reports/r7.py")[0][0]]
+    assert top.path == "shop/reports/r7.py"
+    top = index.chunks[rank_chunks(index, "make retry_delay configurable")[0][0]]
+    assert (top.path, top.symbol) == ("shop/util.py", "retry_delay")
+    r = run_cli("search", "report_3_5 is wrong", py_repo.root, "--json")
+    assert json.loads(r.stdout)[0]["symbol"] == "report_3_5"
+
+
+def test_cli_focus_outside_the_repository_is_refused(py_repo, tmp_path):
+    (tmp_path / "outside.py").write_text("x = 1\n")
+    r = run_cli("pack", py_repo.root, "--focus", str(tmp_path / "outside.py"))
+    assert r.returncode == 1 and "no such file inside the repository" in r.stderr
+    r = run_cli("pack", py_repo.root, "--focus", "../outside.py")
+    assert r.returncode == 1
+    r = run_cli("pack", py_repo.root, "--focus", "shop/app.py:9-3")
+    assert r.returncode == 1 and "FIRST <= LAST" in r.stderr
+
+
+def test_map_is_ranked_and_fits_its_budget(py_repo):
+    r = run_cli("map", py_repo.root, "--budget", "150")
+    assert r.returncode == 0, r.stderr
+    assert count(r.stdout, get_encoding("o200k_base")) <= 150
+    assert r.stdout.startswith("shop/")
+    full = run_cli("map", py_repo.root, "--budget", "100k").stdout
+    assert "    def send(self, order):" in full and "shop/client.py\n  class Client:" in full
