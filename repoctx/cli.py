@@ -9,10 +9,11 @@ import tempfile
 import time
 
 from . import __version__
+from .config import FORMATS, MODES, ConfigError, Settings, load_settings, parse_count, write_default_config
 from .index import IndexError_
 from .rank import Focus
 from .repository import Repository, load_repository
-from .scan import DEFAULT_MAX_BYTES, ScanOptions
+from .scan import ScanOptions
 from .pack import PackError
 from .tokens import EncodingUnavailable
 
@@ -22,16 +23,11 @@ class UsageError(Exception):
 
 
 def parse_size(text: str) -> int:
-    """'1m' → 1,000,000; '32k' → 32,000; '500' → 500."""
-    t = text.strip().lower()
-    mult = {"k": 1_000, "m": 1_000_000}.get(t[-1:], 1)
+    """argparse type for token and byte counts: '32k' → 32,000, '1m' → 1,000,000."""
     try:
-        value = float(t[:-1] if mult > 1 else t) * mult
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 500, 32k, 1m)") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-    return int(value)
+        return parse_count(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class ProgressBar:
@@ -59,15 +55,28 @@ def _repo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", default=".", help="repository folder (default: .)")
     p.add_argument("--include", action="append", default=[], metavar="GLOB", help="only files matching (gitignore syntax; repeatable)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="leave out files matching (repeatable)")
-    p.add_argument("--max-file-size", type=parse_size, default=DEFAULT_MAX_BYTES, metavar="BYTES",
+    p.add_argument("--max-file-size", type=parse_size, default=None, metavar="BYTES",
                    help="skip files larger than this (default 1m)")
     p.add_argument("--encoding", default=None, help="token encoding or model name (default: best available, o200k_base)")
     p.add_argument("--index", default=None, metavar="FILE", help="index file (default: $REPOCTX_INDEX or PATH/.repoctx/index.sqlite)")
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    """The repository's settings file, overridden by the flags given on the command line."""
+    if not os.path.isdir(args.path):
+        raise NotADirectoryError(f"not a folder: {os.path.abspath(args.path)}")
+    settings = load_settings(args.path)
+    for note in settings.notes:
+        print(f"repoctx: note: {note}", file=sys.stderr)
+    flags = {k: getattr(args, k, None) for k in ("budget", "encoding", "format", "mode", "max_file_size", "line_numbers")}
+    flags["line_numbers"] = flags["line_numbers"] or None
+    return settings.merged(**flags, include=args.include or None, exclude=args.exclude or None)
+
+
 def _load(args: argparse.Namespace, label: str = "indexing") -> Repository:
-    options = ScanOptions(include=tuple(args.include), exclude=tuple(args.exclude), max_bytes=args.max_file_size)
-    repo = load_repository(args.path, options, encoding=args.encoding, index_path=args.index,
+    args.settings = st = _settings(args)
+    options = ScanOptions(include=st.include, exclude=st.exclude, max_bytes=st.max_file_size)
+    repo = load_repository(args.path, options, encoding=st.encoding, index_path=args.index,
                            progress=ProgressBar(label))
     for w in repo.report.warnings:
         print(f"repoctx: warning: {w}", file=sys.stderr)
@@ -142,8 +151,9 @@ def cmd_pack(args: argparse.Namespace) -> int:
             query = f.read()
     repo = _load(args)
     focus = [parse_focus(f, repo.root) for f in args.focus]
-    result = Packer(repo).pack(query, args.budget, args.mode, focus, args.format, args.line_numbers)
-    if args.format == "json":
+    st = args.settings
+    result = Packer(repo).pack(query, st.budget, st.mode, focus, st.format, st.line_numbers, st.map_budget)
+    if st.format == "json":
         out = json.dumps({"mode": result.mode, "encoding": result.encoding, "budget": result.budget,
                           "tokens": result.tokens, "text": result.text,
                           "files": [{"path": f.path, "spans": f.spans, "whole": f.whole} for f in result.files]},
@@ -164,7 +174,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     focus = [parse_focus(f, repo.root) for f in args.focus]
     index = RepoIndex(repo)
     seeds = query_signals(index, args.query or "", focus).seeds if (args.query or focus) else None
-    text = repo_map(index, args.budget, seeds)
+    text = repo_map(index, args.budget or args.settings.map_budget, seeds)
     sys.stdout.write(text + "\n" if text else "")
     return 0
 
@@ -190,6 +200,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     else:
         for h in hits:
             print(f"{h['score']:7.3f}  {h['path']}:{h['start_line']}-{h['end_line']}  {h['symbol'] or ''}")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    print(f"repoctx: wrote {write_default_config(args.path, force=args.force)}")
     return 0
 
 
@@ -219,16 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--query-file", metavar="FILE", help="read the query from a file")
     p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]",
                    help="code the change is about (repeatable)")
-    p.add_argument("--budget", type=parse_size, default=32_000, help="token budget, e.g. 8k, 128k (default 32k)")
-    p.add_argument("--mode", choices=("auto", "whole", "slice"), default="auto")
-    p.add_argument("--format", choices=("xml", "markdown", "plain", "json"), default="xml")
-    p.add_argument("--line-numbers", action="store_true", help="prefix each code line with its number")
+    p.add_argument("--budget", type=parse_size, default=None, help="token budget, e.g. 8k, 128k (default 32k)")
+    p.add_argument("--mode", choices=MODES, default=None, help="auto (default): whole repository if it fits, else slices")
+    p.add_argument("--format", choices=FORMATS, default=None, help="output format (default xml)")
+    p.add_argument("--line-numbers", action="store_true", default=None, help="prefix each code line with its number")
     p.add_argument("-o", "--output", metavar="FILE", help="write the pack here (atomically) instead of stdout")
     p.set_defaults(func=cmd_pack)
 
     p = sub.add_parser("map", help="the signatures-only map of the repository, most central first")
     _repo_args(p)
-    p.add_argument("--budget", type=parse_size, default=4_000)
+    p.add_argument("--budget", type=parse_size, default=None, help="token budget (default: map_budget, 4k)")
     p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]")
     p.add_argument("--query")
     p.set_defaults(func=cmd_map)
@@ -239,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("init", help="write a commented .repoctx.toml holding the default settings")
+    p.add_argument("path", nargs="?", default=".", help="repository folder (default: .)")
+    p.add_argument("--force", action="store_true", help="replace an existing .repoctx.toml")
+    p.set_defaults(func=cmd_init)
     return parser
 
 
@@ -254,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     except PackError as exc:
         print(f"repoctx: error: {exc}", file=sys.stderr)
         return 3
-    except (IndexError_, EncodingUnavailable, UsageError, NotADirectoryError, OSError) as exc:
+    except (IndexError_, EncodingUnavailable, UsageError, ConfigError, NotADirectoryError, OSError) as exc:
         print(f"repoctx: error: {exc}", file=sys.stderr)
         return 1
 

@@ -84,7 +84,7 @@ def parse_count(value: int | str) -> int:
         if exact != exact.to_integral_value():
             raise ValueError(f"not a whole number: {value!r}")
         count = int(exact)
-    if count < 0:
+    if count <= 0:
         raise ValueError(f"must be positive: {value!r}")
     return count
 

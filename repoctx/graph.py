@@ -12,18 +12,24 @@ A symbol id is "path:Qualified.name", the qualified name being the symbol's pare
 A reference (a name used on a line) starts at the innermost symbol whose lines enclose it and is
 linked to one definition, by the first rule that picks exactly one:
 
-1. imports — (a) a definition of the name in the files an import binds that name from, following
-   re-exports (`from .impl import x` / `*` in the target) through further files; then (b) a
-   definition in any file the importer brings in: its resolved imports, plus for Go the other files of
-   its package folder, for Java/Kotlin the other files of its package folder, for C/C++ the headers it
-   includes, directly or through other headers;
+1. a name an import binds: its definition in the files the import names it from, following
+   re-exports (`from .impl import x` / `*`, `export { x } from`) through further files;
 2. the same file (several definitions there: the one whose class encloses the reference);
-3. the only definition of that name in the repository.
+3. a definition in a file the importer brings in as a whole: its resolved imports, plus for Go and
+   Java/Kotlin the other files of its package folder, for C/C++ the headers it includes, directly
+   or through other headers;
+4. the only definition of that name in the repository.
+
+The same file comes before whole imported files because an unqualified use (`self.send()`, a C
+function calling its own body rather than its header's declaration) means the local definition far
+more often than a same-named one in some module the file imports; a name an import binds
+explicitly still wins over both.
 
 A name defined somewhere that no rule narrows to one definition is not linked: it is listed in
 `ambiguous`. A reference that resolves to the symbol it sits in (recursion, or a definition's own
 name) is dropped. No names are skipped as too generic: the import rules decide which of several
-definitions is meant, and a name no rule can decide is reported rather than guessed.
+definitions is meant, and a name no rule can decide is reported rather than guessed. Only rule 4
+leaves a language's builtin names alone (see _BUILTINS).
 """
 from __future__ import annotations
 
@@ -49,12 +55,13 @@ def module_id(path: str) -> str:
 
 @dataclass
 class RepoGraph:
-    """File import edges and symbol reference edges of one repository; all lists sorted and unique."""
+    """File import edges and symbol reference edges of one repository; all lists sorted and unique.
+    The lookup methods build their dicts once, on first use, and return shared lists: don't mutate."""
     files: list[str]                               # every path the graph was built from
     symbols: dict[str, tuple[str, Symbol]]         # symbol id -> (path, symbol), in file and line order
     imports: list[tuple[str, str]]                 # (importing path, imported path), no self-edges
     external_imports: list[tuple[str, str]]        # (importing path, module as written) not in the repo
-    references: list[tuple[str, str, str]]         # (source id, target id, name)
+    references: list[tuple[str, str, str]]         # (source id, target id, name), once however often used
     ambiguous: list[tuple[str, str]]               # (source id, name) defined in several places, unlinked
 
     def symbol_ids(self) -> list[str]:
@@ -174,24 +181,38 @@ def _build(root: str, facts: Mapping[str, FileFacts]) -> RepoGraph:
                      references=references, ambiguous=ambiguous)
 
 
+def qualified_names(symbols: list[Symbol]) -> list[str]:
+    """Each symbol's qualified name ("Client.send"), aligned with `symbols`."""
+    out = [""] * len(symbols)
+    for i, q in _qualify(symbols):
+        out[i] = q
+    return out
+
+
 def ordered_symbols(path: str, symbols: list[Symbol]) -> list[tuple[str, Symbol]]:
-    """A file's symbols with their ids, by start line, enclosing symbols before those inside them.
-    The qualified name follows `parent` to the innermost enclosing symbol of that name; a parent that
-    encloses nothing (a Go method's receiver type) is taken as written."""
+    """A file's symbols with their ids, by start line, enclosing symbols before those inside them."""
+    return [(f"{path}:{q}", symbols[i]) for i, q in _qualify(symbols)]
+
+
+def _qualify(symbols: list[Symbol]) -> list[tuple[int, str]]:
+    """(index, qualified name) of each symbol, by start line, enclosing symbols first. The qualified
+    name follows `parent` to the innermost enclosing symbol of that name; a parent that encloses
+    nothing (a Go method's receiver type) is taken as written."""
     out = []
     open_: list[tuple[int, str, str]] = []  # (end line, name, qualified name) of enclosing symbols
-    for s in sorted(symbols, key=lambda s: (s.start_line, -s.end_line)):
+    for i in sorted(range(len(symbols)), key=lambda i: (symbols[i].start_line, -symbols[i].end_line)):
+        s = symbols[i]
         while open_ and open_[-1][0] < s.start_line:
             open_.pop()
         q = s.name
         if s.parent:
             q = next((pq for _, pn, pq in reversed(open_) if pn == s.parent), s.parent) + "." + s.name
-        out.append((f"{path}:{q}", s))
+        out.append((i, q))
         open_.append((s.end_line, s.name, q))
     return out
 
 
-# Names a language provides without an import. Rule 3 (a unique definition anywhere) does not link
+# Names a language provides without an import. Rule 4 (a unique definition anywhere) does not link
 # them: a use of `len` or `bytes` means the builtin far more often than the one method of that name
 # somewhere in the repository. An import or a definition in the same file still links them.
 _BUILTINS = {
@@ -279,23 +300,23 @@ def _decide(name: str, path: str, defs_of_name: dict[str, list[str]], scope: _Sc
     a list of same-file ids for the enclosing class to pick from, _AMBIGUOUS, or _NOTHING (a builtin
     defined elsewhere only)."""
     start = scope.named.get(name)
-    if start:  # 1a
+    if start:  # 1
         ids = _through_reexports(name, start, defs_of_name, resolved)
         if len(ids) == 1:
             return ids[0]
-    seen = scope.files  # 1b
+    own = defs_of_name.get(path)  # 2
+    if own:
+        return own[0] if len(own) == 1 else own
+    seen = scope.files  # 3
     if len(seen) < len(defs_of_name):
         ids = [i for f in seen if f in defs_of_name for i in defs_of_name[f]]
     else:
         ids = [i for f, at in defs_of_name.items() if f in seen for i in at]
     if len(ids) == 1:
         return ids[0]
-    own = defs_of_name.get(path)  # 2
-    if own:
-        return own[0] if len(own) == 1 else own
     if name in scope.builtins:
         return _NOTHING
-    if len(defs_of_name) == 1:  # 3
+    if len(defs_of_name) == 1:  # 4
         (only,) = defs_of_name.values()
         if len(only) == 1:
             return only[0]
@@ -326,11 +347,13 @@ def _link_file(path: str, ff: FileFacts, ordered: list[tuple[str, Symbol]],
     ambiguous: set[tuple[str, str]] = set()
     # Only names defined somewhere can link; the filtering and the (source, name) deduplication
     # below run at C speed (map/compress/zip/set), so each distinct use costs one Python step.
-    used = list(compress(ff.references, map(defs.__contains__, map(_name, ff.references))))
-    if not used:
+    names = list(map(_name, ff.references))
+    defined = list(map(defs.__contains__, names))
+    if not any(defined):
         return refs, ambiguous
+    names = list(compress(names, defined))
+    lines = list(map(_line, compress(ff.references, defined)))
     mod = module_id(path)
-    lines = list(map(_line, used))
     # owner[line]: id of the innermost symbol spanning the line (outer spans painted first, inner
     # over them); line 0 and lines outside every symbol belong to the module.
     n = max(ff.lines, max(lines)) + 1  # spans past the last used line are cut there
@@ -341,8 +364,8 @@ def _link_file(path: str, ff: FileFacts, ordered: list[tuple[str, Symbol]],
             owner[lo:hi + 1] = [sid] * (hi - lo + 1)
     if min(lines) < 0:
         lines = [max(line, 0) for line in lines]
-    uses = set(zip(map(owner.__getitem__, lines), map(_name, used)))
-    decided = {name: _decide(name, path, defs[name], scope, resolved) for name in set(map(_name, used))}
+    uses = set(zip(map(owner.__getitem__, lines), names))
+    decided = {name: _decide(name, path, defs[name], scope, resolved) for name in set(names)}
     for src, name in uses:
         hit = decided[name]
         if hit.__class__ is list:

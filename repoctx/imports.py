@@ -175,7 +175,6 @@ class _Resolver:
 
     def __init__(self, root: str, facts: Mapping[str, FileFacts]):
         self.root = root
-        self.facts = facts
         self.files = set(facts)
         self.by_dir: dict[str, list[str]] = defaultdict(list)   # folder -> files directly in it
         self.stems: dict[str, list[str]] = defaultdict(list)    # "a/b/name" (any tail, no ext) -> files
@@ -219,6 +218,8 @@ class _Resolver:
         """family -> folders holding its files and all their ancestors (where configs may live)."""
         out: dict[str, set[str]] = defaultdict(set)
         for p, fam in self.families.items():
+            if fam is None:
+                continue
             d = _dirname(p)
             seen = out[fam]
             while d not in seen:
@@ -249,7 +250,8 @@ class _Resolver:
 
     def _py_absolute(self, dotted: str, importer: str) -> str | None:
         """The file of an absolute module: under the importer's folder when it is a plain script
-        folder, else under an import root, else anywhere (namespace packages); nearest first."""
+        folder, else under an import root, else (a dotted name: namespace packages) anywhere;
+        nearest first."""
         tail = dotted.replace(".", "/")
         cands = [p for p in self.stems.get(tail, []) + self.stems.get(tail + "/__init__", [])
                  if self.families[p] == "python"]
@@ -259,7 +261,7 @@ class _Resolver:
 
         def prefix(p: str) -> str:
             stem = posixpath.splitext(p)[0]
-            if stem.endswith("__init__"):
+            if stem.rpartition("/")[2] == "__init__":
                 stem = _dirname(stem)
             return stem[: len(stem) - len(tail)].rstrip("/")
 
@@ -268,6 +270,8 @@ class _Resolver:
             if local:
                 return _nearest(local, importer)
         rooted = [p for p in cands if prefix(p) in self.py_roots]
+        if not rooted and "/" not in tail:  # `import logging` is not some folder's logging.py
+            return None
         return _nearest(rooted or cands, importer)
 
     def _python(self, path: str, imp: Import):

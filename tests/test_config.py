@@ -102,6 +102,7 @@ def test_overrides_replace_file_values_and_none_is_ignored():
 
 def test_overrides_are_checked_like_file_values():
     assert Settings().merged(budget="8k", include=["a/**"]) == Settings(budget=8_000, include=("a/**",))
+    assert Settings().merged(encoding=" cl100k_base ").encoding == "cl100k_base"
     with pytest.raises(ConfigError, match="mode"):
         Settings().merged(mode="sideways")
     with pytest.raises(TypeError, match="budjet"):
@@ -214,8 +215,10 @@ def test_init_writes_commented_defaults_that_load_back(tmp_path):
     path = write_default_config(str(tmp_path))
     assert path == os.path.join(str(tmp_path), ".repoctx.toml")
     text = (tmp_path / ".repoctx.toml").read_text(encoding="utf-8")
-    for key in KEYS:
-        assert f"{key} = " in text, key
+    lines = text.splitlines()
+    for key in KEYS:  # every key at its default; encoding (default None) can only be shown commented out
+        prefix = f"# {key} = " if key == "encoding" else f"{key} = "
+        assert any(line.startswith(prefix) for line in lines), key
     assert text.count("\n# ") >= len(KEYS)  # a comment for every key
     assert load_settings(str(tmp_path)) == Settings()
     assert [p.name for p in tmp_path.iterdir()] == [".repoctx.toml"]  # no temporary file left behind
@@ -228,6 +231,15 @@ def test_init_refuses_to_overwrite_unless_forced(tmp_path):
     assert load_settings(str(tmp_path)).budget == 1_000  # untouched
     write_default_config(str(tmp_path), force=True)
     assert load_settings(str(tmp_path)) == Settings()
+
+
+def test_init_leaves_no_temporary_file_when_the_rename_fails(tmp_path, monkeypatch):
+    def fail(src, dst):
+        raise OSError("disk full")
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_default_config(str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_init_into_a_missing_folder(tmp_path):

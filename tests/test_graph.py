@@ -80,12 +80,26 @@ def test_python_prefers_the_importers_own_project_in_a_monorepo(tmp_path):
     g = build(tmp_path, {
         "a/src/common/__init__.py": F("python", ""),
         "a/src/common/log.py": F("python", ""),
-        "a/src/app.py": F("python", "import common.log\n", imports=[I("common.log")]),
+        "a/src/app/__init__.py": F("python", ""),
+        "a/src/app/main.py": F("python", "import common.log\n", imports=[I("common.log")]),
         "b/src/common/__init__.py": F("python", ""),
         "b/src/common/log.py": F("python", ""),
-        "b/src/app.py": F("python", "import common.log\n", imports=[I("common.log")]),
+        "b/src/app/__init__.py": F("python", ""),
+        "b/src/app/main.py": F("python", "import common.log\n", imports=[I("common.log")]),
     })
-    assert g.imports == [("a/src/app.py", "a/src/common/log.py"), ("b/src/app.py", "b/src/common/log.py")]
+    assert g.imports == [("a/src/app/main.py", "a/src/common/log.py"), ("b/src/app/main.py", "b/src/common/log.py")]
+
+
+def test_python_namespace_packages_but_not_stray_modules(tmp_path):
+    g = build(tmp_path, {
+        "libs/ns/tool/run.py": F("python", ""),        # PEP 420: no __init__.py anywhere
+        "scripts/logging.py": F("python", ""),         # a script folder's module, not an import root
+        "app/__init__.py": F("python", ""),
+        "app/main.py": F("python", "import ns.tool.run\nimport logging\n",
+                         imports=[I("ns.tool.run", line=1), I("logging", line=2)]),
+    })
+    assert g.imports == [("app/main.py", "libs/ns/tool/run.py")]
+    assert g.external_imports == [("app/main.py", "logging")]
 
 
 TSCONFIG = """{
@@ -243,6 +257,18 @@ def test_java_package_paths_wildcards_and_static_imports(tmp_path):
     assert g.external_imports == [(root + "app/App.java", "java.util.List"), (root + "app/App.java", "org.junit.*")]
 
 
+def test_kotlin_top_level_function_import_brings_in_its_package(tmp_path):
+    g = build(tmp_path, {
+        "src/main/kotlin/com/acme/Main.kt": F("kotlin", "import com.acme.text.slugify\nimport kotlin.math.max\n",
+                                              imports=[I("com.acme.text.slugify"), I("kotlin.math.max")]),
+        "src/main/kotlin/com/acme/text/Slug.kt": F("kotlin", "fun slugify(s: String) = s\n"),
+        "src/main/kotlin/com/acme/text/Case.kt": F("kotlin", "fun upper(s: String) = s\n"),
+    })
+    main, text = "src/main/kotlin/com/acme/Main.kt", "src/main/kotlin/com/acme/text/"
+    assert g.imports == [(main, text + "Case.kt"), (main, text + "Slug.kt")]
+    assert g.external_imports == [(main, "kotlin.math.max")]
+
+
 def test_c_quoted_includes_and_system_includes(tmp_path):
     g = build(tmp_path, {
         "src/main.c": F("c", '#include <stdio.h>\n#include "util.h"\n#include "config.h"\n'
@@ -357,6 +383,21 @@ def test_import_beats_other_definitions_and_ambiguous_names_are_listed(tmp_path)
     assert ("app/client.py:Client.send", "app/client.py:Client.send", "send") not in g.references
     assert g.importers_of("lib/one.py") == ["app/client.py"]
     assert g.imported_by("app/client.py") == ["lib/one.py", "lib/two.py"]
+
+
+def test_same_file_candidates_are_narrowed_by_the_enclosing_class(tmp_path):
+    text = "class A:\n    def go(self): ...\n    def run(self):\n        self.go()\n" \
+           "class B:\n    def go(self): ...\n    def run(self):\n        self.go()\n" \
+           "def main():\n    x.go()\n"
+    g = build(tmp_path, {
+        "m.py": F("python", text,
+                  symbols=[S("A", 1, 4, kind="class"), S("go", 2, 2, "A"), S("run", 3, 4, "A"),
+                           S("B", 5, 8, kind="class"), S("go", 6, 6, "B"), S("run", 7, 8, "B"),
+                           S("main", 9, 10)],
+                  refs=[("go", 4), ("go", 8), ("go", 10)]),
+    })
+    assert g.references == [("m.py:A.run", "m.py:A.go", "go"), ("m.py:B.run", "m.py:B.go", "go")]
+    assert g.ambiguous == [("m.py:main", "go")]
 
 
 def test_names_reexported_by_a_package_are_followed(tmp_path):

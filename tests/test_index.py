@@ -206,4 +206,4 @@ def test_cli_errors_are_clear(tmp_path):
     r = run_cli("index", str(tmp_path / "p"), "--encoding", "nope")
     assert r.returncode == 1 and "unknown encoding" in r.stderr
     r = run_cli("index", str(tmp_path / "p"), "--max-file-size", "lots")
-    assert r.returncode == 2 and "not a size" in r.stderr
+    assert r.returncode == 2 and "not a count" in r.stderr
