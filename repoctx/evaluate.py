@@ -290,8 +290,10 @@ def _remove_worktree(root: str, path: str) -> None:
         _git(root, "worktree", "remove", "--force", path)
     except EvalError:
         pass
-    common = os.path.join(root, _git(root, "rev-parse", "--git-common-dir").strip())
-    records = os.path.join(common, "worktrees")
+    try:
+        records = os.path.join(root, _git(root, "rev-parse", "--git-common-dir").strip(), "worktrees")
+    except EvalError:
+        records = ""
     target = os.path.realpath(path)
     for name in os.listdir(records) if os.path.isdir(records) else ():
         try:

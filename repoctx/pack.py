@@ -188,9 +188,10 @@ class Packer:
                     hi = mid - 1
             best = build(lo)
         if best[1] > budget:  # even the map alone is too big: drop it
-            map_text = ""
-            best = self.render_selection("", {}, fmt, line_numbers)
-            best = (best[0], count(best[0], self.enc), best[1])
+            text, slices = self.render_selection("", {}, fmt, line_numbers)
+            best = (text, count(text, self.enc), slices)
+            if best[1] > budget:
+                raise PackError(f"a budget of {budget:,} tokens is below the {best[1]:,} that an empty pack takes")
         return self._result("slice", budget, best[0], best[1], best[2], start)
 
     def _select(self, query: str, budget: int, focus: list[Focus]) -> list[list[tuple[str, int]]]:

@@ -101,19 +101,29 @@ def lines_in(result, path):
     return set()
 
 
+def closure_lines(packer, focus):
+    chunk = next(c for c in packer.index.chunks if focus.covers(c))
+    out: dict[str, set[int]] = {}
+    for path, a, b in packer.closure(chunk):
+        out.setdefault(path, set()).update(range(a, b + 1))
+    return out
+
+
 def test_slice_of_a_method_brings_its_class_header_imports_callees_and_callers(py_repo):
     packer = Packer(py_repo)
-    r = packer.pack("", 1500, "slice", [Focus("shop/client.py", 16, 16)])
-    assert r.mode == "slice" and r.tokens <= 1500
-    client = lines_in(r, "shop/client.py")
-    assert set(range(14, 21)) <= client                       # the method itself
-    assert 6 in client                                        # class Client:  (its header)
-    assert 3 in client                                        # the import its body uses
-    assert lines_in(r, "shop/util.py") >= {5, 11}             # signatures of checksum and retry_delay …
-    assert not lines_in(r, "shop/util.py") & {7, 8, 12, 13}   # … without their bodies
-    assert 6 in lines_in(r, "shop/app.py")                    # the call site client.send(...)
-    assert "# ... lines 6-7 elided" in r.text or "# ... line" in r.text
+    focus = Focus("shop/client.py", 16, 16)
+    closure = closure_lines(packer, focus)
+    assert closure == {
+        "shop/client.py": set(range(14, 21)) | {6, 1, 3},   # the method, `class Client:`, the imports it uses
+        "shop/util.py": {5, 11},                            # signatures of checksum and retry_delay, no bodies
+        "shop/app.py": {4, 6},                              # the caller's signature and its call site
+    }
+    r = packer.pack("", 300, "slice", [focus])
+    assert r.mode == "slice" and r.tokens <= 300
+    for path, lines in closure.items():
+        assert lines <= lines_in(r, path)
     assert "class Client:" in r.text and "def checksum(payload):" in r.text
+    assert re.search(r"# \.\.\. lines? \d+(-\d+)? elided", r.text)
 
 
 @pytest.mark.parametrize("files,focus,expect", [
@@ -122,7 +132,11 @@ def test_slice_of_a_method_brings_its_class_header_imports_callees_and_callers(p
 ])
 def test_closure_in_other_languages(tmp_path, files, focus, expect):
     repo = load_repository(str(make_repo(tmp_path / "r", files)), workers=1)
-    r = Packer(repo).pack("", 10_000, "slice", [focus])
+    packer = Packer(repo)
+    closure = closure_lines(packer, focus)
+    for path, lines in expect.items():
+        assert lines <= closure.get(path, set()), (path, closure)
+    r = packer.pack("", 10_000, "slice", [focus])
     for path, lines in expect.items():
         assert lines <= lines_in(r, path), (path, lines_in(r, path))
 
@@ -148,7 +162,11 @@ def test_whole_mode_refuses_when_too_big(py_repo):
        fmt=st.sampled_from(["xml", "markdown", "plain"]),
        line_numbers=st.booleans())
 def test_budget_is_never_exceeded(py_repo, budget, words, fmt, line_numbers):
-    r = Packer(py_repo).pack(" ".join(words), budget, "auto", [], fmt, line_numbers)
+    try:
+        r = Packer(py_repo).pack(" ".join(words), budget, "auto", [], fmt, line_numbers)
+    except PackError as exc:
+        assert budget < 12 and "empty pack" in str(exc)
+        return
     assert r.tokens == count(r.text, get_encoding(py_repo.encoding))
     assert r.tokens <= budget
 

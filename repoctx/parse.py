@@ -1,0 +1,672 @@
+"""Parse: one file's bytes → its `FileFacts` (definitions, references, imports), with tree-sitter.
+
+    facts = parse_file("pkg/app.py", data)
+
+Each file is parsed once and walked once, by the language's query (see languages.py) running in C;
+everything else is worked out from the captured nodes' positions, so nothing here recurses or walks
+the tree in Python, and a file nested 10,000 deep costs what its size costs. Bad input never raises:
+invalid UTF-8 is read with replacement characters, a syntax error yields what the partial tree
+gives (and `parse_errors`), a file in a language without a grammar yields only its line count.
+
+Definitions (`Symbol`): `name` unqualified; `parent` the innermost enclosing definition (for Go
+methods the receiver type, for Rust the `impl` type, for C++ `A::f` the scope `A`); a function whose
+parent is a class, struct, interface, trait, enum, record, object or impl (a Ruby module too) is a
+"method". Lines cover the whole definition with its decorators, `export`, or `template<…>`.
+`signature` is the declaration from its first keyword (decorators and annotations left out) up to the
+body, each line's whitespace collapsed; a declaration without a body gives its first lines (at most
+SIGNATURE_LINES). `doc` is, as written, a Python docstring, else the comment lines directly above
+the definition (Rust attributes between them are skipped). Namespaces keep their written name
+("App\\Models", "Shop.Orders").
+
+References: every identifier-like node (calls, types, attributes and fields, plain names), one per
+(name, line), in line order; a definition's own name at its definition site is not a reference.
+
+Imports (`Import`), one per statement unless said otherwise, in line order:
+  python  `import a.b` → "a.b"; `from ..x import y, z` → "..x" ("y", "z"); `from . import m` → "." ("m",);
+          `from x import *` → ("*",); `__future__` imports are external.
+  js/ts   `import d, {a, b as c} from './m'` → "./m" ("default", "a", "b"); `import * as ns` and
+          `export * from` → ("*",); `export {a} from './m'` → ("a",); `import './m'` → ();
+          `const x = require('./m')` and `import x = require('./m')` → ("default",);
+          `const {a, b: c} = require('./m')` → ("a", "b"); `require('./m')` alone and `import('./m')` → ().
+  go      the import path, no names.
+  rust    `use` trees are expanded and grouped by the path before the last segment:
+          `use crate::a::b::{C, D as E, self, f::G, *}` → "crate::a::b" ("C", "D", "self", "*") and
+          "crate::a::b::f" ("G",); `use std::fmt::Display;` → "std::fmt" ("Display",); `use serde;`
+          → "serde" (); `super::` and `self::` paths are kept as written; `mod foo;` → "mod:foo";
+          `extern crate foo;` → "foo".
+  java    `import com.x.Y;` → "com.x.Y"; `import com.x.*;` → "com.x.*"; static imports the same
+          (`import static a.B.m;` → "a.B.m").
+  kotlin  `import a.b.C` / `import a.b.*` → "a.b.C" / "a.b.*" (an alias is dropped).
+  c/c++   `#include "x.h"` → "x.h"; `#include <x.h>` → "x.h", external.
+  ruby    `require 'x'` → "x"; `require_relative 'x'` → "./x".
+  php     `use A\\B\\C;` → "A\\B\\C" (group uses expanded); `require 'x.php'` → "x.php";
+          `require __DIR__ . '/x.php'` → "./x.php".
+  c#      `using A.B;` → "A.B"; `using static A.B;` → "A.B"; `using X = A.B;` → "A.B".
+"""
+from __future__ import annotations
+
+import gc
+import re
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterator
+from operator import attrgetter, itemgetter
+
+from tree_sitter import Node, QueryCursor
+
+from .languages import LANGUAGES, LanguageSpec, get_parser, get_query, language_for_file
+from .model import FileFacts, Import, Reference, Symbol
+
+#: Most lines a body-less declaration's signature keeps (a constant's value, a long prototype).
+SIGNATURE_LINES = 4
+
+_BOM = b"\xef\xbb\xbf"
+#: Kinds whose functions are methods.
+_CLASS_LIKE = frozenset(("class", "struct", "interface", "trait", "enum", "union", "record", "object", "impl"))
+#: Definition node types that are methods wherever they are.
+_ALWAYS_METHOD = frozenset(("method_declaration", "method_definition", "singleton_method", "method_signature",
+                            "abstract_method_signature"))
+#: Specifiers that define something only with a body (`struct S;` / `enum E e;` only name one).
+_NEED_BODY = frozenset(("struct_specifier", "union_specifier", "enum_specifier", "class_specifier"))
+#: Definition node types never taken as they are (the C tags query's `union U u;` declaration).
+_DROP = frozenset(("declaration",))
+#: Nodes before a declaration's first keyword that its signature leaves out.
+_LEADING = frozenset(("decorator", "attribute_list", "attribute_item", "attribute", "annotation",
+                      "marker_annotation", "comment", "line_comment", "block_comment"))
+_KOTLIN_BODIES = frozenset(("class_body", "enum_class_body", "function_body"))
+
+_GUARD = re.compile(rb"_(?:H|HH|HPP|HXX|INCLUDED)_*$", re.I)
+
+_start_of, _end_of, _row_of = attrgetter("start_byte"), attrgetter("end_byte"), attrgetter("start_point.row")
+_second = itemgetter(1)
+#: Identifiers that are never a definition's name, left out of references.
+_SKIP_REFS = {"python": frozenset((b"self", b"cls"))}
+
+
+def count_lines(data: bytes) -> int:
+    """Lines as an editor shows them: 0 for an empty file; a last line without "\\n" counts."""
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def parse_file(path: str, data: bytes) -> FileFacts:
+    """The facts of one file; never raises. A file without a grammar yields its line count only."""
+    lines = count_lines(data)
+    language = language_for_file(path, data)
+    if language is None:
+        return FileFacts(language=None, lines=lines)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # extraction allocates ~1M small acyclic objects per 20 MB; collecting them is waste
+    try:
+        return extract(language, data, lines)
+    except Exception:  # noqa: BLE001 — an unforeseen tree shape must not lose the file
+        return FileFacts(language=language, lines=lines, parse_errors=True)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def extract(language: str, data: bytes, lines: int | None = None) -> FileFacts:
+    """The facts of `data` read as `language` (one of LANGUAGES); raises only on a bug."""
+    if lines is None:
+        lines = count_lines(data)
+    if data.startswith(_BOM):
+        data = data[3:]  # same rows; every offset below is into this `data`
+    tree = get_parser(language).parse(data)
+    root = tree.root_node
+    caps = QueryCursor(get_query(language)).captures(root)
+    src = _Source(data)
+    symbols, sites = _symbols(LANGUAGES[language], src, caps)
+    imports: list[Import] = []
+    reader = _IMPORT_READERS[language]
+    for node in sorted(caps.get("import", ()), key=attrgetter("start_byte")):
+        imports.extend(reader(node, src))
+    return FileFacts(language=language, lines=lines, symbols=symbols,
+                     references=_references(caps.get("ref"), data, sites, _SKIP_REFS.get(language, frozenset())),
+                     imports=imports,
+                     parse_errors=root.has_error)
+
+
+class _Source:
+    """The parsed bytes, and text of nodes as str."""
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def text(self, node: Node | None) -> str:
+        return "" if node is None else self.data[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+
+# ---------------------------------------------------------------------------------------------
+# References
+
+
+def _references(nodes: list[Node] | None, data: bytes, sites: list[tuple[bytes, int]],
+                skip: frozenset[bytes]) -> list[Reference]:
+    """One Reference per (name, line) in line order; each definition site takes one use away;
+    names in `skip` (Python's `self`) are left out. Runs at C speed: map/zip/Counter/sort."""
+    if not nodes:
+        return []
+    texts = map(data.__getitem__, map(slice, map(_start_of, nodes), map(_end_of, nodes)))
+    counts = Counter(zip(texts, map(_row_of, nodes)))
+    for key in sites:
+        n = counts.get(key)
+        if n == 1:
+            del counts[key]
+        elif n:
+            counts[key] = n - 1
+    keys = sorted(counts, key=_second)
+    names = {t: t.decode("utf-8", "replace") for t in {k[0] for k in keys}}
+    if skip:
+        return [Reference(names[t], r + 1) for t, r in keys if t not in skip]
+    return [Reference(names[t], r + 1) for t, r in keys]
+
+
+# ---------------------------------------------------------------------------------------------
+# Definitions
+
+
+class _Def:
+    """A definition (or a Rust impl scope) while its facts are worked out."""
+    __slots__ = ("node", "kind", "start", "end", "name", "wrappers", "parent", "label")
+
+    def __init__(self, node: Node, kind: str):
+        self.node, self.kind = node, kind
+        self.start, self.end = node.start_byte, node.end_byte
+        self.name: Node | None = None
+        self.wrappers: list[Node] = []
+        self.parent: str | None = None
+        self.label = ""  # the name as text
+
+
+def _symbols(spec: LanguageSpec, src: _Source, caps: dict[str, list[Node]]
+             ) -> tuple[list[Symbol], list[tuple[bytes, int]]]:
+    """The file's symbols in file order, and their name sites (name bytes, row)."""
+    found: dict[Node, _Def] = {}
+    for cap, nodes in caps.items():
+        if not cap.startswith("definition."):
+            continue
+        capkind = cap[11:]
+        for node in nodes:
+            kind = spec.kinds.get(node.type, capkind)
+            d = found.get(node)
+            if d is None:
+                if node.type in _DROP or (node.type in _NEED_BODY and node.child_by_field_name("body") is None):
+                    continue
+                found[node] = _Def(node, kind)
+            elif d.kind in ("constant", "variable"):
+                d.kind = kind  # e.g. `const f = () => …` is a function, not a constant
+    if not found:
+        return [], []
+    defs = sorted(found.values(), key=lambda d: (d.start, -d.end))
+    _pair_names(defs, caps.get("name", ()))
+    defs = [d for d in defs if d.name is not None and not _include_guard(d)]
+    _attach_wrappers(spec, src.data, defs, caps.get("wrap", ()))
+    scopes = []
+    for node in caps.get("scope", ()):
+        s = _Def(node, "impl")
+        s.label = _type_name(src, node.child_by_field_name("type")) or ""
+        scopes.append(s)
+    for d in defs:
+        d.label = src.text(d.name)
+        if d.wrappers:
+            d.start = min(d.start, min(w.start_byte for w in d.wrappers))
+            d.end = max(d.end, max(w.end_byte for w in d.wrappers))
+    _set_parents(spec, defs + scopes)
+    comments = _Comments(src, caps) if defs else None
+    symbols = [_symbol(spec, src, d, comments) for d in sorted(defs, key=lambda d: (d.start, -d.end))]
+    sites = [(src.data[d.name.start_byte:d.name.end_byte], d.name.start_point.row)
+             for d in defs if d.name.type in spec.refs]
+    return symbols, sites
+
+
+def _include_guard(d: _Def) -> bool:
+    """`#define SHAPE_H` with no value: a header's include guard, not a macro anyone uses."""
+    return d.node.type == "preproc_def" and d.node.child_by_field_name("value") is None \
+        and _GUARD.search(d.name.text or b"") is not None
+
+
+def _pair_names(defs: list[_Def], names) -> None:
+    """Give each definition its name: the innermost definition around a captured name owns it."""
+    stack: list[_Def] = []
+    i, n = 0, len(defs)
+    for name in sorted(names, key=attrgetter("start_byte")):
+        s, e = name.start_byte, name.end_byte
+        while i < n and defs[i].start <= s:
+            d = defs[i]
+            while stack and stack[-1].end < d.end:
+                stack.pop()
+            stack.append(d)
+            i += 1
+        while stack and stack[-1].end < e:
+            stack.pop()
+        if stack and stack[-1].name is None:
+            stack[-1].name = name
+
+
+def _attach_wrappers(spec: LanguageSpec, data: bytes, defs: list[_Def], wrappers) -> None:
+    """A wrapper belongs to the outermost definition inside it, when nothing but `;` follows that
+    definition (for the language's loose wrappers, e.g. a C function_definition: when the definition
+    comes before the wrapper's body)."""
+    starts = [d.start for d in defs]
+    for w in wrappers:
+        i = bisect_left(starts, w.start_byte)
+        if i == len(defs):
+            continue
+        d = defs[i]
+        if d.node == w or d.start >= w.end_byte or d.end > w.end_byte:
+            continue
+        if w.type in spec.loose_wrappers:
+            body = w.child_by_field_name("body")
+            if body is not None and d.start >= body.start_byte:
+                continue
+        elif data[d.end:w.end_byte].strip() not in (b"", b";"):
+            continue
+        d.wrappers.append(w)
+
+
+def _set_parents(spec: LanguageSpec, items: list[_Def]) -> None:
+    """Parent names from nesting, then the kind rules that depend on them."""
+    class_like = _CLASS_LIKE | {"module"} if spec.name == "ruby" else _CLASS_LIKE
+    stack: list[_Def] = []
+    for d in sorted(items, key=lambda d: (d.start, -d.end)):
+        while stack and stack[-1].end < d.end:
+            stack.pop()
+        enclosing = stack[-1] if stack else None
+        stack.append(d)
+        if d.kind == "impl":
+            continue
+        d.parent = enclosing.label if enclosing else None
+        t = d.node.type
+        if d.kind in ("function", "method") and t not in _ALWAYS_METHOD:
+            d.kind = "method" if enclosing is not None and enclosing.kind in class_like else "function"
+        _refine(spec.name, d)
+
+
+def _refine(language: str, d: _Def) -> None:
+    """Kinds and parents a node's own shape decides."""
+    node, t = d.node, d.node.type
+    if language == "go":
+        if t == "method_declaration":
+            receiver = node.child_by_field_name("receiver")
+            param = receiver.named_child(0) if receiver is not None and receiver.named_child_count else None
+            d.parent = _type_name(None, param.child_by_field_name("type")) if param is not None else None
+        elif t == "type_spec":
+            body = node.child_by_field_name("type")
+            d.kind = {"struct_type": "struct", "interface_type": "interface"}.get(body.type if body else "", "type")
+    elif language == "cpp" and t == "function_declarator":
+        q = node.child_by_field_name("declarator")
+        if q is not None and q.type == "qualified_identifier":
+            while (inner := q.child_by_field_name("name")) is not None and inner.type == "qualified_identifier":
+                q = inner
+            d.kind, d.parent = "method", _type_name(None, q.child_by_field_name("scope"))
+    elif language == "kotlin":
+        if t == "class_declaration":
+            for c in node.children:
+                if c.type == "interface":
+                    d.kind = "interface"
+                elif c.type == "modifiers" and b"enum" in (c.text or b"").split():
+                    d.kind = "enum"
+        elif t == "property_declaration" and not any(c.type == "val" for c in node.children):
+            d.kind = "variable"
+
+
+def _type_name(src: _Source | None, node: Node | None) -> str | None:
+    """The plain name of a type as written in a receiver, impl or scope: `*Cart` → "Cart",
+    `Wrapper<T>` → "Wrapper", `fmt::Display` → "Display"."""
+    for _ in range(8):
+        if node is None:
+            return None
+        if node.type in ("type_identifier", "identifier", "namespace_identifier", "field_identifier"):
+            return (node.text or b"").decode("utf-8", "replace")
+        nxt = node.child_by_field_name("name") if node.type in ("scoped_type_identifier", "qualified_identifier",
+                                                                "template_type", "scoped_identifier") \
+            else node.child_by_field_name("type")
+        node = nxt if nxt is not None else (node.named_child(0) if node.named_child_count else None)
+    return None
+
+
+def _body(spec: LanguageSpec, d: _Def) -> Node | None:
+    """Where a definition's body starts: the grammar's `body`, a function value's body, a Go
+    type's `{`, a Kotlin class or function body, or a C wrapper's body."""
+    node = d.node
+    body = node.child_by_field_name("body")
+    if body is not None:
+        return body
+    t = node.type
+    if t in ("variable_declarator", "pair", "assignment_expression"):
+        value = node.child_by_field_name("value") or node.child_by_field_name("right")
+        return value.child_by_field_name("body") if value is not None else None
+    if t == "type_definition":  # typedef struct { … } name;
+        value = node.child_by_field_name("type")
+        return value.child_by_field_name("body") if value is not None else None
+    if t == "type_spec":
+        value = node.child_by_field_name("type")
+        if value is not None and value.type in ("struct_type", "interface_type") and value.child_count > 1:
+            return value.child(1)
+        return None
+    if spec.name == "kotlin":
+        return next((c for c in node.named_children if c.type in _KOTLIN_BODIES), None)
+    for w in sorted(d.wrappers, key=attrgetter("start_byte"), reverse=True):  # innermost first
+        body = w.child_by_field_name("body")
+        if body is not None:
+            return body
+    return None
+
+
+def _decl_start(node: Node) -> int:
+    """Where a declaration's text starts once leading decorators, attributes and annotations are skipped."""
+    for c in node.children:
+        if c.type in _LEADING:
+            continue
+        if c.type == "modifiers":
+            first = next((m for m in c.children if m.type not in _LEADING), None)
+            if first is None:
+                continue
+            return first.start_byte
+        return c.start_byte
+    return node.start_byte
+
+
+def _header_end(node: Node, body: Node) -> int:
+    """Where the text before a body ends, comments between them left out."""
+    end = body.start_byte
+    last = None
+    for c in node.children:
+        if c == body:
+            return last if last is not None else end
+        if c.type not in _LEADING:
+            last = c.end_byte
+    return end
+
+
+def _signature(src: _Source, node: Node, start: int, end: int, body: Node | None) -> str:
+    if body is not None and start <= body.start_byte <= end:
+        text = src.data[start:_header_end(node, body)]
+    else:
+        text = src.data[start:min(end, start + 4000)]
+    lines = [" ".join(line.split()) for line in text.decode("utf-8", "replace").split("\n")]
+    lines = [line for line in lines if line]
+    return "\n".join(lines if body is not None else lines[:SIGNATURE_LINES])
+
+
+class _Comments:
+    """Comments that start their line, by the row they end on, for doc comments; and the rows
+    Rust attributes take, which may stand between a doc comment and its item."""
+
+    def __init__(self, src: _Source, caps: dict[str, list[Node]]):
+        data = src.data
+        self.src = src
+        self.by_end: dict[int, Node] = {}
+        for c in caps.get("comment", ()):
+            line_start = data.rfind(b"\n", 0, c.start_byte) + 1
+            if not data[line_start:c.start_byte].strip():
+                self.by_end.setdefault(c.end_point.row, c)
+        self.attrs = {a.end_point.row: a.start_point.row for a in caps.get("attr", ())}
+
+    def above(self, start_byte: int, row: int) -> str:
+        block: list[Node] = []
+        c = self.by_end.get(row)
+        if c is not None and c.end_byte <= start_byte:
+            block.append(c)
+            row = c.start_point.row
+        row -= 1
+        while row >= 0:
+            if row in self.attrs and not block:
+                row = self.attrs[row] - 1
+                continue
+            c = self.by_end.get(row)
+            if c is None:
+                break
+            block.append(c)
+            row = c.start_point.row - 1
+        return "\n".join(self.src.text(c).replace("\r\n", "\n").rstrip("\r") for c in reversed(block))
+
+
+def _docstring(src: _Source, body: Node | None) -> str:
+    """A Python docstring as written: the body's first statement, when it is a plain string."""
+    if body is None:
+        return ""
+    for stmt in body.named_children:
+        if stmt.type == "comment":
+            continue
+        if stmt.type == "expression_statement" and stmt.named_child_count == 1 \
+                and stmt.named_child(0).type == "string":
+            return src.text(stmt.named_child(0)).replace("\r\n", "\n")
+        return ""
+    return ""
+
+
+def _symbol(spec: LanguageSpec, src: _Source, d: _Def, comments: _Comments) -> Symbol:
+    outer = min(d.wrappers, key=attrgetter("start_byte")) if d.wrappers else d.node
+    body = _body(spec, d)
+    start_point = outer.start_point
+    end_node = max(d.wrappers + [d.node], key=attrgetter("end_byte"))
+    end_row, end_col = end_node.end_point
+    end_line = end_row if end_col == 0 and end_row > start_point.row else end_row + 1
+    doc = ""
+    if spec.name == "python" and d.node.type in ("function_definition", "class_definition"):
+        doc = _docstring(src, body)
+    if not doc:
+        doc = comments.above(d.start, start_point.row)
+    return Symbol(
+        name=d.label,
+        kind=d.kind,
+        start_line=start_point.row + 1,
+        end_line=end_line,
+        signature=_signature(src, d.node, _decl_start(outer), d.end, body),
+        doc=doc,
+        parent=d.parent,
+        body_start_line=body.start_point.row + 1 if body is not None else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Imports, per language: (import node, source) → Imports
+
+
+def _line(node: Node) -> int:
+    return node.start_point.row + 1
+
+
+def _unquote(text: str) -> str:
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"`" else text
+
+
+def _python_imports(node: Node, src: _Source) -> Iterator[Import]:
+    if node.type == "import_statement":
+        for c in node.children_by_field_name("name"):
+            target = c.child_by_field_name("name") if c.type == "aliased_import" else c
+            yield Import("".join(src.text(target).split()), (), _line(node))
+        return
+    names = []
+    for c in node.children_by_field_name("name"):
+        target = c.child_by_field_name("name") if c.type == "aliased_import" else c
+        names.append("".join(src.text(target).split()))
+    if any(c.type == "wildcard_import" for c in node.named_children):
+        names.append("*")
+    if node.type == "future_import_statement":
+        yield Import("__future__", tuple(names), _line(node), external=True)
+    else:
+        module = "".join(src.text(node.child_by_field_name("module_name")).split())
+        yield Import(module, tuple(names), _line(node))
+
+
+def _js_string(src: _Source, node: Node | None) -> str | None:
+    return _unquote(src.text(node)) if node is not None and node.type == "string" else None
+
+
+def _js_imports(node: Node, src: _Source) -> Iterator[Import]:
+    if node.type == "call_expression":  # require('./m') or import('./m')
+        args = node.child_by_field_name("arguments")
+        module = _js_string(src, args.named_child(0) if args is not None and args.named_child_count else None)
+        if module is None:
+            return
+        names: tuple[str, ...] = ()
+        parent = node.parent
+        if node.child_by_field_name("function").type == "identifier" and parent is not None \
+                and parent.type == "variable_declarator":
+            target = parent.child_by_field_name("name")
+            if target is not None and target.type == "identifier":
+                names = ("default",)
+            elif target is not None and target.type == "object_pattern":
+                names = tuple(src.text(p.child_by_field_name("key") if p.type == "pair_pattern" else p)
+                              for p in target.named_children
+                              if p.type in ("shorthand_property_identifier_pattern", "pair_pattern"))
+        yield Import(module, names, _line(node))
+        return
+    module = _js_string(src, node.child_by_field_name("source"))
+    names = []
+    for c in node.named_children:
+        if c.type == "import_require_clause":  # TypeScript: import x = require('./m')
+            module, names = _js_string(src, c.child_by_field_name("source")), ["default"]
+        elif c.type == "import_clause":
+            for b in c.named_children:
+                if b.type == "identifier":
+                    names.append("default")
+                elif b.type == "namespace_import":
+                    names.append("*")
+                elif b.type == "named_imports":
+                    names += [src.text(s.child_by_field_name("name")) for s in b.named_children
+                              if s.type == "import_specifier"]
+        elif c.type == "export_clause":
+            names += [src.text(s.child_by_field_name("name")) for s in c.named_children
+                      if s.type == "export_specifier"]
+        elif c.type == "namespace_export":
+            names.append("*")
+    if node.type == "export_statement" and any(c.type == "*" for c in node.children) \
+            and "*" not in names:
+        names.append("*")
+    if module is not None:
+        yield Import(module, tuple(names), _line(node))
+
+
+def _go_imports(node: Node, src: _Source) -> Iterator[Import]:
+    path = node.child_by_field_name("path")
+    if path is not None:
+        yield Import(_unquote(src.text(path)), (), _line(node))
+
+
+def _rust_path(src: _Source, node: Node) -> list[str]:
+    """`a::b::c` (a scoped_identifier, identifier, crate, self or super) as segments."""
+    segs: list[str] = []
+    while node is not None and node.type == "scoped_identifier":
+        segs.append(src.text(node.child_by_field_name("name")))
+        node = node.child_by_field_name("path")
+    if node is not None:
+        segs.append(src.text(node))
+    return segs[::-1]
+
+
+def _rust_imports(node: Node, src: _Source) -> Iterator[Import]:
+    line = _line(node)
+    if node.type == "mod_item":
+        yield Import("mod:" + src.text(node.child_by_field_name("name")), (), line)
+        return
+    if node.type == "extern_crate_declaration":
+        yield Import(src.text(node.child_by_field_name("name")), (), line)
+        return
+    leaves: list[list[str]] = []
+    todo = [([], node.child_by_field_name("argument"))]
+    while todo:  # a use tree, expanded without recursion
+        prefix, t = todo.pop()
+        if t is None:
+            continue
+        if t.type == "use_as_clause":
+            leaves.append(prefix + _rust_path(src, t.child_by_field_name("path")))
+        elif t.type == "use_wildcard":
+            inner = t.named_child(0) if t.named_child_count else None
+            leaves.append(prefix + (_rust_path(src, inner) if inner is not None else []) + ["*"])
+        elif t.type == "scoped_use_list":
+            path = t.child_by_field_name("path")
+            todo.append((prefix + (_rust_path(src, path) if path is not None else []),
+                         t.child_by_field_name("list")))
+        elif t.type == "use_list":
+            todo.extend((prefix, c) for c in reversed(t.named_children))
+        else:
+            leaves.append(prefix + _rust_path(src, t))
+    grouped: dict[str, list[str]] = {}
+    for segs in leaves:
+        if len(segs) == 1:
+            grouped.setdefault(segs[0], [])
+        elif segs:
+            grouped.setdefault("::".join(segs[:-1]), []).append(segs[-1])
+    for module, names in grouped.items():
+        yield Import(module, tuple(dict.fromkeys(names)), line)
+
+
+def _dotted_imports(node: Node, src: _Source) -> Iterator[Import]:
+    """Java and Kotlin: the imported name, `.*` kept; `static` and aliases dropped."""
+    path = next((c for c in node.named_children
+                 if c.type in ("scoped_identifier", "identifier", "qualified_identifier")), None)
+    if path is None:
+        return
+    module = "".join(src.text(path).split())
+    if any(c.type in ("asterisk", "*") for c in node.children):
+        module += ".*"
+    yield Import(module, (), _line(node))
+
+
+def _c_imports(node: Node, src: _Source) -> Iterator[Import]:
+    path = node.child_by_field_name("path")
+    if path is None:
+        return
+    text = src.text(path).strip()
+    if path.type == "system_lib_string":
+        yield Import(text.strip("<>"), (), _line(node), external=True)
+    elif path.type == "string_literal":
+        yield Import(_unquote(text), (), _line(node))
+
+
+def _ruby_imports(node: Node, src: _Source) -> Iterator[Import]:
+    args = node.child_by_field_name("arguments")
+    arg = args.named_child(0) if args is not None and args.named_child_count else None
+    if arg is None or arg.type != "string" or any(c.type == "interpolation" for c in arg.named_children):
+        return
+    module = _unquote(src.text(arg))
+    if src.text(node.child_by_field_name("method")) == "require_relative" and not module.startswith("."):
+        module = "./" + module
+    yield Import(module, (), _line(node))
+
+
+def _php_imports(node: Node, src: _Source) -> Iterator[Import]:
+    line = _line(node)
+    if node.type != "namespace_use_declaration":  # require / include
+        arg = node.named_child(0) if node.named_child_count else None
+        if arg is not None and arg.type in ("string", "encapsed_string"):
+            yield Import(_unquote(src.text(arg)), (), line)
+        elif arg is not None and arg.type == "binary_expression":
+            left, right = arg.child_by_field_name("left"), arg.child_by_field_name("right")
+            if src.text(left) in ("__DIR__", "dirname(__FILE__)") and right is not None \
+                    and right.type in ("string", "encapsed_string"):
+                yield Import("./" + _unquote(src.text(right)).lstrip("/"), (), line)
+        return
+    prefix = ""
+    for c in node.named_children:
+        if c.type == "namespace_name":
+            prefix = src.text(c) + "\\"
+        elif c.type == "namespace_use_clause":
+            target = next((x for x in c.named_children if x.type in ("qualified_name", "name")), None)
+            if target is not None:
+                yield Import(src.text(target).lstrip("\\"), (), line)
+        elif c.type == "namespace_use_group":
+            for clause in c.named_children:
+                target = next((x for x in clause.named_children if x.type in ("qualified_name", "name")), None)
+                if target is not None:
+                    yield Import(prefix + src.text(target), (), line)
+
+
+def _csharp_imports(node: Node, src: _Source) -> Iterator[Import]:
+    alias = node.child_by_field_name("name")
+    target = next((c for c in node.named_children
+                   if c != alias and c.type in ("qualified_name", "identifier", "alias_qualified_name")), None)
+    if target is not None:
+        yield Import("".join(src.text(target).split()), (), _line(node))
+
+
+_IMPORT_READERS = {
+    "python": _python_imports, "javascript": _js_imports, "typescript": _js_imports, "tsx": _js_imports,
+    "go": _go_imports, "rust": _rust_imports, "java": _dotted_imports, "kotlin": _dotted_imports,
+    "c": _c_imports, "cpp": _c_imports, "ruby": _ruby_imports, "php": _php_imports,
+    "csharp": _csharp_imports,
+}
