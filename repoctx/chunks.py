@@ -14,6 +14,7 @@ from .graph import qualified_names
 from .model import FileFacts, Symbol
 
 MAX_LINES = 60
+MIN_LINES = 2
 SPLIT_LINES = 40
 
 
@@ -41,13 +42,30 @@ def file_chunks(path: str, facts: FileFacts) -> list[Chunk]:
         if s.end_line > s.start_line:  # outer first, so inner definitions overwrite their lines
             for line in range(max(1, s.start_line), min(n, s.end_line) + 1):
                 owner[line] = qual
-    chunks: list[Chunk] = []
+    runs: list[list] = []  # [start, end, owner]
     start = 1
     for line in range(2, n + 2):
         if line == n + 1 or owner[line] != owner[start]:
-            chunks.extend(_split(path, start, line - 1, owner[start]))
+            runs.append([start, line - 1, owner[start]])
             start = line
-    return chunks
+    # A run of a line or two (a decorator, the blank lines between methods) is no unit of its own:
+    # it joins the run after it (or, at the end of the file, the one before).
+    merged: list[list] = []
+    carry = None
+    for run in runs:
+        if carry is not None:
+            run = [carry, run[1], run[2]]
+            carry = None
+        if run[1] - run[0] + 1 <= MIN_LINES:
+            carry = run[0]
+            continue
+        merged.append(run)
+    if carry is not None:
+        if merged:
+            merged[-1][1] = n
+        else:
+            merged.append([carry, n, runs[-1][2]])
+    return [c for a, b, o in merged for c in _split(path, a, b, o)]
 
 
 def _split(path: str, start: int, end: int, symbol: str | None) -> list[Chunk]:

@@ -12,7 +12,7 @@ from . import __version__
 from .config import FORMATS, MODES, ConfigError, Settings, load_settings, parse_count, write_default_config
 from .index import IndexError_
 from .rank import Focus
-from .repository import Repository, load_repository
+from .repository import Repository, index_repository, load_repository
 from .scan import ScanOptions
 from .pack import PackError
 from .tokens import EncodingUnavailable
@@ -84,8 +84,13 @@ def _load(args: argparse.Namespace, label: str = "indexing") -> Repository:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    repo = _load(args)
-    print(repo.report.summary())
+    st = _settings(args)
+    options = ScanOptions(include=st.include, exclude=st.exclude, max_bytes=st.max_file_size)
+    report = index_repository(args.path, options, encoding=st.encoding, index_path=args.index,
+                              progress=ProgressBar("indexing"))
+    for w in report.warnings:
+        print(f"repoctx: warning: {w}", file=sys.stderr)
+    print(report.summary())
     return 0
 
 

@@ -240,21 +240,15 @@ def diff_gold(root: str, parent: str, commit: str, paths: set[str]) -> dict[str,
     return gold
 
 
-def _spread(total: int, n: int) -> list[int]:
-    """Indexes 0..total-1: n evenly spaced ones first (0 = newest), then all the others in order."""
-    planned = list(range(total)) if n >= total else [k * total // n for k in range(max(n, 0))]
-    chosen = set(planned)
-    return planned + [i for i in range(total) if i not in chosen]
-
-
 def mine_tasks(root: str, n: int) -> list[Task]:
-    """Up to `n` tasks from the history of the repository at `root`, newest first: qualifying commits
-    (see `candidates`) evenly spaced over the history; one whose gold is empty is replaced by the
-    newest unused qualifying commit."""
+    """Up to `n` tasks from the history of the repository at `root`: the newest qualifying commits
+    (see `candidates`) whose gold is not empty, newest first. Newest, because the question a user
+    asks is how well packs of the repository as it is now find what a change touches; states from
+    early history are small enough to fit any budget whole and flatter every packer."""
     top = repo_root(root)
     found = candidates(top)
     picked: dict[int, Task] = {}
-    for i in _spread(len(found), n):
+    for i in range(len(found)):
         if len(picked) >= n:
             break
         c = found[i]
@@ -313,7 +307,11 @@ class BM25Baseline:
     ranked by BM25 of the query against their path and text (ties: path order), and added in rank
     order, skipping a unit that no longer fits, until nothing more fits. Windows of one file merge
     into spans. The output is rendered like repoctx's xml pack and counted exactly in the
-    repository's encoding; it never exceeds the budget."""
+    repository's encoding; it never exceeds the budget.
+
+    Two choices make these baselines stronger than the BM25 rows of anchors.md, which match a fill
+    that stops at the first unit that does not fit and plain word tokens: we fill past a unit that
+    does not fit, and rank with the identifier-aware tokens (and path terms) repoctx itself uses."""
 
     def __init__(self, repo: Repository, window: int | None = None):
         self.repo = repo

@@ -8,15 +8,16 @@ with a warning.
 """
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import sqlite3
+import sys
 import zlib
 from collections.abc import Iterable
 
 from .model import FileFacts
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = f"2-py{sys.version_info[0]}.{sys.version_info[1]}"
 ENV_VAR = "REPOCTX_INDEX"
 #: How long to wait for another process's write lock before giving up with an error.
 LOCK_TIMEOUT_S = 30.0
@@ -42,11 +43,13 @@ def default_index_path(root: str) -> str:
 
 
 def encode_facts(facts: FileFacts) -> bytes:
-    return zlib.compress(json.dumps(facts.to_dict(), separators=(",", ":")).encode(), 1)
+    """marshal, not JSON: 3-5x faster to load, and this file is only ever read by the Python that
+    wrote it (the schema version includes the interpreter version, so another one rebuilds)."""
+    return zlib.compress(marshal.dumps(facts.to_record()), 1)
 
 
 def decode_facts(blob: bytes) -> FileFacts:
-    return FileFacts.from_dict(json.loads(zlib.decompress(blob)))
+    return FileFacts.from_record(marshal.loads(zlib.decompress(blob)))
 
 
 class IndexStore:
@@ -133,7 +136,13 @@ class IndexStore:
         self.db.executemany("INSERT INTO wanted VALUES (?, ?)", set(keys))
         rows = self.db.execute("SELECT b.sha, b.language, b.facts FROM wanted w JOIN blobs b "
                                "ON b.sha = w.sha AND b.language = w.language WHERE b.facts IS NOT NULL")
-        return {(sha, lang): decode_facts(blob) for sha, lang, blob in rows}
+        out: dict[tuple[str, str], FileFacts] = {}
+        for sha, lang, blob in rows:
+            try:
+                out[sha, lang] = decode_facts(blob)
+            except (ValueError, EOFError, TypeError, zlib.error):
+                pass  # a damaged row: the caller analyses that file again
+        return out
 
     # -- writes (each call is one transaction) -------------------------------------------------
 

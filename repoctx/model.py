@@ -5,7 +5,8 @@ Paths are repository-relative POSIX strings; lines are 1-based and inclusive.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,8 @@ class Symbol:
     body_start_line: int | None = None  # first line of the body, where the grammar has one
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
+    """A use of a name on a line. A tuple, not a dataclass: a repository has millions of them."""
     name: str
     line: int
 
@@ -82,19 +83,21 @@ class FileFacts:
     imports: list[Import] = field(default_factory=list)
     parse_errors: bool = False  # the tree had ERROR/MISSING nodes; facts are from the partial tree
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def to_record(self) -> tuple:
+        """Plain tuples of str/int/bool/None (for the index), the inverse of `from_record`."""
+        return (self.language, self.lines, self.parse_errors,
+                [(s.name, s.kind, s.start_line, s.end_line, s.signature, s.doc, s.parent, s.body_start_line)
+                 for s in self.symbols],
+                ([r.name for r in self.references], [r.line for r in self.references]),
+                [(i.module, tuple(i.names), i.line, i.external) for i in self.imports])
 
     @classmethod
-    def from_dict(cls, d: dict) -> FileFacts:
-        return cls(
-            language=d["language"],
-            lines=d["lines"],
-            symbols=[Symbol(**s) for s in d["symbols"]],
-            references=[Reference(**r) for r in d["references"]],
-            imports=[Import(**{**i, "names": tuple(i["names"])}) for i in d["imports"]],
-            parse_errors=d["parse_errors"],
-        )
+    def from_record(cls, rec: tuple) -> FileFacts:
+        language, lines, parse_errors, symbols, (ref_names, ref_lines), imports = rec
+        return cls(language=language, lines=lines, parse_errors=parse_errors,
+                   symbols=[Symbol(*s) for s in symbols],
+                   references=list(map(Reference, ref_names, ref_lines)),
+                   imports=[Import(*i) for i in imports])
 
 
 @dataclass

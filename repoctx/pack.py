@@ -22,11 +22,11 @@ from .tokens import count, get_encoding
 MODES = ("auto", "whole", "slice")
 #: Share of a slice-mode budget spent on the map, and its ceiling in tokens.
 MAP_SHARE = 0.08
-MAX_CALLEES = 8
-MAX_CALLERS = 4
+MAX_CALLEES = 6
+MAX_CALLERS = 3
 SIGNATURE_MAX_LINES = 4
-#: Cost exponent for "value per token": priority = score / (tokens / median tokens) ** COST_POWER.
-COST_POWER = 0.5
+#: How many of the best-ranked chunks are ordered by value per token (the rest follow by rank).
+PRICED = 800
 #: Ranked chunks considered for a slice pack.
 CANDIDATES = 3000
 #: Rough cost of a new file header and of an elision marker, for the running estimate only;
@@ -198,11 +198,17 @@ class Packer:
         """Chunks with their closures, greedily by value per token, as lists of new (path, line)."""
         ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
         chunks = self.index.chunks
-        own = [sum(self.line_costs(chunks[i].path)[chunks[i].start - 1:chunks[i].end]) or 1 for i, _ in ranked]
-        median = sorted(own)[len(own) // 2] if own else 1
         forced = {i for i, _ in ranked if any(f.covers(chunks[i]) for f in focus)}
-        order = sorted(range(len(ranked)), key=lambda k: (
-            ranked[k][0] not in forced, -ranked[k][1] / (own[k] / median) ** COST_POWER, ranked[k][0]))
+
+        def value_per_token(k: int) -> float:
+            """Score × the share of the slice's cost that is the chunk itself (not its closure)."""
+            c = chunks[ranked[k][0]]
+            own = c.end - c.start + 1
+            total = sum(b - a + 1 for _, a, b in self.closure(c))
+            return ranked[k][1] * own / total
+
+        priority = {k: value_per_token(k) if k < PRICED else 0.0 for k in range(len(ranked))}
+        order = sorted(range(len(ranked)), key=lambda k: (ranked[k][0] not in forced, -priority[k], k))
         selected: dict[str, set[int]] = {}
         additions: list[list[tuple[str, int]]] = []
         used = 0

@@ -45,7 +45,6 @@ Imports (`Import`), one per statement unless said otherwise, in line order:
 """
 from __future__ import annotations
 
-import gc
 import re
 from bisect import bisect_left
 from collections import Counter
@@ -94,15 +93,10 @@ def parse_file(path: str, data: bytes) -> FileFacts:
     language = language_for_file(path, data)
     if language is None:
         return FileFacts(language=None, lines=lines)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # extraction allocates ~1M small acyclic objects per 20 MB; collecting them is waste
     try:
         return extract(language, data, lines)
     except Exception:  # noqa: BLE001 — an unforeseen tree shape must not lose the file
         return FileFacts(language=language, lines=lines, parse_errors=True)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
 
 
 def extract(language: str, data: bytes, lines: int | None = None) -> FileFacts:
@@ -167,56 +161,64 @@ def _references(nodes: list[Node] | None, data: bytes, sites: list[tuple[bytes, 
 
 
 class _Def:
-    """A definition (or a Rust impl scope) while its facts are worked out."""
-    __slots__ = ("node", "kind", "start", "end", "name", "wrappers", "parent", "label")
+    """A definition (or a Rust impl scope) while its facts are worked out. `start`/`end` are first
+    the node's bytes, then its extent with wrappers."""
+    __slots__ = ("node", "kind", "start", "end", "name", "wrappers", "outer", "parent", "label")
 
     def __init__(self, node: Node, kind: str):
         self.node, self.kind = node, kind
         self.start, self.end = node.start_byte, node.end_byte
         self.name: Node | None = None
         self.wrappers: list[Node] = []
+        self.outer = node          # the outermost wrapper, else the node
         self.parent: str | None = None
-        self.label = ""  # the name as text
+        self.label = ""            # the name as text
+
+
+def _by_extent(d: _Def) -> tuple[int, int]:
+    return d.start, -d.end
 
 
 def _symbols(spec: LanguageSpec, src: _Source, caps: dict[str, list[Node]]
              ) -> tuple[list[Symbol], list[tuple[bytes, int]]]:
-    """The file's symbols in file order, and their name sites (name bytes, row)."""
+    """The file's symbols in file order (outer before inner), and their name sites (bytes, row)."""
     found: dict[Node, _Def] = {}
+    kinds = spec.kinds
     for cap, nodes in caps.items():
         if not cap.startswith("definition."):
             continue
         capkind = cap[11:]
         for node in nodes:
-            kind = spec.kinds.get(node.type, capkind)
             d = found.get(node)
             if d is None:
-                if node.type in _DROP or (node.type in _NEED_BODY and node.child_by_field_name("body") is None):
+                t = node.type
+                if t in _DROP or (t in _NEED_BODY and node.child_by_field_name("body") is None):
                     continue
-                found[node] = _Def(node, kind)
+                found[node] = _Def(node, kinds.get(t, capkind))
             elif d.kind in ("constant", "variable"):
-                d.kind = kind  # e.g. `const f = () => …` is a function, not a constant
+                d.kind = kinds.get(node.type, capkind)  # `const f = () => …` is a function
     if not found:
         return [], []
-    defs = sorted(found.values(), key=lambda d: (d.start, -d.end))
+    defs = sorted(found.values(), key=_by_extent)
     _pair_names(defs, caps.get("name", ()))
     defs = [d for d in defs if d.name is not None and not _include_guard(d)]
     _attach_wrappers(spec, src.data, defs, caps.get("wrap", ()))
-    scopes = []
-    for node in caps.get("scope", ()):
-        s = _Def(node, "impl")
-        s.label = _type_name(src, node.child_by_field_name("type")) or ""
-        scopes.append(s)
+    data = src.data
     for d in defs:
-        d.label = src.text(d.name)
-        if d.wrappers:
-            d.start = min(d.start, min(w.start_byte for w in d.wrappers))
-            d.end = max(d.end, max(w.end_byte for w in d.wrappers))
-    _set_parents(spec, defs + scopes)
-    comments = _Comments(src, caps) if defs else None
-    symbols = [_symbol(spec, src, d, comments) for d in sorted(defs, key=lambda d: (d.start, -d.end))]
-    sites = [(src.data[d.name.start_byte:d.name.end_byte], d.name.start_point.row)
-             for d in defs if d.name.type in spec.refs]
+        d.label = data[d.name.start_byte:d.name.end_byte].decode("utf-8", "replace")
+    items = defs
+    if "scope" in caps:
+        for node in caps["scope"]:
+            s = _Def(node, "impl")
+            s.label = _type_name(node.child_by_field_name("type")) or ""
+            items.append(s)
+    items.sort(key=_by_extent)
+    _set_parents(spec, items)
+    comments = _Comments(src, caps)
+    symbols = [_symbol(spec, src, d, comments) for d in items if d.kind != "impl"]
+    refs = spec.refs
+    sites = [(data[d.name.start_byte:d.name.end_byte], d.name.start_point.row)
+             for d in items if d.name is not None and d.name.type in refs]
     return symbols, sites
 
 
@@ -226,11 +228,11 @@ def _include_guard(d: _Def) -> bool:
         and _GUARD.search(d.name.text or b"") is not None
 
 
-def _pair_names(defs: list[_Def], names) -> None:
-    """Give each definition its name: the innermost definition around a captured name owns it."""
+def _pair_names(defs: list[_Def], names: list[Node]) -> None:
+    """Give each definition its name: a captured name belongs to the innermost definition around it."""
     stack: list[_Def] = []
     i, n = 0, len(defs)
-    for name in sorted(names, key=attrgetter("start_byte")):
+    for name in sorted(names, key=_start_of):
         s, e = name.start_byte, name.end_byte
         while i < n and defs[i].start <= s:
             d = defs[i]
@@ -244,91 +246,102 @@ def _pair_names(defs: list[_Def], names) -> None:
             stack[-1].name = name
 
 
-def _attach_wrappers(spec: LanguageSpec, data: bytes, defs: list[_Def], wrappers) -> None:
-    """A wrapper belongs to the outermost definition inside it, when nothing but `;` follows that
-    definition (for the language's loose wrappers, e.g. a C function_definition: when the definition
-    comes before the wrapper's body)."""
+def _attach_wrappers(spec: LanguageSpec, data: bytes, defs: list[_Def], wrappers: list[Node]) -> None:
+    """A wrapper belongs to the outermost definition inside it when nothing but `;` follows that
+    definition, or, for the language's loose wrappers (a C function_definition), when the
+    definition comes before the wrapper's body. Then the definition's extent grows to the wrapper."""
     starts = [d.start for d in defs]
     for w in wrappers:
         i = bisect_left(starts, w.start_byte)
         if i == len(defs):
             continue
         d = defs[i]
-        if d.node == w or d.start >= w.end_byte or d.end > w.end_byte:
+        if d.node == w or d.node.start_byte >= w.end_byte or d.node.end_byte > w.end_byte:
             continue
         if w.type in spec.loose_wrappers:
             body = w.child_by_field_name("body")
-            if body is not None and d.start >= body.start_byte:
+            if body is not None and d.node.start_byte >= body.start_byte:
                 continue
-        elif data[d.end:w.end_byte].strip() not in (b"", b";"):
+        elif data[d.node.end_byte:w.end_byte].strip() not in (b"", b";"):
             continue
         d.wrappers.append(w)
+        if w.start_byte < d.start or (w.start_byte == d.start and w.end_byte >= d.end):
+            d.outer = w
+        d.start, d.end = min(d.start, w.start_byte), max(d.end, w.end_byte)
 
 
 def _set_parents(spec: LanguageSpec, items: list[_Def]) -> None:
-    """Parent names from nesting, then the kind rules that depend on them."""
+    """Parent names from nesting (items sorted by extent), then the kind rules that depend on them."""
     class_like = _CLASS_LIKE | {"module"} if spec.name == "ruby" else _CLASS_LIKE
     stack: list[_Def] = []
-    for d in sorted(items, key=lambda d: (d.start, -d.end)):
+    for d in items:
         while stack and stack[-1].end < d.end:
             stack.pop()
         enclosing = stack[-1] if stack else None
         stack.append(d)
         if d.kind == "impl":
             continue
-        d.parent = enclosing.label if enclosing else None
-        t = d.node.type
-        if d.kind in ("function", "method") and t not in _ALWAYS_METHOD:
+        d.parent = enclosing.label if enclosing is not None else None
+        if d.kind in ("function", "method") and d.node.type not in _ALWAYS_METHOD:
             d.kind = "method" if enclosing is not None and enclosing.kind in class_like else "function"
-        _refine(spec.name, d)
+        if spec.name in _REFINE:
+            _REFINE[spec.name](d)
 
 
-def _refine(language: str, d: _Def) -> None:
-    """Kinds and parents a node's own shape decides."""
-    node, t = d.node, d.node.type
-    if language == "go":
-        if t == "method_declaration":
-            receiver = node.child_by_field_name("receiver")
-            param = receiver.named_child(0) if receiver is not None and receiver.named_child_count else None
-            d.parent = _type_name(None, param.child_by_field_name("type")) if param is not None else None
-        elif t == "type_spec":
-            body = node.child_by_field_name("type")
-            d.kind = {"struct_type": "struct", "interface_type": "interface"}.get(body.type if body else "", "type")
-    elif language == "cpp" and t == "function_declarator":
-        q = node.child_by_field_name("declarator")
-        if q is not None and q.type == "qualified_identifier":
-            while (inner := q.child_by_field_name("name")) is not None and inner.type == "qualified_identifier":
-                q = inner
-            d.kind, d.parent = "method", _type_name(None, q.child_by_field_name("scope"))
-    elif language == "kotlin":
-        if t == "class_declaration":
-            for c in node.children:
-                if c.type == "interface":
-                    d.kind = "interface"
-                elif c.type == "modifiers" and b"enum" in (c.text or b"").split():
-                    d.kind = "enum"
-        elif t == "property_declaration" and not any(c.type == "val" for c in node.children):
-            d.kind = "variable"
+def _refine_go(d: _Def) -> None:
+    node = d.node
+    if node.type == "method_declaration":  # the receiver's type is the parent
+        receiver = node.child_by_field_name("receiver")
+        param = receiver.named_child(0) if receiver is not None and receiver.named_child_count else None
+        d.parent = _type_name(param.child_by_field_name("type")) if param is not None else None
+    elif node.type == "type_spec":
+        t = node.child_by_field_name("type")
+        d.kind = {"struct_type": "struct", "interface_type": "interface"}.get(t.type if t else "", "type")
 
 
-def _type_name(src: _Source | None, node: Node | None) -> str | None:
-    """The plain name of a type as written in a receiver, impl or scope: `*Cart` → "Cart",
-    `Wrapper<T>` → "Wrapper", `fmt::Display` → "Display"."""
+def _refine_cpp(d: _Def) -> None:
+    """`void A::f() {…}` is a method of A."""
+    q = d.node.child_by_field_name("declarator") if d.node.type == "function_declarator" else None
+    if q is not None and q.type == "qualified_identifier":
+        while (inner := q.child_by_field_name("name")) is not None and inner.type == "qualified_identifier":
+            q = inner
+        d.kind, d.parent = "method", _type_name(q.child_by_field_name("scope"))
+
+
+def _refine_kotlin(d: _Def) -> None:
+    node = d.node
+    if node.type == "class_declaration":
+        for c in node.children:
+            if c.type == "interface":
+                d.kind = "interface"
+            elif c.type == "modifiers" and b"enum" in (c.text or b"").split():
+                d.kind = "enum"
+    elif node.type == "property_declaration" and not any(c.type == "val" for c in node.children):
+        d.kind = "variable"
+
+
+_REFINE = {"go": _refine_go, "cpp": _refine_cpp, "kotlin": _refine_kotlin}
+
+
+def _type_name(node: Node | None) -> str | None:
+    """The plain name of a type in a receiver, impl or scope: `*Cart` → "Cart", `Wrapper<T>` →
+    "Wrapper", `fmt::Display` → "Display"."""
     for _ in range(8):
         if node is None:
             return None
         if node.type in ("type_identifier", "identifier", "namespace_identifier", "field_identifier"):
             return (node.text or b"").decode("utf-8", "replace")
-        nxt = node.child_by_field_name("name") if node.type in ("scoped_type_identifier", "qualified_identifier",
-                                                                "template_type", "scoped_identifier") \
-            else node.child_by_field_name("type")
-        node = nxt if nxt is not None else (node.named_child(0) if node.named_child_count else None)
+        if node.type in ("scoped_type_identifier", "qualified_identifier", "template_type", "scoped_identifier"):
+            nxt = node.child_by_field_name("name")
+        else:
+            nxt = node.child_by_field_name("type")
+        node = nxt if nxt is not None else node.named_child(0) if node.named_child_count else None
     return None
 
 
 def _body(spec: LanguageSpec, d: _Def) -> Node | None:
     """Where a definition's body starts: the grammar's `body`, a function value's body, a Go
-    type's `{`, a Kotlin class or function body, or a C wrapper's body."""
+    type's `{`, a typedef'd struct's body, a Kotlin class or function body, or a wrapper's body."""
     node = d.node
     body = node.child_by_field_name("body")
     if body is not None:
@@ -337,7 +350,7 @@ def _body(spec: LanguageSpec, d: _Def) -> Node | None:
     if t in ("variable_declarator", "pair", "assignment_expression"):
         value = node.child_by_field_name("value") or node.child_by_field_name("right")
         return value.child_by_field_name("body") if value is not None else None
-    if t == "type_definition":  # typedef struct { … } name;
+    if t == "type_definition":
         value = node.child_by_field_name("type")
         return value.child_by_field_name("body") if value is not None else None
     if t == "type_spec":
@@ -346,8 +359,8 @@ def _body(spec: LanguageSpec, d: _Def) -> Node | None:
             return value.child(1)
         return None
     if spec.name == "kotlin":
-        return next((c for c in node.named_children if c.type in _KOTLIN_BODIES), None)
-    for w in sorted(d.wrappers, key=attrgetter("start_byte"), reverse=True):  # innermost first
+        return next((c for c in node.children if c.type in _KOTLIN_BODIES), None)
+    for w in sorted(d.wrappers, key=_start_of, reverse=True):  # innermost first
         body = w.child_by_field_name("body")
         if body is not None:
             return body
@@ -357,9 +370,10 @@ def _body(spec: LanguageSpec, d: _Def) -> Node | None:
 def _decl_start(node: Node) -> int:
     """Where a declaration's text starts once leading decorators, attributes and annotations are skipped."""
     for c in node.children:
-        if c.type in _LEADING:
+        t = c.type
+        if t in _LEADING:
             continue
-        if c.type == "modifiers":
+        if t == "modifiers":
             first = next((m for m in c.children if m.type not in _LEADING), None)
             if first is None:
                 continue
@@ -370,29 +384,28 @@ def _decl_start(node: Node) -> int:
 
 def _header_end(node: Node, body: Node) -> int:
     """Where the text before a body ends, comments between them left out."""
-    end = body.start_byte
     last = None
     for c in node.children:
         if c == body:
-            return last if last is not None else end
+            return last if last is not None else body.start_byte
         if c.type not in _LEADING:
             last = c.end_byte
-    return end
+    return body.start_byte
 
 
-def _signature(src: _Source, node: Node, start: int, end: int, body: Node | None) -> str:
-    if body is not None and start <= body.start_byte <= end:
-        text = src.data[start:_header_end(node, body)]
+def _signature(data: bytes, d: _Def, body: Node | None) -> str:
+    start = _decl_start(d.outer)
+    if body is not None and start <= body.start_byte <= d.end:
+        text, limit = data[start:_header_end(d.node, body)], None
     else:
-        text = src.data[start:min(end, start + 4000)]
+        text, limit = data[start:min(d.end, start + 4000)], SIGNATURE_LINES
     lines = [" ".join(line.split()) for line in text.decode("utf-8", "replace").split("\n")]
-    lines = [line for line in lines if line]
-    return "\n".join(lines if body is not None else lines[:SIGNATURE_LINES])
+    return "\n".join([line for line in lines if line][:limit])
 
 
 class _Comments:
-    """Comments that start their line, by the row they end on, for doc comments; and the rows
-    Rust attributes take, which may stand between a doc comment and its item."""
+    """Comments that start their line, by the row they end on (for doc comments), and the rows of
+    Rust attributes, which may stand between a doc comment and its item."""
 
     def __init__(self, src: _Source, caps: dict[str, list[Node]]):
         data = src.data
@@ -405,6 +418,9 @@ class _Comments:
         self.attrs = {a.end_point.row: a.start_point.row for a in caps.get("attr", ())}
 
     def above(self, start_byte: int, row: int) -> str:
+        """The comment block ending right above `row` (or starting that row before `start_byte`)."""
+        if not self.by_end:
+            return ""
         block: list[Node] = []
         c = self.by_end.get(row)
         if c is not None and c.end_byte <= start_byte:
@@ -425,40 +441,30 @@ class _Comments:
 
 def _docstring(src: _Source, body: Node | None) -> str:
     """A Python docstring as written: the body's first statement, when it is a plain string."""
-    if body is None:
+    count = body.named_child_count if body is not None else 0
+    i = 0
+    while i < count and (stmt := body.named_child(i)).type == "comment":
+        i += 1
+    if i == count or stmt.type != "expression_statement" or stmt.named_child_count != 1:
         return ""
-    for stmt in body.named_children:
-        if stmt.type == "comment":
-            continue
-        if stmt.type == "expression_statement" and stmt.named_child_count == 1 \
-                and stmt.named_child(0).type == "string":
-            return src.text(stmt.named_child(0)).replace("\r\n", "\n")
-        return ""
-    return ""
+    string = stmt.named_child(0)
+    return src.text(string).replace("\r\n", "\n") if string.type == "string" else ""
 
 
 def _symbol(spec: LanguageSpec, src: _Source, d: _Def, comments: _Comments) -> Symbol:
-    outer = min(d.wrappers, key=attrgetter("start_byte")) if d.wrappers else d.node
     body = _body(spec, d)
-    start_point = outer.start_point
-    end_node = max(d.wrappers + [d.node], key=attrgetter("end_byte"))
+    start_row = d.outer.start_point.row
+    end_node = d.outer if d.outer.end_byte >= d.end else max(d.wrappers, key=_end_of)
     end_row, end_col = end_node.end_point
-    end_line = end_row if end_col == 0 and end_row > start_point.row else end_row + 1
     doc = ""
-    if spec.name == "python" and d.node.type in ("function_definition", "class_definition"):
+    if spec.name == "python" and body is not None and d.node.type != "assignment":
         doc = _docstring(src, body)
-    if not doc:
-        doc = comments.above(d.start, start_point.row)
-    return Symbol(
-        name=d.label,
-        kind=d.kind,
-        start_line=start_point.row + 1,
-        end_line=end_line,
-        signature=_signature(src, d.node, _decl_start(outer), d.end, body),
-        doc=doc,
-        parent=d.parent,
-        body_start_line=body.start_point.row + 1 if body is not None else None,
-    )
+    return Symbol(d.label, d.kind, start_row + 1,
+                  end_row if end_col == 0 and end_row > start_row else end_row + 1,
+                  _signature(src.data, d, body),
+                  doc or comments.above(d.start, start_row),
+                  d.parent,
+                  body.start_point.row + 1 if body is not None else None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,6 +24,11 @@ ITERATIONS = 30
 SEEDS_FROM_BM25 = 20
 #: Weight of the walk's score against normalised BM25 in the fused score.
 WALK_WEIGHT = 0.5
+#: Share of its file's best score that each chunk inherits.
+FILE_WEIGHT = 0.5
+#: Score factors for chunks of test files and of files without a grammar.
+TEST_FACTOR = 0.6
+TEXT_FACTOR = 0.3
 #: Added to a chunk whose symbol or file the query names outright.
 NAMED_BONUS = 1.0
 
@@ -61,6 +66,12 @@ class RepoIndex:
                 body = "\n".join(lines[c.start - 1:c.end])
                 docs.append(path_tokens + tokenize(c.symbol or "") + tokenize(body))
         self.bm25 = BM25(docs)
+        from .evaluate import is_test_path
+        factor = {p: TEST_FACTOR if is_test_path(p) else 1.0 if f.language else TEXT_FACTOR
+                  for p, f in repo.files.items()}
+        #: Prior by kind of file: tests and plain text (docs, changelogs, config) are less often what a
+        #: change is about than program code, and changelogs match every query.
+        self.prior = np.array([factor[c.path] for c in self.chunks])
 
     @cached_property
     def graph(self) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
@@ -183,6 +194,13 @@ def rank_chunks(index: RepoIndex, query: str, focus: list[Focus] = ()) -> list[t
     walk_scores = np.array([walk.get(node_of(c), 0.0) for c in chunks])
     if top_walk > 0:
         walk_scores /= top_walk
-    fused = sig.bm25 + WALK_WEIGHT * walk_scores + sig.bonus
+    fused = sig.bm25 + WALK_WEIGHT * walk_scores
+    fused *= index.prior
+    # A chunk inherits part of its file's relevance, so the best files fill up before stray chunks.
+    file_best: dict[str, float] = {}
+    for c, f in zip(chunks, fused):
+        if f > file_best.get(c.path, 0.0):
+            file_best[c.path] = f
+    fused = fused + FILE_WEIGHT * np.array([file_best.get(c.path, 0.0) for c in chunks]) + sig.bonus
     order = np.lexsort((np.arange(len(chunks)), -fused))
     return [(int(i), float(fused[i])) for i in order if fused[i] > 0]

@@ -40,6 +40,16 @@ class Repository:
         return read_file(self.root, path).decode("utf-8", errors="replace")
 
 
+def index_repository(root: str, options: ScanOptions = ScanOptions(), encoding: str | None = None,
+                     index_path: str | None = None, progress: Progress | None = None,
+                     workers: int | None = None) -> IndexReport:
+    """Scan `root` and bring its index up to date, without loading anything back."""
+    result = scan(root, options)
+    enc = tok.get_encoding(encoding).name
+    with IndexStore(index_path or default_index_path(result.root)) as store:
+        return update_index(result, store, enc, progress=progress, workers=workers)
+
+
 def load_repository(root: str, options: ScanOptions = ScanOptions(), encoding: str | None = None,
                     index_path: str | None = None, progress: Progress | None = None,
                     workers: int | None = None) -> Repository:

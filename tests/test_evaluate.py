@@ -117,9 +117,9 @@ def test_mines_exactly_the_qualifying_commits_newest_first(history):
     assert tasks[-1].query == "Round totals of orders to two decimals in compute_total\n\nMoney needs cents."
 
 
-def test_mining_spreads_a_smaller_selection_evenly(history):
+def test_a_smaller_selection_takes_the_newest(history):
     root, c = history
-    assert [t.commit for t in mine_tasks(str(root), 2)] == [c["prefixed"], c["insert"]]
+    assert [t.commit for t in mine_tasks(str(root), 2)] == [c["prefixed"], c["two_files"]]
     assert [t.commit for t in mine_tasks(str(root), 1)] == [c["prefixed"]]
 
 
