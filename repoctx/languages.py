@@ -9,8 +9,9 @@ Grammars and queries load lazily and are cached per process, so a worker process
 ProcessPoolExecutor pays for the languages it meets, once.
 
 The query of a language is one tree-sitter query run once per file (one walk of the tree, in C). It
-is the grammar's shipped tags query (only its `@definition.*` patterns stay enabled) followed by
-`QUERY` below, and a last pattern capturing every identifier-like node as `@ref`. Capture names:
+is the grammar's shipped tags query (only its `@definition.*` patterns stay enabled), then the
+language's own patterns (`LanguageSpec.query`: definitions the tags query misses, and the nodes
+below), then one pattern capturing every identifier-like node type (`LanguageSpec.refs`). Captures:
 
     @definition.<kind> + @name  a definition and its name (the tags-query convention)
     @scope      a block that gives the definitions inside it a parent without being a symbol (Rust `impl`)
@@ -71,7 +72,14 @@ _JS_COMMON = _COMMENTS + """
 (call_expression function: (import) arguments: (arguments . (string))) @import
 """
 
+_JS = _JS_COMMON + """
+(field_definition property: (property_identifier) @name
+  value: [(arrow_function) (function_expression)]) @definition.method
+"""
+
 _TS = _JS_COMMON + """
+(public_field_definition name: (property_identifier) @name
+  value: [(arrow_function) (function_expression)]) @definition.method
 (type_alias_declaration name: (type_identifier) @name) @definition.type
 (enum_declaration name: (identifier) @name) @definition.enum
 (internal_module name: (identifier) @name) @definition.module
@@ -189,7 +197,7 @@ LANGUAGES: dict[str, LanguageSpec] = {s.name: s for s in (
                  ("SConstruct", "SConscript")),
     LanguageSpec("javascript", ("tree_sitter_javascript", "language"), (".js", ".jsx", ".mjs", ".cjs"), "//",
                  ("identifier", "property_identifier", "shorthand_property_identifier",
-                  "private_property_identifier"), ("tree_sitter_javascript",), _JS_COMMON, _JS_KINDS),
+                  "private_property_identifier"), ("tree_sitter_javascript",), _JS, _JS_KINDS),
     LanguageSpec("typescript", ("tree_sitter_typescript", "language_typescript"), (".ts", ".mts", ".cts"), "//",
                  ("identifier", "property_identifier", "shorthand_property_identifier",
                   "private_property_identifier", "type_identifier"),

@@ -21,12 +21,14 @@ from .tokens import count, get_encoding
 
 MODES = ("auto", "whole", "slice")
 #: Share of a slice-mode budget spent on the map, and its ceiling in tokens.
-MAP_SHARE = 0.08
+MAP_SHARE = 0.05
 MAX_CALLEES = 6
 MAX_CALLERS = 3
 SIGNATURE_MAX_LINES = 4
-#: How many of the best-ranked chunks are ordered by value per token (the rest follow by rank).
+#: How many of the best-ranked chunks are ordered by value per token (the rest follow by rank),
+#: and how strongly a large closure lowers a chunk's value.
 PRICED = 800
+CLOSURE_POWER = 0.25
 #: Ranked chunks considered for a slice pack.
 CANDIDATES = 3000
 #: Rough cost of a new file header and of an elision marker, for the running estimate only;
@@ -205,7 +207,7 @@ class Packer:
             c = chunks[ranked[k][0]]
             own = c.end - c.start + 1
             total = sum(b - a + 1 for _, a, b in self.closure(c))
-            return ranked[k][1] * own / total
+            return ranked[k][1] * (own / total) ** CLOSURE_POWER
 
         priority = {k: value_per_token(k) if k < PRICED else 0.0 for k in range(len(ranked))}
         order = sorted(range(len(ranked)), key=lambda k: (ranked[k][0] not in forced, -priority[k], k))

@@ -19,7 +19,8 @@ the definition (Rust attributes between them are skipped). Namespaces keep their
 ("App\\Models", "Shop.Orders").
 
 References: every identifier-like node (calls, types, attributes and fields, plain names), one per
-(name, line), in line order; a definition's own name at its definition site is not a reference.
+(name, line), sorted by line then name; a definition's own name at its definition site is not a
+reference, and neither is Python's `self` / `cls` (never a definition's name).
 
 Imports (`Import`), one per statement unless said otherwise, in line order:
   python  `import a.b` → "a.b"; `from ..x import y, z` → "..x" ("y", "z"); `from . import m` → "." ("m",);
@@ -29,11 +30,10 @@ Imports (`Import`), one per statement unless said otherwise, in line order:
           `const x = require('./m')` and `import x = require('./m')` → ("default",);
           `const {a, b: c} = require('./m')` → ("a", "b"); `require('./m')` alone and `import('./m')` → ().
   go      the import path, no names.
-  rust    `use` trees are expanded and grouped by the path before the last segment:
-          `use crate::a::b::{C, D as E, self, f::G, *}` → "crate::a::b" ("C", "D", "self", "*") and
-          "crate::a::b::f" ("G",); `use std::fmt::Display;` → "std::fmt" ("Display",); `use serde;`
-          → "serde" (); `super::` and `self::` paths are kept as written; `mod foo;` → "mod:foo";
-          `extern crate foo;` → "foo".
+  rust    one Import per leaf of a `use` tree, the full path as module, no names:
+          `use crate::a::b::{C, D as E, self, f::G, *};` → "crate::a::b::C", "crate::a::b::D",
+          "crate::a::b", "crate::a::b::f::G", "crate::a::b::*" (aliases dropped, `x::self` is `x`);
+          `super::` / `self::` paths as written; `mod foo;` → "mod:foo"; `extern crate foo;` → "foo".
   java    `import com.x.Y;` → "com.x.Y"; `import com.x.*;` → "com.x.*"; static imports the same
           (`import static a.B.m;` → "a.B.m").
   kotlin  `import a.b.C` / `import a.b.*` → "a.b.C" / "a.b.*" (an alias is dropped).
@@ -49,7 +49,7 @@ import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 
 from tree_sitter import Node, QueryCursor
 
@@ -77,7 +77,6 @@ _KOTLIN_BODIES = frozenset(("class_body", "enum_class_body", "function_body"))
 _GUARD = re.compile(rb"_(?:H|HH|HPP|HXX|INCLUDED)_*$", re.I)
 
 _start_of, _end_of, _row_of = attrgetter("start_byte"), attrgetter("end_byte"), attrgetter("start_point.row")
-_second = itemgetter(1)
 #: Identifiers that are never a definition's name, left out of references.
 _SKIP_REFS = {"python": frozenset((b"self", b"cls"))}
 
@@ -88,7 +87,9 @@ def count_lines(data: bytes) -> int:
 
 
 def parse_file(path: str, data: bytes) -> FileFacts:
-    """The facts of one file; never raises. A file without a grammar yields its line count only."""
+    """The facts of one file (`path` picks the grammar); never raises. A file without a grammar
+    yields its line count only; should extraction itself fail on some unforeseen tree, the file
+    keeps its language and line count, marked `parse_errors`."""
     lines = count_lines(data)
     language = language_for_file(path, data)
     if language is None:
@@ -103,8 +104,8 @@ def extract(language: str, data: bytes, lines: int | None = None) -> FileFacts:
     """The facts of `data` read as `language` (one of LANGUAGES); raises only on a bug."""
     if lines is None:
         lines = count_lines(data)
-    if data.startswith(_BOM):
-        data = data[3:]  # same rows; every offset below is into this `data`
+    if data.startswith(_BOM):  # a UTF-8 byte order mark is no code; rows stay the same
+        data = data[3:]
     tree = get_parser(language).parse(data)
     root = tree.root_node
     caps = QueryCursor(get_query(language)).captures(root)
@@ -112,7 +113,7 @@ def extract(language: str, data: bytes, lines: int | None = None) -> FileFacts:
     symbols, sites = _symbols(LANGUAGES[language], src, caps)
     imports: list[Import] = []
     reader = _IMPORT_READERS[language]
-    for node in sorted(caps.get("import", ()), key=attrgetter("start_byte")):
+    for node in sorted(caps.get("import", ()), key=_start_of):
         imports.extend(reader(node, src))
     return FileFacts(language=language, lines=lines, symbols=symbols,
                      references=_references(caps.get("ref"), data, sites, _SKIP_REFS.get(language, frozenset())),
@@ -135,25 +136,25 @@ class _Source:
 # References
 
 
-def _references(nodes: list[Node] | None, data: bytes, sites: list[tuple[bytes, int]],
+def _references(nodes: list[Node] | None, data: bytes, sites: list[tuple[int, bytes]],
                 skip: frozenset[bytes]) -> list[Reference]:
-    """One Reference per (name, line) in line order; each definition site takes one use away;
-    names in `skip` (Python's `self`) are left out. Runs at C speed: map/zip/Counter/sort."""
+    """One Reference per (name, line), sorted by line then name; each definition site (row, name)
+    takes one use away; names in `skip` (Python's `self`) are left out. Runs at C speed."""
     if not nodes:
         return []
     texts = map(data.__getitem__, map(slice, map(_start_of, nodes), map(_end_of, nodes)))
-    counts = Counter(zip(texts, map(_row_of, nodes)))
+    counts = Counter(zip(map(_row_of, nodes), texts))
     for key in sites:
         n = counts.get(key)
         if n == 1:
             del counts[key]
         elif n:
             counts[key] = n - 1
-    keys = sorted(counts, key=_second)
-    names = {t: t.decode("utf-8", "replace") for t in {k[0] for k in keys}}
+    keys = sorted(counts)
+    names = {t: t.decode("utf-8", "replace") for t in {k[1] for k in keys}}
     if skip:
-        return [Reference(names[t], r + 1) for t, r in keys if t not in skip]
-    return [Reference(names[t], r + 1) for t, r in keys]
+        return [Reference(names[t], r + 1) for r, t in keys if t not in skip]
+    return [Reference(names[t], r + 1) for r, t in keys]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,13 +176,14 @@ class _Def:
         self.label = ""            # the name as text
 
 
-def _by_extent(d: _Def) -> tuple[int, int]:
-    return d.start, -d.end
+def _by_extent(d: _Def) -> tuple[int, int, int, int]:
+    """Outer before inner; definitions with the same extent in a fixed order."""
+    return d.start, -d.end, d.node.start_byte, d.node.kind_id
 
 
 def _symbols(spec: LanguageSpec, src: _Source, caps: dict[str, list[Node]]
-             ) -> tuple[list[Symbol], list[tuple[bytes, int]]]:
-    """The file's symbols in file order (outer before inner), and their name sites (bytes, row)."""
+             ) -> tuple[list[Symbol], list[tuple[int, bytes]]]:
+    """The file's symbols in file order (outer before inner), and their name sites (row, bytes)."""
     found: dict[Node, _Def] = {}
     kinds = spec.kinds
     for cap, nodes in caps.items():
@@ -217,7 +219,7 @@ def _symbols(spec: LanguageSpec, src: _Source, caps: dict[str, list[Node]]
     comments = _Comments(src, caps)
     symbols = [_symbol(spec, src, d, comments) for d in items if d.kind != "impl"]
     refs = spec.refs
-    sites = [(data[d.name.start_byte:d.name.end_byte], d.name.start_point.row)
+    sites = [(d.name.start_point.row, data[d.name.start_byte:d.name.end_byte])
              for d in items if d.name is not None and d.name.type in refs]
     return symbols, sites
 
@@ -347,7 +349,7 @@ def _body(spec: LanguageSpec, d: _Def) -> Node | None:
     if body is not None:
         return body
     t = node.type
-    if t in ("variable_declarator", "pair", "assignment_expression"):
+    if t in ("variable_declarator", "pair", "assignment_expression", "field_definition", "public_field_definition"):
         value = node.child_by_field_name("value") or node.child_by_field_name("right")
         return value.child_by_field_name("body") if value is not None else None
     if t == "type_definition":
@@ -414,8 +416,8 @@ class _Comments:
         for c in caps.get("comment", ()):
             line_start = data.rfind(b"\n", 0, c.start_byte) + 1
             if not data[line_start:c.start_byte].strip():
-                self.by_end.setdefault(c.end_point.row, c)
-        self.attrs = {a.end_point.row: a.start_point.row for a in caps.get("attr", ())}
+                self.by_end.setdefault(_last_row(c), c)
+        self.attrs = {_last_row(a): a.start_point.row for a in caps.get("attr", ())}
 
     def above(self, start_byte: int, row: int) -> str:
         """The comment block ending right above `row` (or starting that row before `start_byte`)."""
@@ -436,7 +438,13 @@ class _Comments:
                 break
             block.append(c)
             row = c.start_point.row - 1
-        return "\n".join(self.src.text(c).replace("\r\n", "\n").rstrip("\r") for c in reversed(block))
+        return "\n".join(self.src.text(c).replace("\r\n", "\n").rstrip("\r\n") for c in reversed(block))
+
+
+def _last_row(node: Node) -> int:
+    """The row a node's last character is on (a node may end at column 0 after its newline)."""
+    (start_row, _), (end_row, end_col) = node.start_point, node.end_point
+    return end_row - 1 if end_col == 0 and end_row > start_row else end_row
 
 
 def _docstring(src: _Source, body: Node | None) -> str:
@@ -455,12 +463,11 @@ def _symbol(spec: LanguageSpec, src: _Source, d: _Def, comments: _Comments) -> S
     body = _body(spec, d)
     start_row = d.outer.start_point.row
     end_node = d.outer if d.outer.end_byte >= d.end else max(d.wrappers, key=_end_of)
-    end_row, end_col = end_node.end_point
     doc = ""
     if spec.name == "python" and body is not None and d.node.type != "assignment":
         doc = _docstring(src, body)
     return Symbol(d.label, d.kind, start_row + 1,
-                  end_row if end_col == 0 and end_row > start_row else end_row + 1,
+                  max(_last_row(end_node), start_row) + 1,
                   _signature(src.data, d, body),
                   doc or comments.above(d.start, start_row),
                   d.parent,
@@ -591,14 +598,9 @@ def _rust_imports(node: Node, src: _Source) -> Iterator[Import]:
             todo.extend((prefix, c) for c in reversed(t.named_children))
         else:
             leaves.append(prefix + _rust_path(src, t))
-    grouped: dict[str, list[str]] = {}
-    for segs in leaves:
-        if len(segs) == 1:
-            grouped.setdefault(segs[0], [])
-        elif segs:
-            grouped.setdefault("::".join(segs[:-1]), []).append(segs[-1])
-    for module, names in grouped.items():
-        yield Import(module, tuple(dict.fromkeys(names)), line)
+    modules = ["::".join(segs[:-1] if len(segs) > 1 and segs[-1] == "self" else segs) for segs in leaves]
+    for module in dict.fromkeys(m for m in modules if m):
+        yield Import(module, (), line)
 
 
 def _dotted_imports(node: Node, src: _Source) -> Iterator[Import]:

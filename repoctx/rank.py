@@ -23,12 +23,12 @@ DAMPING = 0.85
 ITERATIONS = 30
 SEEDS_FROM_BM25 = 20
 #: Weight of the walk's score against normalised BM25 in the fused score.
-WALK_WEIGHT = 0.5
+WALK_WEIGHT = 0.1
 #: Share of its file's best score that each chunk inherits.
 FILE_WEIGHT = 0.5
 #: Score factors for chunks of test files and of files without a grammar.
-TEST_FACTOR = 0.6
-TEXT_FACTOR = 0.3
+TEST_FACTOR = 0.3
+TEXT_FACTOR = 0.15
 #: Added to a chunk whose symbol or file the query names outright.
 NAMED_BONUS = 1.0
 
@@ -169,11 +169,22 @@ def query_signals(index: RepoIndex, query: str, focus: list[Focus] = ()) -> Quer
     named_paths, named_symbols = named_in_query(index.repo, query) if query else (set(), set())
     bonus = np.zeros(len(chunks))
     seeds: dict[str, float] = {}
+    # A named file: its chunks share the bonus by how well each matches the query, so the file
+    # ranks first without its every line outranking the rest of the repository.
+    best_in_file: dict[str, float] = {}
+    for i, c in enumerate(chunks):
+        if c.path in named_paths:
+            best_in_file[c.path] = max(best_in_file.get(c.path, 0.0), float(bm[i]))
     for i, c in enumerate(chunks):
         leaf = (c.symbol or "").rsplit(".", 1)[-1]
-        if c.path in named_paths or leaf in named_symbols:
-            bonus[i] += NAMED_BONUS
-            seeds[node_of(c)] = seeds.get(node_of(c), 0.0) + 1.0
+        share = 0.0
+        if leaf in named_symbols:
+            share = 1.0
+        elif c.path in named_paths:
+            share = bm[i] / best_in_file[c.path] if best_in_file[c.path] > 0 else 1.0
+        if share:
+            bonus[i] += NAMED_BONUS * share
+            seeds[node_of(c)] = seeds.get(node_of(c), 0.0) + share
         if any(f.covers(c) for f in focus):
             bonus[i] += 2 * NAMED_BONUS
             seeds[node_of(c)] = seeds.get(node_of(c), 0.0) + 2.0

@@ -36,14 +36,19 @@ def ranked_files(index: RepoIndex, seeds: dict[str, float] | None = None) -> lis
 
 
 def repo_map(index: RepoIndex, budget: int, seeds: dict[str, float] | None = None) -> str:
-    """The map of the highest-ranked files whose text fits `budget` tokens exactly ('' if none)."""
+    """As much of the map, most central files first, as fits `budget` tokens exactly; the cut may
+    fall inside a file's entry ('' if not even a line fits)."""
     enc = get_encoding(index.repo.encoding)
-    entries = [file_entry(p, index) for p in ranked_files(index, seeds)]
-    lo, hi = 0, len(entries)  # largest k whose first k entries fit
+    lines: list[str] = []
+    for path in ranked_files(index, seeds):
+        lines.extend(file_entry(path, index).split("\n"))
+        if len(lines) * 3 > budget * 2:  # a line costs at least a token or two: enough to cut from
+            break
+    lo, hi = 0, len(lines)  # largest k whose first k lines fit
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if count("\n".join(entries[:mid]), enc) <= budget:
+        if count("\n".join(lines[:mid]), enc) <= budget:
             lo = mid
         else:
             hi = mid - 1
-    return "\n".join(entries[:lo])
+    return "\n".join(lines[:lo])
