@@ -10,6 +10,7 @@ import time
 
 from . import __version__
 from .config import FORMATS, MODES, ConfigError, Settings, load_settings, parse_count, write_default_config
+from .evaluate import EvalError
 from .index import IndexError_
 from .rank import Focus
 from .repository import Repository, index_repository, load_repository
@@ -177,7 +178,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     from .repomap import repo_map
     repo = _load(args)
     focus = [parse_focus(f, repo.root) for f in args.focus]
-    index = RepoIndex(repo)
+    index = RepoIndex.load(repo)
     seeds = query_signals(index, args.query or "", focus).seeds if (args.query or focus) else None
     text = repo_map(index, args.budget or args.settings.map_budget, seeds)
     sys.stdout.write(text + "\n" if text else "")
@@ -187,7 +188,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from .rank import RepoIndex, rank_chunks
     repo = _load(args)
-    index = RepoIndex(repo)
+    index = RepoIndex.load(repo)
     best: dict[str, dict] = {}
     for i, score in rank_chunks(index, args.query):
         c = index.chunks[i]
@@ -205,6 +206,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     else:
         for h in hits:
             print(f"{h['score']:7.3f}  {h['path']}:{h['start_line']}-{h['end_line']}  {h['symbol'] or ''}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import format_eval, run_eval
+    budgets = tuple(parse_size(b) for b in args.budgets.split(",") if b.strip())
+    result = run_eval(args.path, commits=args.commits, budgets=budgets, encoding=args.encoding,
+                      progress=ProgressBar("evaluating"), index_path=args.index)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        sys.stdout.write(format_eval(result))
     return 0
 
 
@@ -260,6 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
+    p = sub.add_parser("eval", help="measure retrieval on the repository's own history (commit message -> changed lines)")
+    p.add_argument("path", nargs="?", default=".", help="git repository (default: .)")
+    p.add_argument("--commits", type=int, default=40, help="tasks to mine, newest first (default 40)")
+    p.add_argument("--budgets", default="8k,32k,128k", help="comma-separated token budgets")
+    p.add_argument("--encoding", default="cl100k_base", help="token encoding of the budgets (default cl100k_base)")
+    p.add_argument("--index", default=None, metavar="FILE", help="index shared by all states (default: a temporary file)")
+    p.add_argument("--json", action="store_true", help="figures and per-task detail as JSON")
+    p.set_defaults(func=cmd_eval)
+
     p = sub.add_parser("init", help="write a commented .repoctx.toml holding the default settings")
     p.add_argument("path", nargs="?", default=".", help="repository folder (default: .)")
     p.add_argument("--force", action="store_true", help="replace an existing .repoctx.toml")
@@ -279,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     except PackError as exc:
         print(f"repoctx: error: {exc}", file=sys.stderr)
         return 3
-    except (IndexError_, EncodingUnavailable, UsageError, ConfigError, NotADirectoryError, OSError) as exc:
+    except (IndexError_, EncodingUnavailable, UsageError, ConfigError, EvalError, NotADirectoryError, OSError) as exc:
         print(f"repoctx: error: {exc}", file=sys.stderr)
         return 1
 

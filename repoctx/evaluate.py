@@ -34,7 +34,7 @@ from .lexical import BM25, tokenize
 from .model import PackedFile, PackResult
 from .render import FileSlice, merge_spans, render
 from .repository import Repository, load_repository
-from .scan import IGNORED_FOLDERS, ScanOptions
+from .scan import IGNORED_FOLDERS, ScanOptions, is_test_path
 from .tokens import count, get_encoding
 
 DEFAULT_BUDGETS = (8_000, 32_000, 128_000)
@@ -55,9 +55,6 @@ CODE_EXTENSIONS = frozenset({
     ".scala", ".m", ".mm", ".lua", ".sh", ".bash", ".pl", ".r", ".jl", ".ex", ".exs", ".erl", ".hs",
     ".ml", ".clj", ".dart", ".vue", ".svelte",
 })
-TEST_FOLDERS = frozenset({"test", "tests", "__tests__", "spec", "specs", "testing", "testdata"})
-_TEST_NAME = re.compile(r"(?i)^(tests?|test_.*|.*[._-](test|tests|spec))\.\w+$|^conftest\.py$")
-_TEST_CLASS = re.compile(r"[a-z0-9]Tests?\.(java|kt|cs|scala|swift|php)$")
 
 #: A conventional-commit or component prefix: "fix:", "feat(router)!:", "docs/api:", "[core]".
 _PREFIX = re.compile(r"^\s*(\[[^\]]*\]|[\w./-]+(\([^)]*\))?!?:)\s*")
@@ -122,15 +119,6 @@ def _unquote(path: str) -> str:
 
 
 # -- mining ------------------------------------------------------------------------------------------
-
-def is_test_path(path: str) -> bool:
-    """A test file: inside a test folder (test, tests, __tests__, spec, …) or named like a test
-    (test_x.py, x_test.go, x.test.js, x.spec.ts, conftest.py, FooTest.java)."""
-    parts = PurePosixPath(path).parts
-    name = parts[-1] if parts else ""
-    return (any(p.lower() in TEST_FOLDERS for p in parts[:-1])
-            or bool(_TEST_NAME.match(name)) or bool(_TEST_CLASS.search(name)))
-
 
 def is_source_path(path: str) -> bool:
     """Program source (tests included): a file with a grammar or a common code extension, not a

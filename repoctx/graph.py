@@ -46,6 +46,8 @@ from .imports import ResolvedImport, family, resolve_imports
 from .model import FileFacts, Symbol
 
 MODULE = "<module>"
+#: Bump when resolution or linking rules change: cached graphs of the old rules are then ignored.
+GRAPH_VERSION = "1"
 
 
 def module_id(path: str) -> str:
@@ -63,6 +65,22 @@ class RepoGraph:
     external_imports: list[tuple[str, str]]        # (importing path, module as written) not in the repo
     references: list[tuple[str, str, str]]         # (source id, target id, name), once however often used
     ambiguous: list[tuple[str, str]]               # (source id, name) defined in several places, unlinked
+
+    def to_record(self) -> tuple:
+        """The graph as plain tuples (for the cache); symbols are rebuilt from the facts."""
+        return self.imports, self.external_imports, self.references, self.ambiguous
+
+    @classmethod
+    def from_record(cls, rec: tuple, facts: Mapping[str, FileFacts]) -> RepoGraph:
+        imports, external, references, ambiguous = rec
+        files = sorted(facts)
+        symbols: dict[str, tuple[str, Symbol]] = {}
+        for path in files:
+            for sid, s in ordered_symbols(path, facts[path].symbols):
+                symbols.setdefault(sid, (path, s))
+        return cls(files=files, symbols=symbols, imports=[tuple(x) for x in imports],
+                   external_imports=[tuple(x) for x in external], references=[tuple(x) for x in references],
+                   ambiguous=[tuple(x) for x in ambiguous])
 
     def symbol_ids(self) -> list[str]:
         """Every symbol id, in file and line order (module ids are not symbols)."""

@@ -2,7 +2,7 @@
 per-language tree-sitter data the parser runs (grammar, compiled query, node types).
 
     language_for_path("src/app.tsx")     # "tsx"; None for files without a grammar
-    get_parser("python"), get_query("python")   # loaded on first use, cached per process
+    get_parser("python"), get_query("python")   # loaded on first use, then cached
     comment_prefix("notes.sql")          # "--";  comment_prefix("page.html") -> ("<!--", "-->")
 
 Grammars and queries load lazily and are cached per process, so a worker process of a
@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import posixpath
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -327,13 +328,23 @@ def comment_prefix(path_or_language: str) -> str | tuple[str, str] | None:
 
 @lru_cache(maxsize=None)
 def get_language(name: str) -> Language:
+    """The grammar of a language in LANGUAGES, loaded from its wheel on first use."""
     module, function = LANGUAGES[name].grammar
     return Language(getattr(importlib.import_module(module), function)())
 
 
-@lru_cache(maxsize=None)
+_THREAD = threading.local()
+
+
 def get_parser(name: str) -> Parser:
-    return Parser(get_language(name))
+    """A parser for the language, one per process and thread (a tree-sitter parser is not thread-safe)."""
+    parsers = getattr(_THREAD, "parsers", None)
+    if parsers is None:
+        parsers = _THREAD.parsers = {}
+    parser = parsers.get(name)
+    if parser is None:
+        parser = parsers[name] = Parser(get_language(name))
+    return parser
 
 
 def query_source(name: str) -> tuple[str, int]:

@@ -129,6 +129,17 @@ class BM25:
         #: BM25 contribution of each posting: idf(term) * tf part(term, doc).
         self.post_weight = idf[post_term] * tf / (tf + norm[self.post_doc])
 
+    def state(self) -> tuple:
+        """Everything the index holds, as plain values and arrays (for a cache file)."""
+        return self.n_docs, list(self.vocab), self.indptr, self.post_doc, self.post_weight
+
+    @classmethod
+    def from_state(cls, state: tuple) -> BM25:
+        self = cls.__new__(cls)
+        self.n_docs, vocab, self.indptr, self.post_doc, self.post_weight = state
+        self.vocab = {t: i for i, t in enumerate(vocab)}
+        return self
+
     def _term_ids(self, query_tokens: list[str]) -> list[int]:
         """Distinct known term ids, sorted so that scores do not depend on the query's word order."""
         return sorted({self.vocab[t] for t in query_tokens if t in self.vocab})

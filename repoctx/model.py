@@ -6,6 +6,7 @@ Paths are repository-relative POSIX strings; lines are 1-based and inclusive.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import NamedTuple
 
 
@@ -74,6 +75,36 @@ class Import:
     external: bool = False    # known to be outside the repository (e.g. C `#include <…>`)
 
 
+class LazyReferences(Sequence):
+    """A file's references as stored (two parallel lists), turned into `Reference`s on first use.
+    Loading a large repository decodes a million references; most packs read a few files' worth."""
+
+    __slots__ = ("_names", "_lines", "_items")
+
+    def __init__(self, names: list[str], lines: list[int]):
+        self._names, self._lines, self._items = names, lines, None
+
+    def _list(self) -> list[Reference]:
+        if self._items is None:
+            self._items = list(map(Reference, self._names, self._lines))
+        return self._items
+
+    def __getitem__(self, i):
+        return self._list()[i]
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __iter__(self):
+        return iter(self._list())
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return repr(self._list())
+
+
 @dataclass
 class FileFacts:
     language: str | None
@@ -96,7 +127,7 @@ class FileFacts:
         language, lines, parse_errors, symbols, (ref_names, ref_lines), imports = rec
         return cls(language=language, lines=lines, parse_errors=parse_errors,
                    symbols=[Symbol(*s) for s in symbols],
-                   references=list(map(Reference, ref_names, ref_lines)),
+                   references=LazyReferences(ref_names, ref_lines),
                    imports=[Import(*i) for i in imports])
 
 

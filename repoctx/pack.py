@@ -54,7 +54,7 @@ class Packer:
 
     def __init__(self, repo: Repository, index: RepoIndex | None = None):
         self.repo = repo
-        self.index = index or RepoIndex(repo)
+        self.index = index or RepoIndex.load(repo)
         self.enc = get_encoding(repo.encoding)
         self._lines: dict[str, list[str]] = {}
         self._costs: dict[str, list[int]] = {}
@@ -74,8 +74,12 @@ class Packer:
         return self._lines[path]
 
     def line_costs(self, path: str) -> list[int]:
+        """Estimated tokens per line, from the file's exact count spread by characters (encoding every
+        line would cost more than the whole pack); the finished pack is counted exactly."""
         if path not in self._costs:
-            self._costs[path] = [len(self.enc.encode_ordinary(ln + "\n")) for ln in self.lines(path)]
+            lines = self.lines(path)
+            per_char = self.repo.tokens[path] / max(1, sum(len(ln) + 1 for ln in lines))
+            self._costs[path] = [max(1, round((len(ln) + 1) * per_char)) for ln in lines]
         return self._costs[path]
 
     def file_slice(self, path: str, spans) -> FileSlice:

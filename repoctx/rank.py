@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
 from .chunks import Chunk, file_chunks
+from .derived_cache import cached, state_key
 from .lexical import BM25, tokenize
 from .repository import Repository
+from .scan import is_test_path
 
 MODULE = "<module>"
+#: Bump when chunking, tokenising or the walk graph change: old cache files are then ignored.
+CACHE_VERSION = "1"
 DAMPING = 0.85
 ITERATIONS = 30
 SEEDS_FROM_BM25 = 20
@@ -51,60 +54,87 @@ class Focus:
         return chunk.start <= (self.end or self.start) and self.start <= chunk.end
 
 
-class RepoIndex:
-    """Chunks, their BM25 index and the walk graph of one loaded repository (built once, reused)."""
+def _walk_graph(repo: Repository, chunks: list[Chunk]) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
+    """The walk's graph: (node → index, edge sources, edge targets, edge weights normalised per source).
+    Edges: symbol ↔ its file (0.3 each way), reference source → target (1.0) and back (0.5),
+    importer → imported file (0.5) and back (0.25)."""
+    g = repo.graph
+    pairs: list[tuple[str, str, float]] = []
+    for c in chunks:
+        if c.symbol:
+            pairs.append((node_of(c), f"{c.path}:{MODULE}", 0.3))
+            pairs.append((f"{c.path}:{MODULE}", node_of(c), 0.3))
+    for source, target, _name in g.references:
+        pairs.append((source, target, 1.0))
+        pairs.append((target, source, 0.5))
+    for a, b in g.imports:
+        pairs.append((f"{a}:{MODULE}", f"{b}:{MODULE}", 0.5))
+        pairs.append((f"{b}:{MODULE}", f"{a}:{MODULE}", 0.25))
+    nodes: dict[str, int] = {}
+    for c in chunks:
+        nodes.setdefault(node_of(c), len(nodes))
+    src = np.fromiter((nodes.setdefault(a, len(nodes)) for a, _, _ in pairs), dtype=np.int64, count=len(pairs))
+    dst = np.fromiter((nodes.setdefault(b, len(nodes)) for _, b, _ in pairs), dtype=np.int64, count=len(pairs))
+    w = np.fromiter((x for _, _, x in pairs), dtype=np.float64, count=len(pairs))
+    out = np.bincount(src, w, minlength=len(nodes))
+    return nodes, src, dst, w / np.where(out[src] > 0, out[src], 1.0)
 
-    def __init__(self, repo: Repository):
+
+class RepoIndex:
+    """Chunks, their BM25 index and the walk graph of one loaded repository.
+
+    Building it tokenises every file, so `load` keeps a copy next to the SQLite index, keyed by the
+    exact repository state (every path with its blob SHA): a warm pack reads it back in milliseconds.
+    """
+
+    def __init__(self, repo: Repository, chunks: list[Chunk], bm25: BM25, graph: tuple):
         self.repo = repo
-        self.chunks: list[Chunk] = []
+        self.chunks = chunks
+        self.bm25 = bm25
+        #: (node → index, edge sources, edge targets, edge weights normalised per source).
+        self.graph = graph
+        factor = {p: TEST_FACTOR if is_test_path(p) else 1.0 if f.language else TEXT_FACTOR
+                  for p, f in repo.files.items()}
+        #: Prior by kind of file: tests and plain text (docs, changelogs, config) are less often what a
+        #: change is about than program code, and changelogs match every query.
+        self.prior = np.array([factor[c.path] for c in chunks])
+
+    @classmethod
+    def build(cls, repo: Repository) -> RepoIndex:
+        chunks: list[Chunk] = []
         docs: list[list[str]] = []
         for path, facts in repo.facts.items():
             lines = repo.text(path).split("\n")
             path_tokens = tokenize(path)
             for c in file_chunks(path, facts):
-                self.chunks.append(c)
+                chunks.append(c)
                 body = "\n".join(lines[c.start - 1:c.end])
                 docs.append(path_tokens + tokenize(c.symbol or "") + tokenize(body))
-        self.bm25 = BM25(docs)
-        from .evaluate import is_test_path
-        factor = {p: TEST_FACTOR if is_test_path(p) else 1.0 if f.language else TEXT_FACTOR
-                  for p, f in repo.files.items()}
-        #: Prior by kind of file: tests and plain text (docs, changelogs, config) are less often what a
-        #: change is about than program code, and changelogs match every query.
-        self.prior = np.array([factor[c.path] for c in self.chunks])
+        return cls(repo, chunks, BM25(docs), _walk_graph(repo, chunks))
 
-    @cached_property
-    def graph(self) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
-        """(node → index, edge sources, edge targets, edge weights normalised per source)."""
-        nodes: dict[str, int] = {}
+    @classmethod
+    def load(cls, repo: Repository) -> RepoIndex:
+        """From the cache when the repository state is unchanged, else built (and cached)."""
+        if repo.overlay:
+            return cls.build(repo)
+        return cached(repo.index_path, "retrieval", state_key(repo.files, CACHE_VERSION),
+                      lambda: cls.build(repo), cls._record, lambda rec: cls._from_record(repo, rec))
 
-        def nid(name: str) -> int:
-            return nodes.setdefault(name, len(nodes))
+    @staticmethod
+    def _record(self) -> tuple:
+        n, vocab, indptr, post_doc, post_weight = self.bm25.state()
+        nodes, s, d, w = self.graph
+        arrays = [a.tobytes() for a in (indptr, post_doc, post_weight, s, d, w)]
+        return ([(c.path, c.start, c.end, c.symbol) for c in self.chunks], n, vocab, list(nodes), arrays)
 
-        src: list[int] = []
-        dst: list[int] = []
-        w: list[float] = []
-
-        def edge(a: str, b: str, weight: float) -> None:
-            src.append(nid(a))
-            dst.append(nid(b))
-            w.append(weight)
-
-        for c in self.chunks:
-            nid(node_of(c))
-            if c.symbol:
-                edge(node_of(c), f"{c.path}:{MODULE}", 0.3)
-                edge(f"{c.path}:{MODULE}", node_of(c), 0.3)
-        g = self.repo.graph
-        for source, target, _name in g.references:
-            edge(source, target, 1.0)
-            edge(target, source, 0.5)
-        for a, b in g.imports:
-            edge(f"{a}:{MODULE}", f"{b}:{MODULE}", 0.5)
-            edge(f"{b}:{MODULE}", f"{a}:{MODULE}", 0.25)
-        s, d, wt = np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64), np.array(w)
-        out = np.bincount(s, wt, minlength=len(nodes)) if len(s) else np.zeros(len(nodes))
-        return nodes, s, d, wt / np.where(out[s] > 0, out[s], 1.0) if len(s) else wt
+    @classmethod
+    def _from_record(cls, repo: Repository, rec: tuple) -> RepoIndex:
+        chunks, n, vocab, nodes, arrays = rec
+        indptr, post_doc, post_weight, s, d, w = (
+            np.frombuffer(b, dtype=t) for b, t in zip(arrays, (np.int64, np.int32, np.float64, np.int64, np.int64, np.float64)))
+        bm25 = BM25.from_state((n, vocab, indptr, post_doc, post_weight))
+        graph = ({name: i for i, name in enumerate(nodes)}, s, d, w)
+        return cls(repo, [Chunk(*c) for c in chunks], bm25, graph)
 
     def pagerank(self, seeds: dict[str, float]) -> dict[str, float]:
         """Personalised PageRank restarting at `seeds` (node → weight); uniform restart when empty."""

@@ -6,10 +6,12 @@
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from . import tokens as tok
+from .derived_cache import cached, state_key
 from .index import IndexStore, default_index_path
 from .indexer import IndexReport, Progress, analyze, read_file, update_index
 from .model import FileFacts, Skipped, SourceFile
@@ -27,11 +29,17 @@ class Repository:
     skipped: list[Skipped]             # by the scan and for their content, sorted by path
     report: IndexReport
     overlay: dict[str, str] = field(default_factory=dict)  # unsaved editor buffers, by path
+    index_path: str | None = None      # the SQLite index these facts came from (caches live beside it)
 
     @cached_property
     def graph(self):
-        from .graph import build_graph
-        return build_graph(self.root, self.facts)
+        """The import and symbol graph (cached beside the index for this exact repository state)."""
+        from .graph import GRAPH_VERSION, RepoGraph, build_graph
+        if self.overlay:
+            return build_graph(self.root, self.facts)
+        return cached(self.index_path, "graph", state_key(self.files, GRAPH_VERSION),
+                      lambda: build_graph(self.root, self.facts), RepoGraph.to_record,
+                      lambda rec: RepoGraph.from_record(rec, self.facts))
 
     def text(self, path: str) -> str:
         """The file's text as packed: UTF-8, undecodable bytes replaced."""
@@ -56,7 +64,8 @@ def load_repository(root: str, options: ScanOptions = ScanOptions(), encoding: s
     """Scan `root`, bring its index up to date, and load facts and token counts for every file."""
     result = scan(root, options)
     enc = tok.get_encoding(encoding).name
-    with IndexStore(index_path or default_index_path(result.root)) as store:
+    index_path = os.path.abspath(index_path or default_index_path(result.root))
+    with IndexStore(index_path) as store:
         report = update_index(result, store, enc, progress=progress, workers=workers)
         blobs = store.known_blobs()
         counted = store.known_tokens(enc)
@@ -82,4 +91,4 @@ def load_repository(root: str, options: ScanOptions = ScanOptions(), encoding: s
         files[f.path], facts[f.path], tokens[f.path] = f, fa, count
     skipped.sort(key=lambda s: s.path)
     return Repository(root=result.root, encoding=enc, is_git=result.is_git, files=files, facts=facts,
-                      tokens=tokens, skipped=skipped, report=report)
+                      tokens=tokens, skipped=skipped, report=report, index_path=index_path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from dataclasses import dataclass
 
@@ -45,6 +46,21 @@ MINIFIED_SUFFIXES = (".min.js", ".min.css", ".min.mjs", ".js.map", ".css.map", "
 MAX_LINE_CHARS = 4000
 #: …and so does a mean line length above this (over files of at least 2 KB).
 MAX_MEAN_LINE_CHARS = 300
+
+
+TEST_FOLDERS = frozenset({"test", "tests", "__tests__", "spec", "specs", "testing", "testdata"})
+_TEST_NAME = re.compile(r"(?i)^(tests?|test_.*|.*[._-](test|tests|spec))\.\w+$|^conftest\.py$")
+_TEST_CLASS = re.compile(r"[a-z0-9]Tests?\.(java|kt|cs|scala|swift|php)$")
+
+
+def is_test_path(path: str) -> bool:
+    """A test file: inside a test folder (test, tests, __tests__, spec, …) or named like a test
+    (test_x.py, x_test.go, x.test.js, x.spec.ts, conftest.py, FooTest.java)."""
+    parts = path.split("/")
+    name = parts[-1]
+    return (any(p.lower() in TEST_FOLDERS for p in parts[:-1])
+            or bool(_TEST_NAME.match(name)) or bool(_TEST_CLASS.search(name)))
+
 
 
 @dataclass(frozen=True)

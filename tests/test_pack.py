@@ -209,7 +209,7 @@ def test_formats_parse_back(py_repo, tmp_path):
 
 
 def test_a_query_naming_a_file_or_symbol_ranks_it_first(py_repo):
-    index = RepoIndex(py_repo)
+    index = RepoIndex.load(py_repo)
     top = index.chunks[rank_chunks(index, "the bug is in shop/reports/r7.py")[0][0]]
     assert top.path == "shop/reports/r7.py"
     top = index.chunks[rank_chunks(index, "make retry_delay configurable")[0][0]]
@@ -235,3 +235,17 @@ def test_map_is_ranked_and_fits_its_budget(py_repo):
     assert r.stdout.startswith("shop/")
     full = run_cli("map", py_repo.root, "--budget", "100k").stdout
     assert "    def send(self, order):" in full and "shop/client.py\n  class Client:" in full
+
+
+def test_retrieval_index_is_cached_by_repository_state(py_repo):
+    folder = py_repo.index_path.rsplit("/", 1)[0] + "/retrieval"
+    first = RepoIndex.load(py_repo)
+    files = list(__import__("os").scandir(folder))
+    assert len(files) == 1
+    again = RepoIndex.load(py_repo)  # read back from the cache file
+    q = "retry delay for send"
+    assert rank_chunks(again, q) == rank_chunks(first, q) and again.chunks == first.chunks
+    with open(files[0].path, "wb") as f:
+        f.write(b"\x00garbage")
+    rebuilt = RepoIndex.load(py_repo)  # a damaged cache is rebuilt, silently
+    assert rank_chunks(rebuilt, q) == rank_chunks(first, q)

@@ -931,3 +931,15 @@ def test_queries_compile_with_the_shipped_reference_patterns_disabled(language):
     caps = QueryCursor(query).captures(get_parser(language).parse(snippet.encode()).root_node)
     assert "ref" in caps and "name" in caps
     assert not [c for c in caps if c.startswith("reference.")]
+
+
+def test_parse_file_keeps_the_file_when_extraction_fails(monkeypatch):
+    import repoctx.parse as parse
+
+    def broken(*args):
+        raise RuntimeError("an unforeseen tree")
+
+    monkeypatch.setattr(parse, "_symbols", broken)
+    assert parse.parse_file("a.py", b"def f():\n    pass\n") == FileFacts("python", 2, parse_errors=True)
+    with pytest.raises(RuntimeError):
+        parse.extract("python", b"def f():\n    pass\n")

@@ -1,0 +1,51 @@
+"""Derived data cached beside the index, keyed by the exact repository state.
+
+The graph and the retrieval index are pure functions of the repository's files (paths and blob
+SHAs). Rebuilding them costs seconds on a large repository; reading them back costs milliseconds.
+Each is one marshal file under `<index folder>/<kind>/<state key>.marshal`, written atomically; a
+missing, damaged or outdated file simply means "build it again". The newest few states are kept.
+"""
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+KEEP = 4
+
+
+def state_key(files: dict, version: str) -> str:
+    """A key for the repository state: every path with its blob SHA and language, plus `version`."""
+    h = hashlib.sha1(f"{version}\0py{sys.version_info[0]}.{sys.version_info[1]}\n".encode())
+    for path, f in files.items():
+        h.update(f"{path}\0{f.blob_sha}\0{f.language}\n".encode())
+    return h.hexdigest()
+
+
+def cached(index_path: str | None, kind: str, key: str, build: Callable[[], Any],
+           to_record: Callable[[Any], Any], from_record: Callable[[Any], Any]) -> Any:
+    """`from_record(<cached record>)` if there is a good one, else `build()` (and cache it)."""
+    if not index_path:
+        return build()
+    folder = os.path.join(os.path.dirname(index_path), kind)
+    file = os.path.join(folder, key + ".marshal")
+    try:
+        with open(file, "rb") as fh:
+            return from_record(marshal.load(fh))
+    except (OSError, ValueError, EOFError, TypeError, KeyError, IndexError):
+        pass
+    value = build()
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tmp = f"{file}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            marshal.dump(to_record(value), fh)
+        os.replace(tmp, file)
+        for old in sorted(os.scandir(folder), key=lambda e: e.stat().st_mtime)[:-KEEP]:
+            os.unlink(old.path)
+    except OSError:
+        pass  # a cache we cannot write only costs time
+    return value
