@@ -8,7 +8,7 @@ with it. Files without a grammar are cut into plain windows.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .graph import qualified_names
 from .model import FileFacts, Symbol
@@ -18,8 +18,8 @@ MIN_LINES = 2
 SPLIT_LINES = 40
 
 
-@dataclass(frozen=True)
-class Chunk:
+class Chunk(NamedTuple):
+    """A tuple, not a dataclass: a large repository has a hundred thousand of them."""
     path: str
     start: int                 # 1-based inclusive
     end: int

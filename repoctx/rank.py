@@ -125,7 +125,7 @@ class RepoIndex:
         n, vocab, indptr, post_doc, post_weight = self.bm25.state()
         nodes, s, d, w = self.graph
         arrays = [a.tobytes() for a in (indptr, post_doc, post_weight, s, d, w)]
-        return ([(c.path, c.start, c.end, c.symbol) for c in self.chunks], n, vocab, list(nodes), arrays)
+        return ([tuple(c) for c in self.chunks], n, vocab, list(nodes), arrays)
 
     @classmethod
     def _from_record(cls, repo: Repository, rec: tuple) -> RepoIndex:
@@ -134,7 +134,7 @@ class RepoIndex:
             np.frombuffer(b, dtype=t) for b, t in zip(arrays, (np.int64, np.int32, np.float64, np.int64, np.int64, np.float64)))
         bm25 = BM25.from_state((n, vocab, indptr, post_doc, post_weight))
         graph = ({name: i for i, name in enumerate(nodes)}, s, d, w)
-        return cls(repo, [Chunk(*c) for c in chunks], bm25, graph)
+        return cls(repo, list(map(Chunk._make, chunks)), bm25, graph)
 
     def pagerank(self, seeds: dict[str, float]) -> dict[str, float]:
         """Personalised PageRank restarting at `seeds` (node → weight); uniform restart when empty."""
