@@ -89,6 +89,7 @@ _TS = _JS_COMMON + """
 
 _GO = _COMMENTS + """
 (type_alias name: (type_identifier) @name) @definition.type
+(method_elem name: (field_identifier) @name) @definition.method
 (source_file (const_declaration (const_spec name: (identifier) @name) @definition.constant))
 (source_file (var_declaration (var_spec name: (identifier) @name) @definition.variable))
 (source_file (var_declaration (var_spec_list (var_spec name: (identifier) @name) @definition.variable)))
@@ -135,6 +136,7 @@ _C = _COMMENTS + """
 
 _CPP = _C + """
 (namespace_definition name: (namespace_identifier) @name) @definition.namespace
+(alias_declaration name: (type_identifier) @name) @definition.type
 (function_declarator declarator: (qualified_identifier name: (identifier) @name)) @definition.method
 (declaration declarator: (reference_declarator)) @wrap
 (field_declaration declarator: (reference_declarator)) @wrap
@@ -211,7 +213,7 @@ LANGUAGES: dict[str, LanguageSpec] = {s.name: s for s in (
                  ("identifier", "field_identifier", "type_identifier", "package_identifier"),
                  ("tree_sitter_go",), _GO,
                  {"function_declaration": "function", "method_declaration": "method", "type_spec": "type",
-                  "type_alias": "type", "const_spec": "constant", "var_spec": "variable"}),
+                  "type_alias": "type", "const_spec": "constant", "var_spec": "variable", "method_elem": "method"}),
     LanguageSpec("rust", ("tree_sitter_rust", "language"), (".rs",), "//",
                  ("identifier", "field_identifier", "type_identifier"), ("tree_sitter_rust",), _RUST,
                  {"struct_item": "struct", "enum_item": "enum", "union_item": "union", "type_item": "type",
@@ -231,7 +233,8 @@ LANGUAGES: dict[str, LanguageSpec] = {s.name: s for s in (
                   ".cu", ".cuh"), "//",
                  ("identifier", "field_identifier", "type_identifier", "namespace_identifier"),
                  ("tree_sitter_cpp",), _CPP,
-                 {**_C_KINDS, "class_specifier": "class", "namespace_definition": "namespace"},
+                 {**_C_KINDS, "class_specifier": "class", "namespace_definition": "namespace",
+                  "alias_declaration": "type"},
                  loose_wrappers=frozenset(("function_definition", "declaration", "field_declaration",
                                            "template_declaration"))),
     LanguageSpec("ruby", ("tree_sitter_ruby", "language"), (".rb", ".rake", ".gemspec", ".ru"), "#",

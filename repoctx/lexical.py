@@ -67,8 +67,23 @@ def _split_word(word: str) -> tuple[str, ...]:
             found.append(piece)
         if len(parts) > 1 or len(pieces) > 1 or piece != word:
             found.extend(parts)
-    return tuple(t for t in map(str.lower, found)
+    return tuple(singular(t) for t in map(str.lower, found)
                  if len(t) > 1 and t not in STOP_WORDS and t.strip("_"))
+
+
+def singular(token: str) -> str:
+    """English plural → singular for plain lowercase words, so "headers" matches "header" and
+    "classifiers" matches "classifier": -ies → -y, -(s|x|ch|sh)es → drop "es", else a final "s"
+    after anything but s, u or i. Identifiers joined by "_" are left whole."""
+    if len(token) < 4 or not token.endswith("s") or "_" in token or not token.isalpha():
+        return token
+    if token.endswith("ies") and len(token) > 4:
+        return token[:-3] + "y"
+    if token.endswith(("sses", "xes", "ches", "shes")):
+        return token[:-2]
+    if token[-2] in "sui":
+        return token
+    return token[:-1]
 
 
 class _WordCache(dict):

@@ -29,6 +29,8 @@ SIGNATURE_MAX_LINES = 4
 #: and how strongly a large closure lowers a chunk's value.
 PRICED = 800
 CLOSURE_POWER = 0.25
+#: Chunks whose closure does not fit any more before the fill stops looking further down the ranking.
+MAX_MISSES = 1000
 #: Ranked chunks considered for a slice pack.
 CANDIDATES = 3000
 #: Rough cost of a new file header and of an elision marker, for the running estimate only;
@@ -233,7 +235,7 @@ class Packer:
                     break
             else:
                 misses += 1
-                if misses > 200 or used > budget * 0.98:
+                if misses > MAX_MISSES or used > budget * 0.98:
                     break
                 continue
             if new:

@@ -7,11 +7,14 @@ everything else is worked out from the captured nodes' positions, so nothing her
 the tree in Python, and a file nested 10,000 deep costs what its size costs. Bad input never raises:
 invalid UTF-8 is read with replacement characters, a syntax error yields what the partial tree
 gives (and `parse_errors`), a file in a language without a grammar yields only its line count.
+`lines` counts "\n"s, plus one for a last line without one (an empty file has 0). A `.h` header with
+C++-only lines is read as C++ (`FileFacts.language` then says "cpp"; see languages.language_for_file).
 
 Definitions (`Symbol`): `name` unqualified; `parent` the innermost enclosing definition (for Go
 methods the receiver type, for Rust the `impl` type, for C++ `A::f` the scope `A`); a function whose
 parent is a class, struct, interface, trait, enum, record, object or impl (a Ruby module too) is a
-"method". Lines cover the whole definition with its decorators, `export`, or `template<…>`.
+"method". Lines cover the whole definition with its decorators, `export`, or `template<…>`;
+`body_start_line` is where the body node starts (None for a declaration without one).
 `signature` is the declaration from its first keyword (decorators and annotations left out) up to the
 body, each line's whitespace collapsed; a declaration without a body gives its first lines (at most
 SIGNATURE_LINES). `doc` is, as written, a Python docstring, else the comment lines directly above

@@ -11,7 +11,7 @@ from repoctx.lexical import BM25, STOP_WORDS, tokenize
 
 @pytest.mark.parametrize("text, expected", [
     # snake_case
-    ("read_file_lines", ["read_file_lines", "read", "file", "lines"]),
+    ("read_file_lines", ["read_file_lines", "read", "file", "line"]),
     ("__init__", ["__init__", "init"]),
     ("MAX_LINE_LENGTH", ["max_line_length", "max", "line", "length"]),
     # camelCase / PascalCase
@@ -38,7 +38,7 @@ from repoctx.lexical import BM25, STOP_WORDS, tokenize
     # unicode identifiers
     ("größeÄnderung", ["größeänderung", "größe", "änderung"]),
     ("café_größe", ["café_größe", "café", "größe"]),
-    ("naïveBayes", ["naïvebayes", "naïve", "bayes"]),
+    ("naïveBayes", ["naïvebaye", "naïve", "baye"]),
     ("日本語", ["日本語"]),
     # stop words, 1-character tokens, underscores only, nothing at all
     ("def f(self, x): return None", []),
@@ -148,3 +148,13 @@ def test_empty_index_and_empty_query():
     assert np.array_equal(ix.scores([]), np.zeros(4))
     blank = BM25([[], ["parse"]])
     assert [i for i, _ in blank.search(["parse"])] == [1]
+
+
+@pytest.mark.parametrize("word,expected", [
+    ("headers", "header"), ("classifiers", "classifier"), ("properties", "property"), ("classes", "class"),
+    ("matches", "match"), ("status", "status"), ("process", "process"), ("analysis", "analysis"),
+    ("is", "is"), ("bus", "bus"), ("is_headers", "is_headers"), ("v2s", "v2s"),
+])
+def test_plurals_match_their_singular(word, expected):
+    from repoctx.lexical import singular
+    assert singular(word) == expected

@@ -306,12 +306,14 @@ def test_go():
         ("Name", "type", 17, 17, None),
         ("Cart", "struct", 21, 23, None),
         ("Totaler", "interface", 25, 27, None),
+        ("Total", "method", 26, 26, "Totaler"),
         ("Total", "method", 30, 32, "Cart"),   # the receiver type is the parent
         ("New", "function", 34, 34, None),
     ]
     assert imps(f) == [("fmt", (), 4), ("strings", (), 5), ("example.com/shop/price", (), 7)]
-    total = sym(f, "Total")
+    total = sym(f, "Total", 30)
     assert total.signature == "func (c *Cart) Total() float64" and total.doc == "// Total sums the cart."
+    assert sym(f, "Total", 26).signature == "Total() float64"
     assert sym(f, "Cart").signature == "type Cart struct" and sym(f, "Cart").body_start_line == 21
     assert sym(f, "MaxItems").doc == "// MaxItems caps a cart."
     assert {("Round", 31), ("price", 31), ("Items", 31), ("Cart", 30), ("Errorf", 13)} <= refs(f)
@@ -520,6 +522,7 @@ double Shape::area() const { return 0; }
 
 enum class Color { Red, Green };
 
+using Points = std::vector<Point<double>>;
 }  // namespace geo
 
 int main() { return geo::Shape::make(1) != nullptr; }
@@ -528,9 +531,9 @@ int main() { return geo::Shape::make(1) != nullptr; }
 
 def test_cpp():
     f = facts("src/shape.cpp", CPP)
-    assert (f.language, f.lines, f.parse_errors) == ("cpp", 26, False)
+    assert (f.language, f.lines, f.parse_errors) == ("cpp", 27, False)
     assert syms(f) == [
-        ("geo", "namespace", 4, 24, None),
+        ("geo", "namespace", 4, 25, None),
         ("Point", "struct", 7, 11, "geo"),
         ("dot", "method", 10, 10, "Point"),
         ("Shape", "class", 13, 18, "geo"),
@@ -538,13 +541,14 @@ def test_cpp():
         ("make", "method", 17, 17, "Shape"),
         ("area", "method", 20, 20, "Shape"),     # `Shape::area` defined outside the class
         ("Color", "enum", 22, 22, "geo"),
-        ("main", "function", 26, 26, None),
+        ("Points", "type", 24, 24, "geo"),
+        ("main", "function", 27, 27, None),
     ]
     assert imps(f) == [("shape.h", (), 1), ("vector", (), 2, "external")]
     point = sym(f, "Point")
     assert point.signature == "template <typename T>\nstruct Point" and point.doc == "/// A 2-D point."
     assert sym(f, "area", 20).signature == "double Shape::area() const"
-    assert {("make", 26), ("Shape", 26), ("geo", 26), ("Point", 10)} <= refs(f)
+    assert {("make", 27), ("Shape", 27), ("geo", 27), ("Point", 10), ("vector", 24)} <= refs(f)
 
 
 RUBY = '''\
