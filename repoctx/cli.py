@@ -105,7 +105,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_graph(args: argparse.Namespace) -> int:
     from .graph_export import graph_dot, graph_json
     repo = _load(args)
-    if args.format == "json":
+    if args.graph_format == "json":
         print(json.dumps(graph_json(repo), indent=1))
     else:
         print(graph_dot(repo))
@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("graph", help="the import and symbol graph as JSON or Graphviz DOT")
     _repo_args(p)
-    p.add_argument("--format", choices=("json", "dot"), default="json")
+    p.add_argument("--format", choices=("json", "dot"), default="json", dest="graph_format")
     p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser("pack", help="pack the repository (or the slices a query needs) into a prompt")

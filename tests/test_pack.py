@@ -249,3 +249,20 @@ def test_retrieval_index_is_cached_by_repository_state(py_repo):
         f.write(b"\x00garbage")
     rebuilt = RepoIndex.load(py_repo)  # a damaged cache is rebuilt, silently
     assert rank_chunks(rebuilt, q) == rank_chunks(first, q)
+
+
+def test_settings_file_is_read_and_flags_override_it(tmp_path):
+    repo = make_repo(tmp_path / "r", {**PY, ".repoctx.toml": 'budget = "2k"\nformat = "markdown"\n'})
+    r = run_cli("pack", str(repo), "--query", "retry delay")
+    assert r.returncode == 0, r.stderr
+    assert "/2,000 tokens" in r.stderr and r.stdout.startswith("## ")
+    r = run_cli("pack", str(repo), "--query", "retry delay", "--budget", "3k", "--format", "plain")
+    assert "/3,000 tokens" in r.stderr and r.stdout.startswith("=== ")
+    (repo / ".repoctx.toml").write_text('budjet = 5\n')
+    r = run_cli("pack", str(repo))
+    assert r.returncode == 1 and ".repoctx.toml: unknown key 'budjet'" in r.stderr
+    r = run_cli("init", str(tmp_path / "fresh"))
+    assert r.returncode == 1  # not a folder yet
+    (tmp_path / "fresh").mkdir()
+    assert run_cli("init", str(tmp_path / "fresh")).returncode == 0
+    assert run_cli("init", str(tmp_path / "fresh")).returncode == 1  # refuses to overwrite
