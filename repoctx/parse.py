@@ -48,6 +48,7 @@ Imports (`Import`), one per statement unless said otherwise, in line order:
 """
 from __future__ import annotations
 
+import gc
 import re
 from bisect import bisect_left
 from collections import Counter
@@ -97,10 +98,17 @@ def parse_file(path: str, data: bytes) -> FileFacts:
     language = language_for_file(path, data)
     if language is None:
         return FileFacts(language=None, lines=lines)
+    # A file makes ~40 small acyclic objects (nodes, tuples, References) per line; letting the cyclic
+    # GC trace them while they are being made costs 10-15% of the parse, more in a big process.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         return extract(language, data, lines)
     except Exception:  # noqa: BLE001 — an unforeseen tree shape must not lose the file
         return FileFacts(language=language, lines=lines, parse_errors=True)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def extract(language: str, data: bytes, lines: int | None = None) -> FileFacts:

@@ -947,3 +947,16 @@ def test_parse_file_keeps_the_file_when_extraction_fails(monkeypatch):
     assert parse.parse_file("a.py", b"def f():\n    pass\n") == FileFacts("python", 2, parse_errors=True)
     with pytest.raises(RuntimeError):
         parse.extract("python", b"def f():\n    pass\n")
+
+
+def test_parse_file_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+    assert gc.isenabled()
+    parse_file("a.py", b"def f(:\n")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        parse_file("a.py", b"x = 1\n")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
