@@ -17,6 +17,8 @@ def graph_json(repo: Repository) -> dict:
         "imports": [{"source": s, "target": t} for s, t in g.imports],
         "external_imports": [{"source": s, "module": m} for s, m in g.external_imports],
         "references": [{"source": s, "target": t, "name": n} for s, t, n in g.references],
+        # names defined in several places that no import decides between: reported, never guessed
+        "ambiguous": [{"source": s, "name": n} for s, n in g.ambiguous],
     }
 
 

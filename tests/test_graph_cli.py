@@ -35,6 +35,10 @@ FILES = {
     "c/main.c": '#include <stdio.h>\n#include "util.h"\n\nint main(void) {\n    return add(1, 2);\n}\n',
     "c/util.h": "int add(int a, int b);\n",
     "c/util.c": '#include "util.h"\n\nint add(int a, int b) {\n    return a + b;\n}\n',
+    # the same name defined twice, used without an import: ambiguous, so not linked
+    "misc/a.py": "def dup():\n    return 1\n",
+    "misc/b.py": "def dup():\n    return 2\n",
+    "misc/c.py": "def use():\n    return dup()\n",
 }
 
 
@@ -80,6 +84,8 @@ def test_files_symbols_and_references_have_the_documented_shape(graph):
     assert ("cmd/main.go:main", "store/store.go:Store.Get", "Get") in refs
     assert ("rs/src/lib.rs:run", "rs/src/util.rs:helper", "helper") in refs
     assert ("web/components/button.tsx:Button", "web/lib/format.ts:formatPrice", "formatPrice") in refs
+    assert not any(r[0] == "misc/c.py:use" for r in refs)
+    assert {"source": "misc/c.py:use", "name": "dup"} in g["ambiguous"]
 
 
 def test_dot_output_renders_with_graphviz(graph, tmp_path):
