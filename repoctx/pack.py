@@ -29,10 +29,12 @@ SIGNATURE_MAX_LINES = 4
 #: and how strongly a large closure lowers a chunk's value.
 PRICED = 800
 CLOSURE_POWER = 0.25
+#: A pack whose exact count is below this share of the budget is selected once more.
+REFILL_BELOW = 0.96
 #: Chunks whose closure does not fit any more before the fill stops looking further down the ranking.
 MAX_MISSES = 1000
 #: Ranked chunks considered for a slice pack.
-CANDIDATES = 3000
+CANDIDATES = 20000
 #: Rough cost of a new file header and of an elision marker, for the running estimate only;
 #: the final pack is counted exactly.
 FILE_OVERHEAD = 20
@@ -175,8 +177,7 @@ class Packer:
         map_text = repo_map(self.index, mb) if mb > 50 else ""
         base_text, _ = self.render_selection(map_text, {}, fmt, line_numbers)
         base = count(base_text, self.enc)
-        additions = self._select(query, budget - base, focus)
-        # Exactness: the largest prefix of additions whose rendered text fits the budget.
+
         def build(k: int):
             sel = _Selection()
             for adds in additions[:k]:
@@ -185,8 +186,17 @@ class Packer:
             text, slices = self.render_selection(map_text, sel.spans(), fmt, line_numbers)
             return text, count(text, self.enc), slices
 
+        # Selection works on estimated line costs; when the real count leaves much of the budget
+        # unused, select once more with the estimate scaled to what it actually cost.
+        estimate = budget - base
+        for attempt in range(2):
+            additions, used = self._select(query, estimate, focus)
+            best = build(len(additions))
+            if attempt or best[1] > budget or best[1] >= REFILL_BELOW * budget or used < REFILL_BELOW * estimate:
+                break
+            estimate = int(estimate * (budget - base) / max(1, best[1] - base))
+        # Exactness: the largest prefix of additions whose rendered text fits the budget.
         lo, hi = 0, len(additions)
-        best = build(hi)
         if best[1] > budget:
             while lo < hi:
                 mid = (lo + hi + 1) // 2
@@ -202,8 +212,9 @@ class Packer:
                 raise PackError(f"a budget of {budget:,} tokens is below the {best[1]:,} that an empty pack takes")
         return self._result("slice", budget, best[0], best[1], best[2], start)
 
-    def _select(self, query: str, budget: int, focus: list[Focus]) -> list[list[tuple[str, int]]]:
-        """Chunks with their closures, greedily by value per token, as lists of new (path, line)."""
+    def _select(self, query: str, budget: int, focus: list[Focus]) -> tuple[list[list[tuple[str, int]]], int]:
+        """Chunks with their closures, greedily by value per token, as lists of new (path, line);
+        and the estimated tokens they use."""
         ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
         chunks = self.index.chunks
         forced = {i for i, _ in ranked if any(f.covers(chunks[i]) for f in focus)}
@@ -243,7 +254,7 @@ class Packer:
                     selected.setdefault(p, set()).add(n)
                 additions.append(new)
                 used += cost
-        return additions
+        return additions, used
 
     def _result(self, mode, budget, text, tokens, slices: list[FileSlice], start) -> PackResult:
         files = [PackedFile(s.path, [list(sp) for sp in s.spans], s.whole) for s in slices if s.spans or s.whole]
