@@ -11,7 +11,6 @@ Prints figures; it does not pass or fail.
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import tarfile

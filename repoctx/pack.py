@@ -17,6 +17,7 @@ from .rank import Focus, RepoIndex, node_of, rank_chunks
 from .render import FileSlice, merge_spans, render
 from .repomap import repo_map
 from .repository import Repository
+from .scan import is_test_path
 from .tokens import count, get_encoding
 
 MODES = ("auto", "whole", "slice")
@@ -63,11 +64,9 @@ class Packer:
         self._lines: dict[str, list[str]] = {}
         self._costs: dict[str, list[int]] = {}
         self.symbols: dict[str, tuple[str, Symbol]] = repo.graph.symbols  # node id → (path, symbol)
-        self.callees: dict[str, list[tuple[str, str]]] = {}
-        self.callers: dict[str, list[str]] = {}
+        self.callees: dict[str, list[tuple[str, str]]] = {}  # node id → [(target id, name used)]
         for source, target, name in repo.graph.references:
             self.callees.setdefault(source, []).append((target, name))
-            self.callers.setdefault(target, []).append(source)
 
     # -- text ------------------------------------------------------------------------------------
 
@@ -126,20 +125,18 @@ class Packer:
                 if sig:
                     spans.append(sig)
         if c.symbol and node in self.symbols and self.symbols[node][1].start_line >= c.start:
+            # Call sites: in the chunk that starts the symbol only, callers outside tests first.
             name = self.symbols[node][1].name
-            for caller in sorted(set(self.callers.get(node, [])))[:MAX_CALLERS]:
+            callers = sorted(self.repo.graph.callers_of(node), key=lambda sid: (is_test_path(sid), sid))
+            for caller in callers[:MAX_CALLERS]:
                 cpath = caller.split(":", 1)[0]
-                lo, hi = 1, self.repo.facts[cpath].lines if cpath in self.repo.facts else 0
+                lo, hi = 1, self.repo.facts[cpath].lines
                 if caller in self.symbols:
-                    _, cs = self.symbols[caller]
-                    lo, hi = cs.start_line, cs.end_line
-                    sig = self.signature_span(caller)
-                    if sig:
-                        spans.append(sig)
-                for r in self.repo.facts.get(cpath).references if cpath in self.repo.facts else ():
-                    if r.name == name and lo <= r.line <= hi:
-                        spans.append((cpath, r.line, r.line))
-                        break
+                    lo, hi = self.symbols[caller][1].start_line, self.symbols[caller][1].end_line
+                    spans.append(self.signature_span(caller))
+                line = next((r.line for r in self.repo.facts[cpath].references if r.name == name and lo <= r.line <= hi), None)
+                if line:
+                    spans.append((cpath, line, line))
         return spans
 
     # -- packs -----------------------------------------------------------------------------------
