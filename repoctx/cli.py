@@ -74,24 +74,24 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings.merged(**flags, include=args.include or None, exclude=args.exclude or None)
 
 
-def _load(args: argparse.Namespace, label: str = "indexing") -> Repository:
+def _indexed(args: argparse.Namespace, load: bool = True):
+    """The repository loaded (or, with load=False, only its index updated) as the settings say;
+    index repairs are reported as warnings."""
     args.settings = st = _settings(args)
     options = ScanOptions(include=st.include, exclude=st.exclude, max_bytes=st.max_file_size)
-    repo = load_repository(args.path, options, encoding=st.encoding, index_path=args.index,
-                           progress=ProgressBar(label))
-    for w in repo.report.warnings:
+    run = load_repository if load else index_repository
+    result = run(args.path, options, encoding=st.encoding, index_path=args.index, progress=ProgressBar("indexing"))
+    for w in (result.report if load else result).warnings:
         print(f"repoctx: warning: {w}", file=sys.stderr)
-    return repo
+    return result
+
+
+def _load(args: argparse.Namespace) -> Repository:
+    return _indexed(args)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    st = _settings(args)
-    options = ScanOptions(include=st.include, exclude=st.exclude, max_bytes=st.max_file_size)
-    report = index_repository(args.path, options, encoding=st.encoding, index_path=args.index,
-                              progress=ProgressBar("indexing"))
-    for w in report.warnings:
-        print(f"repoctx: warning: {w}", file=sys.stderr)
-    print(report.summary())
+    print(_indexed(args, load=False).summary())
     return 0
 
 
