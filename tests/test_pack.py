@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 
@@ -266,3 +267,17 @@ def test_settings_file_is_read_and_flags_override_it(tmp_path):
     (tmp_path / "fresh").mkdir()
     assert run_cli("init", str(tmp_path / "fresh")).returncode == 0
     assert run_cli("init", str(tmp_path / "fresh")).returncode == 1  # refuses to overwrite
+
+
+def test_output_file_is_written_atomically_with_normal_permissions(py_repo, tmp_path):
+    out = tmp_path / "ctx.xml"
+    out.write_text("previous pack\n")
+    r = run_cli("pack", py_repo.root, "--budget", "2k", "--query", "checksum", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert out.read_text().startswith("<context>")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~umask)
+    assert [p.name for p in tmp_path.iterdir()] == ["ctx.xml"]  # no temporary file left behind
+    r = run_cli("pack", py_repo.root, "--mode", "whole", "--budget", "100", "-o", str(out))
+    assert r.returncode == 3 and out.read_text().startswith("<context>")  # a failed pack keeps the old file
