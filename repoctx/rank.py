@@ -199,8 +199,8 @@ def query_signals(index: RepoIndex, query: str, focus: list[Focus] = ()) -> Quer
     named_paths, named_symbols = named_in_query(index.repo, query) if query else (set(), set())
     bonus = np.zeros(len(chunks))
     seeds: dict[str, float] = {}
-    # A named file: its chunks share the bonus by how well each matches the query, so the file
-    # ranks first without its every line outranking the rest of the repository.
+    # A named file: its best-matching chunk gets the whole bonus and the others a steeply falling
+    # share, so the file ranks first without its every line outranking the rest of the repository.
     best_in_file: dict[str, float] = {}
     for i, c in enumerate(chunks):
         if c.path in named_paths:
@@ -211,7 +211,7 @@ def query_signals(index: RepoIndex, query: str, focus: list[Focus] = ()) -> Quer
         if leaf in named_symbols:
             share = 1.0
         elif c.path in named_paths:
-            share = bm[i] / best_in_file[c.path] if best_in_file[c.path] > 0 else 1.0
+            share = (bm[i] / best_in_file[c.path]) ** 4 if best_in_file[c.path] > 0 else 1.0
         if share:
             bonus[i] += NAMED_BONUS * share
             seeds[node_of(c)] = seeds.get(node_of(c), 0.0) + share
