@@ -9,6 +9,7 @@ import tempfile
 import time
 
 from . import __version__
+from .change import ChangeError
 from .config import FORMATS, MODES, ConfigError, Settings, load_settings, parse_count, write_default_config
 from .evaluate import EvalError
 from .index import IndexError_
@@ -160,8 +161,15 @@ def cmd_pack(args: argparse.Namespace) -> int:
             query = f.read()
     repo = _load(args)
     focus = [parse_focus(f, repo.root) for f in args.focus]
+    diff = None
+    if args.diff is not None or args.staged:
+        from .change import read_change
+        change = read_change(repo.root, args.diff or None, staged=args.staged)
+        diff = change.diff
+        focus += [Focus(path, a, b) for path, ranges in sorted(change.touched.items()) if path in repo.files
+                  for a, b in ranges]
     st = args.settings
-    result = Packer(repo).pack(query, st.budget, st.mode, focus, st.format, st.line_numbers, st.map_budget)
+    result = Packer(repo).pack(query, st.budget, st.mode, focus, st.format, st.line_numbers, st.map_budget, diff)
     if st.format == "json":
         out = json.dumps({"mode": result.mode, "encoding": result.encoding, "budget": result.budget,
                           "tokens": result.tokens, "text": result.text,
@@ -255,6 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--query-file", metavar="FILE", help="read the query from a file")
     p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]",
                    help="code the change is about (repeatable)")
+    change = p.add_mutually_exclusive_group()
+    change.add_argument("--diff", nargs="?", const="", default=None, metavar="REV",
+                        help="pack a change: the work tree's diff against REV (default HEAD), with the code it touches")
+    change.add_argument("--staged", action="store_true", help="pack the staged change (the diff of the index against HEAD)")
     p.add_argument("--budget", type=parse_size, default=None, help="token budget, e.g. 8k, 128k (default 32k)")
     p.add_argument("--mode", choices=MODES, default=None, help="auto (default): whole repository if it fits, else slices")
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default xml)")
@@ -304,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     except PackError as exc:
         print(f"repoctx: error: {exc}", file=sys.stderr)
         return 3
-    except (IndexError_, EncodingUnavailable, UsageError, ConfigError, EvalError, NotADirectoryError, OSError) as exc:
+    except (IndexError_, EncodingUnavailable, UsageError, ConfigError, EvalError, ChangeError, NotADirectoryError,
+            OSError) as exc:
         print(f"repoctx: error: {exc}", file=sys.stderr)
         return 1
 

@@ -22,7 +22,9 @@ from .scan import classify_content, git_blob_sha
 #: Below this many files to process, forking workers costs more than it saves.
 MIN_FILES_FOR_WORKERS = 24
 BATCH_BYTES = 256_000
+#: Results are committed at least this often (seconds, files), so Ctrl-C loses little.
 COMMIT_EVERY_S = 1.0
+COMMIT_EVERY_FILES = 200
 
 Progress = Callable[[int, int], None]
 
@@ -133,7 +135,7 @@ def update_index(scan: ScanResult, store: IndexStore, encoding_name: str,
                 tokenized += 1
         if progress:
             progress(done, len(todo))
-        if time.monotonic() - last_commit > COMMIT_EVERY_S:
+        if time.monotonic() - last_commit > COMMIT_EVERY_S or len(pending_blobs) >= COMMIT_EVERY_FILES:
             flush()
 
     def flush() -> None:

@@ -63,6 +63,7 @@ class Packer:
         self.enc = get_encoding(repo.encoding)
         self._lines: dict[str, list[str]] = {}
         self._costs: dict[str, list[int]] = {}
+        self._diff: str | None = None
         self.symbols: dict[str, tuple[str, Symbol]] = repo.graph.symbols  # node id → (path, symbol)
         self.callees: dict[str, list[tuple[str, str]]] = {}  # node id → [(target id, name used)]
         for source, target, name in repo.graph.references:
@@ -144,7 +145,7 @@ class Packer:
     def render_selection(self, map_text: str, spans: dict[str, tuple[tuple[int, int], ...]], fmt: str,
                          line_numbers: bool) -> tuple[str, list[FileSlice]]:
         slices = [self.file_slice(p, s) for p, s in sorted(spans.items())]
-        return render(map_text or None, slices, self.lines, fmt, line_numbers), slices
+        return render(map_text or None, slices, self.lines, fmt, line_numbers, self._diff), slices
 
     def whole(self, fmt: str, line_numbers: bool) -> tuple[str, int, list[FileSlice]]:
         spans = {p: ((1, f.lines),) if f.lines else () for p, f in self.repo.facts.items()}
@@ -152,7 +153,11 @@ class Packer:
         return text, count(text, self.enc), slices
 
     def pack(self, query: str = "", budget: int = 32_000, mode: str = "auto", focus: list[Focus] = (),
-             fmt: str = "xml", line_numbers: bool = False, map_budget: int | None = None) -> PackResult:
+             fmt: str = "xml", line_numbers: bool = False, map_budget: int | None = None,
+             diff: str | None = None) -> PackResult:
+        """A pack for `query` and `focus`; with `diff`, that diff goes last in the pack (and counts
+        against the budget) — the focus is then typically the lines it touches."""
+        self._diff = diff or None
         start = time.perf_counter()
         if mode not in MODES:
             raise PackError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -206,7 +211,8 @@ class Packer:
             text, slices = self.render_selection("", {}, fmt, line_numbers)
             best = (text, count(text, self.enc), slices)
             if best[1] > budget:
-                raise PackError(f"a budget of {budget:,} tokens is below the {best[1]:,} that an empty pack takes")
+                what = "the diff alone" if self._diff else "an empty pack"
+                raise PackError(f"a budget of {budget:,} tokens is below the {best[1]:,} that {what} takes")
         return self._result("slice", budget, best[0], best[1], best[2], start)
 
     def _select(self, query: str, budget: int, focus: list[Focus]) -> tuple[list[list[tuple[str, int]]], int]:

@@ -87,8 +87,9 @@ def _attr(value: str) -> str:
 
 
 def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[str], list[str]],
-           fmt: str = "xml", line_numbers: bool = False) -> str:
-    """The whole pack: the map (if any) first, then each file in the given order."""
+           fmt: str = "xml", line_numbers: bool = False, diff: str | None = None) -> str:
+    """The whole pack: the map (if any) first, then each file in the given order, then the diff of
+    the change being packed (if any): the most query-specific part last."""
     parts: list[str] = []
     if fmt in ("xml", "json"):
         parts.append("<context>")
@@ -97,6 +98,8 @@ def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[st
         for s in slices:
             spans = "" if s.whole else f' lines="{span_label(s.spans)}"'
             parts.append(f'<file path="{_attr(s.path)}"{spans}>\n{_cdata(file_body(s, lines_of(s.path), line_numbers))}\n</file>')
+        if diff:
+            parts.append(f"<diff>\n{_cdata(diff)}\n</diff>")
         parts.append("</context>")
     elif fmt == "markdown":
         if map_text:
@@ -106,12 +109,16 @@ def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[st
             where = "" if s.whole else f" (lines {span_label(s.spans)})"
             fence = _fence(body)
             parts.append(f"## {s.path}{where}\n\n{fence}{s.language or ''}\n{body}\n{fence}")
+        if diff:
+            parts.append(f"## Change\n\n{_fence(diff)}diff\n{diff}\n{_fence(diff)}")
     elif fmt == "plain":
         if map_text:
             parts.append(f"=== repository map ===\n{map_text}")
         for s in slices:
             where = "" if s.whole else f" (lines {span_label(s.spans)})"
             parts.append(f"=== {s.path}{where} ===\n{file_body(s, lines_of(s.path), line_numbers)}")
+        if diff:
+            parts.append(f"=== change (diff) ===\n{diff}")
     else:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return "\n\n".join(parts) + "\n"
