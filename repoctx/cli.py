@@ -9,15 +9,15 @@ import tempfile
 import time
 
 from . import __version__
-from .change import ChangeError
+from .change import ChangeError, read_change
 from .config import FORMATS, MODES, ConfigError, Settings, load_settings, parse_count, write_default_config
 from .evaluate import EvalError
 from .index import IndexError_
 from .rank import Focus
 from .repository import Repository, index_repository, load_repository
 from .scan import ScanOptions
-from .pack import PackError
-from .tokens import EncodingUnavailable
+from .pack import Packer, PackError
+from .tokens import EncodingUnavailable, count, get_encoding
 
 
 class UsageError(Exception):
@@ -154,7 +154,6 @@ def write_output(text: str, target: str | None) -> None:
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
-    from .pack import Packer
     query = args.query or ""
     if args.query_file:
         with open(args.query_file, encoding="utf-8", errors="replace") as f:
@@ -163,7 +162,6 @@ def cmd_pack(args: argparse.Namespace) -> int:
     focus = [parse_focus(f, repo.root) for f in args.focus]
     diff = None
     if args.diff is not None or args.staged:
-        from .change import read_change
         change = read_change(repo.root, args.diff or None, staged=args.staged)
         diff = change.diff
         focus += [Focus(path, a, b) for path, ranges in sorted(change.touched.items()) if path in repo.files
@@ -217,6 +215,49 @@ def cmd_search(args: argparse.Namespace) -> int:
     else:
         for h in hits:
             print(f"{h['score']:7.3f}  {h['path']}:{h['start_line']}-{h['end_line']}  {h['symbol'] or ''}")
+    return 0
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from . import snapshot as snap
+    root = os.path.abspath(args.repo)
+    if args.action == "show":
+        with open(snap.find_snapshot(root, args.commit or "HEAD"), encoding="utf-8") as f:
+            sys.stdout.write(f.read())
+        return 0
+    if args.action == "list":
+        for e in snap.list_snapshots(root):
+            enc = get_encoding(None)
+            with open(e.path, encoding="utf-8") as f:
+                tokens = count(f.read(), enc)
+            print(f"{(e.commit or '(not committed)')[:12]:<15} {e.date or '-':<25} {tokens:>9,} tokens  {os.path.relpath(e.path, root)}")
+        return 0
+    if args.action == "note":
+        snap.attach_note(root, args.commit or "HEAD")
+        return 0
+    try:  # take: the pre-commit step, which must never block a commit because of its own failure
+        args.path, args.include, args.exclude = root, [], []
+        repo = _load(args)
+        change = read_change(repo.root, staged=True)
+        focus = [Focus(p, a, b) for p, ranges in sorted(change.touched.items()) if p in repo.files for a, b in ranges]
+        st = args.settings
+        result = Packer(repo).pack("", st.budget, "slice", focus, st.format, st.line_numbers, st.map_budget, change.diff)
+        path = snap.take_snapshot(repo.root, result.text, st.format)
+        print(f"repoctx: snapshot {os.path.relpath(path, root)} ({result.tokens:,} tokens)", file=sys.stderr)
+        return 0
+    except Exception as exc:
+        if args.strict:
+            raise
+        print(f"repoctx: warning: no snapshot taken ({type(exc).__name__}: {exc}); the commit goes on", file=sys.stderr)
+        return 0
+
+
+def cmd_hook(args: argparse.Namespace) -> int:
+    from . import snapshot as snap
+    root = os.path.abspath(args.repo)
+    paths = snap.install_hooks(root, notes=args.notes) if args.action == "install" else snap.uninstall_hooks(root)
+    for p in paths:
+        print(f"repoctx: {'installed' if args.action == 'install' else 'removed'} {p}")
     return 0
 
 
@@ -287,6 +328,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("snapshot", help="pre-commit context snapshots: take (default), show [COMMIT], list, note [COMMIT]")
+    p.add_argument("action", nargs="?", choices=("take", "show", "list", "note"), default="take")
+    p.add_argument("commit", nargs="?", help="for show / note: the commit (default HEAD)")
+    p.add_argument("-C", "--repo", default=".", help="repository folder (default: .)")
+    p.add_argument("--strict", action="store_true", help="fail (and so block the commit) when the snapshot fails")
+    p.add_argument("--budget", type=parse_size, default=None)
+    p.add_argument("--format", choices=FORMATS, default=None)
+    p.add_argument("--encoding", default=None)
+    p.add_argument("--index", default=None, metavar="FILE")
+    p.set_defaults(func=cmd_snapshot, mode=None, max_file_size=None, line_numbers=None)
+
+    p = sub.add_parser("hook", help="install or uninstall repoctx's git hooks (an existing hook is kept and chained)")
+    p.add_argument("action", choices=("install", "uninstall"))
+    p.add_argument("-C", "--repo", default=".", help="repository folder (default: .)")
+    p.add_argument("--notes", action="store_true", help="also attach each snapshot to its commit as a git note")
+    p.set_defaults(func=cmd_hook)
 
     p = sub.add_parser("eval", help="measure retrieval on the repository's own history (commit message -> changed lines)")
     p.add_argument("path", nargs="?", default=".", help="git repository (default: .)")

@@ -1,0 +1,170 @@
+"""Context snapshots: at pre-commit time, the pack of the staged change, kept under the SHA of the
+staged tree — which becomes the commit's tree, so any commit made with the hook finds its snapshot.
+
+    .repoctx/snapshots/<tree-sha>.<ext>
+
+`git write-tree` only records the index's tree in the object database; nothing staged changes.
+Snapshots are capped (count and total bytes), oldest removed first.
+"""
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from .change import ChangeError
+
+EXTENSIONS = {"xml": "xml", "markdown": "md", "plain": "txt", "json": "xml"}  # json packs keep their XML text
+MAX_SNAPSHOTS = 200
+MAX_BYTES = 50_000_000
+HOOK_MARK = "# installed by `repoctx hook install`"
+CHAINED = ".repoctx-chained"
+
+
+def _git(root: str, *args: str) -> str:
+    r = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ChangeError(f"git {' '.join(args)}: {r.stderr.strip() or 'failed'}")
+    return r.stdout.strip()
+
+
+def snapshot_dir(root: str) -> str:
+    return os.path.join(root, ".repoctx", "snapshots")
+
+
+def take_snapshot(root: str, text: str, fmt: str) -> str:
+    """Write `text` as the snapshot of the staged tree; returns its path."""
+    tree = _git(root, "write-tree")
+    folder = snapshot_dir(root)
+    os.makedirs(folder, exist_ok=True)
+    ignore = os.path.join(root, ".repoctx", ".gitignore")
+    if not os.path.exists(ignore):
+        with open(ignore, "w") as f:
+            f.write("# repoctx's index and snapshots: never commit them\n*\n")
+    path = os.path.join(folder, f"{tree}.{EXTENSIONS[fmt]}")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    prune(folder)
+    return path
+
+
+def prune(folder: str, keep: int = MAX_SNAPSHOTS, max_bytes: int = MAX_BYTES) -> None:
+    """Remove the oldest snapshots beyond `keep` files or `max_bytes` in total."""
+    entries = sorted((e for e in os.scandir(folder) if _SNAPSHOT.match(e.name)),
+                     key=lambda e: e.stat().st_mtime, reverse=True)
+    total = 0
+    for i, e in enumerate(entries):
+        total += e.stat().st_size
+        if i >= keep or total > max_bytes:
+            os.unlink(e.path)
+
+
+_SNAPSHOT = re.compile(r"^[0-9a-f]{40,64}\.(xml|md|txt|json)$")
+
+
+def find_snapshot(root: str, commit: str = "HEAD") -> str:
+    """The snapshot of a commit (by its tree). `commit` must name a commit, never a path."""
+    if commit.startswith("-") or "/" in commit and os.path.exists(os.path.join(root, commit)):
+        raise ChangeError(f"{commit!r} is not a commit")
+    tree = _git(root, "rev-parse", "--verify", "--quiet", f"{commit}^{{tree}}")
+    folder = snapshot_dir(root)
+    for ext in EXTENSIONS.values():
+        path = os.path.join(folder, f"{tree}.{ext}")
+        if os.path.exists(path):
+            return path
+    raise ChangeError(f"no snapshot for {commit} (tree {tree[:12]}); was it committed with the repoctx hook?")
+
+
+@dataclass
+class SnapshotEntry:
+    path: str
+    tree: str
+    commit: str | None
+    date: str | None
+    size: int
+
+
+def list_snapshots(root: str) -> list[SnapshotEntry]:
+    folder = snapshot_dir(root)
+    if not os.path.isdir(folder):
+        return []
+    commits: dict[str, tuple[str, str]] = {}
+    log = subprocess.run(["git", "log", "--all", "--format=%T %H %cI"], cwd=root, capture_output=True, text=True).stdout
+    for line in log.splitlines():
+        tree, commit, date = line.split(" ", 2)
+        commits.setdefault(tree, (commit, date))
+    out = []
+    for e in sorted(os.scandir(folder), key=lambda e: e.stat().st_mtime, reverse=True):
+        if _SNAPSHOT.match(e.name):
+            tree = e.name.split(".", 1)[0]
+            commit, date = commits.get(tree, (None, None))
+            out.append(SnapshotEntry(e.path, tree, commit, date, e.stat().st_size))
+    return out
+
+
+def attach_note(root: str, commit: str = "HEAD") -> None:
+    """Attach a commit's snapshot as a git note in refs/notes/repoctx (the post-commit step)."""
+    _git(root, "notes", "--ref=repoctx", "add", "-f", "-F", find_snapshot(root, commit), commit)
+
+
+# -- plain git hooks -------------------------------------------------------------------------------
+
+def hooks_dir(root: str) -> str:
+    path = _git(root, "rev-parse", "--git-path", "hooks")
+    return path if os.path.isabs(path) else os.path.join(root, path)
+
+
+def _hook_script(command: str) -> str:
+    return f"""#!/bin/sh
+{HOOK_MARK}
+# An earlier hook, if there was one, runs first and can still block the commit.
+if [ -x "$0{CHAINED}" ]; then "$0{CHAINED}" "$@" || exit $?; fi
+{command} || echo "repoctx: the hook failed; the commit goes on" >&2
+exit 0
+"""
+
+
+def install_hooks(root: str, notes: bool = False) -> list[str]:
+    """Install pre-commit (snapshot) and, with `notes`, post-commit (git note) hooks, keeping any
+    existing hook as a chained one. Returns the hook paths written."""
+    folder = hooks_dir(root)
+    os.makedirs(folder, exist_ok=True)
+    py = sys.executable
+    wanted = {"pre-commit": f'"{py}" -m repoctx snapshot'}
+    if notes:
+        wanted["post-commit"] = f'"{py}" -m repoctx snapshot note'
+    written = []
+    for name, command in wanted.items():
+        path = os.path.join(folder, name)
+        if os.path.exists(path) and not _ours(path) and not os.path.exists(path + CHAINED):
+            os.replace(path, path + CHAINED)
+        with open(path, "w") as f:
+            f.write(_hook_script(command))
+        os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        written.append(path)
+    return written
+
+
+def uninstall_hooks(root: str) -> list[str]:
+    """Remove repoctx's hooks and put back the hooks they had chained."""
+    folder = hooks_dir(root)
+    removed = []
+    for name in ("pre-commit", "post-commit"):
+        path = os.path.join(folder, name)
+        if os.path.exists(path) and _ours(path):
+            os.unlink(path)
+            removed.append(path)
+            if os.path.exists(path + CHAINED):
+                os.replace(path + CHAINED, path)
+    return removed
+
+
+def _ours(path: str) -> bool:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return HOOK_MARK in f.read()
+
