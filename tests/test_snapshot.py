@@ -83,3 +83,26 @@ def test_show_refuses_a_path(tmp_path):
     repo = make_repo(tmp_path / "r", FILES)
     r = run_cli("snapshot", "show", "app/util.py", "-C", str(repo))
     assert r.returncode == 1 and "is not a commit" in r.stderr
+
+
+def test_the_pre_commit_framework_runs_our_hook_offline(tmp_path):
+    """Our .pre-commit-hooks.yaml, published from a (local) hook repository, run by pre-commit."""
+    hook_repo = make_repo(tmp_path / "hooks", {
+        ".pre-commit-hooks.yaml": open(os.path.join(os.path.dirname(__file__), "..", ".pre-commit-hooks.yaml")).read()})
+    rev = git(hook_repo, "rev-parse", "HEAD").strip()
+    repo = make_repo(tmp_path / "r", {**FILES, ".pre-commit-config.yaml":
+                                      f"repos:\n- repo: {hook_repo}\n  rev: {rev}\n  hooks:\n  - id: repoctx-snapshot\n"})
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pc-home"),
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    pc = [sys.executable, "-m", "pre_commit"]
+    r = subprocess.run(pc + ["install"], cwd=repo, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (repo / "app/util.py").write_text("def helper(x):\n    return x + 3\n")
+    git(repo, "add", "-A")
+    c = subprocess.run(["git", "commit", "-q", "-m", "through pre-commit"], cwd=repo, capture_output=True, text=True,
+                       env={**env, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
+                            "GIT_COMMITTER_EMAIL": "t@e"})
+    assert c.returncode == 0, c.stdout + c.stderr
+    shown = run_cli("snapshot", "show", "HEAD", "-C", str(repo))
+    assert shown.returncode == 0, shown.stderr
+    assert "+    return x + 3" in shown.stdout
