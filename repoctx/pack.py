@@ -64,6 +64,8 @@ class Packer:
         self._lines: dict[str, list[str]] = {}
         self._costs: dict[str, list[int]] = {}
         self._diff: str | None = None
+        self._names: dict[str, dict[int, set[str]]] = {}
+        self._closures: dict[tuple[Chunk, bool], list[tuple[str, int, int]]] = {}
         self.symbols: dict[str, tuple[str, Symbol]] = repo.graph.symbols  # node id → (path, symbol)
         self.callees: dict[str, list[tuple[str, str]]] = {}  # node id → [(target id, name used)]
         for source, target, name in repo.graph.references:
@@ -99,9 +101,24 @@ class Packer:
         end = max(s.start_line, min(body - 1, s.start_line + SIGNATURE_MAX_LINES - 1, s.end_line))
         return path, s.start_line, end
 
+    def names_by_line(self, path: str) -> dict[int, set[str]]:
+        """The names a file's lines use, by line (built once per file)."""
+        if path not in self._names:
+            by_line: dict[int, set[str]] = {}
+            for r in self.repo.facts[path].references:
+                by_line.setdefault(r.line, set()).add(r.name)
+            self._names[path] = by_line
+        return self._names[path]
+
     def closure(self, c: Chunk, full: bool = True) -> list[tuple[str, int, int]]:
         """The chunk's lines plus what it needs (headers, imports; with `full`, callee signatures and
-        call sites) as (path, first line, last line) spans."""
+        call sites) as (path, first line, last line) spans. Memoised: packs revisit chunks."""
+        key = (c, full)
+        if key not in self._closures:
+            self._closures[key] = self._closure(c, full)
+        return self._closures[key]
+
+    def _closure(self, c: Chunk, full: bool) -> list[tuple[str, int, int]]:
         spans = [(c.path, c.start, c.end)]
         node = node_of(c)
         parts = (c.symbol or "").split(".")
@@ -111,7 +128,8 @@ class Packer:
             if sig and sig[1] < c.start:
                 spans.append(sig)
         facts = self.repo.facts[c.path]
-        used = {r.name for r in facts.references if c.start <= r.line <= c.end}
+        by_line = self.names_by_line(c.path)
+        used = set().union(*(by_line.get(n, ()) for n in range(c.start, c.end + 1)))
         for imp in facts.imports:
             last = imp.module.replace("::", ".").replace("/", ".").rsplit(".", 1)[-1]
             if used & set(imp.names) or last in used:
