@@ -242,7 +242,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         focus = [Focus(p, a, b) for p, ranges in sorted(change.touched.items()) if p in repo.files for a, b in ranges]
         st = args.settings
         result = Packer(repo).pack("", st.budget, "slice", focus, st.format, st.line_numbers, st.map_budget, change.diff)
-        path = snap.take_snapshot(repo.root, result.text, st.format)
+        path = snap.take_snapshot(repo.root, result.text, st.format, st.snapshot_max_count, st.snapshot_max_bytes)
         print(f"repoctx: snapshot {os.path.relpath(path, root)} ({result.tokens:,} tokens)", file=sys.stderr)
         return 0
     except Exception as exc:

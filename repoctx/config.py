@@ -50,6 +50,8 @@ class Settings:
     max_file_size: int = 1_000_000    # bytes; larger files are skipped
     line_numbers: bool = False
     map_budget: int = 4_000           # tokens for `repoctx map`
+    snapshot_max_count: int = 200     # pre-commit snapshots kept (oldest removed first)
+    snapshot_max_bytes: int = 50_000_000  # and their total size
     # Where the values came from; not settings, so equality ignores them (compare=False).
     source: str | None = field(default=None, compare=False)   # the file read, or None for defaults
     notes: tuple[str, ...] = field(default=(), compare=False)  # things the user should be told
@@ -99,12 +101,14 @@ _EXPECTED = {
     "max_file_size": 'a positive size in bytes like 1000000 or "1m"',
     "line_numbers": "true or false",
     "map_budget": 'a positive token count like 4000 or "4k"',
+    "snapshot_max_count": "a positive count like 200",
+    "snapshot_max_bytes": 'a positive size in bytes like 50000000 or "50m"',
 }
 
 
 def _check(key: str, value: object, where: str) -> object:
     """`value` normalised for setting `key`, or ConfigError "<where> <key>: expected …, got …"."""
-    if key in ("budget", "max_file_size", "map_budget"):
+    if key in ("budget", "max_file_size", "map_budget", "snapshot_max_count", "snapshot_max_bytes"):
         try:
             return parse_count(value)  # type: ignore[arg-type]
         except ValueError:
@@ -200,6 +204,8 @@ _COMMENTS = {
     "max_file_size": 'Skip files larger than this many bytes (or "1m"-style).',
     "line_numbers": "Prefix each code line with its line number.",
     "map_budget": "Token budget for `repoctx map`.",
+    "snapshot_max_count": "Pre-commit snapshots kept in .repoctx/snapshots; the oldest go first.",
+    "snapshot_max_bytes": 'Their total size in bytes (or "50m"-style).',
 }
 
 

@@ -35,8 +35,9 @@ def snapshot_dir(root: str) -> str:
     return os.path.join(root, ".repoctx", "snapshots")
 
 
-def take_snapshot(root: str, text: str, fmt: str) -> str:
-    """Write `text` as the snapshot of the staged tree; returns its path."""
+def take_snapshot(root: str, text: str, fmt: str, keep: int = MAX_SNAPSHOTS, max_bytes: int = MAX_BYTES) -> str:
+    """Write `text` as the snapshot of the staged tree, then prune to `keep` files and `max_bytes`;
+    returns its path."""
     tree = _git(root, "write-tree")
     folder = snapshot_dir(root)
     os.makedirs(folder, exist_ok=True)
@@ -49,7 +50,7 @@ def take_snapshot(root: str, text: str, fmt: str) -> str:
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
-    prune(folder)
+    prune(folder, keep, max_bytes)
     return path
 
 

@@ -106,3 +106,16 @@ def test_the_pre_commit_framework_runs_our_hook_offline(tmp_path):
     shown = run_cli("snapshot", "show", "HEAD", "-C", str(repo))
     assert shown.returncode == 0, shown.stderr
     assert "+    return x + 3" in shown.stdout
+
+
+def test_snapshots_are_capped_by_the_settings_file(tmp_path):
+    repo = make_repo(tmp_path / "r", {**FILES, ".repoctx.toml": "snapshot_max_count = 2\n"})
+    assert run_cli("hook", "install", "-C", str(repo)).returncode == 0
+    trees = []
+    for i in range(3):
+        (repo / "app/util.py").write_text(f"def helper(x):\n    return x + {10 + i}\n")
+        git(repo, "add", "-A")
+        assert commit(repo, f"step {i} of the helper").returncode == 0
+        trees.append(git(repo, "rev-parse", "HEAD^{tree}").strip())
+    kept = sorted(p.name.split(".")[0] for p in (repo / ".repoctx" / "snapshots").iterdir())
+    assert kept == sorted(trees[1:])  # the oldest went first
