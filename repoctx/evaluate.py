@@ -388,28 +388,18 @@ class BM25Baseline:
                           files=files, seconds=time.perf_counter() - start)
 
 
-def repoctx_packer(repo: Repository) -> PackFn:
-    """repoctx's own packer, mode `auto` (the whole repository when it fits, else map + slices)."""
-    from . import pack
-    if hasattr(pack, "Packer"):
-        packer = pack.Packer(repo)
+def packers() -> dict[str, Callable[[Repository], PackFn]]:
+    """The packers to compare, by name; each is built once per repository state. repoctx's own runs
+    in mode `auto` (the whole repository when it fits, else map + slices)."""
+    from .pack import Packer
+
+    def repoctx(repo: Repository) -> PackFn:
+        packer = Packer(repo)
         return lambda query, budget: packer.pack(query, budget, mode="auto")
-    return lambda query, budget: pack.pack_repository(repo, query, budget, mode="auto")
 
-
-def packers() -> tuple[dict[str, Callable[[Repository], PackFn]], dict[str, str]]:
-    """The packers to compare, by name (each built once per repository state), and those skipped
-    with the reason."""
-    found: dict[str, Callable[[Repository], PackFn]] = {}
-    skipped: dict[str, str] = {}
-    try:
-        from . import pack  # noqa: F401
-        found["repoctx"] = repoctx_packer
-    except ImportError as exc:
-        skipped["repoctx"] = f"repoctx.pack is not importable ({exc})"
-    found["bm25-files"] = lambda repo: BM25Baseline(repo, None).pack
-    found["bm25-windows"] = lambda repo: BM25Baseline(repo, WINDOW_LINES).pack
-    return found, skipped
+    return {"repoctx": repoctx,
+            "bm25-files": lambda repo: BM25Baseline(repo, None).pack,
+            "bm25-windows": lambda repo: BM25Baseline(repo, WINDOW_LINES).pack}
 
 
 # -- measuring ----------------------------------------------------------------------------------------
@@ -471,7 +461,7 @@ def run_eval(root: str = ".", commits: int = 40, budgets: tuple[int, ...] = DEFA
                         f"(a non-merge commit changing 1-{MAX_SOURCE_FILES} non-test source files "
                         f"with a message of at least {MIN_WORDS} words)")
     head = _git(top, "rev-parse", "HEAD").strip()
-    factories, skipped = packers()
+    factories = packers()
     enc = get_encoding(encoding)
     detail = []
     with tempfile.TemporaryDirectory(prefix="repoctx-eval-index-") as scratch, \
@@ -494,7 +484,7 @@ def run_eval(root: str = ".", commits: int = 40, budgets: tuple[int, ...] = DEFA
             if progress:
                 progress(k + 1, len(tasks))
     return {"repository": top, "head": head, "encoding": enc.name, "budgets": list(budgets),
-            "commits_requested": commits, "skipped_packers": skipped,
+            "commits_requested": commits,
             "summary": summarize(detail, list(factories), budgets), "tasks": detail}
 
 
@@ -520,8 +510,6 @@ def format_eval(result: dict) -> str:
         out.append(f"{r['packer']:<14} {_size(r['budget']):>6}  {r['file_hit']:>8.2f}  {r['all_hit']:>7.2f}  "
                    f"{r['line_recall']:>11.2f}  {r['tokens']:>11,.0f}  {r['seconds']:>6.2f}"
                    + (f"  ({', '.join(note)})" if note else ""))
-    for name, reason in result["skipped_packers"].items():
-        out.append(f"{name}: skipped: {reason}")
     out.append("")
     out.append("file hit: a changed file is in the pack; all hit: every changed file is; line recall: share of "
                "changed lines in the pack; s/pack includes building the packer's in-memory index.")

@@ -2,16 +2,17 @@
 
 A slice is a ranked chunk taken together with its closure — the headers of the definitions that
 enclose it, the imports its lines use, the signatures of the repository symbols it references, and
-the call sites of it elsewhere — or not at all. Chunks are taken by value per token (fused score
-over a power of their cost), their closure's lines merged per file, and the final text is rendered
-and counted exactly: the pack shrinks until its real token count fits the budget.
+the call sites of it elsewhere — or not at all. Chunks are taken by value per token (fused score,
+lowered by a power of the share of the slice that is closure rather than the chunk), their
+closure's lines merged per file, and the final text is rendered and counted exactly: the pack
+shrinks until its real token count fits the budget.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 from .chunks import Chunk
+from .config import MODES, Settings
 from .model import PackedFile, PackResult, Symbol
 from .rank import Focus, RepoIndex, node_of, rank_chunks
 from .render import FileSlice, merge_spans, render
@@ -20,8 +21,7 @@ from .repository import Repository
 from .scan import is_test_path
 from .tokens import count, get_encoding
 
-MODES = ("auto", "whole", "slice")
-#: Share of a slice-mode budget spent on the map, and its ceiling in tokens.
+#: Share of a slice-mode budget spent on the map (at most the `map_budget` setting).
 MAP_SHARE = 0.05
 MAX_CALLEES = 6
 MAX_CALLERS = 3
@@ -44,14 +44,6 @@ GAP_OVERHEAD = 12
 
 class PackError(Exception):
     """The pack cannot be made as asked (e.g. `whole` mode over budget); says what would be needed."""
-
-
-@dataclass
-class _Selection:
-    lines: dict[str, set[int]] = field(default_factory=dict)
-
-    def spans(self) -> dict[str, tuple[tuple[int, int], ...]]:
-        return {p: merge_spans((n, n) for n in sorted(ls)) for p, ls in sorted(self.lines.items()) if ls}
 
 
 class Packer:
@@ -181,29 +173,30 @@ class Packer:
             raise PackError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         if mode in ("auto", "whole"):
             # Rendering only adds text, so a repository whose files alone exceed the budget cannot fit.
-            if sum(self.repo.tokens.values()) - 2 * len(self.repo.files) <= budget:
+            tokens = sum(self.repo.tokens.values())
+            if tokens - 2 * len(self.repo.files) <= budget:
                 text, tokens, slices = self.whole(fmt, line_numbers)
                 if tokens <= budget:
                     return self._result("whole", budget, text, tokens, slices, start)
-            else:
-                tokens = sum(self.repo.tokens.values())
             if mode == "whole":
                 raise PackError(f"the whole repository needs about {tokens:,} tokens (budget {budget:,}); "
                                 f"raise --budget or use --mode auto/slice")
         return self._slice(query, budget, focus, fmt, line_numbers, map_budget, start)
 
     def _slice(self, query, budget, focus, fmt, line_numbers, map_budget, start) -> PackResult:
-        mb = min(int(budget * MAP_SHARE), map_budget if map_budget is not None else 4000)
+        mb = min(int(budget * MAP_SHARE), map_budget if map_budget is not None else Settings.map_budget)
         map_text = repo_map(self.index, mb) if mb > 50 else ""
         base_text, _ = self.render_selection(map_text, {}, fmt, line_numbers)
         base = count(base_text, self.enc)
 
         def build(k: int):
-            sel = _Selection()
+            """The pack of the first k additions: (text, exact tokens, slices)."""
+            lines: dict[str, set[int]] = {}
             for adds in additions[:k]:
                 for p, n in adds:
-                    sel.lines.setdefault(p, set()).add(n)
-            text, slices = self.render_selection(map_text, sel.spans(), fmt, line_numbers)
+                    lines.setdefault(p, set()).add(n)
+            spans = {p: merge_spans((n, n) for n in ls) for p, ls in lines.items()}
+            text, slices = self.render_selection(map_text, spans, fmt, line_numbers)
             return text, count(text, self.enc), slices
 
         # Selection works on estimated line costs; when the real count leaves much of the budget

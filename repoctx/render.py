@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .config import FORMATS
 from .languages import comment_prefix
-
-FORMATS = ("xml", "markdown", "plain", "json")
 
 
 @dataclass(frozen=True)

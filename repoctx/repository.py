@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -48,36 +49,54 @@ class Repository:
         return read_file(self.root, path).decode("utf-8", errors="replace")
 
 
+@contextmanager
+def _updated_index(root: str, options: ScanOptions, encoding: str | None, index_path: str | None,
+                   progress: Progress | None, workers: int | None):
+    """Scan `root` and bring its index up to date: yields (scan, encoding name, index path, open
+    store, report)."""
+    result = scan(root, options)
+    enc = tok.get_encoding(encoding).name
+    index_path = os.path.abspath(index_path or default_index_path(result.root))
+    with IndexStore(index_path) as store:
+        report = update_index(result, store, enc, progress=progress, workers=workers)
+        yield result, enc, index_path, store, report
+
+
 def index_repository(root: str, options: ScanOptions = ScanOptions(), encoding: str | None = None,
                      index_path: str | None = None, progress: Progress | None = None,
                      workers: int | None = None) -> IndexReport:
     """Scan `root` and bring its index up to date, without loading anything back."""
-    result = scan(root, options)
-    enc = tok.get_encoding(encoding).name
-    with IndexStore(index_path or default_index_path(result.root)) as store:
-        return update_index(result, store, enc, progress=progress, workers=workers)
+    with _updated_index(root, options, encoding, index_path, progress, workers) as (*_, report):
+        return report
+
+
+def _key(f: SourceFile) -> tuple[str, str]:
+    """The index key of a file's facts."""
+    return f.blob_sha, f.language or ""
 
 
 def load_repository(root: str, options: ScanOptions = ScanOptions(), encoding: str | None = None,
                     index_path: str | None = None, progress: Progress | None = None,
                     workers: int | None = None) -> Repository:
     """Scan `root`, bring its index up to date, and load facts and token counts for every file."""
-    result = scan(root, options)
-    enc = tok.get_encoding(encoding).name
-    index_path = os.path.abspath(index_path or default_index_path(result.root))
-    with IndexStore(index_path) as store:
-        report = update_index(result, store, enc, progress=progress, workers=workers)
+    updated = _updated_index(root, options, encoding, index_path, progress, workers)
+    with updated as (result, enc, index_path, store, report):
         blobs = store.known_blobs()
         counted = store.known_tokens(enc)
-        kept = [f for f in result.files if not blobs.get((f.blob_sha, f.language or ""))]
-        skipped = result.skipped + [Skipped(f.path, blobs[f.blob_sha, f.language or ""])
-                                    for f in result.files if blobs.get((f.blob_sha, f.language or ""))]
-        stored = store.facts((f.blob_sha, f.language or "") for f in kept)
+        kept: list[SourceFile] = []
+        skipped = list(result.skipped)
+        for f in result.files:
+            reason = blobs.get(_key(f))
+            if reason:
+                skipped.append(Skipped(f.path, reason))
+            else:
+                kept.append(f)
+        stored = store.facts(map(_key, kept))
     files: dict[str, SourceFile] = {}
     facts: dict[str, FileFacts] = {}
     tokens: dict[str, int] = {}
     for f in kept:
-        fa, count = stored.get((f.blob_sha, f.language or "")), counted.get(f.blob_sha)
+        fa, count = stored.get(_key(f)), counted.get(f.blob_sha)
         if fa is None or count is None:  # changed or vanished between scan and read: analyse it now
             try:
                 data = read_file(result.root, f.path)

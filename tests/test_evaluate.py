@@ -276,10 +276,6 @@ def test_run_eval_leaves_the_repository_untouched(history, scratch):
 
 
 def test_run_eval_measures_repoctx_packer(history, scratch):
-    try:
-        import repoctx.pack  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"repoctx.pack is not importable yet: {exc}")
     root, _ = history
     result = run_eval(str(root), commits=10, budgets=(300, 100_000))
     rows = {(r["packer"], r["budget"]): r for r in result["summary"]}
