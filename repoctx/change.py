@@ -26,7 +26,8 @@ class Change:
     touched: dict[str, list[tuple[int, int]]]      # post-image path → changed line ranges (1-based)
 
 
-def _git(root: str, *args: str) -> str:
+def git(root: str, *args: str) -> str:
+    """stdout of `git ARGS` run in `root`; ChangeError with git's message when it fails."""
     r = subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=root, capture_output=True,
                        text=True, errors="replace")
     if r.returncode != 0:
@@ -37,20 +38,20 @@ def _git(root: str, *args: str) -> str:
 def read_change(root: str, rev: str | None = None, staged: bool = False) -> Change:
     """The diff of the work tree against `rev` (default HEAD), or of the index with `staged`."""
     try:
-        _git(root, "rev-parse", "--is-inside-work-tree")
+        git(root, "rev-parse", "--is-inside-work-tree")
     except (ChangeError, OSError):
         raise ChangeError(f"{root} is not inside a git work tree; --diff and --staged need git") from None
     base = rev or "HEAD"
     try:
-        _git(root, "rev-parse", "--verify", "--quiet", base + "^{commit}")
+        git(root, "rev-parse", "--verify", "--quiet", base + "^{commit}")
     except ChangeError:
         if rev:
             raise ChangeError(f"unknown revision {rev!r}") from None
         base = EMPTY_TREE  # a repository with no commit yet
     args = ["diff", "--no-color", "--no-ext-diff", f"-U{CONTEXT_LINES}", "-M", "--relative"]
     args += ["--cached", base] if staged else [base]
-    diff = _git(root, *args, "--")
-    exact = _git(root, *[a if not a.startswith("-U") else "-U0" for a in args], "--")
+    diff = git(root, *args, "--")
+    exact = git(root, *[a if not a.startswith("-U") else "-U0" for a in args], "--")
     return Change(diff, touched_lines(exact))
 
 

@@ -134,6 +134,12 @@ def parse_focus(text: str, root: str) -> Focus:
     raise UsageError(f"--focus {text!r}: no such file inside the repository {root}")
 
 
+def change_focus(change, repo: Repository) -> list[Focus]:
+    """The lines a change touches in files the repository packs, as focus."""
+    return [Focus(path, a, b) for path, ranges in sorted(change.touched.items()) if path in repo.files
+            for a, b in ranges]
+
+
 def write_output(text: str, target: str | None) -> None:
     """To stdout, or atomically to a file: a temporary file beside it, then a rename."""
     if not target:
@@ -164,8 +170,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     if args.diff is not None or args.staged:
         change = read_change(repo.root, args.diff or None, staged=args.staged)
         diff = change.diff
-        focus += [Focus(path, a, b) for path, ranges in sorted(change.touched.items()) if path in repo.files
-                  for a, b in ranges]
+        focus += change_focus(change, repo)
     st = args.settings
     result = Packer(repo).pack(query, st.budget, st.mode, focus, st.format, st.line_numbers, st.map_budget, diff)
     if st.format == "json":
@@ -226,8 +231,8 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             sys.stdout.write(f.read())
         return 0
     if args.action == "list":
+        enc = get_encoding(None)
         for e in snap.list_snapshots(root):
-            enc = get_encoding(None)
             with open(e.path, encoding="utf-8") as f:
                 tokens = count(f.read(), enc)
             print(f"{(e.commit or '(not committed)')[:12]:<15} {e.date or '-':<25} {tokens:>9,} tokens  {os.path.relpath(e.path, root)}")
@@ -239,7 +244,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         args.path, args.include, args.exclude = root, [], []
         repo = _load(args)
         change = read_change(repo.root, staged=True)
-        focus = [Focus(p, a, b) for p, ranges in sorted(change.touched.items()) if p in repo.files for a, b in ranges]
+        focus = change_focus(change, repo)
         st = args.settings
         result = Packer(repo).pack("", st.budget, "slice", focus, st.format, st.line_numbers, st.map_budget, change.diff)
         path = snap.take_snapshot(repo.root, result.text, st.format, st.snapshot_max_count, st.snapshot_max_bytes)

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from .change import ChangeError
+from .change import ChangeError, git
 
 EXTENSIONS = {"xml": "xml", "markdown": "md", "plain": "txt", "json": "xml"}  # json packs keep their XML text
 MAX_SNAPSHOTS = 200
@@ -25,10 +25,7 @@ CHAINED = ".repoctx-chained"
 
 
 def _git(root: str, *args: str) -> str:
-    r = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise ChangeError(f"git {' '.join(args)}: {r.stderr.strip() or 'failed'}")
-    return r.stdout.strip()
+    return git(root, *args).strip()
 
 
 def snapshot_dir(root: str) -> str:

@@ -241,7 +241,7 @@ def test_map_is_ranked_and_fits_its_budget(py_repo):
 def test_retrieval_index_is_cached_by_repository_state(py_repo):
     folder = py_repo.index_path.rsplit("/", 1)[0] + "/retrieval"
     first = RepoIndex.load(py_repo)
-    files = list(__import__("os").scandir(folder))
+    files = list(os.scandir(folder))
     assert len(files) == 1
     again = RepoIndex.load(py_repo)  # read back from the cache file
     q = "retry delay for send"
