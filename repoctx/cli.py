@@ -364,10 +364,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", default=".", help="repository folder (default: .)")
     p.add_argument("--force", action="store_true", help="replace an existing .repoctx.toml")
     p.set_defaults(func=cmd_init)
+
+    sub.add_parser("serve", add_help=False, help="run the language server (stdio; --tcp HOST:PORT for debugging)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:  # the server parses its own flags
+        from server.language_server import main as serve
+        return serve(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -34,6 +34,7 @@ leaves a language's builtin names alone (see _BUILTINS).
 from __future__ import annotations
 
 import builtins
+from bisect import bisect_left
 import gc
 from collections import defaultdict
 from collections.abc import Mapping
@@ -42,7 +43,7 @@ from functools import cached_property
 from itertools import compress
 from operator import attrgetter
 
-from .imports import ResolvedImport, family, resolve_imports
+from .imports import ResolvedImport, ImportResolver, family
 from .model import FileFacts, Symbol
 
 MODULE = "<module>"
@@ -81,6 +82,65 @@ class RepoGraph:
         return cls(files=files, symbols=symbols, imports=[tuple(x) for x in imports],
                    external_imports=[tuple(x) for x in external], references=[tuple(x) for x in references],
                    ambiguous=[tuple(x) for x in ambiguous])
+
+    def patched(self, root: str, facts: Mapping[str, FileFacts], new_facts: Mapping[str, FileFacts],
+                changed: list[str]) -> RepoGraph:
+        """This graph (built from `facts`) with the files in `changed` relinked from `new_facts` —
+        an editor's unsaved buffers — at the cost of those files, not of the repository: their
+        symbols, imports and outgoing references are replaced, and references into them that name
+        a symbol they no longer define are dropped. References from other files to a symbol a buffer
+        newly defines appear at the next full build (on save)."""
+        if self.__dict__.get("_linker") is None:
+            self._linker = _Linker(root, facts)
+        base = self._linker
+        lk = _Linker.__new__(_Linker)
+        lk.files, lk.resolver = sorted(set(base.files) | set(changed)), base.resolver
+        lk.resolved, lk.scopes, lk.ordered, lk.defs = dict(base.resolved), dict(base.scopes), dict(base.ordered), dict(base.defs)
+        names = {s.name for p in changed if p in facts for s in facts[p].symbols}
+        for p in changed:
+            ff = new_facts[p]
+            lk.resolved[p] = [base.resolver.resolve(p, ff, imp) for imp in ff.imports]
+            lk.ordered[p] = ordered_symbols(p, ff.symbols)
+            names.update(s.name for s in ff.symbols)
+        for name in names:
+            by_path = {k: v for k, v in lk.defs.get(name, {}).items() if k not in changed}
+            for p in changed:
+                for sid, s in lk.ordered[p]:
+                    if s.name == name and sid not in by_path.setdefault(p, []):
+                        by_path[p].append(sid)
+            by_path = {k: v for k, v in by_path.items() if v}
+            if by_path:
+                lk.defs[name] = by_path
+            else:
+                lk.defs.pop(name, None)
+        lk.scopes.update(_import_scopes(lk.files, new_facts, lk.resolved, only=changed,
+                                        fams=base.resolver.families))
+        symbols = dict(self.symbols)
+        gone: set[str] = set()
+        for p in changed:
+            gone.update(self.symbols_in(p))
+        for sid in gone:
+            del symbols[sid]
+        for p in changed:
+            for sid, s in lk.ordered[p]:
+                symbols.setdefault(sid, (p, s))
+        gone -= set(symbols)
+        references, ambiguous, imports, external = self.references, self.ambiguous, self.imports, self.external_imports
+        for p in changed:
+            refs, amb = lk.link(p, new_facts[p]) if new_facts[p].references else ((), ())
+            # Every list is sorted with the source first, so a file's entries are one run.
+            references = _splice(references, (f"{p}:",), (f"{p};",), sorted(refs))
+            ambiguous = _splice(ambiguous, (f"{p}:",), (f"{p};",), sorted(amb))
+            targets = [(ri, t) for ri in lk.resolved[p] for t in ri.targets if t != p]
+            imports = _splice(imports, (p,), (p + "\0",), sorted({(p, t) for _, t in targets}))
+            external = _splice(external, (p,), (p + "\0",),
+                               sorted({(p, ri.imp.module) for ri in lk.resolved[p] if not ri.targets}))
+        if gone:
+            references = [r for r in references if r[1] not in gone]
+        graph = RepoGraph(files=lk.files, symbols=symbols, imports=imports, external_imports=external,
+                          references=references, ambiguous=ambiguous)
+        graph._linker = lk
+        return graph
 
     def symbol_ids(self) -> list[str]:
         """Every symbol id, in file and line order (module ids are not symbols)."""
@@ -134,6 +194,11 @@ class RepoGraph:
         return _adjacency(self.imports)
 
 
+def _splice(items: list, lo_key: tuple, hi_key: tuple, run: list) -> list:
+    """`items` (sorted) with the run of entries between lo_key and hi_key replaced by `run` (sorted)."""
+    return items[:bisect_left(items, lo_key)] + run + items[bisect_left(items, hi_key):]
+
+
 def _adjacency(pairs) -> dict[str, list[str]]:
     """a -> sorted unique [b] for the (a, b) pairs."""
     out: dict[str, set[str]] = defaultdict(set)
@@ -156,47 +221,63 @@ def build_graph(root: str, facts: Mapping[str, FileFacts]) -> RepoGraph:
             gc.enable()
 
 
+class _Linker:
+    """What linking needs besides the facts: every file's resolved imports and scope, and where each
+    name is defined. A graph keeps it (`RepoGraph.patched`) to relink a few changed files."""
+
+    def __init__(self, root: str, facts: Mapping[str, FileFacts]):
+        self.files = sorted(facts)
+        self.resolver = ImportResolver(root, facts)
+        self.resolved = {p: [self.resolver.resolve(p, facts[p], imp) for imp in facts[p].imports]
+                         for p in self.files}
+        self.scopes = _import_scopes(self.files, facts, self.resolved)
+        self.ordered: dict[str, list[tuple[str, Symbol]]] = {}
+        self.defs: dict[str, dict[str, list[str]]] = defaultdict(dict)  # name -> path -> distinct ids
+        for path in self.files:
+            self.ordered[path] = pairs = ordered_symbols(path, facts[path].symbols)
+            for sid, s in pairs:
+                by_path = self.defs[s.name]
+                at = by_path.get(path)
+                if at is None:
+                    by_path[path] = [sid]
+                elif sid not in at:
+                    at.append(sid)
+
+    def link(self, path: str, ff: FileFacts) -> tuple[set, set]:
+        return _link_file(path, ff, self.ordered[path], self.defs, self.resolved, self.scopes[path])
+
+
 def _build(root: str, facts: Mapping[str, FileFacts]) -> RepoGraph:
-    files = sorted(facts)
-    resolved = resolve_imports(root, facts)
+    linker = _Linker(root, facts)
+    files = linker.files
     imports: set[tuple[str, str]] = set()
     external: set[tuple[str, str]] = set()
     for path in files:
-        for ri in resolved[path]:
+        for ri in linker.resolved[path]:
             if ri.targets:
                 imports.update((path, t) for t in ri.targets if t != path)
             else:
                 external.add((path, ri.imp.module))
-
     symbols: dict[str, tuple[str, Symbol]] = {}
-    ordered: dict[str, list[tuple[str, Symbol]]] = {}
-    defs: dict[str, dict[str, list[str]]] = defaultdict(dict)  # name -> path -> distinct ids
     for path in files:
-        ordered[path] = pairs = ordered_symbols(path, facts[path].symbols)
-        for sid, s in pairs:
+        for sid, s in linker.ordered[path]:
             symbols.setdefault(sid, (path, s))
-            by_path = defs[s.name]
-            at = by_path.get(path)
-            if at is None:
-                by_path[path] = [sid]
-            elif sid not in at:
-                at.append(sid)
-
-    scopes = _import_scopes(files, facts, resolved)
     references: list[tuple[str, str, str]] = []
     ambiguous: list[tuple[str, str]] = []
     for path in files:
         ff = facts[path]
         if ff.references:
-            refs, amb = _link_file(path, ff, ordered[path], defs, resolved, scopes[path])
+            refs, amb = linker.link(path, ff)
             references += sorted(refs)
             ambiguous += sorted(amb)
     # Each source id starts with its file's path, so these are sorted runs in nearly sorted order:
     # the final sorts are mostly merges (sorting the whole sets at once costs twice as much).
     references.sort()
     ambiguous.sort()
-    return RepoGraph(files=files, symbols=symbols, imports=sorted(imports), external_imports=sorted(external),
-                     references=references, ambiguous=ambiguous)
+    graph = RepoGraph(files=files, symbols=symbols, imports=sorted(imports), external_imports=sorted(external),
+                      references=references, ambiguous=ambiguous)
+    graph._linker = linker
+    return graph
 
 
 def qualified_names(symbols: list[Symbol]) -> list[str]:
@@ -253,14 +334,18 @@ class _Scope:
 
 
 def _import_scopes(files: list[str], facts: Mapping[str, FileFacts],
-                   resolved: dict[str, list[ResolvedImport]]) -> dict[str, _Scope]:
-    """Each file's scope, from its resolved imports and its language's package rules."""
-    fams = {p: family(p, facts[p].language) for p in files}
+                   resolved: dict[str, list[ResolvedImport]], only: list[str] | None = None,
+                   fams: dict[str, str | None] | None = None) -> dict[str, _Scope]:
+    """Each file's scope (or only those of `only`), from its resolved imports and its language's
+    package rules; `fams`, when given, is every file's `family`."""
+    fams = dict(fams) if fams is not None else {p: family(p, facts[p].language) for p in files}
+    for p in only or ():
+        fams[p] = family(p, facts[p].language)
     by_dir: dict[str, list[str]] = defaultdict(list)
     for p in files:
         by_dir[p.rpartition("/")[0]].append(p)
     out = {}
-    for path in files:
+    for path in files if only is None else only:
         named: dict[str, list[str]] = defaultdict(list)
         scope: set[str] = set()
         for ri in resolved[path]:

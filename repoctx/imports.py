@@ -86,7 +86,7 @@ def family(path: str, language: str | None) -> str | None:
 
 def resolve_imports(root: str, facts: Mapping[str, FileFacts]) -> dict[str, list[ResolvedImport]]:
     """Every file's imports, in the order the parser gave them, resolved to repository files."""
-    r = _Resolver(root, facts)
+    r = ImportResolver(root, facts)
     return {path: [r.resolve(path, ff, imp) for imp in ff.imports] for path, ff in facts.items()}
 
 
@@ -170,7 +170,7 @@ def _load_jsonc(text: str | None) -> dict:
 # The resolver
 
 
-class _Resolver:
+class ImportResolver:
     """Indexes of the repository's files and configuration, and one resolve method per family."""
 
     def __init__(self, root: str, facts: Mapping[str, FileFacts]):

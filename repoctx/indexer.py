@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -150,7 +151,11 @@ def update_index(scan: ScanResult, store: IndexStore, encoding_name: str,
     workers = workers or os.cpu_count() or 1
     try:
         if workers > 1 and len(todo) >= MIN_FILES_FOR_WORKERS:
-            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+            # Forking copies only the calling thread: with other threads running (the language server)
+            # a lock one of them holds would stay held in the child forever, so start fresh instead.
+            threaded = threading.active_count() > 1
+            fork = "fork" in multiprocessing.get_all_start_methods() and not threaded
+            ctx = multiprocessing.get_context("fork" if fork else "forkserver" if threaded and os.name == "posix" else "spawn")
             with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
                 futures = [pool.submit(_analyze_batch, scan.root, b, encoding_name) for b in batches]
                 try:

@@ -13,6 +13,7 @@ broken by document index. bm25s gives the same scores (float32) but builds in ~1
 from __future__ import annotations
 
 import re
+from collections import Counter
 from itertools import chain
 
 import numpy as np
@@ -139,35 +140,61 @@ class BM25:
         df = np.bincount(post_term, minlength=len(self.vocab))
         self.indptr = np.concatenate(([0], np.cumsum(df)))
         idf = np.log1p((n - df + 0.5) / (df + 0.5))
-        avglen = lengths.mean() if n and lengths.sum() else 1.0
-        norm = k1 * (1 - b + b * lengths / avglen)
+        self.avglen = float(lengths.mean()) if n and lengths.sum() else 1.0
+        norm = k1 * (1 - b + b * lengths / self.avglen)
         #: BM25 contribution of each posting: idf(term) * tf part(term, doc).
         self.post_weight = idf[post_term] * tf / (tf + norm[self.post_doc])
+        self.extra: list[dict[str, float]] = []  # see `extended`
 
     def state(self) -> tuple:
         """Everything the index holds, as plain values and arrays (for a cache file)."""
-        return self.n_docs, list(self.vocab), self.indptr, self.post_doc, self.post_weight
+        return self.n_docs, self.avglen, list(self.vocab), self.indptr, self.post_doc, self.post_weight
 
     @classmethod
     def from_state(cls, state: tuple) -> BM25:
         self = cls.__new__(cls)
-        self.n_docs, vocab, self.indptr, self.post_doc, self.post_weight = state
+        self.n_docs, self.avglen, vocab, self.indptr, self.post_doc, self.post_weight = state
         self.vocab = {t: i for i, t in enumerate(vocab)}
+        self.extra = []
         return self
+
+    def extended(self, docs: list[list[str]], k1: float = 1.2, b: float = 0.75) -> BM25:
+        """This index plus `docs` appended after its documents (indexes n_docs, n_docs + 1, …), scored
+        with this index's statistics (idf, average length): an editor buffer's new chunks, without
+        rebuilding the postings. A term only the new documents have scores as if its df were 1."""
+        out = BM25.from_state(self.state())
+        out.vocab = self.vocab
+        n = self.n_docs
+        df = np.diff(self.indptr)
+        for doc in docs:
+            weights: dict[str, float] = {}
+            norm = k1 * (1 - b + b * len(doc) / self.avglen)
+            for t, tf in Counter(doc).items():
+                d = df[self.vocab[t]] if t in self.vocab else 1
+                weights[t] = float(np.log1p((n - d + 0.5) / (d + 0.5))) * tf / (tf + norm)
+            out.extra.append(weights)
+        return out
 
     def _term_ids(self, query_tokens: list[str]) -> list[int]:
         """Distinct known term ids, sorted so that scores do not depend on the query's word order."""
         return sorted({self.vocab[t] for t in query_tokens if t in self.vocab})
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
-        """BM25 score of every document (float64 array of length n_docs); 0 where no term matches."""
+        """BM25 score of every document (float64 array of length n_docs plus the extended ones);
+        0 where no term matches."""
         ids = self._term_ids(query_tokens)
-        if not ids:
-            return np.zeros(self.n_docs)
-        spans = [slice(self.indptr[t], self.indptr[t + 1]) for t in ids]
-        docs = np.concatenate([self.post_doc[s] for s in spans])
-        weights = np.concatenate([self.post_weight[s] for s in spans])
-        return np.bincount(docs, weights, minlength=self.n_docs)
+        if ids:
+            spans = [slice(self.indptr[t], self.indptr[t + 1]) for t in ids]
+            docs = np.concatenate([self.post_doc[s] for s in spans])
+            weights = np.concatenate([self.post_weight[s] for s in spans])
+            base = np.bincount(docs, weights, minlength=self.n_docs)
+        else:
+            base = np.zeros(self.n_docs)
+        if not self.extra:
+            return base
+        terms = set(query_tokens)
+        more = [sum(w for t, w in doc.items() if t in terms) for doc in self.extra]
+        return np.concatenate((base, np.array(more)))
 
     def search(self, query_tokens: list[str], limit: int = 10) -> list[tuple[int, float]]:
         """The best `limit` documents that match at least one query token, as (doc index, score),

@@ -231,7 +231,8 @@ class Packer:
         and the estimated tokens they use."""
         ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
         chunks = self.index.chunks
-        forced = {i for i, _ in ranked if any(f.covers(chunks[i]) for f in focus)}
+        covered = self.index.covered(list(focus)) if focus else None
+        forced = {i for i, _ in ranked if covered[i]} if focus else set()
 
         def value_per_token(k: int) -> float:
             """Score × the share of the slice's cost that is the chunk itself (not its closure)."""

@@ -21,7 +21,7 @@ from .scan import is_test_path
 
 MODULE = "<module>"
 #: Bump when chunking, tokenising or the walk graph change: old cache files are then ignored.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 DAMPING = 0.85
 ITERATIONS = 30
 SEEDS_FROM_BM25 = 20
@@ -87,7 +87,8 @@ class RepoIndex:
     exact repository state (every path with its blob SHA): a warm pack reads it back in milliseconds.
     """
 
-    def __init__(self, repo: Repository, chunks: list[Chunk], bm25: BM25, graph: tuple):
+    def __init__(self, repo: Repository, chunks: list[Chunk], bm25: BM25, graph: tuple,
+                 alive: np.ndarray | None = None):
         self.repo = repo
         self.chunks = chunks
         self.bm25 = bm25
@@ -96,20 +97,63 @@ class RepoIndex:
         factor = {p: TEST_FACTOR if is_test_path(p) else 1.0 if f.language else TEXT_FACTOR
                   for p, f in repo.files.items()}
         #: Prior by kind of file: tests and plain text (docs, changelogs, config) are less often what a
-        #: change is about than program code, and changelogs match every query.
-        self.prior = np.array([factor[c.path] for c in chunks])
+        #: change is about than program code, and changelogs match every query. 0 for a chunk that an
+        #: editor buffer replaced (see `patched`).
+        self.prior = np.array([factor.get(c.path, 0.0) for c in chunks])
+        if alive is not None:
+            self.prior *= alive
+        # Per-chunk arrays, so that a query scores every chunk without a Python loop.
+        self.paths = list(dict.fromkeys(c.path for c in chunks))
+        path_id = {p: i for i, p in enumerate(self.paths)}
+        self.chunk_path = np.fromiter((path_id[c.path] for c in chunks), dtype=np.int64, count=len(chunks))
+        self.chunk_start = np.fromiter((c.start for c in chunks), dtype=np.int64, count=len(chunks))
+        self.chunk_end = np.fromiter((c.end for c in chunks), dtype=np.int64, count=len(chunks))
+        nodes = graph[0]
+        self.chunk_node = np.fromiter((nodes.get(node_of(c), -1) for c in chunks), dtype=np.int64,
+                                      count=len(chunks))
+        self._global_files: list[str] | None = None
+
+    def mask(self, paths) -> np.ndarray:
+        """Chunks of the given files."""
+        ids = [i for i, p in enumerate(self.paths) if p in paths] if paths else []
+        return np.isin(self.chunk_path, ids)
+
+    def covered(self, focus: list[Focus]) -> np.ndarray:
+        """Chunks some focus covers."""
+        hit = np.zeros(len(self.chunks), dtype=bool)
+        for f in focus:
+            m = self.mask({f.path})
+            if f.start is not None:
+                m &= (self.chunk_start <= (f.end or f.start)) & (f.start <= self.chunk_end)
+            hit |= m
+        return hit & (self.prior > 0)
+
+    def patched(self, repo: Repository, changed: list[str]) -> RepoIndex:
+        """This index with the chunks of `changed` files replaced by those of `repo` (whose facts and
+        text hold the editor's buffers): old chunks stay in place but dead (prior 0), new ones are
+        appended and scored with this index's BM25 statistics. Costs what the changed files cost,
+        whatever the repository's size. The walk graph is this index's: a symbol the buffer adds
+        has no node until the next full build."""
+        chunks = list(self.chunks)
+        alive = np.ones(len(chunks))
+        alive[self.mask(set(changed))] = 0.0
+        docs = []
+        for path in changed:
+            if path in repo.facts:
+                new = file_chunks(path, repo.facts[path])
+                chunks += new
+                docs += _chunk_docs(repo, path, new)
+        alive = np.concatenate((alive, np.ones(len(chunks) - len(alive))))
+        return RepoIndex(repo, chunks, self.bm25.extended(docs), self.graph, alive)
 
     @classmethod
     def build(cls, repo: Repository) -> RepoIndex:
         chunks: list[Chunk] = []
         docs: list[list[str]] = []
         for path, facts in repo.facts.items():
-            lines = repo.text(path).split("\n")
-            path_tokens = tokenize(path)
-            for c in file_chunks(path, facts):
-                chunks.append(c)
-                body = "\n".join(lines[c.start - 1:c.end])
-                docs.append(path_tokens + tokenize(c.symbol or "") + tokenize(body))
+            new = file_chunks(path, facts)
+            chunks += new
+            docs += _chunk_docs(repo, path, new)
         return cls(repo, chunks, BM25(docs), _walk_graph(repo, chunks))
 
     @classmethod
@@ -122,26 +166,39 @@ class RepoIndex:
 
     @staticmethod
     def _record(self) -> tuple:
-        n, vocab, indptr, post_doc, post_weight = self.bm25.state()
+        n, avglen, vocab, indptr, post_doc, post_weight = self.bm25.state()
         nodes, s, d, w = self.graph
         arrays = [a.tobytes() for a in (indptr, post_doc, post_weight, s, d, w)]
-        return ([tuple(c) for c in self.chunks], n, vocab, list(nodes), arrays)
+        return ([tuple(c) for c in self.chunks], n, avglen, vocab, list(nodes), arrays)
 
     @classmethod
     def _from_record(cls, repo: Repository, rec: tuple) -> RepoIndex:
-        chunks, n, vocab, nodes, arrays = rec
+        chunks, n, avglen, vocab, nodes, arrays = rec
         indptr, post_doc, post_weight, s, d, w = (
             np.frombuffer(b, dtype=t) for b, t in zip(arrays, (np.int64, np.int32, np.float64, np.int64, np.int64, np.float64)))
-        bm25 = BM25.from_state((n, vocab, indptr, post_doc, post_weight))
+        bm25 = BM25.from_state((n, avglen, vocab, indptr, post_doc, post_weight))
         graph = ({name: i for i, name in enumerate(nodes)}, s, d, w)
         return cls(repo, list(map(Chunk._make, chunks)), bm25, graph)
 
     def pagerank(self, seeds: dict[str, float]) -> dict[str, float]:
         """Personalised PageRank restarting at `seeds` (node → weight); uniform restart when empty."""
+        r = self.pagerank_vector(seeds)
+        names = list(self.graph[0])
+        return {names[i]: float(r[i]) for i in np.flatnonzero(r)}
+
+    def global_files(self) -> list[str]:
+        """Files by the summed global PageRank of their nodes (query-independent, so computed once)."""
+        if self._global_files is None:
+            from .repomap import ranked_files
+            self._global_files = ranked_files(self)
+        return self._global_files
+
+    def pagerank_vector(self, seeds: dict[str, float]) -> np.ndarray:
+        """`pagerank` as an array over the walk graph's nodes."""
         nodes, s, d, w = self.graph
         n = len(nodes)
         if n == 0:
-            return {}
+            return np.zeros(0)
         p = np.zeros(n)
         for name, weight in seeds.items():
             if name in nodes:
@@ -152,8 +209,7 @@ class RepoIndex:
         for _ in range(ITERATIONS):
             dangling = r[~has_out].sum()
             r = (1 - DAMPING) * p + DAMPING * (np.bincount(d, r[s] * w, minlength=n) + dangling * p)
-        names = list(nodes)
-        return {names[i]: float(r[i]) for i in np.flatnonzero(r)}
+        return r
 
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -189,39 +245,41 @@ class QuerySignals:
     bm25: np.ndarray        # normalised BM25 score per chunk (best = 1)
     bonus: np.ndarray       # for chunks the query names or the focus covers
     seeds: dict[str, float]  # restart weights of the walk, by node
+    covered: np.ndarray      # chunks the focus covers
 
 
 def query_signals(index: RepoIndex, query: str, focus: list[Focus] = ()) -> QuerySignals:
     chunks = index.chunks
     bm = index.bm25.scores(tokenize(query)) if query.strip() else np.zeros(len(chunks))
+    bm = bm * (index.prior > 0)  # chunks an editor buffer replaced score nothing
     top = float(bm.max()) if len(bm) else 0.0
     bm_norm = bm / top if top > 0 else bm
     named_paths, named_symbols = named_in_query(index.repo, query) if query else (set(), set())
-    bonus = np.zeros(len(chunks))
+    # A named symbol's chunks get the whole bonus. In a named file, its best-matching chunk gets the
+    # whole bonus and the others a steeply falling share, so the file ranks first without its every
+    # line outranking the rest of the repository.
+    share = np.zeros(len(chunks))
+    if named_paths:
+        in_named = index.mask(named_paths) & (index.prior > 0)
+        best = np.zeros(len(index.paths))
+        np.maximum.at(best, index.chunk_path[in_named], bm[in_named])
+        file_best = best[index.chunk_path]
+        ratio = np.divide(bm, file_best, out=np.ones(len(chunks)), where=file_best > 0)
+        share = np.where(in_named, ratio ** 4, 0.0)
+    if named_symbols:
+        leaf = np.array([c.symbol is not None and c.symbol.rsplit(".", 1)[-1] in named_symbols for c in chunks],
+                        dtype=bool)
+        share = np.where(leaf & (index.prior > 0), 1.0, share)
+    covered = index.covered(list(focus)) if focus else np.zeros(len(chunks), dtype=bool)
+    bonus = NAMED_BONUS * share + 2 * NAMED_BONUS * covered
     seeds: dict[str, float] = {}
-    # A named file: its best-matching chunk gets the whole bonus and the others a steeply falling
-    # share, so the file ranks first without its every line outranking the rest of the repository.
-    best_in_file: dict[str, float] = {}
-    for i, c in enumerate(chunks):
-        if c.path in named_paths:
-            best_in_file[c.path] = max(best_in_file.get(c.path, 0.0), float(bm[i]))
-    for i, c in enumerate(chunks):
-        leaf = (c.symbol or "").rsplit(".", 1)[-1]
-        share = 0.0
-        if leaf in named_symbols:
-            share = 1.0
-        elif c.path in named_paths:
-            share = (bm[i] / best_in_file[c.path]) ** 4 if best_in_file[c.path] > 0 else 1.0
-        if share:
-            bonus[i] += NAMED_BONUS * share
-            seeds[node_of(c)] = seeds.get(node_of(c), 0.0) + share
-        if any(f.covers(c) for f in focus):
-            bonus[i] += 2 * NAMED_BONUS
-            seeds[node_of(c)] = seeds.get(node_of(c), 0.0) + 2.0
+    for i in np.flatnonzero(share + 2.0 * covered):
+        node = node_of(chunks[i])
+        seeds[node] = seeds.get(node, 0.0) + float(share[i] + 2.0 * covered[i])
     for i in np.argsort(-bm_norm, kind="stable")[:SEEDS_FROM_BM25]:
         if bm_norm[i] > 0:
             seeds[node_of(chunks[i])] = seeds.get(node_of(chunks[i]), 0.0) + float(bm_norm[i])
-    return QuerySignals(bm_norm, bonus, seeds)
+    return QuerySignals(bm_norm, bonus, seeds, covered)
 
 
 def rank_chunks(index: RepoIndex, query: str, focus: list[Focus] = ()) -> list[tuple[int, float]]:
@@ -230,18 +288,27 @@ def rank_chunks(index: RepoIndex, query: str, focus: list[Focus] = ()) -> list[t
     if not chunks:
         return []
     sig = query_signals(index, query, focus)
-    walk = index.pagerank(sig.seeds) if sig.seeds else {}
-    top_walk = max(walk.values(), default=0.0)
-    walk_scores = np.array([walk.get(node_of(c), 0.0) for c in chunks])
-    if top_walk > 0:
-        walk_scores /= top_walk
-    fused = sig.bm25 + WALK_WEIGHT * walk_scores
-    fused *= index.prior
+    walk_scores = np.zeros(len(chunks))
+    if sig.seeds:
+        walk = index.pagerank_vector(sig.seeds)
+        has_node = index.chunk_node >= 0
+        walk_scores[has_node] = walk[index.chunk_node[has_node]]
+        top_walk = walk.max(initial=0.0)
+        if top_walk > 0:
+            walk_scores /= top_walk
+    fused = (sig.bm25 + WALK_WEIGHT * walk_scores) * index.prior
     # A chunk inherits part of its file's relevance, so the best files fill up before stray chunks.
-    file_best: dict[str, float] = {}
-    for c, f in zip(chunks, fused):
-        if f > file_best.get(c.path, 0.0):
-            file_best[c.path] = f
-    fused = fused + FILE_WEIGHT * np.array([file_best.get(c.path, 0.0) for c in chunks]) + sig.bonus
+    file_best = np.zeros(len(index.paths))
+    np.maximum.at(file_best, index.chunk_path, fused)
+    fused = fused + FILE_WEIGHT * file_best[index.chunk_path] + sig.bonus
+    fused *= index.prior > 0
     order = np.lexsort((np.arange(len(chunks)), -fused))
-    return [(int(i), float(fused[i])) for i in order if fused[i] > 0]
+    order = order[fused[order] > 0]
+    return list(zip(order.tolist(), fused[order].tolist()))
+
+
+def _chunk_docs(repo: Repository, path: str, chunks: list[Chunk]) -> list[list[str]]:
+    """The BM25 document of each chunk of one file: path, symbol and body tokens."""
+    lines = repo.text(path).split("\n")
+    path_tokens = tokenize(path)
+    return [path_tokens + tokenize(c.symbol or "") + tokenize("\n".join(lines[c.start - 1:c.end])) for c in chunks]

@@ -40,7 +40,7 @@ def repo_map(index: RepoIndex, budget: int, seeds: dict[str, float] | None = Non
     fall inside a file's entry ('' if not even a line fits)."""
     enc = get_encoding(index.repo.encoding)
     lines: list[str] = []
-    for path in ranked_files(index, seeds):
+    for path in ranked_files(index, seeds) if seeds else index.global_files():
         lines.extend(file_entry(path, index).split("\n"))
         if len(lines) * 3 > budget * 2:  # a line costs at least a token or two: enough to cut from
             break

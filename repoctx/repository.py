@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from .derived_cache import cached, state_key
 from .index import IndexStore, default_index_path
 from .indexer import IndexReport, Progress, analyze, read_file, update_index
 from .model import FileFacts, Skipped, SourceFile
-from .scan import ScanOptions, scan
+from .languages import language_for_path
+from .scan import ScanOptions, git_blob_sha, scan
 
 
 @dataclass
@@ -41,6 +43,25 @@ class Repository:
         return cached(self.index_path, "graph", state_key(self.files, GRAPH_VERSION),
                       lambda: build_graph(self.root, self.facts), RepoGraph.to_record,
                       lambda rec: RepoGraph.from_record(rec, self.facts))
+
+    def with_buffers(self, buffers: dict[str, str]) -> Repository:
+        """This repository as an editor sees it: each buffer (path → unsaved text) replaces its file's
+        text, facts and token count, and the graph is patched for those files alone (see
+        `RepoGraph.patched`). A buffer whose content would be skipped (binary, minified) is ignored."""
+        files, facts, tokens = dict(self.files), dict(self.facts), dict(self.tokens)
+        overlay = {}
+        for path, text in sorted(buffers.items()):
+            data = text.encode("utf-8", errors="surrogatepass")
+            skip, fa, n = analyze(path, data, self.encoding, want_facts=True)
+            if skip:
+                continue
+            if path not in files:
+                files[path] = SourceFile(path, git_blob_sha(data), language_for_path(path), len(data))
+            facts[path], tokens[path], overlay[path] = fa, n, text
+        repo = dataclasses.replace(self, files=files, facts=facts, tokens=tokens, overlay=overlay)
+        if overlay:
+            repo.graph = self.graph.patched(self.root, self.facts, facts, sorted(overlay))
+        return repo
 
     def text(self, path: str) -> str:
         """The file's text as packed: UTF-8, undecodable bytes replaced."""

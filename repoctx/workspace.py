@@ -1,0 +1,266 @@
+"""A repository kept loaded for an editor session: unsaved buffers overlay it, and the questions an
+editor asks (context for a selection, a pack, the map, symbols, definitions, references) are answered
+from memory.
+
+    ws = Workspace("/path/to/repo")
+    ws.load()                                   # scan, index (incrementally), load
+    ws.set_buffer("pkg/a.py", unsaved_text)     # answers now reflect the buffer
+    ws.context("pkg/a.py", 10, 14, budget=8000)  # PackResult
+
+The disk state (`base`) is loaded once and reloaded when files change on disk (`load` again: only
+changed files are parsed). Buffers are applied on top of it at the cost of the buffers alone
+(`Repository.with_buffers`, `RepoIndex.patched`), so an edit is reflected in the next answer in
+milliseconds, whatever the repository's size.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+
+from .config import Settings, load_settings
+from .model import PackResult, Symbol
+from .pack import Packer
+from .rank import MODULE, Focus, RepoIndex
+from .repomap import repo_map
+from .repository import Repository, load_repository
+from .scan import ScanOptions
+from .tokens import count, get_encoding
+
+_WORD = re.compile(r"[A-Za-z_$][\w$]*")
+
+
+class OutsideWorkspace(ValueError):
+    """A path that is not inside the workspace's root (after resolving `..` and symlinks)."""
+
+
+@dataclass(frozen=True)
+class Location:
+    path: str
+    start_line: int   # 1-based, inclusive
+    end_line: int
+    name: str = ""    # the symbol's name, when the location is a definition
+
+
+@dataclass
+class _View:
+    repo: Repository
+    index: RepoIndex
+    packer: Packer
+
+
+class Workspace:
+    def __init__(self, root: str, settings: Settings | None = None, index_path: str | None = None):
+        self.root = os.path.realpath(root)
+        self.settings = settings or load_settings(self.root)
+        self.index_path = index_path
+        self.buffers: dict[str, str] = {}   # path → unsaved text, as the editor last sent it
+        self._base: _View | None = None
+        self._view: _View | None = None
+        self._lock = threading.RLock()
+
+    # -- paths -----------------------------------------------------------------------------------
+
+    def relpath(self, path: str) -> str:
+        """The repository path of an absolute or root-relative path; OutsideWorkspace when it (or a
+        symlink on the way) leads outside the root."""
+        full = os.path.realpath(os.path.join(self.root, path))
+        if os.path.commonpath([full, self.root]) != self.root or full == self.root:
+            raise OutsideWorkspace(f"{path} is outside the workspace {self.root}")
+        return os.path.relpath(full, self.root).replace(os.sep, "/")
+
+    # -- state -----------------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._base is not None
+
+    def load(self, progress=None) -> Repository:
+        """Scan and index the repository (only what changed since the last index is parsed) and
+        make it the base the buffers overlay."""
+        st = self.settings
+        options = ScanOptions(include=st.include, exclude=st.exclude, max_bytes=st.max_file_size)
+        repo = load_repository(self.root, options, encoding=st.encoding, index_path=self.index_path,
+                               progress=progress)
+        index = RepoIndex.load(repo)
+        repo.graph.patched(repo.root, repo.facts, repo.facts, [])  # builds the linker buffers need
+        index.global_files()
+        with self._lock:
+            self._base = _View(repo, index, Packer(repo, index))
+            self._view = None
+        return repo
+
+    def set_buffer(self, path: str, text: str) -> None:
+        with self._lock:
+            self.buffers[path] = text
+            self._view = None
+
+    def close_buffer(self, path: str) -> None:
+        with self._lock:
+            if self.buffers.pop(path, None) is not None:
+                self._view = None
+
+    def view(self) -> _View:
+        """The base with the buffers that differ from it applied (built once per change)."""
+        with self._lock:
+            if self._base is None:
+                raise RuntimeError("the workspace is not loaded yet")
+            if self._view is None:
+                base = self._base
+                changed = {p: t for p, t in self.buffers.items()
+                           if p not in base.repo.files or base.repo.text(p) != t}
+                if not changed:
+                    self._view = base
+                else:
+                    repo = base.repo.with_buffers(changed)
+                    index = base.index.patched(repo, sorted(repo.overlay))
+                    self._view = _View(repo, index, Packer(repo, index))
+            return self._view
+
+    @property
+    def repo(self) -> Repository:
+        return self.view().repo
+
+    # -- packs -----------------------------------------------------------------------------------
+
+    def context(self, path: str, start_line: int, end_line: int, query: str = "", budget: int | None = None,
+                fmt: str | None = None, line_numbers: bool | None = None) -> PackResult:
+        """The dependency-closed context for editing lines start..end of `path` (as `pack --focus`)."""
+        st = self.settings
+        view = self.view()
+        with self._lock:
+            return view.packer.pack(query, budget or st.budget, st.mode, [Focus(path, start_line, end_line)],
+                                    fmt or st.format, st.line_numbers if line_numbers is None else line_numbers,
+                                    st.map_budget)
+
+    def pack(self, query: str = "", budget: int | None = None, fmt: str | None = None, mode: str | None = None,
+             line_numbers: bool | None = None) -> PackResult:
+        st = self.settings
+        view = self.view()
+        with self._lock:
+            return view.packer.pack(query, budget or st.budget, mode or st.mode, [], fmt or st.format,
+                                    st.line_numbers if line_numbers is None else line_numbers, st.map_budget)
+
+    def map(self, budget: int | None = None, focus: str | None = None) -> tuple[str, int]:
+        """(map text, exact tokens): the signature map, personalised towards `focus` (a path)."""
+        view = self.view()
+        seeds = {f"{focus}:{MODULE}": 1.0} | {sid: 1.0 for sid in view.repo.graph.symbols_in(focus)} if focus else None
+        with self._lock:
+            text = repo_map(view.index, budget or self.settings.map_budget, seeds)
+        return text, count(text, get_encoding(view.repo.encoding))
+
+    # -- symbols ---------------------------------------------------------------------------------
+
+    def symbols(self, path: str) -> list[tuple[str, Symbol]]:
+        """(id, symbol) of a file's definitions, in line order."""
+        g = self.repo.graph
+        return [(sid, g.symbols[sid][1]) for sid in g.symbols_in(path)]
+
+    def find_symbols(self, query: str, limit: int = 100) -> list[tuple[str, str, Symbol]]:
+        """(id, path, symbol) whose name matches `query`: exact, then prefix, then substring, then
+        the letters in order; within each, the more central symbol (global PageRank) first."""
+        view = self.view()
+        q = query.lower()
+        rank = view.index.pagerank_vector({})
+        nodes = view.index.graph[0]
+        hits = []
+        for sid, (path, s) in view.repo.graph.symbols.items():
+            name = s.name.lower()
+            if not q:
+                tier = 0
+            elif name == q:
+                tier = 0
+            elif name.startswith(q):
+                tier = 1
+            elif q in name:
+                tier = 2
+            elif _subsequence(q, name):
+                tier = 3
+            else:
+                continue
+            centrality = rank[nodes[sid]] if sid in nodes else 0.0
+            hits.append((tier, -centrality, sid, path, s))
+        hits.sort(key=lambda h: h[:3])
+        return [(sid, path, s) for _, _, sid, path, s in hits[:limit]]
+
+    def word_at(self, path: str, line: int, column: int) -> str | None:
+        """The identifier at a 1-based line and 0-based column (in code points) of the file's text."""
+        lines = self.repo.text(path).split("\n")
+        if not 1 <= line <= len(lines):
+            return None
+        for m in _WORD.finditer(lines[line - 1]):
+            if m.start() <= column <= m.end():
+                return m.group()
+        return None
+
+    def symbol_at(self, path: str, line: int, column: int) -> str | None:
+        """The id of the symbol named at a position: the definition being declared there, or the
+        definition a reference there links to."""
+        name = self.word_at(path, line, column)
+        if not name:
+            return None
+        g = self.repo.graph
+        inner = self._innermost(path, line)
+        for sid in g.symbols_in(path):
+            s = g.symbols[sid][1]
+            if s.name == name and s.start_line == line:
+                return sid
+        source = inner or f"{path}:{MODULE}"
+        for target in g.callees_of(source):
+            if g.symbols[target][1].name == name if target in g.symbols else False:
+                return target
+        return None
+
+    def definitions(self, path: str, line: int, column: int) -> list[Location]:
+        """Where the name at a position is defined: the linked definition, or every definition of that
+        name when the graph could not decide (same file first)."""
+        sid = self.symbol_at(path, line, column)
+        g = self.repo.graph
+        if sid:
+            p, s = g.symbols[sid]
+            return [Location(p, s.start_line, s.end_line, s.name)]
+        name = self.word_at(path, line, column)
+        found = [(p != path, p, s.start_line, s) for p, s in g.symbols.values() if s.name == name]
+        return [Location(p, s.start_line, s.end_line, s.name) for _, p, _, s in sorted(found, key=lambda x: x[:3])]
+
+    def references(self, path: str, line: int, column: int, include_declaration: bool = True) -> list[Location]:
+        """The lines that use the symbol named at a position, across the repository."""
+        sid = self.symbol_at(path, line, column)
+        if not sid:
+            return []
+        g = self.repo.graph
+        tpath, target = g.symbols[sid]
+        out = [Location(tpath, target.start_line, target.start_line, target.name)] if include_declaration else []
+        for caller in g.callers_of(sid):
+            cpath = caller.rpartition(":")[0]
+            owner = caller if caller in g.symbols else None
+            lines = {r.line for r in self.repo.facts[cpath].references if r.name == target.name}
+            out += [Location(cpath, n, n) for n in sorted(lines) if self._innermost(cpath, n) == owner]
+        return sorted(set(out), key=lambda loc: (loc.path, loc.start_line))
+
+    def describe(self, sid: str) -> dict:
+        """What a hover shows: signature, doc, the symbol's token cost, and what depends on it."""
+        view = self.view()
+        g = view.repo.graph
+        path, s = g.symbols[sid]
+        lines = view.packer.lines(path)[s.start_line - 1:s.end_line]
+        callers = g.callers_of(sid)
+        return {"id": sid, "path": path, "symbol": s, "language": view.repo.files[path].language,
+                "tokens": count("\n".join(lines), get_encoding(view.repo.encoding)),
+                "callers": len(callers), "caller_files": len({c.split(":", 1)[0] for c in callers}),
+                "encoding": view.repo.encoding}
+
+    def _innermost(self, path: str, line: int) -> str | None:
+        g = self.repo.graph
+        best = None
+        for sid in g.symbols_in(path):
+            s = g.symbols[sid][1]
+            if s.start_line <= line <= s.end_line and (best is None or s.start_line >= g.symbols[best][1].start_line):
+                best = sid
+        return best
+
+
+def _subsequence(q: str, name: str) -> bool:
+    it = iter(name)
+    return all(ch in it for ch in q)

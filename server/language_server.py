@@ -1,0 +1,405 @@
+"""`repoctx serve`: the language server — a thin pygls layer over `repoctx.workspace.Workspace`.
+
+Each workspace folder is a `Workspace`, indexed in a background thread on `initialized` with
+`$/progress`; requests run in worker threads and wait (at most WAIT_SECONDS) for the first index, so
+the message loop never blocks. Unsaved buffers (didOpen/didChange) overlay the index; didSave and
+watched-file changes reload the disk state in the background (only changed files are parsed).
+
+Custom requests (also `workspace/executeCommand` commands `repoctx.context`, `repoctx.pack`,
+`repoctx.map` with the params as their one argument):
+  repoctx/context {textDocument, range|position, query?, budget?, format?, lineNumbers?}
+  repoctx/pack    {query?, budget?, format?, mode?, lineNumbers?}
+  repoctx/map     {budget?, focus?: uri}
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import threading
+import uuid
+from urllib.parse import unquote, urlparse
+
+from lsprotocol import types as t
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+
+from repoctx import __version__
+from repoctx.config import FORMATS, MODES, ConfigError, Settings, load_settings, parse_count
+from repoctx.pack import PackError
+from repoctx.workspace import OutsideWorkspace, Workspace
+
+log = logging.getLogger("repoctx.server")
+
+#: How long a request waits for the first index of its workspace before it fails.
+WAIT_SECONDS = 60.0
+#: Quiet time after a save or a watched-file change before the disk state is reloaded.
+RELOAD_DELAY = 0.3
+SETTING_KEYS = {"budget", "encoding", "format", "mode", "include", "exclude", "lineNumbers", "mapBudget",
+                "maxFileSize"}
+_SNAKE = {"lineNumbers": "line_numbers", "mapBudget": "map_budget", "maxFileSize": "max_file_size"}
+_RELOAD_KEYS = {"encoding", "include", "exclude", "max_file_size"}
+
+
+class RequestFailed(JsonRpcException):
+    """LSP's RequestFailed: the params were fine but the answer cannot be given (still indexing, a
+    budget below what a pack's frame takes)."""
+    CODE = -32803
+    MESSAGE = "Request failed"
+
+
+class _Folder:
+    """One workspace folder: its Workspace, its first-index event and its reload timer."""
+
+    def __init__(self, root: str, settings: Settings):
+        self.ws = Workspace(root, settings)
+        self.ready = threading.Event()
+        self.error: str | None = None
+        self.timer: threading.Timer | None = None
+        self.loading = threading.Lock()
+
+
+class RepoctxServer(LanguageServer):
+    def __init__(self):
+        super().__init__("repoctx", __version__)
+        self.folders: list[_Folder] = []
+        self.options: dict = {}
+
+    # -- folders and paths -----------------------------------------------------------------------
+
+    def folder_for(self, uri: str) -> tuple[_Folder, str]:
+        """The folder holding a file URI and the file's repository path; InvalidParams otherwise."""
+        if not isinstance(uri, str) or not uri.startswith("file:"):
+            raise JsonRpcInvalidParams(f"not a file URI: {uri!r}")
+        path = unquote(urlparse(uri).path)
+        for folder in sorted(self.folders, key=lambda f: -len(f.ws.root)):
+            try:
+                return folder, folder.ws.relpath(path)
+            except OutsideWorkspace:
+                continue
+        raise JsonRpcInvalidParams(f"{path} is outside the workspace folders")
+
+    def uri(self, folder: _Folder, path: str) -> str:
+        return "file://" + os.path.join(folder.ws.root, path).replace(os.sep, "/")
+
+    def wait(self, folder: _Folder) -> Workspace:
+        if not folder.ready.wait(WAIT_SECONDS):
+            raise RequestFailed(f"still indexing {folder.ws.root}; try again shortly")
+        if folder.error:
+            raise RequestFailed(folder.error)
+        return folder.ws
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def add_folder(self, root: str) -> None:
+        try:
+            settings = load_settings(root).merged(**_settings(self.options))
+        except (ConfigError, ValueError, TypeError) as exc:
+            self.window_show_message(t.ShowMessageParams(t.MessageType.Error, f"repoctx: {exc}"))
+            settings = Settings()
+        folder = _Folder(root, settings)
+        self.folders.append(folder)
+        threading.Thread(target=self.load, args=(folder, True), daemon=True).start()
+
+    def load(self, folder: _Folder, first: bool = False) -> None:
+        """Index a folder (reporting progress the first time) and make it the base buffers overlay."""
+        token = None
+        caps = self.client_capabilities.window
+        if first and caps and caps.work_done_progress:
+            token = str(uuid.uuid4())
+            try:
+                self.work_done_progress.create(token).result(timeout=5)
+                self.work_done_progress.begin(token, t.WorkDoneProgressBegin(
+                    title="repoctx: indexing", message=folder.ws.root, percentage=0))
+            except Exception:  # a client that does not answer the create request gets no progress
+                token = None
+        last = [-1]
+
+        def progress(done: int, total: int) -> None:
+            pct = 100 * done // max(total, 1)
+            if token and pct != last[0]:
+                last[0] = pct
+                self.work_done_progress.report(token, t.WorkDoneProgressReport(
+                    message=f"{done}/{total} files", percentage=pct))
+
+        with folder.loading:
+            try:
+                repo = folder.ws.load(progress)
+                folder.error = None
+                summary = f"{len(repo.files)} files, {repo.encoding}"
+            except Exception as exc:  # a broken repository must not take the server down
+                log.exception("indexing %s failed", folder.ws.root)
+                folder.error = f"indexing {folder.ws.root} failed: {exc}"
+                summary = folder.error
+            finally:
+                folder.ready.set()
+        if token:
+            self.work_done_progress.end(token, t.WorkDoneProgressEnd(message=summary))
+
+    def schedule_reload(self, folder: _Folder) -> None:
+        if folder.timer:
+            folder.timer.cancel()
+        folder.timer = threading.Timer(RELOAD_DELAY, self.load, args=(folder,))
+        folder.timer.daemon = True
+        folder.timer.start()
+
+
+server = RepoctxServer()
+
+
+def _settings(options: dict) -> dict:
+    """Settings overrides from initializationOptions / didChangeConfiguration (camelCase keys)."""
+    if not isinstance(options, dict):
+        return {}
+    out = {}
+    for key, value in options.items():
+        if key in SETTING_KEYS and value is not None:
+            if key in ("include", "exclude"):
+                value = [value] if isinstance(value, str) else value
+                if not isinstance(value, list):
+                    raise TypeError(f"{key} must be a list of globs")
+                value = tuple(value)
+            out[_SNAKE.get(key, key)] = value
+    return out
+
+
+def _plain(obj):
+    """pygls hands custom params over as attribute objects; back to dicts and lists."""
+    if hasattr(obj, "_asdict"):
+        return {k: _plain(v) for k, v in obj._asdict().items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if hasattr(obj, "__attrs_attrs__"):
+        return {a.name: _plain(getattr(obj, a.name)) for a in obj.__attrs_attrs__}
+    return obj
+
+
+def _check(params, key: str, kind, default=None, choices=None):
+    value = params.get(key, default) if isinstance(params, dict) else default
+    if value is None:
+        return default
+    if kind is int:
+        try:
+            return parse_count(value)
+        except ValueError as exc:
+            raise JsonRpcInvalidParams(f"{key}: {exc}") from None
+    if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
+        raise JsonRpcInvalidParams(f"{key} must be a {kind.__name__}")
+    if choices and value not in choices:
+        raise JsonRpcInvalidParams(f"{key} must be one of {', '.join(choices)}")
+    return value
+
+
+def _line(pos, name: str) -> tuple[int, int]:
+    if not isinstance(pos, dict) or not all(isinstance(pos.get(k), int) and not isinstance(pos.get(k), bool)
+                                            and pos.get(k) >= 0 for k in ("line", "character")):
+        raise JsonRpcInvalidParams(f"{name} must be {{line, character}} with whole numbers >= 0")
+    return pos["line"], pos["character"]
+
+
+def _result(ls: RepoctxServer, folder: _Folder, r) -> dict:
+    return {"text": r.text, "tokens": r.tokens, "budget": r.budget, "encoding": r.encoding, "mode": r.mode,
+            "seconds": round(r.seconds, 4),
+            "files": [{"uri": ls.uri(folder, f.path), "path": f.path, "spans": f.spans} for f in r.files]}
+
+
+def _run(fn):
+    """Library errors as LSP errors (the server keeps serving)."""
+    try:
+        return fn()
+    except PackError as exc:
+        raise RequestFailed(str(exc)) from None
+    except (ConfigError, OutsideWorkspace) as exc:
+        raise JsonRpcInvalidParams(str(exc)) from None
+
+
+# -- custom requests ---------------------------------------------------------------------------
+
+def context(ls: RepoctxServer, params) -> dict:
+    p = _plain(params)
+    if not isinstance(p, dict):
+        raise JsonRpcInvalidParams("params must be an object")
+    doc = p.get("textDocument")
+    if not isinstance(doc, dict):
+        raise JsonRpcInvalidParams("textDocument {uri} is required")
+    folder, path = ls.folder_for(doc.get("uri"))
+    if p.get("range") is not None:
+        rng = p["range"]
+        if not isinstance(rng, dict):
+            raise JsonRpcInvalidParams("range must be {start, end}")
+        (l0, _), (l1, c1) = _line(rng.get("start"), "range.start"), _line(rng.get("end"), "range.end")
+        if l1 > l0 and c1 == 0:  # a selection of whole lines ends at the start of the next one
+            l1 -= 1
+        start, end = min(l0, l1) + 1, max(l0, l1) + 1
+    elif p.get("position") is not None:
+        start = end = _line(p["position"], "position")[0] + 1
+    else:
+        raise JsonRpcInvalidParams("range or position is required")
+    query = _check(p, "query", str, "")
+    budget = _check(p, "budget", int)
+    fmt = _check(p, "format", str, choices=FORMATS)
+    numbers = _check(p, "lineNumbers", bool)
+    ws = ls.wait(folder)
+    return _result(ls, folder, _run(lambda: ws.context(path, start, end, query, budget, fmt, numbers)))
+
+
+def pack(ls: RepoctxServer, params) -> dict:
+    p = _plain(params) or {}
+    if not isinstance(p, dict):
+        raise JsonRpcInvalidParams("params must be an object")
+    folder = _folder_param(ls, p)
+    query = _check(p, "query", str, "")
+    budget = _check(p, "budget", int)
+    fmt = _check(p, "format", str, choices=FORMATS)
+    mode = _check(p, "mode", str, choices=MODES)
+    numbers = _check(p, "lineNumbers", bool)
+    ws = ls.wait(folder)
+    return _result(ls, folder, _run(lambda: ws.pack(query, budget, fmt, mode, numbers)))
+
+
+def repo_map(ls: RepoctxServer, params) -> dict:
+    p = _plain(params) or {}
+    if not isinstance(p, dict):
+        raise JsonRpcInvalidParams("params must be an object")
+    budget = _check(p, "budget", int)
+    focus = _check(p, "focus", str)
+    folder, path = ls.folder_for(focus) if focus else (_folder_param(ls, p), None)
+    ws = ls.wait(folder)
+    text, tokens = _run(lambda: ws.map(budget, path))
+    return {"text": text, "tokens": tokens, "budget": budget or ws.settings.map_budget, "encoding": ws.repo.encoding}
+
+
+def _folder_param(ls: RepoctxServer, p: dict) -> _Folder:
+    """The folder a whole-workspace request is about: `folder` (a URI) or the first one."""
+    if p.get("folder") is not None:
+        uri = _check(p, "folder", str)
+        for f in ls.folders:
+            if ls.uri(f, "").rstrip("/") == uri.rstrip("/"):
+                return f
+        raise JsonRpcInvalidParams(f"not a workspace folder: {uri}")
+    if not ls.folders:
+        raise RequestFailed("no workspace folder is open")
+    return ls.folders[0]
+
+
+def _as_command(fn):
+    """A request handler as an executeCommand handler: the params are the one argument."""
+    def command(ls, *args):
+        return fn(ls, args[0] if args else {})
+    return command
+
+
+for _method, _fn in (("repoctx/context", context), ("repoctx/pack", pack), ("repoctx/map", repo_map)):
+    server.thread()(server.feature(_method)(_fn))
+    server.command(_method.replace("/", "."))(server.thread()(_as_command(_fn)))
+
+
+# -- lifecycle and documents -------------------------------------------------------------------
+
+@server.feature(t.INITIALIZE)
+def initialize(ls: RepoctxServer, params: t.InitializeParams) -> None:
+    ls.options = params.initialization_options if isinstance(params.initialization_options, dict) else {}
+
+
+@server.feature(t.INITIALIZED)
+def initialized(ls: RepoctxServer, params) -> None:
+    roots = [f.uri for f in ls.workspace.folders.values()] or ([ls.workspace.root_uri] if ls.workspace.root_uri else [])
+    for uri in roots:
+        root = unquote(urlparse(uri).path)
+        if os.path.isdir(root):
+            ls.add_folder(root)
+    caps = ls.client_capabilities.workspace
+    watched = caps and caps.did_change_watched_files
+    if watched and watched.dynamic_registration:
+        ls.client_register_capability(t.RegistrationParams([t.Registration(
+            id="repoctx-watch", method=t.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+            register_options=t.DidChangeWatchedFilesRegistrationOptions([t.FileSystemWatcher("**/*")]))]))
+
+
+def _buffer(ls: RepoctxServer, uri: str, close: bool = False) -> None:
+    try:
+        folder, path = ls.folder_for(uri)
+    except JsonRpcInvalidParams:
+        return  # a buffer outside every folder is none of our business
+    if close:
+        folder.ws.close_buffer(path)
+    else:
+        folder.ws.set_buffer(path, ls.workspace.get_text_document(uri).source)
+
+
+@server.feature(t.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: RepoctxServer, params: t.DidOpenTextDocumentParams) -> None:
+    _buffer(ls, params.text_document.uri)
+
+
+@server.feature(t.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: RepoctxServer, params: t.DidChangeTextDocumentParams) -> None:
+    _buffer(ls, params.text_document.uri)
+
+
+@server.feature(t.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: RepoctxServer, params: t.DidCloseTextDocumentParams) -> None:
+    _buffer(ls, params.text_document.uri, close=True)
+
+
+@server.feature(t.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: RepoctxServer, params: t.DidSaveTextDocumentParams) -> None:
+    try:
+        folder, _ = ls.folder_for(params.text_document.uri)
+    except JsonRpcInvalidParams:
+        return
+    ls.schedule_reload(folder)
+
+
+@server.feature(t.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+def did_change_watched(ls: RepoctxServer, params: t.DidChangeWatchedFilesParams) -> None:
+    touched = set()
+    for change in params.changes:
+        try:
+            touched.add(id(ls.folder_for(change.uri)[0]))
+        except JsonRpcInvalidParams:
+            continue
+    for folder in ls.folders:
+        if id(folder) in touched:
+            ls.schedule_reload(folder)
+
+
+@server.feature(t.WORKSPACE_DID_CHANGE_CONFIGURATION)
+def did_change_configuration(ls: RepoctxServer, params: t.DidChangeConfigurationParams) -> None:
+    settings = params.settings
+    section = settings.get("repoctx", settings) if isinstance(settings, dict) else None
+    if not isinstance(section, dict):
+        return
+    try:
+        overrides = _settings(section)
+        for folder in ls.folders:
+            old = folder.ws.settings
+            folder.ws.settings = load_settings(folder.ws.root).merged(**{**_settings(ls.options), **overrides})
+            if any(getattr(old, k) != getattr(folder.ws.settings, k) for k in _RELOAD_KEYS):
+                ls.schedule_reload(folder)
+        ls.options = {**ls.options, **section}
+    except (ConfigError, ValueError, TypeError) as exc:
+        ls.window_show_message(t.ShowMessageParams(t.MessageType.Error, f"repoctx: settings not applied: {exc}"))
+
+
+# -- standard requests from the graph ---------------------------------------------------------
+
+from server import symbols  # noqa: E402  (registers its features on `server`)
+
+__all__ = ["server", "main", "symbols"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="repoctx serve", description="run the repoctx language server")
+    ap.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
+    ap.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP port instead (for debugging)")
+    ap.add_argument("--log", metavar="FILE", help="write a debug log to FILE")
+    args = ap.parse_args(argv)
+    if args.log:
+        logging.basicConfig(filename=args.log, level=logging.DEBUG)
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
