@@ -140,7 +140,43 @@ class RepoGraph:
         graph = RepoGraph(files=lk.files, symbols=symbols, imports=imports, external_imports=external,
                           references=references, ambiguous=ambiguous)
         graph._linker = lk
+        self._patch_adjacency(graph, changed, gone)
         return graph
+
+    def _patch_adjacency(self, graph: RepoGraph, changed: list[str], gone: set[str]) -> None:
+        """Give `graph` (this graph with `changed` relinked) this graph's lookup dicts, corrected for
+        the changed files, instead of rebuilding them from every reference."""
+        prefixes = tuple(f"{p}:" for p in changed)
+        old = [r for p in changed for r in self.references_from(p)]
+        new = [r for p in changed for r in graph.references_from(p)]
+        callers = dict(self._callers)
+        for target in {t for _, t, _ in old} | {t for _, t, _ in new} | gone:
+            keep = [c for c in callers.get(target, ()) if not c.startswith(prefixes)]
+            keep += sorted({s for s, t, _ in new if t == target})
+            if keep and target not in gone:
+                callers[target] = sorted(set(keep))
+            else:
+                callers.pop(target, None)
+        callees = {k: v for k, v in self._callees.items() if not k.startswith(prefixes)}
+        for s_, t_, _ in new:
+            callees.setdefault(s_, []).append(t_)
+        for k in {s_ for s_, _, _ in new}:
+            callees[k] = sorted(set(callees[k]))
+        for g in gone:  # other files' uses of a definition the buffer removed are unlinked
+            for source in self._callers.get(g, ()):
+                if source in callees:
+                    callees[source] = [x for x in callees[source] if x != g]
+        by_file = {k: v for k, v in self._by_file.items() if k not in changed}
+        for sid, (path, _) in graph.symbols.items():
+            if path in changed:
+                by_file.setdefault(path, []).append(sid)
+        graph.__dict__.update(_callers=callers, _callees=callees, _by_file=by_file)
+
+    def references_from(self, path: str) -> list[tuple[str, str, str]]:
+        """The references whose source is in `path` (one run of the sorted list)."""
+        refs = self.references
+        return refs[bisect_left(refs, (f"{path}:",)):bisect_left(refs, (f"{path};",))]
+
 
     def symbol_ids(self) -> list[str]:
         """Every symbol id, in file and line order (module ids are not symbols)."""

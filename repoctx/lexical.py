@@ -162,8 +162,9 @@ class BM25:
         """This index plus `docs` appended after its documents (indexes n_docs, n_docs + 1, …), scored
         with this index's statistics (idf, average length): an editor buffer's new chunks, without
         rebuilding the postings. A term only the new documents have scores as if its df were 1."""
-        out = BM25.from_state(self.state())
-        out.vocab = self.vocab
+        out = BM25.__new__(BM25)
+        out.__dict__.update(self.__dict__)
+        out.extra = []
         n = self.n_docs
         df = np.diff(self.indptr)
         for doc in docs:

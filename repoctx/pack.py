@@ -10,6 +10,9 @@ shrinks until its real token count fits the budget.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
+
+import numpy as np
 
 from .chunks import Chunk
 from .config import MODES, Settings
@@ -57,11 +60,37 @@ class Packer:
         self._costs: dict[str, list[int]] = {}
         self._diff: str | None = None
         self._names: dict[str, dict[int, set[str]]] = {}
+        self._uses: dict[str, dict[str, list[int]]] = {}
         self._closures: dict[tuple[Chunk, bool], list[tuple[str, int, int]]] = {}
+        self._closures_by: dict[str, set[tuple[Chunk, bool]]] = {}  # path or node id → closures it is in
         self.symbols: dict[str, tuple[str, Symbol]] = repo.graph.symbols  # node id → (path, symbol)
         self.callees: dict[str, list[tuple[str, str]]] = {}  # node id → [(target id, name used)]
         for source, target, name in repo.graph.references:
             self.callees.setdefault(source, []).append((target, name))
+
+    def derived(self, repo: Repository, index: RepoIndex, changed: list[str]) -> Packer:
+        """A packer for `repo`, which is this packer's repository with the `changed` files replaced
+        (editor buffers; `index` patched to match), keeping what this one computed for everything
+        the change cannot affect: closures that touch no changed file and whose call sites no
+        changed file adds or removes, line texts and costs, the callee lists."""
+        new = Packer.__new__(Packer)
+        new.repo, new.index, new.enc, new._diff = repo, index, self.enc, None
+        gone = set(changed)
+        prefixes = tuple(f"{p}:" for p in changed)
+        new._lines = {p: v for p, v in self._lines.items() if p not in gone}
+        new._costs = {p: v for p, v in self._costs.items() if p not in gone}
+        new._names = {p: v for p, v in self._names.items() if p not in gone}
+        new._uses = {p: v for p, v in self._uses.items() if p not in gone}
+        new.symbols = repo.graph.symbols
+        new.callees = {k: v for k, v in self.callees.items() if not k.startswith(prefixes)}
+        refs = [r for p in changed for r in repo.graph.references_from(p)]
+        for source, target, name in refs:
+            new.callees.setdefault(source, []).append((target, name))
+        touched = {t for _, t, _ in refs} | {t for p in changed for _, t, _ in self.repo.graph.references_from(p)}
+        drop = set().union(*(self._closures_by.get(x, ()) for x in touched | gone))
+        new._closures = {k: v for k, v in self._closures.items() if k not in drop}
+        new._closures_by = {}  # views are derived from the base packer only, never from each other
+        return new
 
     # -- text ------------------------------------------------------------------------------------
 
@@ -102,12 +131,23 @@ class Packer:
             self._names[path] = by_line
         return self._names[path]
 
+    def lines_using(self, path: str) -> dict[str, list[int]]:
+        """The lines of a file that use each name, sorted (built once per file)."""
+        if path not in self._uses:
+            by_name: dict[str, list[int]] = {}
+            for r in self.repo.facts[path].references:
+                by_name.setdefault(r.name, []).append(r.line)
+            self._uses[path] = {k: sorted(v) for k, v in by_name.items()}
+        return self._uses[path]
+
     def closure(self, c: Chunk, full: bool = True) -> list[tuple[str, int, int]]:
         """The chunk's lines plus what it needs (headers, imports; with `full`, callee signatures and
         call sites) as (path, first line, last line) spans. Memoised: packs revisit chunks."""
         key = (c, full)
         if key not in self._closures:
-            self._closures[key] = self._closure(c, full)
+            self._closures[key] = spans = self._closure(c, full)
+            for where in {p for p, _, _ in spans} | {node_of(c)}:
+                self._closures_by.setdefault(where, set()).add(key)
         return self._closures[key]
 
     def _closure(self, c: Chunk, full: bool) -> list[tuple[str, int, int]]:
@@ -145,7 +185,9 @@ class Packer:
                 if caller in self.symbols:
                     lo, hi = self.symbols[caller][1].start_line, self.symbols[caller][1].end_line
                     spans.append(self.signature_span(caller))
-                line = next((r.line for r in self.repo.facts[cpath].references if r.name == name and lo <= r.line <= hi), None)
+                uses = self.lines_using(cpath).get(name, [])
+                at = bisect_left(uses, lo)
+                line = uses[at] if at < len(uses) and uses[at] <= hi else None
                 if line:
                     spans.append((cpath, line, line))
         return spans
@@ -203,21 +245,35 @@ class Packer:
         # unused, select once more with the estimate scaled to what it actually cost.
         estimate = budget - base
         for attempt in range(2):
-            additions, used = self._select(query, estimate, focus)
+            additions, costs = self._select(query, estimate, focus)
+            used = sum(costs)
             best = build(len(additions))
             if attempt or best[1] > budget or best[1] >= REFILL_BELOW * budget or used < REFILL_BELOW * estimate:
                 break
             estimate = int(estimate * (budget - base) / max(1, best[1] - base))
-        # Exactness: the largest prefix of additions whose rendered text fits the budget.
-        lo, hi = 0, len(additions)
+        # Exactness: the largest prefix of additions whose rendered text fits the budget. A search
+        # between a prefix known to fit (lo) and one known not to (hi), probing where the estimated
+        # costs, scaled by the last exact count, say the budget runs out (then halving): counting a
+        # pack costs more than anything else here, and this needs two or three counts, not log2(n).
         if best[1] > budget:
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                if build(mid)[1] <= budget:
-                    lo = mid
+            cum = [0]
+            for c in costs:
+                cum.append(cum[-1] + c)
+            lo, hi, known = 0, len(additions), best
+            for step in range(64):
+                if lo >= hi - 1:
+                    break
+                ratio = (known[1] - base) / max(1, cum[hi])
+                guess = (max((k for k in range(lo, hi) if base + cum[k] * ratio <= budget), default=lo)
+                         if step < 3 else (lo + hi) // 2)
+                k = min(hi - 1, max(lo + 1, guess))
+                probe = build(k)
+                if probe[1] <= budget:
+                    lo, best = k, probe
                 else:
-                    hi = mid - 1
-            best = build(lo)
+                    hi, known = k, probe
+            if lo == 0:
+                best = build(0)
         if best[1] > budget:  # even the map alone is too big: drop it
             text, slices = self.render_selection("", {}, fmt, line_numbers)
             best = (text, count(text, self.enc), slices)
@@ -226,9 +282,9 @@ class Packer:
                 raise PackError(f"a budget of {budget:,} tokens is below the {best[1]:,} that {what} takes")
         return self._result("slice", budget, best[0], best[1], best[2], start)
 
-    def _select(self, query: str, budget: int, focus: list[Focus]) -> tuple[list[list[tuple[str, int]]], int]:
+    def _select(self, query: str, budget: int, focus: list[Focus]) -> tuple[list[list[tuple[str, int]]], list[int]]:
         """Chunks with their closures, greedily by value per token, as lists of new (path, line);
-        and the estimated tokens they use."""
+        and the estimated tokens each adds."""
         ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
         chunks = self.index.chunks
         covered = self.index.covered(list(focus)) if focus else None
@@ -241,10 +297,13 @@ class Packer:
             total = sum(b - a + 1 for _, a, b in self.closure(c))
             return ranked[k][1] * (own / total) ** CLOSURE_POWER
 
-        priority = {k: value_per_token(k) if k < PRICED else 0.0 for k in range(len(ranked))}
-        order = sorted(range(len(ranked)), key=lambda k: (ranked[k][0] not in forced, -priority[k], k))
+        priority = np.zeros(len(ranked))
+        priority[:PRICED] = [value_per_token(k) for k in range(min(PRICED, len(ranked)))]
+        unforced = np.array([i not in forced for i, _ in ranked], dtype=bool)
+        order = np.lexsort((np.arange(len(ranked)), -priority, unforced)).tolist()
         selected: dict[str, set[int]] = {}
         additions: list[list[tuple[str, int]]] = []
+        costs: list[int] = []
         used = 0
         misses = 0
         for k in order:
@@ -268,8 +327,9 @@ class Packer:
                 for p, n in new:
                     selected.setdefault(p, set()).add(n)
                 additions.append(new)
+                costs.append(cost)
                 used += cost
-        return additions, used
+        return additions, costs
 
     def _result(self, mode, budget, text, tokens, slices: list[FileSlice], start) -> PackResult:
         files = [PackedFile(s.path, [list(sp) for sp in s.spans], s.whole) for s in slices if s.spans or s.whole]

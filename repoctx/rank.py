@@ -87,35 +87,50 @@ class RepoIndex:
     exact repository state (every path with its blob SHA): a warm pack reads it back in milliseconds.
     """
 
-    def __init__(self, repo: Repository, chunks: list[Chunk], bm25: BM25, graph: tuple,
-                 alive: np.ndarray | None = None):
+    def __init__(self, repo: Repository, chunks: list[Chunk], bm25: BM25, graph: tuple):
         self.repo = repo
         self.chunks = chunks
         self.bm25 = bm25
         #: (node → index, edge sources, edge targets, edge weights normalised per source).
         self.graph = graph
-        factor = {p: TEST_FACTOR if is_test_path(p) else 1.0 if f.language else TEXT_FACTOR
-                  for p, f in repo.files.items()}
+        factor = {p: _factor(p, f.language) for p, f in repo.files.items()}
         #: Prior by kind of file: tests and plain text (docs, changelogs, config) are less often what a
         #: change is about than program code, and changelogs match every query. 0 for a chunk that an
         #: editor buffer replaced (see `patched`).
         self.prior = np.array([factor.get(c.path, 0.0) for c in chunks])
-        if alive is not None:
-            self.prior *= alive
         # Per-chunk arrays, so that a query scores every chunk without a Python loop.
-        self.paths = list(dict.fromkeys(c.path for c in chunks))
-        path_id = {p: i for i, p in enumerate(self.paths)}
-        self.chunk_path = np.fromiter((path_id[c.path] for c in chunks), dtype=np.int64, count=len(chunks))
-        self.chunk_start = np.fromiter((c.start for c in chunks), dtype=np.int64, count=len(chunks))
-        self.chunk_end = np.fromiter((c.end for c in chunks), dtype=np.int64, count=len(chunks))
-        nodes = graph[0]
-        self.chunk_node = np.fromiter((nodes.get(node_of(c), -1) for c in chunks), dtype=np.int64,
-                                      count=len(chunks))
+        self.paths: list[str] = []
+        self._path_id: dict[str, int] = {}
+        self.chunk_path, self.chunk_start, self.chunk_end, self.chunk_node = self._arrays(chunks)
         self._global_files: list[str] | None = None
+
+    def _arrays(self, chunks: list[Chunk]) -> tuple[np.ndarray, ...]:
+        """(file id, first line, last line, walk-graph node or -1) of each chunk; new files get ids."""
+        for c in chunks:
+            if c.path not in self._path_id:
+                self._path_id[c.path] = len(self.paths)
+                self.paths.append(c.path)
+        nodes, n = self.graph[0], len(chunks)
+        return (np.fromiter((self._path_id[c.path] for c in chunks), dtype=np.int64, count=n),
+                np.fromiter((c.start for c in chunks), dtype=np.int64, count=n),
+                np.fromiter((c.end for c in chunks), dtype=np.int64, count=n),
+                np.fromiter((nodes.get(node_of(c), -1) for c in chunks), dtype=np.int64, count=n))
+
+    def best_per_file(self, values: np.ndarray) -> np.ndarray:
+        """The largest of `values` (one per chunk, ≥ 0) in each file, by file id."""
+        if "_grouping" not in self.__dict__:
+            order = np.argsort(self.chunk_path, kind="stable")
+            starts = np.flatnonzero(np.diff(self.chunk_path[order], prepend=-1))
+            self._grouping = order, starts, self.chunk_path[order][starts]
+        order, starts, ids = self._grouping
+        out = np.zeros(len(self.paths))
+        if len(order):
+            out[ids] = np.maximum.reduceat(values[order], starts)
+        return np.maximum(out, 0.0)
 
     def mask(self, paths) -> np.ndarray:
         """Chunks of the given files."""
-        ids = [i for i, p in enumerate(self.paths) if p in paths] if paths else []
+        ids = [self._path_id[p] for p in paths if p in self._path_id]
         return np.isin(self.chunk_path, ids)
 
     def covered(self, focus: list[Focus]) -> np.ndarray:
@@ -134,17 +149,24 @@ class RepoIndex:
         appended and scored with this index's BM25 statistics. Costs what the changed files cost,
         whatever the repository's size. The walk graph is this index's: a symbol the buffer adds
         has no node until the next full build."""
-        chunks = list(self.chunks)
-        alive = np.ones(len(chunks))
-        alive[self.mask(set(changed))] = 0.0
+        dead = self.mask(set(changed))
+        new: list[Chunk] = []
         docs = []
         for path in changed:
             if path in repo.facts:
-                new = file_chunks(path, repo.facts[path])
-                chunks += new
-                docs += _chunk_docs(repo, path, new)
-        alive = np.concatenate((alive, np.ones(len(chunks) - len(alive))))
-        return RepoIndex(repo, chunks, self.bm25.extended(docs), self.graph, alive)
+                chunks = file_chunks(path, repo.facts[path])
+                new += chunks
+                docs += _chunk_docs(repo, path, chunks)
+        out = RepoIndex.__new__(RepoIndex)
+        out.repo, out.chunks, out.bm25, out.graph = repo, self.chunks + new, self.bm25.extended(docs), self.graph
+        out.paths, out._path_id, out._global_files = list(self.paths), dict(self._path_id), self._global_files
+        factor = {p: _factor(p, repo.files[p].language) for p in changed if p in repo.files}
+        prior = np.where(dead, 0.0, self.prior)
+        out.prior = np.concatenate((prior, [factor[c.path] for c in new]))
+        arrays = out._arrays(new)
+        out.chunk_path, out.chunk_start, out.chunk_end, out.chunk_node = (
+            np.concatenate((a, b)) for a, b in zip((self.chunk_path, self.chunk_start, self.chunk_end, self.chunk_node), arrays))
+        return out
 
     @classmethod
     def build(cls, repo: Repository) -> RepoIndex:
@@ -261,9 +283,7 @@ def query_signals(index: RepoIndex, query: str, focus: list[Focus] = ()) -> Quer
     share = np.zeros(len(chunks))
     if named_paths:
         in_named = index.mask(named_paths) & (index.prior > 0)
-        best = np.zeros(len(index.paths))
-        np.maximum.at(best, index.chunk_path[in_named], bm[in_named])
-        file_best = best[index.chunk_path]
+        file_best = index.best_per_file(np.where(in_named, bm, 0.0))[index.chunk_path]
         ratio = np.divide(bm, file_best, out=np.ones(len(chunks)), where=file_best > 0)
         share = np.where(in_named, ratio ** 4, 0.0)
     if named_symbols:
@@ -298,13 +318,16 @@ def rank_chunks(index: RepoIndex, query: str, focus: list[Focus] = ()) -> list[t
             walk_scores /= top_walk
     fused = (sig.bm25 + WALK_WEIGHT * walk_scores) * index.prior
     # A chunk inherits part of its file's relevance, so the best files fill up before stray chunks.
-    file_best = np.zeros(len(index.paths))
-    np.maximum.at(file_best, index.chunk_path, fused)
+    file_best = index.best_per_file(fused)
     fused = fused + FILE_WEIGHT * file_best[index.chunk_path] + sig.bonus
     fused *= index.prior > 0
     order = np.lexsort((np.arange(len(chunks)), -fused))
     order = order[fused[order] > 0]
     return list(zip(order.tolist(), fused[order].tolist()))
+
+
+def _factor(path: str, language: str | None) -> float:
+    return TEST_FACTOR if is_test_path(path) else 1.0 if language else TEXT_FACTOR
 
 
 def _chunk_docs(repo: Repository, path: str, chunks: list[Chunk]) -> list[list[str]]:

@@ -114,8 +114,9 @@ class Workspace:
                     self._view = base
                 else:
                     repo = base.repo.with_buffers(changed)
-                    index = base.index.patched(repo, sorted(repo.overlay))
-                    self._view = _View(repo, index, Packer(repo, index))
+                    paths = sorted(repo.overlay)
+                    index = base.index.patched(repo, paths)
+                    self._view = _View(repo, index, base.packer.derived(repo, index, paths))
             return self._view
 
     @property

@@ -376,6 +376,7 @@ def did_change_configuration(ls: RepoctxServer, params: t.DidChangeConfiguration
             old = folder.ws.settings
             folder.ws.settings = load_settings(folder.ws.root).merged(**{**_settings(ls.options), **overrides})
             if any(getattr(old, k) != getattr(folder.ws.settings, k) for k in _RELOAD_KEYS):
+                folder.ready.clear()  # requests from now on wait for the files and encoding asked for
                 ls.schedule_reload(folder)
         ls.options = {**ls.options, **section}
     except (ConfigError, ValueError, TypeError) as exc:

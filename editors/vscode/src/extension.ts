@@ -1,0 +1,393 @@
+import { promises as fsp } from "fs";
+import * as path from "path";
+import * as vscode from "vscode";
+import {
+  DidChangeConfigurationNotification,
+  LSPErrorCodes,
+  Executable,
+  LanguageClient,
+  LanguageClientOptions,
+  ResponseError,
+  State,
+} from "vscode-languageclient/node";
+import * as rq from "./requests";
+
+const SECTION = "repoctx";
+/** Settings whose change needs a new server process. */
+const RESTART_KEYS = ["serverCommand", "pythonPath"];
+
+let output: vscode.LogOutputChannel;
+let client: LanguageClient | undefined;
+let clientFolder: vscode.WorkspaceFolder | undefined;
+let starting: Promise<LanguageClient> | undefined;
+let statusBar: ContextStatusBar | undefined;
+
+function readSettings(scope?: vscode.Uri): rq.Settings & { statusBar: boolean; debugLastResultFile: string | null } {
+  const c = vscode.workspace.getConfiguration(SECTION, scope);
+  return {
+    serverCommand: c.get<string[] | null>("serverCommand", null),
+    pythonPath: c.get<string | null>("pythonPath", null),
+    budget: c.get<number | null>("budget", null),
+    encoding: c.get<string | null>("encoding", null),
+    format: c.get<string | null>("format", null),
+    include: c.get<string[] | null>("include", null),
+    exclude: c.get<string[] | null>("exclude", null),
+    lineNumbers: c.get<boolean | null>("lineNumbers", null),
+    statusBar: c.get<boolean>("statusBar", true),
+    debugLastResultFile: c.get<string | null>("debugLastResultFile", null),
+  };
+}
+
+function log(msg: string): void {
+  output?.info(msg);
+}
+
+function errorMessage(e: unknown): string {
+  if (e instanceof ResponseError) return `${e.message} (${e.code})`;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+function isCancelled(e: unknown): boolean {
+  return (
+    e instanceof ResponseError &&
+    (e.code === LSPErrorCodes.RequestCancelled || e.code === LSPErrorCodes.ServerCancelled)
+  ) || (e instanceof vscode.CancellationError);
+}
+
+/** The workspace folder the server serves: the active file's folder, else the first folder. */
+function pickFolder(): vscode.WorkspaceFolder | undefined {
+  const uri = vscode.window.activeTextEditor?.document.uri;
+  const own = uri ? vscode.workspace.getWorkspaceFolder(uri) : undefined;
+  return own ?? vscode.workspace.workspaceFolders?.[0];
+}
+
+function globEscape(p: string): string {
+  return p.replace(/[\\*?[\]{}]/g, (ch) => `[${ch}]`);
+}
+
+function createClient(folder: vscode.WorkspaceFolder): LanguageClient {
+  const settings = readSettings(folder.uri);
+  const { command, args } = rq.serverCommand(settings);
+  log(`starting server: ${[command, ...args].join(" ")} (cwd ${folder.uri.fsPath})`);
+  // No `transport`: the client then speaks over stdio without appending `--stdio` to the arguments.
+  const serverOptions: Executable = { command, args, options: { cwd: folder.uri.fsPath, env: process.env } };
+  const folderGlob = globEscape(folder.uri.fsPath.replace(/\\/g, "/").replace(/\/$/, ""));
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ scheme: "file", pattern: `${folderGlob}/**/*` }],
+    workspaceFolder: folder,
+    outputChannel: output,
+    initializationOptions: () => rq.initializationOptions(readSettings(folder.uri)),
+    synchronize: { configurationSection: SECTION },
+    middleware: {
+      workspace: {
+        // Send exactly the server's keys (not serverCommand, pythonPath, …), unset ones left out.
+        didChangeConfiguration: async () => {
+          await self.sendNotification(
+            DidChangeConfigurationNotification.type,
+            rq.didChangeConfigurationParams(readSettings(folder.uri)),
+          );
+        },
+      },
+    },
+  };
+  const self = new LanguageClient("repoctx", "repoctx", serverOptions, clientOptions);
+  return self;
+}
+
+/** The running client, started on first use. */
+async function getClient(): Promise<LanguageClient> {
+  if (client && client.state === State.Running) return client;
+  if (starting) return starting;
+  const folder = pickFolder();
+  if (!folder) throw new Error("open a folder (a repository) first");
+  starting = (async () => {
+    const c = client ?? createClient(folder);
+    client = c;
+    clientFolder = folder;
+    try {
+      await c.start();
+    } catch (e) {
+      client = undefined;
+      clientFolder = undefined;
+      try {
+        await c.dispose();
+      } catch {
+        /* already stopped */
+      }
+      const { command, args } = rq.serverCommand(readSettings(folder.uri));
+      throw new Error(
+        `could not start the server (${[command, ...args].join(" ")}): ${errorMessage(e)}. ` +
+          `Set "repoctx.pythonPath" or "repoctx.serverCommand".`,
+      );
+    }
+    statusBar?.schedule(0);
+    return c;
+  })();
+  try {
+    return await starting;
+  } finally {
+    starting = undefined;
+  }
+}
+
+async function stopClient(): Promise<void> {
+  const c = client;
+  client = undefined;
+  clientFolder = undefined;
+  if (c) {
+    try {
+      await c.stop(5000);
+    } catch (e) {
+      log(`stop: ${errorMessage(e)}`);
+    }
+    try {
+      await c.dispose();
+    } catch {
+      /* stopped */
+    }
+  }
+}
+
+/** For tests: the last command's params and result as JSON, atomically, to `repoctx.debugLastResultFile`. */
+async function record(command: string, params: unknown, result: unknown, error?: string): Promise<void> {
+  const file = readSettings(clientFolder?.uri).debugLastResultFile;
+  if (!file) return;
+  const body = JSON.stringify({ command, params, result: result ?? null, error: error ?? null, time: Date.now() }, null, 2);
+  try {
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await fsp.writeFile(tmp, body, "utf8");
+    await fsp.rename(tmp, file);
+  } catch (e) {
+    log(`could not write ${file}: ${errorMessage(e)}`);
+  }
+}
+
+async function reportError(command: string, params: unknown, e: unknown): Promise<void> {
+  if (isCancelled(e)) return;
+  const msg = errorMessage(e);
+  log(`${command} failed: ${msg}`);
+  await record(command, params, null, msg);
+  void vscode.window.showErrorMessage(`repoctx: ${msg}`);
+}
+
+/** "repoctx: Copy Context for Selection". */
+async function copyContext(): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    void vscode.window.showWarningMessage("repoctx: open a file and select the code to edit first.");
+    return;
+  }
+  const settings = readSettings(editor.document.uri);
+  const params = rq.contextParams(editor.document.uri.toString(), editor.selection, { lineNumbers: settings.lineNumbers });
+  try {
+    const c = await getClient();
+    const r = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: "repoctx: building context…", cancellable: true },
+      (_p, token) => c.sendRequest<rq.ContextResult>(rq.METHODS.context, params, token),
+    );
+    await vscode.env.clipboard.writeText(r.text);
+    const summary = rq.resultSummary("copied context", r);
+    log(summary);
+    await record(rq.EXTENSION_COMMANDS.copyContext, params, r);
+    statusBar?.show(r, editor.document.uri);
+    void vscode.window.showInformationMessage(`repoctx: ${summary}`);
+  } catch (e) {
+    await reportError(rq.EXTENSION_COMMANDS.copyContext, params, e);
+  }
+}
+
+/** "repoctx: Pack Repository to File…". */
+async function packToFile(): Promise<void> {
+  let params: rq.PackParams = {};
+  try {
+    const folder = clientFolder ?? pickFolder();
+    if (!folder) throw new Error("open a folder (a repository) first");
+    const query = await vscode.window.showInputBox({
+      title: "repoctx: Pack Repository to File",
+      prompt: "Query (optional): what the change is about. Leave empty to pack by centrality.",
+      placeHolder: "e.g. retry failed uploads with backoff",
+      ignoreFocusOut: true,
+    });
+    if (query === undefined) return;
+    const settings = readSettings(folder.uri);
+    const ext = rq.extensionForFormat(settings.format);
+    const target = await vscode.window.showSaveDialog({
+      title: "repoctx: save the pack as",
+      defaultUri: vscode.Uri.joinPath(folder.uri, `repoctx-pack.${ext}`),
+      saveLabel: "Pack",
+      filters: { "Pack (XML)": ["xml"], Markdown: ["md"], "Plain text": ["txt"], "All files": ["*"] },
+    });
+    if (!target) return;
+    params = rq.packParams({ query, format: rq.formatForPath(target.path) });
+    const c = await getClient();
+    const r = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "repoctx: packing the repository…", cancellable: true },
+      (_p, token) => c.sendRequest<rq.PackResult>(rq.METHODS.pack, params, token),
+    );
+    await vscode.workspace.fs.writeFile(target, Buffer.from(r.text, "utf8"));
+    const summary = rq.resultSummary(`wrote ${path.basename(target.fsPath)}`, r);
+    log(`${summary} (${target.fsPath})`);
+    await record(rq.EXTENSION_COMMANDS.packToFile, { ...params, target: target.toString() }, r);
+    const open = await vscode.window.showInformationMessage(`repoctx: ${summary}`, "Open");
+    if (open === "Open") await vscode.window.showTextDocument(target);
+  } catch (e) {
+    await reportError(rq.EXTENSION_COMMANDS.packToFile, params, e);
+  }
+}
+
+/** "repoctx: Show Repository Map": an untitled document, focused on the active file if any. */
+async function showMap(): Promise<void> {
+  const uri = vscode.window.activeTextEditor?.document.uri;
+  let params: rq.MapParams = {};
+  try {
+    const c = await getClient();
+    const inFolder =
+      uri && uri.scheme === "file" && clientFolder && vscode.workspace.getWorkspaceFolder(uri)?.uri.toString() === clientFolder.uri.toString();
+    params = rq.mapParams({ focus: inFolder ? uri.toString() : undefined });
+    const r = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: "repoctx: building the map…", cancellable: true },
+      (_p, token) => c.sendRequest<rq.MapResult>(rq.METHODS.map, params, token),
+    );
+    const doc = await vscode.workspace.openTextDocument({ content: r.text, language: "plaintext" });
+    await vscode.window.showTextDocument(doc, { preview: false });
+    log(`map: ${rq.tokenSummary(r)}`);
+    await record(rq.EXTENSION_COMMANDS.showMap, params, r);
+    vscode.window.setStatusBarMessage(`repoctx map: ${rq.tokenSummary(r)}`, 8000);
+  } catch (e) {
+    await reportError(rq.EXTENSION_COMMANDS.showMap, params, e);
+  }
+}
+
+/** The token count of the active file's context; refreshed on editor change and (debounced) on edits. */
+class ContextStatusBar implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem("repoctx.tokens", vscode.StatusBarAlignment.Right, 100);
+  private timer: NodeJS.Timeout | undefined;
+  private cts: vscode.CancellationTokenSource | undefined;
+  private readonly subs: vscode.Disposable[] = [];
+
+  constructor() {
+    this.item.name = "repoctx context tokens";
+    this.item.command = rq.EXTENSION_COMMANDS.copyContext;
+    this.subs.push(
+      vscode.window.onDidChangeActiveTextEditor(() => this.schedule(150)),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.document === vscode.window.activeTextEditor?.document && e.contentChanges.length > 0) this.schedule(1000);
+      }),
+      vscode.workspace.onDidSaveTextDocument((d) => {
+        if (d === vscode.window.activeTextEditor?.document) this.schedule(300);
+      }),
+    );
+  }
+
+  schedule(delayMs: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.refresh();
+    }, delayMs);
+  }
+
+  /** Shows a result the extension already has (after Copy Context) without another request. */
+  show(r: rq.ContextResult, uri: vscode.Uri): void {
+    this.item.tooltip = this.tooltip(r, uri, "selection");
+    this.item.show();
+  }
+
+  private tooltip(r: rq.ContextResult, uri: vscode.Uri, what: string): vscode.MarkdownString {
+    const md = new vscode.MarkdownString(
+      `**repoctx** — context of the ${what} in \`${vscode.workspace.asRelativePath(uri)}\`\n\n` +
+        `${rq.tokenSummary(r)}${r.mode ? `, mode ${r.mode}` : ""}${r.files ? `, ${r.files.length} file(s)` : ""}\n\n` +
+        `Click: Copy Context for Selection`,
+    );
+    return md;
+  }
+
+  private async refresh(): Promise<void> {
+    this.cts?.cancel();
+    this.cts?.dispose();
+    this.cts = undefined;
+    const editor = vscode.window.activeTextEditor;
+    const doc = editor?.document;
+    const c = client;
+    if (
+      !readSettings(doc?.uri).statusBar ||
+      !doc ||
+      doc.uri.scheme !== "file" ||
+      !c ||
+      c.state !== State.Running ||
+      !clientFolder ||
+      vscode.workspace.getWorkspaceFolder(doc.uri)?.uri.toString() !== clientFolder.uri.toString()
+    ) {
+      this.item.hide();
+      return;
+    }
+    const cts = new vscode.CancellationTokenSource();
+    this.cts = cts;
+    const params = rq.fileContextParams(doc.uri.toString(), doc.lineCount, doc.lineAt(doc.lineCount - 1).text.length);
+    this.item.text = "$(sync~spin) repoctx";
+    this.item.show();
+    try {
+      const r = await c.sendRequest<rq.ContextResult>(rq.METHODS.context, params, cts.token);
+      if (cts.token.isCancellationRequested) return;
+      this.item.text = rq.statusText(r);
+      this.item.tooltip = this.tooltip(r, doc.uri, "file");
+    } catch (e) {
+      if (cts.token.isCancellationRequested || isCancelled(e)) return;
+      this.item.text = "$(warning) repoctx";
+      this.item.tooltip = `repoctx: ${errorMessage(e)}`;
+    }
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.cts?.cancel();
+    this.cts?.dispose();
+    this.item.dispose();
+    for (const s of this.subs) s.dispose();
+  }
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  output = vscode.window.createOutputChannel("repoctx", { log: true });
+  statusBar = new ContextStatusBar();
+  context.subscriptions.push(
+    output,
+    statusBar,
+    vscode.commands.registerCommand(rq.EXTENSION_COMMANDS.copyContext, copyContext),
+    vscode.commands.registerCommand(rq.EXTENSION_COMMANDS.packToFile, packToFile),
+    vscode.commands.registerCommand(rq.EXTENSION_COMMANDS.showMap, showMap),
+    vscode.commands.registerCommand(rq.EXTENSION_COMMANDS.restartServer, async () => {
+      await stopClient();
+      try {
+        await getClient();
+        void vscode.window.setStatusBarMessage("repoctx: server restarted", 4000);
+      } catch (e) {
+        void vscode.window.showErrorMessage(`repoctx: ${errorMessage(e)}`);
+      }
+    }),
+    vscode.workspace.onDidChangeConfiguration(async (e) => {
+      if (!e.affectsConfiguration(SECTION)) return;
+      if (client && RESTART_KEYS.some((k) => e.affectsConfiguration(`${SECTION}.${k}`))) {
+        log("server command changed: restarting");
+        await stopClient();
+        getClient().catch((err) => vscode.window.showErrorMessage(`repoctx: ${errorMessage(err)}`));
+      } else {
+        statusBar?.schedule(500);
+      }
+    }),
+  );
+  if (vscode.workspace.workspaceFolders?.length) {
+    getClient().catch((e) => {
+      log(errorMessage(e));
+      void vscode.window.showErrorMessage(`repoctx: ${errorMessage(e)}`, "Open Settings").then((choice) => {
+        if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", "repoctx.");
+      });
+    });
+  }
+}
+
+export async function deactivate(): Promise<void> {
+  await stopClient();
+}
