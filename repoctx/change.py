@@ -35,6 +35,9 @@ def git(root: str, *args: str) -> str:
     return r.stdout
 
 
+_HUNK_CONTEXT = re.compile(r"(?m)^(@@ [^@\n]* @@).*$")
+
+
 def read_change(root: str, rev: str | None = None, staged: bool = False) -> Change:
     """The diff of the work tree against `rev` (default HEAD), or of the index with `staged`."""
     try:
@@ -50,7 +53,9 @@ def read_change(root: str, rev: str | None = None, staged: bool = False) -> Chan
         base = EMPTY_TREE  # a repository with no commit yet
     args = ["diff", "--no-color", "--no-ext-diff", f"-U{CONTEXT_LINES}", "-M", "--relative"]
     args += ["--cached", base] if staged else [base]
-    diff = git(root, *args, "--")
+    # A hunk header repeats a line of the file as context ("@@ -10,4 +10,4 @@ def f():"), which can
+    # be any line, a secret too: headers are cut to their line numbers.
+    diff = _HUNK_CONTEXT.sub(r"\1", git(root, *args, "--"))
     exact = git(root, *[a if not a.startswith("-U") else "-U0" for a in args], "--")
     return Change(diff, touched_lines(exact))
 

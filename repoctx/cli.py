@@ -35,12 +35,17 @@ def parse_size(text: str) -> int:
 class ProgressBar:
     """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
 
-    def __init__(self, label: str):
+    def __init__(self, label: str, on_start=None):
         self.label = label
+        self.on_start, self.started = on_start, False
         self.enabled = sys.stderr.isatty()
         self.last = 0.0
 
     def __call__(self, done: int, total: int) -> None:
+        if not self.started:  # files are being indexed: the main process waits for the workers
+            self.started = True
+            if self.on_start:
+                self.on_start()
         now = time.monotonic()
         if not self.enabled or (now - self.last < 0.1 and done < total):
             return
@@ -72,6 +77,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         print(f"repoctx: note: {note}", file=sys.stderr)
     flags = {k: getattr(args, k, None) for k in ("budget", "encoding", "format", "mode", "max_file_size", "line_numbers")}
     flags["line_numbers"] = flags["line_numbers"] or None
+    flags["redact"] = False if getattr(args, "no_redact", False) else None
     return settings.merged(**flags, include=args.include or None, exclude=args.exclude or None)
 
 
@@ -79,9 +85,14 @@ def _indexed(args: argparse.Namespace, load: bool = True):
     """The repository loaded (or, with load=False, only its index updated) as the settings say;
     index repairs are reported as warnings."""
     args.settings = st = _settings(args)
-    options = ScanOptions(include=st.include, exclude=st.exclude, max_bytes=st.max_file_size)
+    options = ScanOptions(include=st.include, exclude=st.exclude, max_bytes=st.max_file_size, secret_files=not st.redact)
+    if not st.redact:
+        print("repoctx: WARNING: redaction is off (--no-redact / redact = false): secrets in the code and secret "
+              "files (.env, private keys, keystores) go into the output as they are", file=sys.stderr)
     run = load_repository if load else index_repository
-    result = run(args.path, options, encoding=st.encoding, index_path=args.index, progress=ProgressBar("indexing"))
+    from .secrets import warm_up
+    progress = ProgressBar("indexing", on_start=warm_up if st.redact and load else None)
+    result = run(args.path, options, encoding=st.encoding, index_path=args.index, progress=progress)
     for w in (result.report if load else result).warnings:
         print(f"repoctx: warning: {w}", file=sys.stderr)
     return result
@@ -172,19 +183,35 @@ def cmd_pack(args: argparse.Namespace) -> int:
         diff = change.diff
         focus += change_focus(change, repo)
     st = args.settings
-    result = Packer(repo).pack(query, st.budget, st.mode, focus, st.format, st.line_numbers, st.map_budget, diff)
+    result = Packer(repo, redact=st.redact).pack(query, st.budget, st.mode, focus, st.format, st.line_numbers,
+                                                 st.map_budget, diff)
+    secret_files = [s.path for s in repo.skipped if s.reason == "secret-file"]
     if st.format == "json":
         out = json.dumps({"mode": result.mode, "encoding": result.encoding, "budget": result.budget,
                           "tokens": result.tokens, "text": result.text,
-                          "files": [{"path": f.path, "spans": f.spans, "whole": f.whole} for f in result.files]},
-                         indent=1) + "\n"
+                          "files": [{"path": f.path, "spans": f.spans, "whole": f.whole} for f in result.files],
+                          "redacted": [{"path": p, "line": n, "type": k} for p, n, k in result.redactions],
+                          "secret_files_left_out": secret_files}, indent=1) + "\n"
     else:
         out = result.text
     write_output(out, args.output)
     whole = sum(f.whole for f in result.files)
     print(f"repoctx: {result.mode}: {result.tokens:,}/{result.budget:,} tokens, {whole} files whole, "
           f"{len(result.files) - whole} files sliced, {result.encoding}, {result.seconds:.2f}s", file=sys.stderr)
+    report_secrets(result.redactions, secret_files)
     return 0
+
+
+def report_secrets(redactions: list[tuple[str, int, str]], secret_files: list[str], limit: int = 20) -> None:
+    """What was redacted (file, line, type — never the value) and which secret files were left out."""
+    def listing(items: list[str]) -> str:
+        more = f", and {len(items) - limit} more" if len(items) > limit else ""
+        return ", ".join(items[:limit]) + more
+    if redactions:
+        print(f"repoctx: redacted {len(redactions)} secret(s): "
+              f"{listing([f'{p}:{n} ({k})' for p, n, k in redactions])}", file=sys.stderr)
+    if secret_files:
+        print(f"repoctx: left out {len(secret_files)} secret file(s): {listing(secret_files)}", file=sys.stderr)
 
 
 def cmd_map(args: argparse.Namespace) -> int:
@@ -195,6 +222,10 @@ def cmd_map(args: argparse.Namespace) -> int:
     index = RepoIndex.load(repo)
     seeds = query_signals(index, args.query or "", focus).seeds if (args.query or focus) else None
     text = repo_map(index, args.budget or args.settings.map_budget, seeds)
+    if args.settings.redact:
+        from .secrets import SecretScanner, redact_text
+        text, found = redact_text(SecretScanner(), "<map>", text)
+        report_secrets([("<map>", f.line, f.kind) for f in found], [])
     sys.stdout.write(text + "\n" if text else "")
     return 0
 
@@ -246,7 +277,8 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         change = read_change(repo.root, staged=True)
         focus = change_focus(change, repo)
         st = args.settings
-        result = Packer(repo).pack("", st.budget, "slice", focus, st.format, st.line_numbers, st.map_budget, change.diff)
+        result = Packer(repo, redact=st.redact).pack("", st.budget, "slice", focus, st.format, st.line_numbers,
+                                                     st.map_budget, change.diff)
         path = snap.take_snapshot(repo.root, result.text, st.format, st.snapshot_max_count, st.snapshot_max_bytes)
         print(f"repoctx: snapshot {os.path.relpath(path, root)} ({result.tokens:,} tokens)", file=sys.stderr)
         return 0
@@ -318,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default xml)")
     p.add_argument("--line-numbers", action="store_true", default=None, help="prefix each code line with its number")
     p.add_argument("-o", "--output", metavar="FILE", help="write the pack here (atomically) instead of stdout")
+    p.add_argument("--no-redact", action="store_true",
+                   help="pack secrets as they are (no redaction) and include secret files (.env, keys): use with care")
     p.set_defaults(func=cmd_pack)
 
     p = sub.add_parser("map", help="the signatures-only map of the repository, most central first")

@@ -52,6 +52,7 @@ class Settings:
     map_budget: int = 4_000           # tokens for `repoctx map`
     snapshot_max_count: int = 200     # pre-commit snapshots kept (oldest removed first)
     snapshot_max_bytes: int = 50_000_000  # and their total size
+    redact: bool = True               # redact secrets in packs and leave out secret files
     # Where the values came from; not settings, so equality ignores them (compare=False).
     source: str | None = field(default=None, compare=False)   # the file read, or None for defaults
     notes: tuple[str, ...] = field(default=(), compare=False)  # things the user should be told
@@ -100,6 +101,7 @@ _EXPECTED = {
     "exclude": 'a list of gitignore-style globs like ["tests/"]',
     "max_file_size": 'a positive size in bytes like 1000000 or "1m"',
     "line_numbers": "true or false",
+    "redact": "true or false",
     "map_budget": 'a positive token count like 4000 or "4k"',
     "snapshot_max_count": "a positive count like 200",
     "snapshot_max_bytes": 'a positive size in bytes like 50000000 or "50m"',
@@ -127,7 +129,7 @@ def _check(key: str, value: object, where: str) -> object:
             return (value,)
         if isinstance(value, (list, tuple)) and all(isinstance(g, str) for g in value):
             return tuple(value)
-    elif key == "line_numbers":
+    elif key in ("line_numbers", "redact"):
         if isinstance(value, bool):
             return value
     shown = json.dumps(value, ensure_ascii=False, default=str)
@@ -206,6 +208,7 @@ _COMMENTS = {
     "map_budget": "Token budget for `repoctx map`.",
     "snapshot_max_count": "Pre-commit snapshots kept in .repoctx/snapshots; the oldest go first.",
     "snapshot_max_bytes": 'Their total size in bytes (or "50m"-style).',
+    "redact": "Redact secrets found in packs and leave out secret files (.env, keys); false = pack them as they are.",
 }
 
 

@@ -34,6 +34,7 @@ SKIP_REASONS = (
     "generated",      # carries a "Code generated … DO NOT EDIT" marker
     "symlink",
     "unreadable",
+    "secret-file",    # secrets by nature: .env*, private keys, keystores, .npmrc with auth, …
 )
 
 
@@ -147,3 +148,4 @@ class PackResult:
     text: str
     files: list[PackedFile]
     seconds: float = 0.0
+    redactions: list[tuple[str, int, str]] = field(default_factory=list)  # (path, line, secret type) packed redacted

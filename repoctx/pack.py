@@ -9,6 +9,7 @@ shrinks until its real token count fits the budget.
 """
 from __future__ import annotations
 
+import os
 import time
 from bisect import bisect_left
 
@@ -22,6 +23,7 @@ from .render import FileSlice, merge_spans, render
 from .repomap import repo_map
 from .repository import Repository
 from .scan import is_test_path
+from .secrets import Finding, SecretScanner, redact_lines, redact_text
 from .tokens import count, get_encoding
 
 #: Share of a slice-mode budget spent on the map (at most the `map_budget` setting).
@@ -52,10 +54,14 @@ class PackError(Exception):
 class Packer:
     """Packs one loaded repository; keeps its chunk index, line texts and line costs between packs."""
 
-    def __init__(self, repo: Repository, index: RepoIndex | None = None):
+    def __init__(self, repo: Repository, index: RepoIndex | None = None, redact: bool = True):
         self.repo = repo
         self.index = index or RepoIndex.load(repo)
         self.enc = get_encoding(repo.encoding)
+        #: Secrets are found in the files packed (cached beside the index) and redacted in place.
+        self.scanner = SecretScanner(os.path.join(os.path.dirname(repo.index_path), "secrets.marshal")
+                                     if repo.index_path else None) if redact else None
+        self._findings: dict[str, list[Finding]] = {}
         self._lines: dict[str, list[str]] = {}
         self._costs: dict[str, list[int]] = {}
         self._diff: str | None = None
@@ -76,6 +82,8 @@ class Packer:
         new = Packer.__new__(Packer)
         new.repo, new.index, new.enc, new._diff = repo, index, self.enc, None
         gone = set(changed)
+        new.scanner = self.scanner
+        new._findings = {p: v for p, v in self._findings.items() if p not in gone}
         prefixes = tuple(f"{p}:" for p in changed)
         new._lines = {p: v for p, v in self._lines.items() if p not in gone}
         new._costs = {p: v for p, v in self._costs.items() if p not in gone}
@@ -95,9 +103,16 @@ class Packer:
     # -- text ------------------------------------------------------------------------------------
 
     def lines(self, path: str) -> list[str]:
+        """The file's lines as packed: secrets redacted (unless redaction is off)."""
         if path not in self._lines:
             text = self.repo.text(path)
-            self._lines[path] = [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
+            lines = [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
+            if self.scanner:
+                key = None if path in self.repo.overlay else self.repo.files[path].blob_sha
+                self._findings[path] = found = self.scanner.scan(path, text, key)
+                if found:
+                    lines = redact_lines(lines, found)
+            self._lines[path] = lines
         return self._lines[path]
 
     def line_costs(self, path: str) -> list[int]:
@@ -194,6 +209,13 @@ class Packer:
 
     # -- packs -----------------------------------------------------------------------------------
 
+    def redacted(self, what: str, text: str) -> str:
+        """The map or the diff with its secrets redacted (recorded under `what`)."""
+        if not self.scanner or not text:
+            return text
+        text, self._findings[what] = redact_text(self.scanner, what, text)
+        return text
+
     def render_selection(self, map_text: str, spans: dict[str, tuple[tuple[int, int], ...]], fmt: str,
                          line_numbers: bool) -> tuple[str, list[FileSlice]]:
         slices = [self.file_slice(p, s) for p, s in sorted(spans.items())]
@@ -209,7 +231,7 @@ class Packer:
              diff: str | None = None) -> PackResult:
         """A pack for `query` and `focus`; with `diff`, that diff goes last in the pack (and counts
         against the budget) — the focus is then typically the lines it touches."""
-        self._diff = diff or None
+        self._diff = self.redacted("<diff>", diff) or None
         start = time.perf_counter()
         if mode not in MODES:
             raise PackError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -227,7 +249,7 @@ class Packer:
 
     def _slice(self, query, budget, focus, fmt, line_numbers, map_budget, start) -> PackResult:
         mb = min(int(budget * MAP_SHARE), map_budget if map_budget is not None else Settings.map_budget)
-        map_text = repo_map(self.index, mb) if mb > 50 else ""
+        map_text = self.redacted("<map>", repo_map(self.index, mb)) if mb > 50 else ""
         base_text, _ = self.render_selection(map_text, {}, fmt, line_numbers)
         base = count(base_text, self.enc)
 
@@ -274,13 +296,15 @@ class Packer:
                     hi, known = k, probe
             if lo == 0:
                 best = build(0)
+        with_map = bool(map_text)
         if best[1] > budget:  # even the map alone is too big: drop it
+            with_map = False
             text, slices = self.render_selection("", {}, fmt, line_numbers)
             best = (text, count(text, self.enc), slices)
             if best[1] > budget:
                 what = "the diff alone" if self._diff else "an empty pack"
                 raise PackError(f"a budget of {budget:,} tokens is below the {best[1]:,} that {what} takes")
-        return self._result("slice", budget, best[0], best[1], best[2], start)
+        return self._result("slice", budget, best[0], best[1], best[2], start, with_map)
 
     def _select(self, query: str, budget: int, focus: list[Focus]) -> tuple[list[list[tuple[str, int]]], list[int]]:
         """Chunks with their closures, greedily by value per token, as lists of new (path, line);
@@ -331,14 +355,21 @@ class Packer:
                 used += cost
         return additions, costs
 
-    def _result(self, mode, budget, text, tokens, slices: list[FileSlice], start) -> PackResult:
+    def _result(self, mode, budget, text, tokens, slices: list[FileSlice], start, with_map=False) -> PackResult:
         files = [PackedFile(s.path, [list(sp) for sp in s.spans], s.whole) for s in slices if s.spans or s.whole]
+        redactions = sorted({(s.path, f.line, f.kind) for s in slices for f in self._findings.get(s.path, ())
+                             if any(a <= f.line <= b for a, b in s.spans)})
+        for what, shown in (("<map>", with_map), ("<diff>", self._diff)):
+            if shown:
+                redactions += sorted({(what, f.line, f.kind) for f in self._findings.get(what, ())})
+        if self.scanner:
+            self.scanner.save()
         return PackResult(mode=mode, encoding=self.enc.name, budget=budget, tokens=tokens, text=text,
-                          files=files, seconds=time.perf_counter() - start)
+                          files=files, seconds=time.perf_counter() - start, redactions=redactions)
 
 
 def pack_repository(repo: Repository, query: str = "", budget: int = 32_000, *, mode: str = "auto",
                     focus: tuple = (), fmt: str = "xml", line_numbers: bool = False,
-                    map_budget: int | None = None) -> PackResult:
+                    map_budget: int | None = None, redact: bool = True) -> PackResult:
     """One pack of a loaded repository (see `Packer` to pack the same repository many times)."""
-    return Packer(repo).pack(query, budget, mode, list(focus), fmt, line_numbers, map_budget)
+    return Packer(repo, redact=redact).pack(query, budget, mode, list(focus), fmt, line_numbers, map_budget)

@@ -68,6 +68,35 @@ class ScanOptions:
     include: tuple[str, ...] = ()   # gitignore-style globs; when given, only matching files are kept
     exclude: tuple[str, ...] = ()
     max_bytes: int = DEFAULT_MAX_BYTES
+    secret_files: bool = False      # keep files that are secrets by nature (SECRET_FILES); off by default
+
+
+#: Files that are secrets by nature, left out unless asked for: environment files, private keys and
+#: certificates' keys, keystores, credential stores. Matched against the file name, case-insensitively.
+SECRET_FILES = re.compile(
+    r"\.env(\..*)?|.*\.(pem|key|p12|pfx|jks|keystore|kdbx|ppk|asc|gpg)|id_(rsa|dsa|ecdsa|ed25519)(\..*)?"
+    r"|\.htpasswd|\.netrc|_netrc|\.pgpass|credentials(\.json)?|.*\.tfstate(\.backup)?|secrets?\.(ya?ml|json|toml)",
+    re.IGNORECASE)
+#: Configuration files that are secrets when they hold credentials (checked by content).
+AUTH_FILES = {".npmrc": re.compile(rb"_auth|_password|//[^\n]*:_"), ".pypirc": re.compile(rb"(?m)^\s*password\s*[=:]"),
+              ".yarnrc.yml": re.compile(rb"npmAuth(Token|Ident)"), ".dockercfg": re.compile(rb'"auth"'),
+}
+
+
+def secret_file_reason(root: str, path: str) -> str | None:
+    """'secret-file' when the file is a secret by its name, or by its content for AUTH_FILES."""
+    name = path.rsplit("/", 1)[-1]
+    if SECRET_FILES.fullmatch(name):
+        return "secret-file"
+    marker = AUTH_FILES.get(name.lower())
+    if marker is not None:
+        try:
+            with open(os.path.join(root, path), "rb") as f:
+                if marker.search(f.read(65536)):
+                    return "secret-file"
+        except OSError:
+            return None
+    return None
 
 
 def git_blob_sha(data: bytes) -> str:
@@ -107,6 +136,8 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
     user_filter = _UserFilter(root, options)
     for path, known_sha in sorted(listed.items()):
         reason = _path_skip_reason(path) or user_filter.reason(path)
+        if not reason and not options.secret_files:
+            reason = secret_file_reason(root, path)
         if reason == "excluded":
             continue  # the user asked for it: not a skip worth reporting
         if reason:

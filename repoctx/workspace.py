@@ -80,14 +80,15 @@ class Workspace:
         """Scan and index the repository (only what changed since the last index is parsed) and
         make it the base the buffers overlay."""
         st = self.settings
-        options = ScanOptions(include=st.include, exclude=st.exclude, max_bytes=st.max_file_size)
+        options = ScanOptions(include=st.include, exclude=st.exclude, max_bytes=st.max_file_size,
+                              secret_files=not st.redact)
         repo = load_repository(self.root, options, encoding=st.encoding, index_path=self.index_path,
                                progress=progress)
         index = RepoIndex.load(repo)
         repo.graph.patched(repo.root, repo.facts, repo.facts, [])  # builds the linker buffers need
         index.global_files()
         with self._lock:
-            self._base = _View(repo, index, Packer(repo, index))
+            self._base = _View(repo, index, Packer(repo, index, redact=st.redact))
             self._view = None
         return repo
 

@@ -36,9 +36,9 @@ WAIT_SECONDS = 60.0
 #: Quiet time after a save or a watched-file change before the disk state is reloaded.
 RELOAD_DELAY = 0.3
 SETTING_KEYS = {"budget", "encoding", "format", "mode", "include", "exclude", "lineNumbers", "mapBudget",
-                "maxFileSize"}
+                "maxFileSize", "redact"}
 _SNAKE = {"lineNumbers": "line_numbers", "mapBudget": "map_budget", "maxFileSize": "max_file_size"}
-_RELOAD_KEYS = {"encoding", "include", "exclude", "max_file_size"}
+_RELOAD_KEYS = {"encoding", "include", "exclude", "max_file_size", "redact"}
 
 
 class RequestFailed(JsonRpcException):
@@ -200,6 +200,7 @@ def _line(pos, name: str) -> tuple[int, int]:
 def _result(ls: RepoctxServer, folder: _Folder, r) -> dict:
     return {"text": r.text, "tokens": r.tokens, "budget": r.budget, "encoding": r.encoding, "mode": r.mode,
             "seconds": round(r.seconds, 4),
+            "redacted": [{"path": p, "line": n, "type": k} for p, n, k in r.redactions],
             "files": [{"uri": ls.uri(folder, f.path), "path": f.path, "spans": f.spans} for f in r.files]}
 
 

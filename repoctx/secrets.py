@@ -1,0 +1,236 @@
+"""Secrets: find them in what is packed and redact them in place, keeping the code around them.
+
+Finding is detect-secrets' (Yelp) plugins — cloud keys (AWS, Azure, GCP private keys), private key
+blocks, JWTs, Slack / Stripe / GitHub / GitLab / npm / PyPI / OpenAI / … tokens, basic-auth URLs,
+password-like assignments and high-entropy quoted strings — run only on candidate lines: a cheap
+pre-filter (the plugins' own regular expressions plus a quoted-string and keyword pattern, run over
+the whole text at C speed) picks the lines worth the plugins' time. Findings are cached by blob SHA
+beside the index, so a warm pack scans nothing it has seen.
+
+Each finding becomes `[REDACTED:<type>]` in the packed line; reports carry file, line and type,
+never the value.
+"""
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+
+#: Bump when plugins, limits or the pre-filter change: cached findings are then recomputed.
+SCANNER_VERSION = "1"
+#: High-entropy limits (bits per character): detect-secrets' defaults are 4.5 / 3.0; hex at 3.0 marks
+#: every commit SHA and checksum in code, which only costs context, so it is raised.
+BASE64_LIMIT = 4.5
+HEX_LIMIT = 3.5
+_GATE = re.compile(r"[A-Za-z0-9+/=\-]{20,}|PRIVATE KEY|://[^/\s:@]+:[^/\s:@]+@")
+_KEYWORD_GATE = re.compile(r"(?:pass|pwd|secret|token|key|auth|cred)[\w\"']*\s*[:=]")  # on lowercased text
+
+
+@dataclass(frozen=True)
+class Finding:
+    line: int          # 1-based
+    kind: str          # detect-secrets' type, e.g. "AWS Access Key"
+    value: str         # the secret as found (never reported, only replaced)
+
+
+_configured = False
+_configuring = threading.Lock()
+
+
+def warm_up() -> None:
+    """Import and configure detect-secrets in a background thread (about 0.2 s of work), for a caller
+    that has idle time now — e.g. while worker processes index — and will scan soon."""
+    threading.Thread(target=_configure, daemon=True).start()
+
+
+def _extra_args(plugin) -> dict:
+    """The optional arguments this plugin's analyze_line takes (eager search off where it has it)."""
+    import inspect
+    params = set(inspect.signature(plugin.analyze_line).parameters)
+    if "kwargs" in params:
+        params |= set(inspect.signature(plugin.analyze_string).parameters)
+    return {"enable_eager_search": False} if "enable_eager_search" in params else {}
+
+
+def _configure() -> None:
+    """Set detect-secrets' (process-wide) settings to our plugins and limits, once."""
+    global _configured
+    with _configuring:
+        if _configured:
+            return
+        from detect_secrets.core.scan import get_filters, get_plugins
+        from detect_secrets.settings import cache_bust, configure_settings_from_baseline
+        cache_bust()
+        settings = configure_settings_from_baseline(_settings())
+        # Verification asks the issuers' APIs whether a key is live: network at run time, never.
+        settings.disable_filters("detect_secrets.filters.common.is_ignored_due_to_verification_policies")
+        get_filters.cache_clear()
+        get_plugins()
+        _configured = True
+
+
+def _settings() -> dict:
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+    plugins = []
+    for cls in get_mapping_from_secret_type_to_class().values():
+        entry = {"name": cls.__name__}
+        if cls.__name__ == "Base64HighEntropyString":
+            entry["limit"] = BASE64_LIMIT
+        elif cls.__name__ == "HexHighEntropyString":
+            entry["limit"] = HEX_LIMIT
+        elif cls.__name__ == "IPPublicDetector":
+            continue  # addresses in code are configuration, not credentials
+        plugins.append(entry)
+    return {"plugins_used": plugins}
+
+
+class SecretScanner:
+    """Finds secrets in file texts; caches findings by content hash in `cache_path` (if given)."""
+
+    def __init__(self, cache_path: str | None = None):
+        self.cache_path = cache_path
+        self._cache: dict[str, list[tuple[int, str, str]]] = {}
+        self._dirty = False
+        self._plugins: list | None = None  # (plugin, extra analyze_line arguments), once configured
+        if cache_path and os.path.exists(cache_path):
+            try:
+                with open(cache_path, "rb") as f:
+                    version, cache = marshal.load(f)
+                if version == SCANNER_VERSION:
+                    self._cache = cache
+            except (OSError, EOFError, ValueError, TypeError):
+                self._cache = {}  # a damaged cache is rebuilt, never trusted
+
+    def _candidates(self, text: str) -> dict[int, bool]:
+        """Lines (1-based) that some plugin might flag → whether every plugin must look (True) or
+        only the keyword one (a password-like assignment and nothing else). Every key and token
+        format, and what the entropy plugins measure, is a run of 20+ letters and digits with both
+        in it; add private key headers and credentials in URLs. Simple patterns only: Python's
+        regular expressions stay fast on them, not on the plugins' own."""
+        lines: dict[int, bool] = {}
+        for rx, subject, full in ((_GATE, text, True), (_KEYWORD_GATE, text.lower(), False)):
+            line, pos = 1, 0
+            for m in rx.finditer(subject):
+                run = m.group()
+                if full and run[0] not in "P:" and not (any(c.isdigit() for c in run) and any(c.isalpha() for c in run)):
+                    continue  # "=====" underlines, long words: no key looks like that
+                line += subject.count("\n", pos, m.start())
+                pos = m.start()
+                lines[line] = lines.get(line, False) or full
+        return lines
+
+    def scan(self, path: str, text: str, key: str | None = None) -> list[Finding]:
+        """The secrets in one file's text. `key` (the blob SHA) names it in the cache."""
+        key = key or hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._scan(path, text)
+            self._dirty = True
+        return [Finding(*f) for f in hit]
+
+    def _scan(self, path: str, text: str) -> list[tuple[int, str, str]]:
+        candidates = self._candidates(text)
+        if not candidates:
+            return []
+        from detect_secrets.core.scan import _is_filtered_out, get_code_snippet, get_plugins
+        _configure()
+        if self._plugins is None:
+            self._plugins = [(p, _extra_args(p)) for p in get_plugins()]
+        plugins = self._plugins
+        keyword = [(p, extra) for p, extra in plugins if type(p).__name__ == "KeywordDetector"]
+        lines = text.split("\n")
+        found: set[tuple[int, str, str]] = set()
+        for n, full in sorted(candidates.items()):
+            if n > len(lines):
+                continue
+            line = lines[n - 1][:5000]  # minified: the plugins' regexes are slow on very long lines
+            context = None
+            for plugin, extra in plugins if full else keyword:
+                # The plugin directly, not through detect-secrets' per-call signature inspection.
+                hits = plugin.analyze_line(filename=path, line=line, line_number=n, context=context, **extra)
+                for secret in hits:
+                    if context is None:
+                        context = get_code_snippet(lines=lines, line_number=n)
+                    value = secret.secret_value
+                    if value and not _is_filtered_out(required_filter_parameters=["secret"], filename=path,
+                                                      secret=value, plugin=plugin, line=line) \
+                            and not _is_filtered_out(required_filter_parameters=["context"], filename=path,
+                                                     secret=value, plugin=plugin, line=line, context=context):
+                        found.add((n, secret.type, value))
+        return sorted(found)
+
+    def save(self) -> None:
+        """Write new findings to the cache (atomically; a failure only costs a rescan next time)."""
+        if not (self._dirty and self.cache_path):
+            return
+        try:
+            folder = os.path.dirname(self.cache_path)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".secrets-")
+            with os.fdopen(fd, "wb") as f:
+                marshal.dump((SCANNER_VERSION, self._cache), f)
+            os.replace(tmp, self.cache_path)
+            self._dirty = False
+        except OSError:
+            pass
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9+/=_\-.~]*")
+_KEY_END = re.compile(r"-----END[A-Z ]*PRIVATE KEY")
+
+
+def redact_line(line: str, findings: list[Finding]) -> str:
+    """The line with each finding replaced by [REDACTED:<type>]: the whole token the value sits in
+    (a plugin may report only the prefix of a token, `ghp` for a GitHub token), longest first."""
+    spans: list[tuple[int, int, str]] = []
+    for f in sorted(findings, key=lambda f: -len(f.value)):
+        if any(line.find(f.value, a, b) >= 0 for a, b, _ in spans):
+            continue  # already inside a redacted token (a plugin reporting a token's prefix)
+        start = line.find(f.value)
+        while start >= 0:
+            lo = start
+            while lo > 0 and _TOKEN.fullmatch(line[lo - 1]):
+                lo -= 1
+            hi = _TOKEN.match(line, start).end()
+            if not any(a <= lo < b or a < hi <= b for a, b, _ in spans):
+                spans.append((lo, max(hi, start + len(f.value)), f.kind))
+            start = line.find(f.value, start + len(f.value))
+    for lo, hi, kind in sorted(spans, reverse=True):
+        line = line[:lo] + f"[REDACTED:{kind}]" + line[hi:]
+    return line
+
+
+def redact_lines(lines: list[str], findings: list[Finding]) -> list[str]:
+    """A file's lines with every finding redacted; a private key's block is redacted to its END line."""
+    out = list(lines)
+    by_line: dict[int, list[Finding]] = {}
+    for f in findings:
+        by_line.setdefault(f.line, []).append(f)
+        if f.kind == "Private Key":
+            for n in range(f.line, len(lines) + 1):
+                if n > f.line:
+                    out[n - 1] = f"[REDACTED:{f.kind}]" if not _KEY_END.search(lines[n - 1]) else lines[n - 1]
+                if _KEY_END.search(lines[n - 1]):
+                    break
+    for n, fs in by_line.items():
+        if 0 < n <= len(out):
+            out[n - 1] = redact_line(out[n - 1], fs)
+    return out
+
+
+_KEY_MATERIAL = re.compile(r"[+\- ]?[A-Za-z0-9+/]{40,}={0,2}")
+
+
+def redact_text(scanner: SecretScanner, path: str, text: str) -> tuple[str, list[Finding]]:
+    """A whole text redacted (for the map and the diff section), with what was found. In a diff,
+    a line that is one long base64 run is key material whose BEGIN line may be outside the hunk."""
+    findings = scanner.scan(path, text)
+    if path == "<diff>":
+        findings += [Finding(n, "Private Key", line.lstrip("+- ")) for n, line in enumerate(text.split("\n"), 1)
+                     if _KEY_MATERIAL.fullmatch(line)]
+    if not findings:
+        return text, []
+    return "\n".join(redact_lines(text.split("\n"), findings)), findings
