@@ -67,6 +67,7 @@ class Packer:
         self._diff: str | None = None
         self._names: dict[str, dict[int, set[str]]] = {}
         self._uses: dict[str, dict[str, list[int]]] = {}
+        self._maps: dict[int, str] = {}  # the query-independent map, by budget
         self._closures: dict[tuple[Chunk, bool], list[tuple[str, int, int]]] = {}
         self._closures_by: dict[str, set[tuple[Chunk, bool]]] = {}  # path or node id → closures it is in
         self.symbols: dict[str, tuple[str, Symbol]] = repo.graph.symbols  # node id → (path, symbol)
@@ -89,6 +90,7 @@ class Packer:
         new._costs = {p: v for p, v in self._costs.items() if p not in gone}
         new._names = {p: v for p, v in self._names.items() if p not in gone}
         new._uses = {p: v for p, v in self._uses.items() if p not in gone}
+        new._maps = {b: m for b, m in self._maps.items() if not any(f"\n{p}\n" in f"\n{m}\n" for p in changed)}
         new.symbols = repo.graph.symbols
         new.callees = {k: v for k, v in self.callees.items() if not k.startswith(prefixes)}
         refs = [r for p in changed for r in repo.graph.references_from(p)]
@@ -249,7 +251,9 @@ class Packer:
 
     def _slice(self, query, budget, focus, fmt, line_numbers, map_budget, start) -> PackResult:
         mb = min(int(budget * MAP_SHARE), map_budget if map_budget is not None else Settings.map_budget)
-        map_text = self.redacted("<map>", repo_map(self.index, mb)) if mb > 50 else ""
+        if mb not in self._maps:
+            self._maps[mb] = self.redacted("<map>", repo_map(self.index, mb)) if mb > 50 else ""
+        map_text = self._maps[mb]
         base_text, _ = self.render_selection(map_text, {}, fmt, line_numbers)
         base = count(base_text, self.enc)
 
@@ -266,8 +270,9 @@ class Packer:
         # Selection works on estimated line costs; when the real count leaves much of the budget
         # unused, select once more with the estimate scaled to what it actually cost.
         estimate = budget - base
+        order = self._order(query, focus)
         for attempt in range(2):
-            additions, costs = self._select(query, estimate, focus)
+            additions, costs = self._select(order, estimate)
             used = sum(costs)
             best = build(len(additions))
             if attempt or best[1] > budget or best[1] >= REFILL_BELOW * budget or used < REFILL_BELOW * estimate:
@@ -306,9 +311,9 @@ class Packer:
                 raise PackError(f"a budget of {budget:,} tokens is below the {best[1]:,} that {what} takes")
         return self._result("slice", budget, best[0], best[1], best[2], start, with_map)
 
-    def _select(self, query: str, budget: int, focus: list[Focus]) -> tuple[list[list[tuple[str, int]]], list[int]]:
-        """Chunks with their closures, greedily by value per token, as lists of new (path, line);
-        and the estimated tokens each adds."""
+    def _order(self, query: str, focus: list[Focus]) -> list[Chunk]:
+        """The candidate chunks in the order the fill takes them: covered by the focus first, then
+        the best-ranked by value per token, then the rest by rank."""
         ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
         chunks = self.index.chunks
         covered = self.index.covered(list(focus)) if focus else None
@@ -325,13 +330,17 @@ class Packer:
         priority[:PRICED] = [value_per_token(k) for k in range(min(PRICED, len(ranked)))]
         unforced = np.array([i not in forced for i, _ in ranked], dtype=bool)
         order = np.lexsort((np.arange(len(ranked)), -priority, unforced)).tolist()
+        return [chunks[ranked[k][0]] for k in order]
+
+    def _select(self, order: list[Chunk], budget: int) -> tuple[list[list[tuple[str, int]]], list[int]]:
+        """Chunks with their closures, greedily in `order` while they fit `budget` (estimated), as
+        lists of new (path, line); and the estimated tokens each adds."""
         selected: dict[str, set[int]] = {}
         additions: list[list[tuple[str, int]]] = []
         costs: list[int] = []
         used = 0
         misses = 0
-        for k in order:
-            c = chunks[ranked[k][0]]
+        for c in order:
             for full in (True, False):
                 new = [(p, n) for p, a, b in self.closure(c, full) for n in range(a, b + 1)
                        if n not in selected.get(p, ()) and n <= len(self.lines(p))]

@@ -201,7 +201,7 @@ def test_formats_parse_back(py_repo, tmp_path):
     r = run_cli("pack", py_repo.root, "--format", "json", "--budget", "3k", "--query", "retry delay", "-o", str(out))
     assert r.returncode == 0, r.stderr
     doc = json.loads(out.read_text())
-    assert set(doc) == {"mode", "encoding", "budget", "tokens", "text", "files"}
+    assert set(doc) == {"mode", "encoding", "budget", "tokens", "text", "files", "redacted", "secret_files_left_out"}
     assert doc["budget"] == 3000 and doc["tokens"] <= 3000 and doc["mode"] == "slice"
     for f in doc["files"]:
         assert set(f) == {"path", "spans", "whole"}
