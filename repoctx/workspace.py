@@ -31,6 +31,18 @@ from .tokens import count, get_encoding
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
 
 
+#: Files changed on disk since the last load up to which the loaded state is patched, not rebuilt.
+PATCH_LIMIT = 50
+
+
+def _changed(old: Repository, new: Repository) -> list[str] | None:
+    """Files whose content differs between two loads of one repository (added ones included), or
+    None when files were removed (the state is then rebuilt)."""
+    if any(p not in new.files for p in old.files):
+        return None
+    return sorted(p for p, f in new.files.items() if p not in old.files or old.files[p].blob_sha != f.blob_sha)
+
+
 class OutsideWorkspace(ValueError):
     """A path that is not inside the workspace's root (after resolving `..` and symlinks)."""
 
@@ -84,11 +96,25 @@ class Workspace:
                               secret_files=not st.redact)
         repo = load_repository(self.root, options, encoding=st.encoding, index_path=self.index_path,
                                progress=progress)
-        index = RepoIndex.load(repo)
-        repo.graph.patched(repo.root, repo.facts, repo.facts, [])  # builds the linker buffers need
-        index.global_files()
+        old = self._base
+        same = old and old.repo.encoding == repo.encoding and (old.packer.scanner is not None) == st.redact
+        changed = _changed(old.repo, repo) if same else None
+        if changed is not None and len(changed) <= PATCH_LIMIT:
+            # A save or a few files changed on disk: patch the loaded state, as for buffers.
+            if changed:
+                repo.graph = old.repo.graph.patched(repo.root, old.repo.facts, repo.facts, changed)
+                index = old.index.patched(repo, changed)
+                view = _View(repo, index, old.packer.derived(repo, index, changed))
+            else:
+                view = _View(repo, old.index, old.packer)
+                view.index.repo = view.packer.repo = repo
+        else:
+            index = RepoIndex.load(repo)
+            repo.graph.patched(repo.root, repo.facts, repo.facts, [])  # builds the linker buffers need
+            index.global_files()
+            view = _View(repo, index, Packer(repo, index, redact=st.redact))
         with self._lock:
-            self._base = _View(repo, index, Packer(repo, index, redact=st.redact))
+            self._base = view
             self._view = None
         return repo
 
