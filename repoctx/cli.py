@@ -152,22 +152,36 @@ def change_focus(change, repo: Repository) -> list[Focus]:
 
 
 def write_output(text: str, target: str | None) -> None:
-    """To stdout, or atomically to a file: a temporary file beside it, then a rename."""
+    """To stdout, or atomically to a file: a temporary file beside it, then a rename. A target that
+    exists but is not a regular file (/dev/stdout, a FIFO, a device) is written to, never replaced.
+    Failures are an OSError naming the target."""
     if not target:
         sys.stdout.write(text)
         return
-    folder = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=".repoctx-", dir=folder)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # as a plainly created file would be, not mkstemp's 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        if os.path.exists(target) and not os.path.isfile(target):
+            with open(target, "w", encoding="utf-8") as f:
+                f.write(text)
+            return
+        folder = os.path.dirname(os.path.abspath(target))
+        fd, tmp = tempfile.mkstemp(prefix=".repoctx-", dir=folder)
+        try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)  # as a plainly created file would be, not mkstemp's 0600
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())  # the rename must never publish data still in flight
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write {target}: {exc.strerror}") from None
 
 
 def cmd_pack(args: argparse.Namespace) -> int:

@@ -72,9 +72,13 @@ class IndexStore:
         try:
             self.db = self._open()
         except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise IndexError_(f"the index {self.path} is locked by another process") from None
-            raise IndexError_(f"cannot open the index {self.path}: {exc}") from None
+            raise self._error("open", exc) from None
+
+    def _error(self, doing: str, exc: sqlite3.Error) -> IndexError_:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return IndexError_(f"the index {self.path} is locked by another process "
+                               f"(gave up after {LOCK_TIMEOUT_S:g}s)")
+        return IndexError_(f"cannot {doing} the index {self.path}: {exc}")
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -88,9 +92,9 @@ class IndexStore:
                 with db:
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             return db
+        except sqlite3.OperationalError:
+            raise  # locked, unwritable, disk full: the file may be fine, so never move it aside
         except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
-                raise
             return self._rebuild(f"it is not a valid database ({exc})")
 
     def _connect(self) -> sqlite3.Connection:
@@ -148,7 +152,19 @@ class IndexStore:
 
     def put(self, blobs: list[tuple[str, str, str | None, bytes | None]],
             tokens: list[tuple[str, str, int]]) -> None:
-        """Store (sha, language, skip, encoded facts) rows and (sha, encoding, count) rows atomically."""
-        with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?)", blobs)
-            self.db.executemany("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)", tokens)
+        """Store (sha, language, skip, encoded facts) rows and (sha, encoding, count) rows atomically.
+        IndexError_ when the index cannot be written (locked too long, disk full, read-only)."""
+        # An explicit transaction: with isolation_level=None, `with db:` would begin none, and each row
+        # would be a transaction of its own. IMMEDIATE takes the write lock up front (waiting for it).
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?)", blobs)
+                self.db.executemany("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)", tokens)
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise self._error("write", exc) from None

@@ -81,6 +81,16 @@ def _analyze_batch(root: str, batch: list[tuple[str, str, bool, bool]], encoding
 
 def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
+    # A parent killed outright (kill -9) cannot stop its pool, and an idle worker waits on a queue
+    # whose write end it holds itself, so it would never see EOF: it leaves when its parent does (the
+    # main process, or with forkserver the server, which exits with the main process).
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
 
 
 def update_index(scan: ScanResult, store: IndexStore, encoding_name: str,
