@@ -35,13 +35,7 @@ def file_chunks(path: str, facts: FileFacts) -> list[Chunk]:
     n = facts.lines
     if n == 0:
         return []
-    owner: list[str | None] = [None] * (n + 1)
-    quals = qualified_names(facts.symbols)
-    for i in symbols_in_order(facts.symbols):
-        s, qual = facts.symbols[i], quals[i]
-        if s.end_line > s.start_line:  # outer first, so inner definitions overwrite their lines
-            for line in range(max(1, s.start_line), min(n, s.end_line) + 1):
-                owner[line] = qual
+    owner = _owners(facts, n)
     runs: list[list] = []  # [start, end, owner]
     start = 1
     for line in range(2, n + 2):
@@ -66,6 +60,28 @@ def file_chunks(path: str, facts: FileFacts) -> list[Chunk]:
         else:
             merged.append([carry, n, runs[-1][2]])
     return [c for a, b, o in merged for c in _split(path, a, b, o)]
+
+
+def _owners(facts: FileFacts, n: int) -> list[str | None]:
+    """owner[line] (1-based; [0] unused): the qualified name of the multi-line definition that comes
+    last in `symbols_in_order` among those containing the line — the innermost one. One sweep with
+    a stack (order is by start line, so the newest open definition is the last in that order):
+    n + definitions steps, however deep the definitions nest."""
+    owner: list[str | None] = [None] * (n + 1)
+    quals = qualified_names(facts.symbols)
+    starts: dict[int, list[int]] = {}
+    for i in symbols_in_order(facts.symbols):
+        s = facts.symbols[i]
+        if s.end_line > s.start_line and max(1, s.start_line) <= min(n, s.end_line):
+            starts.setdefault(max(1, s.start_line), []).append(i)
+    stack: list[int] = []
+    for line in range(1, n + 1):
+        stack.extend(starts.get(line, ()))
+        while stack and facts.symbols[stack[-1]].end_line < line:
+            stack.pop()
+        if stack:
+            owner[line] = quals[stack[-1]]
+    return owner
 
 
 def _split(path: str, start: int, end: int, symbol: str | None) -> list[Chunk]:

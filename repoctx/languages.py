@@ -16,10 +16,23 @@ below), then one pattern capturing every identifier-like node type (`LanguageSpe
     @definition.<kind> + @name  a definition and its name (the tags-query convention)
     @scope      a block that gives the definitions inside it a parent without being a symbol (Rust `impl`)
     @wrap       a node around a definition that belongs to it (decorators, `export`, `template<…>`)
+    @wrap.declarator  a C/C++ declaration that is such a wrapper when a node in its `declarator`
+                field is of a type in `LanguageSpec.declarator_wrappers` (a function declarator)
     @attr       a node between a doc comment and its definition (Rust `#[…]`)
     @comment    comments, for doc comments above definitions
     @import     import statements, read by the parser's per-language import reader
+    @import.bound  JS/TS: a `variable_declarator` whose value is a `require('…')` call (the names it binds)
     @ref        identifier uses
+
+Depth costs what size costs. A pattern rooted at a node whose sought child comes after a child that
+may hold a deep subtree (`(field_declaration declarator: …)` after a nested struct type,
+`(lexical_declaration (variable_declarator …))` around nested arrow functions) keeps one pending
+match per enclosing node while the cursor walks that subtree, so nesting n deep costs n² in C
+(10,000 nested C structs took 36 s, nested JS arrow functions 83 s). Such patterns are written as
+single nodes, their children checked in Python (`@wrap.declarator`), or from the inner node; the
+shipped tags patterns of that shape are disabled (`LanguageSpec.replaces`) where our own patterns
+capture the same definitions. (The parser never asks a node for its parent: tree-sitter finds a
+parent by walking down from the root, which also costs the depth.)
 """
 from __future__ import annotations
 
@@ -46,6 +59,11 @@ class LanguageSpec:
     kinds: dict[str, str] = field(default_factory=dict)  # definition node type -> kind (wins over the capture's)
     filenames: tuple[str, ...] = ()   # well-known file names without a telling extension
     loose_wrappers: frozenset[str] = frozenset()  # wrapper types whose definition need not end it
+    # For @wrap.declarator: declarator types that make a declaration wrap what it declares.
+    declarator_wrappers: frozenset[str] = frozenset()
+    # Shipped tags patterns (regexes over their text) disabled because `query` captures the same
+    # definitions without costing n² on deep nesting.
+    replaces: tuple[str, ...] = ()
 
 
 _COMMENTS = "(comment) @comment\n"
@@ -60,8 +78,8 @@ _PYTHON = _COMMENTS + """
 
 _JS_COMMON = _COMMENTS + """
 (export_statement declaration: (_)) @wrap
-(lexical_declaration (variable_declarator value: [(arrow_function) (function_expression)])) @wrap
-(variable_declaration (variable_declarator value: [(arrow_function) (function_expression)])) @wrap
+(variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)]) @definition.function
+[(lexical_declaration) (variable_declaration)] @wrap
 (program (lexical_declaration (variable_declarator name: (identifier) @name) @definition.constant))
 (program (variable_declaration (variable_declarator name: (identifier) @name) @definition.constant))
 (program (export_statement declaration: (lexical_declaration
@@ -70,6 +88,8 @@ _JS_COMMON = _COMMENTS + """
 (export_statement source: (_)) @import
 ((call_expression function: (identifier) @_f arguments: (arguments . (string))) @import
   (#eq? @_f "require"))
+((variable_declarator value: (call_expression function: (identifier) @_g arguments: (arguments . (string))))
+  @import.bound (#eq? @_g "require"))
 (call_expression function: (import) arguments: (arguments . (string))) @import
 """
 
@@ -129,8 +149,7 @@ _C = _COMMENTS + """
 (preproc_def name: (identifier) @name) @definition.macro
 (preproc_function_def name: (identifier) @name) @definition.macro
 (function_definition) @wrap
-(declaration declarator: [(function_declarator) (pointer_declarator)]) @wrap
-(field_declaration declarator: [(function_declarator) (pointer_declarator)]) @wrap
+[(declaration) (field_declaration)] @wrap.declarator
 (preproc_include) @import
 """
 
@@ -138,8 +157,6 @@ _CPP = _C + """
 (namespace_definition name: (namespace_identifier) @name) @definition.namespace
 (alias_declaration name: (type_identifier) @name) @definition.type
 (function_declarator declarator: (qualified_identifier name: (identifier) @name)) @definition.method
-(declaration declarator: (reference_declarator)) @wrap
-(field_declaration declarator: (reference_declarator)) @wrap
 (template_declaration) @wrap
 """
 
@@ -188,6 +205,11 @@ _KOTLIN = """
 _C_KINDS = {"struct_specifier": "struct", "union_specifier": "union", "enum_specifier": "enum",
             "type_definition": "type", "function_declarator": "function", "preproc_def": "macro",
             "preproc_function_def": "macro"}
+#: JS/TS: the shipped tags patterns for `const f = () => …` are replaced by the `variable_declarator`
+#: pattern of _JS_COMMON.
+_JS_REPLACES = (r"\(\s*lexical_declaration\s*\(\s*variable_declarator",
+                r"\(\s*variable_declaration\s*\(\s*variable_declarator")
+
 _JS_KINDS = {"class": "class", "class_declaration": "class", "method_definition": "method",
              "abstract_class_declaration": "class", "interface_declaration": "interface",
              "method_signature": "method", "abstract_method_signature": "method",
@@ -200,15 +222,18 @@ LANGUAGES: dict[str, LanguageSpec] = {s.name: s for s in (
                  ("SConstruct", "SConscript")),
     LanguageSpec("javascript", ("tree_sitter_javascript", "language"), (".js", ".jsx", ".mjs", ".cjs"), "//",
                  ("identifier", "property_identifier", "shorthand_property_identifier",
-                  "private_property_identifier"), ("tree_sitter_javascript",), _JS, _JS_KINDS),
+                  "private_property_identifier"), ("tree_sitter_javascript",), _JS, _JS_KINDS,
+                 replaces=_JS_REPLACES),
     LanguageSpec("typescript", ("tree_sitter_typescript", "language_typescript"), (".ts", ".mts", ".cts"), "//",
                  ("identifier", "property_identifier", "shorthand_property_identifier",
                   "private_property_identifier", "type_identifier"),
-                 ("tree_sitter_javascript", "tree_sitter_typescript"), _TS, _JS_KINDS),
+                 ("tree_sitter_javascript", "tree_sitter_typescript"), _TS, _JS_KINDS,
+                 replaces=_JS_REPLACES),
     LanguageSpec("tsx", ("tree_sitter_typescript", "language_tsx"), (".tsx",), "//",
                  ("identifier", "property_identifier", "shorthand_property_identifier",
                   "private_property_identifier", "type_identifier"),
-                 ("tree_sitter_javascript", "tree_sitter_typescript"), _TS, _JS_KINDS),
+                 ("tree_sitter_javascript", "tree_sitter_typescript"), _TS, _JS_KINDS,
+                 replaces=_JS_REPLACES),
     LanguageSpec("go", ("tree_sitter_go", "language"), (".go",), "//",
                  ("identifier", "field_identifier", "type_identifier", "package_identifier"),
                  ("tree_sitter_go",), _GO,
@@ -219,7 +244,10 @@ LANGUAGES: dict[str, LanguageSpec] = {s.name: s for s in (
                  {"struct_item": "struct", "enum_item": "enum", "union_item": "union", "type_item": "type",
                   "function_item": "function", "function_signature_item": "function", "trait_item": "trait",
                   "mod_item": "module", "macro_definition": "macro", "const_item": "constant",
-                  "static_item": "constant"}),
+                  "static_item": "constant"},
+                 # `(declaration_list (function_item …))` adds nothing: kinds make every function_item
+                 # a "function", and nesting decides method (parse._set_parents).
+                 replaces=(r"\(\s*declaration_list\s*\(\s*function_item",)),
     LanguageSpec("java", ("tree_sitter_java", "language"), (".java",), "//",
                  ("identifier", "type_identifier"), ("tree_sitter_java",), _JAVA,
                  {"class_declaration": "class", "interface_declaration": "interface", "method_declaration": "method",
@@ -227,7 +255,8 @@ LANGUAGES: dict[str, LanguageSpec] = {s.name: s for s in (
                   "annotation_type_declaration": "interface"}),
     LanguageSpec("c", ("tree_sitter_c", "language"), (".c", ".h"), "//",
                  ("identifier", "field_identifier", "type_identifier"), ("tree_sitter_c",), _C, _C_KINDS,
-                 loose_wrappers=frozenset(("function_definition", "declaration", "field_declaration"))),
+                 loose_wrappers=frozenset(("function_definition", "declaration", "field_declaration")),
+                 declarator_wrappers=frozenset(("function_declarator", "pointer_declarator"))),
     LanguageSpec("cpp", ("tree_sitter_cpp", "language"),
                  (".cc", ".cpp", ".cxx", ".c++", ".hpp", ".hh", ".hxx", ".h++", ".ipp", ".inl", ".tpp",
                   ".cu", ".cuh"), "//",
@@ -236,7 +265,9 @@ LANGUAGES: dict[str, LanguageSpec] = {s.name: s for s in (
                  {**_C_KINDS, "class_specifier": "class", "namespace_definition": "namespace",
                   "alias_declaration": "type"},
                  loose_wrappers=frozenset(("function_definition", "declaration", "field_declaration",
-                                           "template_declaration"))),
+                                           "template_declaration")),
+                 declarator_wrappers=frozenset(("function_declarator", "pointer_declarator",
+                                                "reference_declarator"))),
     LanguageSpec("ruby", ("tree_sitter_ruby", "language"), (".rb", ".rake", ".gemspec", ".ru"), "#",
                  ("identifier", "constant"), ("tree_sitter_ruby",), _RUBY,
                  {"method": "function", "singleton_method": "method", "alias": "method", "class": "class",
@@ -361,12 +392,15 @@ def query_source(name: str) -> tuple[str, int]:
 @lru_cache(maxsize=None)
 def get_query(name: str) -> Query:
     """The compiled query of a language; the shipped tags patterns without a definition are
-    disabled (the parser takes references from the `@ref` pattern instead)."""
+    disabled (the parser takes references from the `@ref` pattern instead), and so are those the
+    language's own patterns replace (`LanguageSpec.replaces`)."""
     source, shipped_end = query_source(name)
     query = Query(get_language(name), source)
     raw = source.encode()
+    replaced = [re.compile(r.encode()) for r in LANGUAGES[name].replaces]
     for i in range(query.pattern_count):
         start = query.start_byte_for_pattern(i)
-        if start < shipped_end and b"@definition." not in raw[start:query.end_byte_for_pattern(i)]:
+        text = raw[start:query.end_byte_for_pattern(i)]
+        if start < shipped_end and (b"@definition." not in text or any(r.search(text) for r in replaced)):
             query.disable_pattern(i)
     return query

@@ -13,7 +13,8 @@ C++-only lines is read as C++ (`FileFacts.language` then says "cpp"; see languag
 Definitions (`Symbol`): `name` unqualified; `parent` the innermost enclosing definition (for Go
 methods the receiver type, for Rust the `impl` type, for C++ `A::f` the scope `A`); a function whose
 parent is a class, struct, interface, trait, enum, record, object or impl (a Ruby module too) is a
-"method". Lines cover the whole definition with its decorators, `export`, or `template<…>`;
+"method". Lines cover the whole definition with its decorators, `export`, a JS `const`/`let`/`var`
+(also around a constant: "const X = 1;"), or `template<…>`;
 `body_start_line` is where the body node starts (None for a declaration without one).
 `signature` is the declaration from its first keyword (decorators and annotations left out) up to the
 body, each line's whitespace collapsed; a declaration without a body gives its first lines (at most
@@ -120,7 +121,8 @@ def extract(language: str, data: bytes, lines: int | None = None) -> FileFacts:
     tree = get_parser(language).parse(data)
     root = tree.root_node
     caps = QueryCursor(get_query(language)).captures(root)
-    src = _Source(data)
+    src = _Source(data, {(v.start_byte, v.end_byte): d for d in caps.get("import.bound", ())
+                         if (v := d.child_by_field_name("value")) is not None})
     symbols, sites = _symbols(LANGUAGES[language], src, caps)
     imports: list[Import] = []
     reader = _IMPORT_READERS[language]
@@ -133,11 +135,14 @@ def extract(language: str, data: bytes, lines: int | None = None) -> FileFacts:
 
 
 class _Source:
-    """The parsed bytes, and text of nodes as str."""
-    __slots__ = ("data",)
+    """The parsed bytes, and text of nodes as str; `bound` maps the (start, end) bytes of a JS
+    `require(…)` call that is a declarator's value to that declarator (a node's `parent` would cost
+    its depth: tree-sitter finds it by walking down from the root)."""
+    __slots__ = ("data", "bound")
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, bound: dict[tuple[int, int], Node] | None = None):
         self.data = data
+        self.bound = bound or {}
 
     def text(self, node: Node | None) -> str:
         return "" if node is None else self.data[node.start_byte:node.end_byte].decode("utf-8", "replace")
@@ -215,7 +220,7 @@ def _symbols(spec: LanguageSpec, src: _Source, caps: dict[str, list[Node]]
     defs = sorted(found.values(), key=_by_extent)
     _pair_names(defs, caps.get("name", ()))
     defs = [d for d in defs if d.name is not None and not _include_guard(d)]
-    _attach_wrappers(spec, src.data, defs, caps.get("wrap", ()))
+    _attach_wrappers(spec, src.data, defs, _wrappers(spec, caps))
     data = src.data
     for d in defs:
         d.label = data[d.name.start_byte:d.name.end_byte].decode("utf-8", "replace")
@@ -233,6 +238,18 @@ def _symbols(spec: LanguageSpec, src: _Source, caps: dict[str, list[Node]]
     sites = [(d.name.start_point.row, data[d.name.start_byte:d.name.end_byte])
              for d in items if d.name is not None and d.name.type in refs]
     return symbols, sites
+
+
+def _wrappers(spec: LanguageSpec, caps: dict[str, list[Node]]) -> list[Node]:
+    """The @wrap nodes, and the @wrap.declarator declarations with a declarator of one of the
+    language's `declarator_wrappers` types, in document order (outer first where they start together)."""
+    wrappers = caps.get("wrap", [])
+    candidates = caps.get("wrap.declarator")
+    if not candidates:
+        return wrappers
+    wanted = spec.declarator_wrappers
+    found = [n for n in candidates if any(c.type in wanted for c in n.children_by_field_name("declarator"))]
+    return sorted(wrappers + found, key=lambda n: (n.start_byte, -n.end_byte))
 
 
 def _include_guard(d: _Def) -> bool:
@@ -527,9 +544,8 @@ def _js_imports(node: Node, src: _Source) -> Iterator[Import]:
         if module is None:
             return
         names: tuple[str, ...] = ()
-        parent = node.parent
-        if node.child_by_field_name("function").type == "identifier" and parent is not None \
-                and parent.type == "variable_declarator":
+        parent = src.bound.get((node.start_byte, node.end_byte))
+        if node.child_by_field_name("function").type == "identifier" and parent is not None:
             target = parent.child_by_field_name("name")
             if target is not None and target.type == "identifier":
                 names = ("default",)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import threading
 import uuid
 from urllib.parse import unquote, urlparse
@@ -59,11 +60,22 @@ class _Folder:
         self.loading = threading.Lock()
 
 
+#: The custom requests (not run when one comes without an id).
+CUSTOM_REQUESTS = frozenset(("repoctx/context", "repoctx/pack", "repoctx/map"))
+
+
 class RepoctxServer(LanguageServer):
     def __init__(self):
-        super().__init__("repoctx", __version__)
+        from server.framing import strict_converter
+        super().__init__("repoctx", __version__, converter_factory=strict_converter)
         self.folders: list[_Folder] = []
         self.options: dict = {}
+
+    def start_io(self, stdin=None, stdout=None) -> None:
+        """stdio through server.framing: a malformed frame or message is answered with an error or
+        dropped, and the server keeps serving (pygls's own loop goes deaf after a bad Content-Length)."""
+        from server.framing import serve_io
+        serve_io(self, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer, CUSTOM_REQUESTS)
 
     # -- folders and paths -----------------------------------------------------------------------
 
@@ -322,10 +334,12 @@ def _buffer(ls: RepoctxServer, uri: str, close: bool = False) -> None:
         folder, path = ls.folder_for(uri)
     except JsonRpcInvalidParams:
         return  # a buffer outside every folder is none of our business
-    if close:
-        folder.ws.close_buffer(path)
+    text = None if close else ls.workspace.get_text_document(uri).source
+    limit = folder.ws.settings.max_file_size
+    if text is None or len(text) > limit or len(text.encode("utf-8", "surrogatepass")) > limit:
+        folder.ws.close_buffer(path)  # a buffer over the size cap is skipped, as such a file on disk is
     else:
-        folder.ws.set_buffer(path, ls.workspace.get_text_document(uri).source)
+        folder.ws.set_buffer(path, text)
 
 
 @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
