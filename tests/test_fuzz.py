@@ -488,5 +488,6 @@ def test_50000_tiny_files(tmp_path):
     done = time.perf_counter()
     print(f"\n50,000 tiny files: written in {made - start:.1f} s, scanned+indexed+loaded in {loaded - made:.1f} s, "
           f"packed and checked in {done - loaded:.1f} s; {len(repo.files)} packable, skipped {reasons}; "
-          f"whole pack {whole.tokens:,} tokens")
+          f"slice pack {slice_pack.tokens:,} of 8,000 tokens ({len(slice_pack.files)} files), whole pack "
+          f"{whole.tokens:,} tokens")
     assert done - start < 120
