@@ -236,7 +236,7 @@ class Workspace:
                 return sid
         source = inner or f"{path}:{MODULE}"
         for target in g.callees_of(source):
-            if g.symbols[target][1].name == name if target in g.symbols else False:
+            if target in g.symbols and g.symbols[target][1].name == name:
                 return target
         return None
 

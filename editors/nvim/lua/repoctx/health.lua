@@ -8,14 +8,7 @@ local warn = health.warn or health.report_warn
 local error_ = health.error or health.report_error
 local info = health.info or health.report_info
 
-local HAS_011 = vim.fn.has("nvim-0.11") == 1
-
-local function ccall(client, name, ...)
-  if HAS_011 then
-    return client[name](client, ...)
-  end
-  return client[name](...)
-end
+local ccall = require("repoctx").ccall
 
 local function version_cmd(cmd)
   -- {"repoctx", "serve"} -> {"repoctx", "--version"}; {py, "-m", "repoctx", "serve"} -> {py, "-m", "repoctx", "--version"}

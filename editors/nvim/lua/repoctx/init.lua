@@ -62,6 +62,7 @@ local function ccall(client, name, ...)
   end
   return client[name](...)
 end
+M.ccall = ccall
 
 --- A budget given as 8000, "8000", "8k", "1.5m" → integer, or nil (with an error for bad text).
 function M.parse_budget(v)
