@@ -4,9 +4,9 @@ Chunks come from Python's `ast` over the CPython stdlib, tests included (not sit
 one chunk per function or method (decorators to last line, nested ones too) and one per class
 header (the class line up to its first nested def or class). Files in sorted path order, chunks in
 line order; the first 50,000 are kept. Each chunk's text is its path line plus its source.
-Everything is tokenized once with `repoctx.lexical.tokenize`; all engines get the same tokens.
+Everything is tokenized once with `repoctx.retrieve.bm25.tokenize`; all engines get the same tokens.
 
-Engines: repoctx.lexical.BM25 (numpy), rank-bm25 BM25Okapi, bm25s, SQLite FTS5 on disk (tokens
+Engines: repoctx.retrieve.bm25.BM25 (numpy), rank-bm25 BM25Okapi, bm25s, SQLite FTS5 on disk (tokens
 joined by spaces, `OR` query, `ORDER BY bm25(c)`). All use k1=1.2, b=0.75 where they can be set
 (FTS5 fixes them at those values). Queries: 200 random 2–6-term queries (terms drawn from a random
 chunk; seed 20261123) and 12 commit-message-like texts of 10–30 words, 5 runs each. Query tokens
@@ -131,7 +131,7 @@ def top_k(scores: np.ndarray, k: int) -> list[int]:
 
 
 class Numpy:
-    name = "repoctx.lexical.BM25 (numpy)"
+    name = "repoctx.retrieve.bm25.BM25 (numpy)"
 
     def build(self, docs):
         self.ix = lexical.BM25(docs, k1=1.2, b=0.75)

@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from repoctx.graph import build_graph  # noqa: E402
+from repoctx.graph.link import build_graph  # noqa: E402
 from repoctx.model import FileFacts, Import, Reference, Symbol  # noqa: E402
 
 _DEFS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)

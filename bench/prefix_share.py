@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import sys
 
-from repoctx.pack import Packer
-from repoctx.repository import load_repository
+from repoctx.pack.packer import Packer
+from repoctx.pack.request import PackRequest
+from repoctx.index.load import load_repository
 from repoctx.tokens import count, get_encoding
 
 QUERIES = [
@@ -27,8 +28,8 @@ def main() -> None:
     packer = Packer(repo)
     enc = get_encoding(repo.encoding)
     for a, b in QUERIES:
-        ta = packer.pack(a, budget, "slice").text
-        tb = packer.pack(b, budget, "slice").text
+        ta = packer.pack(PackRequest(a, budget=budget, mode="slice")).text
+        tb = packer.pack(PackRequest(b, budget=budget, mode="slice")).text
         n = len(os.path.commonprefix([ta, tb]))
         shared = count(ta[:n], enc)
         print(f"{os.path.basename(root.rstrip('/'))} @ {budget}: shared prefix {n:,} chars = {n / len(ta):.1%} of "

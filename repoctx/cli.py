@@ -5,24 +5,14 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
+from typing import TYPE_CHECKING
 
-from . import __version__
-from .change import ChangeError, read_change
-from .config import FORMATS, MODES, ConfigError, Settings, load_settings, parse_count, write_default_config
-from .evaluate import EvalError
-from .index import IndexError_
-from .rank import Focus
-from .repository import Repository, index_repository, load_repository
-from .scan import ScanOptions
-from .pack import Packer, PackError
-from .tokens import EncodingUnavailable, count, get_encoding
+from repoctx import __version__
+from repoctx.settings import FORMATS, MODES, Settings, load_settings, parse_count, write_default_config
 
-
-class UsageError(Exception):
-    pass
-
+if TYPE_CHECKING:
+    from repoctx.index.load import Repository
 
 def parse_size(text: str) -> int:
     """argparse type for token and byte counts: '32k' → 32,000, '1m' → 1,000,000."""
@@ -68,55 +58,63 @@ def _repo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", default=None, metavar="FILE", help="index file (default: $REPOCTX_INDEX or PATH/.repoctx/index.sqlite)")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, root: str | None = None) -> Settings:
     """The repository's settings file, overridden by the flags given on the command line."""
-    if not os.path.isdir(args.path):
-        raise NotADirectoryError(f"not a folder: {os.path.abspath(args.path)}")
-    settings = load_settings(args.path)
+    root = root or args.path
+    if not os.path.isdir(root):
+        raise NotADirectoryError(f"not a folder: {os.path.abspath(root)}")
+    settings = load_settings(root)
     for note in settings.notes:
         print(f"repoctx: note: {note}", file=sys.stderr)
     flags = {k: getattr(args, k, None) for k in ("budget", "encoding", "format", "mode", "max_file_size", "line_numbers")}
     flags["line_numbers"] = flags["line_numbers"] or None
     flags["redact"] = False if getattr(args, "no_redact", False) else None
-    return settings.merged(**flags, include=args.include or None, exclude=args.exclude or None)
+    return settings.merged(**flags, include=getattr(args, "include", None) or None,
+                           exclude=getattr(args, "exclude", None) or None)
 
 
-def _indexed(args: argparse.Namespace, load: bool = True):
-    """The repository loaded (or, with load=False, only its index updated) as the settings say;
-    index repairs are reported as warnings."""
-    args.settings = st = _settings(args)
-    options = ScanOptions(include=st.include, exclude=st.exclude, max_bytes=st.max_file_size, secret_files=not st.redact)
+def _warn(st: Settings, warnings: list[str]) -> None:
     if not st.redact:
         print("repoctx: WARNING: redaction is off (--no-redact / redact = false): secrets in the code and secret "
               "files (.env, private keys, keystores) go into the output as they are", file=sys.stderr)
-    run = load_repository if load else index_repository
-    from .secrets import warm_up
-    progress = ProgressBar("indexing", on_start=warm_up if st.redact and load else None)
-    result = run(args.path, options, encoding=st.encoding, index_path=args.index, progress=progress)
-    for w in (result.report if load else result).warnings:
+    for w in warnings:
         print(f"repoctx: warning: {w}", file=sys.stderr)
-    return result
 
 
-def _load(args: argparse.Namespace) -> Repository:
-    return _indexed(args)
+def _load(args: argparse.Namespace) -> tuple[Repository, Settings]:
+    """The repository loaded as the settings say, and those settings; index repairs are warnings."""
+    from repoctx.index.load import load_repository
+    from repoctx.scan import ScanOptions
+    from repoctx.secrets import warm_up
+    st = _settings(args)
+    progress = ProgressBar("indexing", on_start=warm_up if st.redact else None)
+    repo = load_repository(args.path, ScanOptions.from_settings(st), encoding=st.encoding, index_path=args.index,
+                           progress=progress)
+    _warn(st, repo.report.warnings)
+    return repo, st
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    print(_indexed(args, load=False).summary())
+    from repoctx.index.load import index_repository
+    from repoctx.scan import ScanOptions
+    st = _settings(args)
+    report = index_repository(args.path, ScanOptions.from_settings(st), encoding=st.encoding, index_path=args.index,
+                              progress=ProgressBar("indexing"))
+    _warn(st, report.warnings)
+    print(report.summary())
     return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from .stats import format_stats, repo_stats
-    s = repo_stats(_load(args))
+    from repoctx.stats import format_stats, repo_stats
+    s = repo_stats(_load(args)[0])
     print(json.dumps(s, indent=2) if args.json else format_stats(s))
     return 0
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from .graph_export import graph_dot, graph_json
-    repo = _load(args)
+    from repoctx.graph.export import graph_dot, graph_json
+    repo = _load(args)[0]
     if args.graph_format == "json":
         print(json.dumps(graph_json(repo), indent=1))
     else:
@@ -124,95 +122,34 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_focus(text: str, root: str) -> Focus:
-    """'FILE', 'FILE:LINE' or 'FILE:FIRST-LAST' → Focus; FILE relative to the repository root or to
-    the current folder, and never outside the repository."""
-    path, _, lines = text.partition(":")
-    start = end = None
-    if lines:
-        first, _, last = lines.partition("-")
-        try:
-            start = int(first)
-            end = int(last) if last else start
-        except ValueError:
-            raise UsageError(f"--focus {text!r}: expected FILE, FILE:LINE or FILE:FIRST-LAST") from None
-        if start < 1 or end < start:
-            raise UsageError(f"--focus {text!r}: lines must be 1-based and FIRST <= LAST")
-    for candidate in (os.path.join(root, path), os.path.abspath(path)):
-        full = os.path.realpath(candidate)
-        if full.startswith(root + os.sep) and os.path.isfile(full):
-            return Focus(os.path.relpath(full, root).replace(os.sep, "/"), start, end)
-    raise UsageError(f"--focus {text!r}: no such file inside the repository {root}")
-
-
-def change_focus(change, repo: Repository) -> list[Focus]:
-    """The lines a change touches in files the repository packs, as focus."""
-    return [Focus(path, a, b) for path, ranges in sorted(change.touched.items()) if path in repo.files
-            for a, b in ranges]
-
-
 def write_output(text: str, target: str | None) -> None:
-    """To stdout, or atomically to a file: a temporary file beside it, then a rename. A target that
-    exists but is not a regular file (/dev/stdout, a FIFO, a device) is written to, never replaced.
-    Failures are an OSError naming the target."""
-    if not target:
+    """To stdout, or atomically to a file (see `files.write_atomic`)."""
+    if target:
+        from repoctx.files import write_atomic
+        write_atomic(target, text)
+    else:
         sys.stdout.write(text)
-        return
-    try:
-        if os.path.exists(target) and not os.path.isfile(target):
-            with open(target, "w", encoding="utf-8") as f:
-                f.write(text)
-            return
-        folder = os.path.dirname(os.path.abspath(target))
-        fd, tmp = tempfile.mkstemp(prefix=".repoctx-", dir=folder)
-        try:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(fd, 0o666 & ~umask)  # as a plainly created file would be, not mkstemp's 0600
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())  # the rename must never publish data still in flight
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot write {target}: {exc.strerror}") from None
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
+    from repoctx.pack.packer import Packer
+    from repoctx.pack.request import STAGED, WORKTREE, PackRequest, parse_focus
+    from repoctx.render import result_dict
     query = args.query or ""
     if args.query_file:
         with open(args.query_file, encoding="utf-8", errors="replace") as f:
             query = f.read()
-    repo = _load(args)
-    focus = [parse_focus(f, repo.root) for f in args.focus]
-    diff = None
-    if args.diff is not None or args.staged:
-        change = read_change(repo.root, args.diff or None, staged=args.staged)
-        diff = change.diff
-        focus += change_focus(change, repo)
-    st = args.settings
-    result = Packer(repo, redact=st.redact).pack(query, st.budget, st.mode, focus, st.format, st.line_numbers,
-                                                 st.map_budget, diff)
-    secret_files = [s.path for s in repo.skipped if s.reason == "secret-file"]
-    if st.format == "json":
-        out = json.dumps({"mode": result.mode, "encoding": result.encoding, "budget": result.budget,
-                          "tokens": result.tokens, "text": result.text,
-                          "files": [{"path": f.path, "spans": f.spans, "whole": f.whole} for f in result.files],
-                          "redacted": [{"path": p, "line": n, "type": k} for p, n, k in result.redactions],
-                          "secret_files_left_out": secret_files}, indent=1) + "\n"
-    else:
-        out = result.text
+    repo, st = _load(args)
+    diff = STAGED if args.staged else (args.diff or WORKTREE) if args.diff is not None else None
+    request = PackRequest.from_settings(st, query=query, focus=[parse_focus(f, repo.root) for f in args.focus],
+                                        diff=diff, origin="--")
+    result = Packer(repo, redact=st.redact).pack(request)
+    out = json.dumps(result_dict(result), indent=1) + "\n" if st.format == "json" else result.text
     write_output(out, args.output)
     whole = sum(f.whole for f in result.files)
     print(f"repoctx: {result.mode}: {result.tokens:,}/{result.budget:,} tokens, {whole} files whole, "
           f"{len(result.files) - whole} files sliced, {result.encoding}, {result.seconds:.2f}s", file=sys.stderr)
-    report_secrets(result.redactions, secret_files)
+    report_secrets(result.redactions, result.secret_files)
     return 0
 
 
@@ -229,47 +166,36 @@ def report_secrets(redactions: list[tuple[str, int, str]], secret_files: list[st
 
 
 def cmd_map(args: argparse.Namespace) -> int:
-    from .rank import RepoIndex, query_signals
-    from .repomap import repo_map
-    repo = _load(args)
+    from repoctx.pack.packer import Packer
+    from repoctx.pack.request import parse_focus
+    from repoctx.retrieve.rank import query_signals
+    repo, st = _load(args)
     focus = [parse_focus(f, repo.root) for f in args.focus]
-    index = RepoIndex.load(repo)
-    seeds = query_signals(index, args.query or "", focus).seeds if (args.query or focus) else None
-    text = repo_map(index, args.budget or args.settings.map_budget, seeds)
-    if args.settings.redact:
-        from .secrets import SecretScanner, redact_text
-        text, found = redact_text(SecretScanner(), "<map>", text)
-        report_secrets([("<map>", f.line, f.kind) for f in found], [])
+    packer = Packer(repo, redact=st.redact)
+    seeds = query_signals(packer.index, args.query or "", focus).seeds if (args.query or focus) else None
+    text = packer.map(args.budget or st.map_budget, seeds)
+    report_secrets([("<map>", f.line, f.kind) for f in packer.redactor.findings.get("<map>", ())], [])
+    packer.redactor.save()
     sys.stdout.write(text + "\n" if text else "")
     return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .rank import RepoIndex, rank_chunks
-    repo = _load(args)
-    index = RepoIndex.load(repo)
-    best: dict[str, dict] = {}
-    for i, score in rank_chunks(index, args.query):
-        c = index.chunks[i]
-        key = f"{c.path}:{c.symbol}" if c.symbol else f"{c.path}:{c.start}"
-        if key in best:
-            continue
-        entry = repo.graph.symbols.get(key) if c.symbol else None
-        start, end = (entry[1].start_line, entry[1].end_line) if entry else (c.start, c.end)
-        best[key] = {"path": c.path, "symbol": c.symbol, "start_line": start, "end_line": end, "score": round(score, 4)}
-        if len(best) >= args.limit:
-            break
-    hits = list(best.values())
+    from dataclasses import asdict
+    from repoctx.retrieve.rank import RetrievalIndex
+    from repoctx.retrieve.search import search
+    hits = search(RetrievalIndex.load(_load(args)[0]), args.query, args.limit)
     if args.json:
-        print(json.dumps(hits, indent=1))
+        print(json.dumps([asdict(h) for h in hits], indent=1))
     else:
         for h in hits:
-            print(f"{h['score']:7.3f}  {h['path']}:{h['start_line']}-{h['end_line']}  {h['symbol'] or ''}")
+            print(f"{h.score:7.3f}  {h.path}:{h.start_line}-{h.end_line}  {h.symbol or ''}")
     return 0
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    from . import snapshot as snap
+    from repoctx import snapshot as snap
+    from repoctx.tokens import count, get_encoding
     root = os.path.abspath(args.repo)
     if args.action == "show":
         with open(snap.find_snapshot(root, args.commit or "HEAD"), encoding="utf-8") as f:
@@ -286,14 +212,9 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         snap.attach_note(root, args.commit or "HEAD")
         return 0
     try:  # take: the pre-commit step, which must never block a commit because of its own failure
-        args.path, args.include, args.exclude = root, [], []
-        repo = _load(args)
-        change = read_change(repo.root, staged=True)
-        focus = change_focus(change, repo)
-        st = args.settings
-        result = Packer(repo, redact=st.redact).pack("", st.budget, "slice", focus, st.format, st.line_numbers,
-                                                     st.map_budget, change.diff)
-        path = snap.take_snapshot(repo.root, result.text, st.format, st.snapshot_max_count, st.snapshot_max_bytes)
+        st = _settings(args, root)
+        path, result, repo = snap.take(root, st, args.index, progress=ProgressBar("indexing"))
+        _warn(st, repo.report.warnings)
         print(f"repoctx: snapshot {os.path.relpath(path, root)} ({result.tokens:,} tokens)", file=sys.stderr)
         return 0
     except Exception as exc:
@@ -304,7 +225,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_hook(args: argparse.Namespace) -> int:
-    from . import snapshot as snap
+    from repoctx import snapshot as snap
     root = os.path.abspath(args.repo)
     paths = snap.install_hooks(root, notes=args.notes) if args.action == "install" else snap.uninstall_hooks(root)
     for p in paths:
@@ -313,7 +234,8 @@ def cmd_hook(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import format_eval, run_eval
+    from repoctx.eval.report import format_eval
+    from repoctx.eval.run import run_eval
     budgets = tuple(parse_size(b) for b in args.budgets.split(",") if b.strip())
     result = run_eval(args.path, commits=args.commits, budgets=budgets, encoding=args.encoding,
                       progress=ProgressBar("evaluating"), index_path=args.index)
@@ -359,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("--diff", nargs="?", const="", default=None, metavar="REV",
                         help="pack a change: the work tree's diff against REV (default HEAD), with the code it touches")
     change.add_argument("--staged", action="store_true", help="pack the staged change (the diff of the index against HEAD)")
-    p.add_argument("--budget", type=parse_size, default=None, help="token budget, e.g. 8k, 128k (default 32k)")
+    p.add_argument("--budget", type=parse_size, default=None, help=f"token budget, e.g. 8k, 128k (default {Settings.budget:,})")
     p.add_argument("--mode", choices=MODES, default=None, help="auto (default): whole repository if it fits, else slices")
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default xml)")
     p.add_argument("--line-numbers", action="store_true", default=None, help="prefix each code line with its number")
@@ -370,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("map", help="the signatures-only map of the repository, most central first")
     _repo_args(p)
-    p.add_argument("--budget", type=parse_size, default=None, help="token budget (default: map_budget, 4k)")
+    p.add_argument("--budget", type=parse_size, default=None, help=f"token budget (default: the map_budget setting, {Settings.map_budget:,})")
     p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]")
     p.add_argument("--query")
     p.set_defaults(func=cmd_map)
@@ -420,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:  # the server parses its own flags
-        from server.language_server import main as serve
+        from repoctx_server.language_server import main as serve
         return serve(argv[1:])
     args = build_parser().parse_args(argv)
     try:
@@ -430,13 +352,28 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except PackError as exc:
+    except Exception as exc:
+        code = _exit_code(exc)
+        if code is None:
+            raise
         print(f"repoctx: error: {exc}", file=sys.stderr)
-        return 3
-    except (IndexError_, EncodingUnavailable, UsageError, ConfigError, EvalError, ChangeError, NotADirectoryError,
-            OSError) as exc:
-        print(f"repoctx: error: {exc}", file=sys.stderr)
-        return 1
+        return code
+
+
+#: Errors the user can act on, by class, and their exit codes (3: the pack cannot fit the budget).
+#: Named, not imported: a command that never loaded a module cannot have raised its error.
+_ERRORS = {"repoctx.pack.packer.PackError": 3, "repoctx.eval.tasks.EvalError": 1, "repoctx.git.GitError": 1,
+           "repoctx.index.store.IndexError_": 1, "repoctx.pack.request.RequestError": 1,
+           "repoctx.tokens.EncodingUnavailable": 1, "repoctx.settings.ConfigError": 1}
+
+
+def _exit_code(exc: Exception) -> int | None:
+    """The exit code of an error the user can act on; None for a bug (its traceback is shown)."""
+    for cls in type(exc).__mro__:
+        code = _ERRORS.get(f"{cls.__module__}.{cls.__qualname__}")
+        if code:
+            return code
+    return 1 if isinstance(exc, (NotADirectoryError, OSError)) else None
 
 
 if __name__ == "__main__":

@@ -149,3 +149,19 @@ class PackResult:
     files: list[PackedFile]
     seconds: float = 0.0
     redactions: list[tuple[str, int, str]] = field(default_factory=list)  # (path, line, secret type) packed redacted
+    secret_files: list[str] = field(default_factory=list)  # files left out because they are secrets by nature
+
+
+@dataclass(frozen=True)
+class Focus:
+    """Code a pack is about: a file, or lines start..end (1-based, inclusive) of it."""
+    path: str
+    start: int | None = None
+    end: int | None = None
+
+    def covers(self, chunk) -> bool:
+        if chunk.path != self.path:
+            return False
+        if self.start is None:
+            return True
+        return chunk.start <= (self.end or self.start) and self.start <= chunk.end

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .config import FORMATS
-from .languages import comment_prefix
+from repoctx.settings import FORMATS
+from repoctx.parse.languages import comment_prefix
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,11 @@ class FileSlice:
     @property
     def whole(self) -> bool:
         return self.total_lines == 0 or self.spans == ((1, self.total_lines),)
+
+
+def file_slice(repo, path: str, spans) -> FileSlice:
+    """The slice of a loaded repository's file (a `Repository`: its language and line count)."""
+    return FileSlice(path, repo.files[path].language, tuple(spans), repo.facts[path].lines)
 
 
 def merge_spans(spans) -> tuple[tuple[int, int], ...]:
@@ -121,3 +126,13 @@ def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[st
     else:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return "\n\n".join(parts) + "\n"
+
+
+def result_dict(result) -> dict:
+    """A `PackResult` as the plain data every front end sends: the `json` format's object, the
+    language server's and the agent server's replies (which add their own fields)."""
+    return {"mode": result.mode, "encoding": result.encoding, "budget": result.budget, "tokens": result.tokens,
+            "text": result.text,
+            "files": [{"path": f.path, "spans": f.spans, "whole": f.whole} for f in result.files],
+            "redacted": [{"path": p, "line": n, "type": k} for p, n, k in result.redactions],
+            "secret_files_left_out": list(result.secret_files)}

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import pathspec
 
-from .languages import language_for_path
-from .model import ScanResult, Skipped, SourceFile
+from repoctx.parse.languages import language_for_path
+from repoctx.git import GitError, run
+from repoctx.model import ScanResult, Skipped, SourceFile
 
 DEFAULT_MAX_BYTES = 1_000_000
 
@@ -69,6 +70,12 @@ class ScanOptions:
     exclude: tuple[str, ...] = ()
     max_bytes: int = DEFAULT_MAX_BYTES
     secret_files: bool = False      # keep files that are secrets by nature (SECRET_FILES); off by default
+
+    @classmethod
+    def from_settings(cls, settings) -> ScanOptions:
+        """The scan a repository's `Settings` ask for (secret files kept only when redaction is off)."""
+        return cls(include=settings.include, exclude=settings.exclude, max_bytes=settings.max_file_size,
+                   secret_files=not settings.redact)
 
 
 #: Files that are secrets by nature, left out unless asked for: environment files, private keys and
@@ -206,14 +213,12 @@ class _UserFilter:
 def _git_listing(root: str) -> dict[str, str | None] | None:
     """{path: blob sha, or None where the work tree differs from the index}; None outside git."""
     try:
-        import git
-        g = git.Git(root)
-        if g.rev_parse("--is-inside-work-tree").strip() != "true":
+        if run(root, "rev-parse", "--is-inside-work-tree").strip() != "true":
             return None
-        staged = g.ls_files("-s", "-z", "--", ".")
-        modified = g.diff_files("--name-only", "-z", "--relative", "--", ".")
-        untracked = g.ls_files("-o", "--exclude-standard", "-z", "--", ".")
-    except Exception:  # not a repository, git missing, or a broken .git: walk the folder instead
+        staged = run(root, "ls-files", "-s", "-z", "--", ".")
+        modified = run(root, "diff-files", "--name-only", "-z", "--relative", "--", ".")
+        untracked = run(root, "ls-files", "-o", "--exclude-standard", "-z", "--", ".")
+    except GitError:  # not a repository, git missing, or a broken .git: walk the folder instead
         return None
     listing: dict[str, str | None] = {}
     for entry in filter(None, staged.split("\0")):

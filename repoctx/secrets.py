@@ -16,9 +16,10 @@ import hashlib
 import marshal
 import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass
+
+from repoctx.files import write_atomic
 
 #: Bump when plugins, limits or the pre-filter change: cached findings are then recomputed.
 SCANNER_VERSION = "1"
@@ -168,11 +169,7 @@ class SecretScanner:
         if not (self._dirty and self.cache_path):
             return
         try:
-            folder = os.path.dirname(self.cache_path)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".secrets-")
-            with os.fdopen(fd, "wb") as f:
-                marshal.dump((SCANNER_VERSION, self._cache), f)
-            os.replace(tmp, self.cache_path)
+            write_atomic(self.cache_path, marshal.dumps((SCANNER_VERSION, self._cache)))
             self._dirty = False
         except OSError:
             pass
@@ -234,3 +231,53 @@ def redact_text(scanner: SecretScanner, path: str, text: str) -> tuple[str, list
     if not findings:
         return text, []
     return "\n".join(redact_lines(text.split("\n"), findings)), findings
+
+
+class Redactor:
+    """The one redaction point: every text that leaves the process — a packed file's lines, the map,
+    a diff, a symbol's signature or doc in an editor — passes through one of these methods, and
+    what was found is recorded (by file or by "<map>" / "<diff>") for the report. With `enabled`
+    false every text passes unchanged and nothing is recorded."""
+
+    def __init__(self, cache_path: str | None = None, enabled: bool = True):
+        self.enabled = enabled
+        self.scanner = SecretScanner(cache_path) if enabled else None
+        self.findings: dict[str, list[Finding]] = {}
+
+    def file_lines(self, path: str, text: str, key: str | None) -> list[str]:
+        """A file's text as packed lines, its secrets redacted; `key` (the blob SHA) names it in the
+        scanner's cache (None for an unsaved buffer)."""
+        from repoctx.files import split_lines
+        lines = split_lines(text)
+        if self.scanner:
+            self.findings[path] = found = self.scanner.scan(path, text, key)
+            if found:
+                lines = redact_lines(lines, found)
+        return lines
+
+    def text(self, what: str, text: str) -> str:
+        """A whole generated text (the map, a diff) redacted, its findings recorded under `what`."""
+        if not self.scanner or not text:
+            return text
+        text, self.findings[what] = redact_text(self.scanner, what, text)
+        return text
+
+    def snippet(self, path: str, text: str) -> str:
+        """Text taken from a file whose lines were read through `file_lines` (a signature, a doc
+        comment): every secret found in that file is redacted wherever it appears in the text."""
+        found = self.findings.get(path) if self.scanner else None
+        if not found:
+            return text
+        return "\n".join(redact_line(line, found) for line in text.split("\n"))
+
+    def derived(self, changed) -> Redactor:
+        """A redactor sharing this one's scanner and cache, without the findings of `changed` files."""
+        new = Redactor.__new__(Redactor)
+        new.enabled, new.scanner = self.enabled, self.scanner
+        gone = set(changed)
+        new.findings = {p: v for p, v in self.findings.items() if p not in gone}
+        return new
+
+    def save(self) -> None:
+        if self.scanner:
+            self.scanner.save()

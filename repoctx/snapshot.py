@@ -11,28 +11,43 @@ from __future__ import annotations
 import os
 import re
 import stat
-import subprocess
 import sys
 from dataclasses import dataclass
 
-from .change import ChangeError, git
+from repoctx.files import write_atomic
+from repoctx.git import GitError, run
+from repoctx.settings import Settings
 
 EXTENSIONS = {"xml": "xml", "markdown": "md", "plain": "txt", "json": "xml"}  # json packs keep their XML text
-MAX_SNAPSHOTS = 200
-MAX_BYTES = 50_000_000
 HOOK_MARK = "# installed by `repoctx hook install`"
 CHAINED = ".repoctx-chained"
 
 
 def _git(root: str, *args: str) -> str:
-    return git(root, *args).strip()
+    return run(root, *args).strip()
 
 
 def snapshot_dir(root: str) -> str:
     return os.path.join(root, ".repoctx", "snapshots")
 
 
-def take_snapshot(root: str, text: str, fmt: str, keep: int = MAX_SNAPSHOTS, max_bytes: int = MAX_BYTES) -> str:
+def take(root: str, settings, index_path: str | None = None, progress=None):
+    """The pre-commit step: the pack of the staged change (`settings` give budget and format),
+    written as the snapshot of the staged tree. Returns (snapshot path, PackResult, Repository)."""
+    from repoctx.index.load import load_repository
+    from repoctx.pack.packer import Packer
+    from repoctx.pack.request import STAGED, PackRequest
+    from repoctx.scan import ScanOptions
+    repo = load_repository(root, ScanOptions.from_settings(settings), encoding=settings.encoding,
+                           index_path=index_path, progress=progress)
+    request = PackRequest.from_settings(settings, diff=STAGED, mode="slice")
+    result = Packer(repo, redact=settings.redact).pack(request)
+    path = take_snapshot(repo.root, result.text, settings.format, settings.snapshot_max_count,
+                         settings.snapshot_max_bytes)
+    return path, result, repo
+
+
+def take_snapshot(root: str, text: str, fmt: str, keep: int = Settings.snapshot_max_count, max_bytes: int = Settings.snapshot_max_bytes) -> str:
     """Write `text` as the snapshot of the staged tree, then prune to `keep` files and `max_bytes`;
     returns its path."""
     tree = _git(root, "write-tree")
@@ -43,15 +58,12 @@ def take_snapshot(root: str, text: str, fmt: str, keep: int = MAX_SNAPSHOTS, max
         with open(ignore, "w") as f:
             f.write("# repoctx's index and snapshots: never commit them\n*\n")
     path = os.path.join(folder, f"{tree}.{EXTENSIONS[fmt]}")
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_atomic(path, text)
     prune(folder, keep, max_bytes)
     return path
 
 
-def prune(folder: str, keep: int = MAX_SNAPSHOTS, max_bytes: int = MAX_BYTES) -> None:
+def prune(folder: str, keep: int = Settings.snapshot_max_count, max_bytes: int = Settings.snapshot_max_bytes) -> None:
     """Remove the oldest snapshots beyond `keep` files or `max_bytes` in total."""
     entries = sorted((e for e in os.scandir(folder) if _SNAPSHOT.match(e.name)),
                      key=lambda e: e.stat().st_mtime, reverse=True)
@@ -68,14 +80,17 @@ _SNAPSHOT = re.compile(r"^[0-9a-f]{40,64}\.(xml|md|txt|json)$")
 def find_snapshot(root: str, commit: str = "HEAD") -> str:
     """The snapshot of a commit (by its tree). `commit` must name a commit, never a path."""
     if commit.startswith("-") or "/" in commit and os.path.exists(os.path.join(root, commit)):
-        raise ChangeError(f"{commit!r} is not a commit")
-    tree = _git(root, "rev-parse", "--verify", "--quiet", f"{commit}^{{tree}}")
+        raise GitError(f"{commit!r} is not a commit")
+    try:
+        tree = _git(root, "rev-parse", "--verify", "--quiet", f"{commit}^{{tree}}")
+    except GitError:
+        raise GitError(f"no such commit: {commit!r}") from None
     folder = snapshot_dir(root)
     for ext in EXTENSIONS.values():
         path = os.path.join(folder, f"{tree}.{ext}")
         if os.path.exists(path):
             return path
-    raise ChangeError(f"no snapshot for {commit} (tree {tree[:12]}); was it committed with the repoctx hook?")
+    raise GitError(f"no snapshot for {commit} (tree {tree[:12]}); was it committed with the repoctx hook?")
 
 
 @dataclass
@@ -92,7 +107,10 @@ def list_snapshots(root: str) -> list[SnapshotEntry]:
     if not os.path.isdir(folder):
         return []
     commits: dict[str, tuple[str, str]] = {}
-    log = subprocess.run(["git", "log", "--all", "--format=%T %H %cI"], cwd=root, capture_output=True, text=True).stdout
+    try:
+        log = _git(root, "log", "--all", "--format=%T %H %cI")
+    except GitError:
+        log = ""  # no commit yet: every snapshot is "(not committed)"
     for line in log.splitlines():
         tree, commit, date = line.split(" ", 2)
         commits.setdefault(tree, (commit, date))

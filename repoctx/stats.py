@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from .repository import Repository
+from repoctx.index.load import Repository
 
 WINDOWS = (8_000, 32_000, 128_000, 200_000, 1_000_000, 2_000_000, 10_000_000)
 TOP = 10

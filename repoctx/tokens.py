@@ -18,6 +18,8 @@ from importlib import resources
 
 import tiktoken
 
+from repoctx.files import write_atomic
+
 #: Preference order when no encoding is asked for: the newest OpenAI encoding first.
 BUNDLED = ("o200k_base", "cl100k_base")
 #: Encodings built only from the bundled files (o200k_harmony extends o200k_base).
@@ -47,10 +49,7 @@ def _seed_cache(name: str) -> None:
     except (ModuleNotFoundError, FileNotFoundError, OSError):
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(raw)
-    os.replace(tmp, path)
+    write_atomic(path, raw)
 
 
 @lru_cache(maxsize=None)

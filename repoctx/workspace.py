@@ -5,28 +5,33 @@ from memory.
     ws = Workspace("/path/to/repo")
     ws.load()                                   # scan, index (incrementally), load
     ws.set_buffer("pkg/a.py", unsaved_text)     # answers now reflect the buffer
-    ws.context("pkg/a.py", 10, 14, budget=8000)  # PackResult
+    ws.pack(ws.request(focus=[Focus("pkg/a.py", 10, 14)], budget=8000))  # PackResult
 
 The disk state (`base`) is loaded once and reloaded when files change on disk (`load` again: only
 changed files are parsed). Buffers are applied on top of it at the cost of the buffers alone
-(`Repository.with_buffers`, `RepoIndex.patched`), so an edit is reflected in the next answer in
+(`Repository.with_buffers`, `RetrievalIndex.patched`), so an edit is reflected in the next answer in
 milliseconds, whatever the repository's size.
+
+Every text an answer carries (packs, the map, signatures and docs) comes from the view's `Packer`,
+and so through its one `Redactor`.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import threading
 from dataclasses import dataclass
 
-from .config import Settings, load_settings
-from .model import PackResult, Symbol
-from .pack import Packer
-from .rank import MODULE, Focus, RepoIndex
-from .repomap import repo_map
-from .repository import Repository, load_repository
-from .scan import ScanOptions
-from .tokens import count, get_encoding
+from repoctx.index.load import Repository, load_repository
+from repoctx.model import PackResult, Symbol
+from repoctx.pack.packer import Packer
+from repoctx.pack.request import PackRequest
+from repoctx.retrieve.rank import MODULE, RetrievalIndex
+from repoctx.retrieve.search import find_symbols
+from repoctx.scan import ScanOptions
+from repoctx.settings import Settings, load_settings
+from repoctx.tokens import count, get_encoding
 
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
 
@@ -58,7 +63,7 @@ class Location:
 @dataclass
 class _View:
     repo: Repository
-    index: RepoIndex
+    index: RetrievalIndex
     packer: Packer
 
 
@@ -92,12 +97,10 @@ class Workspace:
         """Scan and index the repository (only what changed since the last index is parsed) and
         make it the base the buffers overlay."""
         st = self.settings
-        options = ScanOptions(include=st.include, exclude=st.exclude, max_bytes=st.max_file_size,
-                              secret_files=not st.redact)
-        repo = load_repository(self.root, options, encoding=st.encoding, index_path=self.index_path,
+        repo = load_repository(self.root, ScanOptions.from_settings(st), encoding=st.encoding, index_path=self.index_path,
                                progress=progress)
         old = self._base
-        same = old and old.repo.encoding == repo.encoding and (old.packer.scanner is not None) == st.redact
+        same = old and old.repo.encoding == repo.encoding and old.packer.redactor.enabled == st.redact
         changed = _changed(old.repo, repo) if same else None
         if changed is not None and len(changed) <= PATCH_LIMIT:
             # A save or a few files changed on disk: patch the loaded state, as for buffers.
@@ -109,7 +112,7 @@ class Workspace:
                 view = _View(repo, old.index, old.packer)
                 view.index.repo = view.packer.repo = repo
         else:
-            index = RepoIndex.load(repo)
+            index = RetrievalIndex.load(repo)
             repo.graph.patched(repo.root, repo.facts, repo.facts, [])  # builds the linker buffers need
             index.global_files()
             view = _View(repo, index, Packer(repo, index, redact=st.redact))
@@ -152,65 +155,41 @@ class Workspace:
 
     # -- packs -----------------------------------------------------------------------------------
 
-    def context(self, path: str, start_line: int, end_line: int, query: str = "", budget: int | None = None,
-                fmt: str | None = None, line_numbers: bool | None = None) -> PackResult:
-        """The dependency-closed context for editing lines start..end of `path` (as `pack --focus`)."""
-        st = self.settings
-        view = self.view()
-        with self._lock:
-            return view.packer.pack(query, budget or st.budget, st.mode, [Focus(path, start_line, end_line)],
-                                    fmt or st.format, st.line_numbers if line_numbers is None else line_numbers,
-                                    st.map_budget)
+    def request(self, **given) -> PackRequest:
+        """A request with `given` values (None = not given) over this workspace's settings."""
+        return PackRequest.from_settings(self.settings, **given)
 
-    def pack(self, query: str = "", budget: int | None = None, fmt: str | None = None, mode: str | None = None,
-             line_numbers: bool | None = None) -> PackResult:
-        st = self.settings
+    def pack(self, request: PackRequest | None = None) -> PackResult:
+        """The pack a request asks for, of the repository as the editor sees it (buffers applied)."""
         view = self.view()
         with self._lock:
-            return view.packer.pack(query, budget or st.budget, mode or st.mode, [], fmt or st.format,
-                                    st.line_numbers if line_numbers is None else line_numbers, st.map_budget)
+            return view.packer.pack(request or self.request())
 
     def map(self, budget: int | None = None, focus: str | None = None) -> tuple[str, int]:
-        """(map text, exact tokens): the signature map, personalised towards `focus` (a path)."""
+        """(map text, exact tokens): the signature map, personalised towards `focus` (a path), redacted."""
         view = self.view()
         seeds = {f"{focus}:{MODULE}": 1.0} | {sid: 1.0 for sid in view.repo.graph.symbols_in(focus)} if focus else None
         with self._lock:
-            text = repo_map(view.index, budget or self.settings.map_budget, seeds)
+            text = view.packer.map(budget or self.settings.map_budget, seeds)
         return text, count(text, get_encoding(view.repo.encoding))
 
     # -- symbols ---------------------------------------------------------------------------------
 
     def symbols(self, path: str) -> list[tuple[str, Symbol]]:
-        """(id, symbol) of a file's definitions, in line order."""
-        g = self.repo.graph
-        return [(sid, g.symbols[sid][1]) for sid in g.symbols_in(path)]
+        """(id, symbol) of a file's definitions, in line order; signatures and docs redacted."""
+        view = self.view()
+        g = view.repo.graph
+        return [(sid, self._redacted(view, path, g.symbols[sid][1])) for sid in g.symbols_in(path)]
 
     def find_symbols(self, query: str, limit: int = 100) -> list[tuple[str, str, Symbol]]:
-        """(id, path, symbol) whose name matches `query`: exact, then prefix, then substring, then
-        the letters in order; within each, the more central symbol (global PageRank) first."""
-        view = self.view()
-        q = query.lower()
-        rank = view.index.pagerank_vector({})
-        nodes = view.index.graph[0]
-        hits = []
-        for sid, (path, s) in view.repo.graph.symbols.items():
-            name = s.name.lower()
-            if not q:
-                tier = 0
-            elif name == q:
-                tier = 0
-            elif name.startswith(q):
-                tier = 1
-            elif q in name:
-                tier = 2
-            elif _subsequence(q, name):
-                tier = 3
-            else:
-                continue
-            centrality = rank[nodes[sid]] if sid in nodes else 0.0
-            hits.append((tier, -centrality, sid, path, s))
-        hits.sort(key=lambda h: h[:3])
-        return [(sid, path, s) for _, _, sid, path, s in hits[:limit]]
+        """(id, path, symbol) whose name matches `query` (see `retrieve.search.find_symbols`)."""
+        return find_symbols(self.view().index, query, limit)
+
+    @staticmethod
+    def _redacted(view: _View, path: str, s: Symbol) -> Symbol:
+        """The symbol with its signature and doc redacted as its file's lines are."""
+        return dataclasses.replace(s, signature=view.packer.snippet(path, s.signature),
+                                   doc=view.packer.snippet(path, s.doc))
 
     def word_at(self, path: str, line: int, column: int) -> str | None:
         """The identifier at a 1-based line and 0-based column (in code points) of the file's text."""
@@ -274,7 +253,8 @@ class Workspace:
         path, s = g.symbols[sid]
         lines = view.packer.lines(path)[s.start_line - 1:s.end_line]
         callers = g.callers_of(sid)
-        return {"id": sid, "path": path, "symbol": s, "language": view.repo.files[path].language,
+        return {"id": sid, "path": path, "symbol": self._redacted(view, path, s),
+                "language": view.repo.files[path].language,
                 "tokens": count("\n".join(lines), get_encoding(view.repo.encoding)),
                 "callers": len(callers), "caller_files": len({c.split(":", 1)[0] for c in callers}),
                 "encoding": view.repo.encoding}
@@ -288,7 +268,3 @@ class Workspace:
                 best = sid
         return best
 
-
-def _subsequence(q: str, name: str) -> bool:
-    it = iter(name)
-    return all(ch in it for ch in q)

@@ -25,10 +25,8 @@ from lsprotocol import types as t
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from repoctx import __version__
-from repoctx.config import FORMATS, MODES, ConfigError, Settings, load_settings, parse_count
-from repoctx.pack import PackError
-from repoctx.workspace import OutsideWorkspace, Workspace
+from repoctx import (ConfigError, Focus, GitError, OutsideWorkspace, PackError, RequestError, Settings, Workspace,
+                     __version__, from_client, load_settings, result_dict)
 
 log = logging.getLogger("repoctx.server")
 
@@ -36,9 +34,6 @@ log = logging.getLogger("repoctx.server")
 WAIT_SECONDS = 60.0
 #: Quiet time after a save or a watched-file change before the disk state is reloaded.
 RELOAD_DELAY = 0.3
-SETTING_KEYS = {"budget", "encoding", "format", "mode", "include", "exclude", "lineNumbers", "mapBudget",
-                "maxFileSize", "redact"}
-_SNAKE = {"lineNumbers": "line_numbers", "mapBudget": "map_budget", "maxFileSize": "max_file_size"}
 _RELOAD_KEYS = {"encoding", "include", "exclude", "max_file_size", "redact"}
 
 
@@ -66,7 +61,7 @@ CUSTOM_REQUESTS = frozenset(("repoctx/context", "repoctx/pack", "repoctx/map"))
 
 class RepoctxServer(LanguageServer):
     def __init__(self):
-        from server.framing import strict_converter
+        from repoctx_server.framing import strict_converter
         super().__init__("repoctx", __version__, converter_factory=strict_converter)
         self.folders: list[_Folder] = []
         self.options: dict = {}
@@ -74,7 +69,7 @@ class RepoctxServer(LanguageServer):
     def start_io(self, stdin=None, stdout=None) -> None:
         """stdio through server.framing: a malformed frame or message is answered with an error or
         dropped, and the server keeps serving (pygls's own loop goes deaf after a bad Content-Length)."""
-        from server.framing import serve_io
+        from repoctx_server.framing import serve_io
         serve_io(self, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer, CUSTOM_REQUESTS)
 
     # -- folders and paths -----------------------------------------------------------------------
@@ -105,8 +100,8 @@ class RepoctxServer(LanguageServer):
 
     def add_folder(self, root: str) -> None:
         try:
-            settings = load_settings(root).merged(**_settings(self.options))
-        except (ConfigError, ValueError, TypeError) as exc:
+            settings = load_settings(root).merged(**from_client(self.options))
+        except ConfigError as exc:
             self.window_show_message(t.ShowMessageParams(t.MessageType.Error, f"repoctx: {exc}"))
             settings = Settings()
         folder = _Folder(root, settings)
@@ -159,22 +154,6 @@ class RepoctxServer(LanguageServer):
 server = RepoctxServer()
 
 
-def _settings(options: dict) -> dict:
-    """Settings overrides from initializationOptions / didChangeConfiguration (camelCase keys)."""
-    if not isinstance(options, dict):
-        return {}
-    out = {}
-    for key, value in options.items():
-        if key in SETTING_KEYS and value is not None:
-            if key in ("include", "exclude"):
-                value = [value] if isinstance(value, str) else value
-                if not isinstance(value, list):
-                    raise TypeError(f"{key} must be a list of globs")
-                value = tuple(value)
-            out[_SNAKE.get(key, key)] = value
-    return out
-
-
 def _plain(obj):
     """pygls hands custom params over as attribute objects; back to dicts and lists."""
     if hasattr(obj, "_asdict"):
@@ -186,20 +165,20 @@ def _plain(obj):
     return obj
 
 
-def _check(params, key: str, kind, default=None, choices=None):
+def _check(params, key: str, kind, default=None):
+    """A param that is not a setting (settings are checked by the request they go into)."""
     value = params.get(key, default) if isinstance(params, dict) else default
     if value is None:
         return default
-    if kind is int:
-        try:
-            return parse_count(value)
-        except ValueError as exc:
-            raise JsonRpcInvalidParams(f"{key}: {exc}") from None
     if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
         raise JsonRpcInvalidParams(f"{key} must be a {kind.__name__}")
-    if choices and value not in choices:
-        raise JsonRpcInvalidParams(f"{key} must be one of {', '.join(choices)}")
     return value
+
+
+def _request(ws: Workspace, p: dict, **given):
+    """The pack request of a custom request's params, over the workspace's settings."""
+    return ws.request(query=_check(p, "query", str, ""), budget=p.get("budget"), format=p.get("format"),
+                      mode=p.get("mode"), line_numbers=p.get("lineNumbers"), origin="params:", **given)
 
 
 def _line(pos, name: str) -> tuple[int, int]:
@@ -210,10 +189,11 @@ def _line(pos, name: str) -> tuple[int, int]:
 
 
 def _result(ls: RepoctxServer, folder: _Folder, r) -> dict:
-    return {"text": r.text, "tokens": r.tokens, "budget": r.budget, "encoding": r.encoding, "mode": r.mode,
-            "seconds": round(r.seconds, 4),
-            "redacted": [{"path": p, "line": n, "type": k} for p, n, k in r.redactions],
-            "files": [{"uri": ls.uri(folder, f.path), "path": f.path, "spans": f.spans} for f in r.files]}
+    out = result_dict(r)
+    out["seconds"] = round(r.seconds, 4)
+    for f in out["files"]:
+        f["uri"] = ls.uri(folder, f["path"])
+    return out
 
 
 def _run(fn):
@@ -222,7 +202,9 @@ def _run(fn):
         return fn()
     except PackError as exc:
         raise RequestFailed(str(exc)) from None
-    except (ConfigError, OutsideWorkspace) as exc:
+    except GitError as exc:
+        raise RequestFailed(str(exc)) from None
+    except (ConfigError, OutsideWorkspace, RequestError) as exc:
         raise JsonRpcInvalidParams(str(exc)) from None
 
 
@@ -248,12 +230,9 @@ def context(ls: RepoctxServer, params) -> dict:
         start = end = _line(p["position"], "position")[0] + 1
     else:
         raise JsonRpcInvalidParams("range or position is required")
-    query = _check(p, "query", str, "")
-    budget = _check(p, "budget", int)
-    fmt = _check(p, "format", str, choices=FORMATS)
-    numbers = _check(p, "lineNumbers", bool)
     ws = ls.wait(folder)
-    return _result(ls, folder, _run(lambda: ws.context(path, start, end, query, budget, fmt, numbers)))
+    return _result(ls, folder, _run(lambda: ws.pack(_request(ws, {**p, "mode": None},
+                                                                 focus=(Focus(path, start, end),)))))
 
 
 def pack(ls: RepoctxServer, params) -> dict:
@@ -261,25 +240,20 @@ def pack(ls: RepoctxServer, params) -> dict:
     if not isinstance(p, dict):
         raise JsonRpcInvalidParams("params must be an object")
     folder = _folder_param(ls, p)
-    query = _check(p, "query", str, "")
-    budget = _check(p, "budget", int)
-    fmt = _check(p, "format", str, choices=FORMATS)
-    mode = _check(p, "mode", str, choices=MODES)
-    numbers = _check(p, "lineNumbers", bool)
     ws = ls.wait(folder)
-    return _result(ls, folder, _run(lambda: ws.pack(query, budget, fmt, mode, numbers)))
+    return _result(ls, folder, _run(lambda: ws.pack(_request(ws, p))))
 
 
 def repo_map(ls: RepoctxServer, params) -> dict:
     p = _plain(params) or {}
     if not isinstance(p, dict):
         raise JsonRpcInvalidParams("params must be an object")
-    budget = _check(p, "budget", int)
     focus = _check(p, "focus", str)
     folder, path = ls.folder_for(focus) if focus else (_folder_param(ls, p), None)
     ws = ls.wait(folder)
+    budget = _run(lambda: ws.request(map_budget=p.get("budget"), origin="params:").map_budget)
     text, tokens = _run(lambda: ws.map(budget, path))
-    return {"text": text, "tokens": tokens, "budget": budget or ws.settings.map_budget, "encoding": ws.repo.encoding}
+    return {"text": text, "tokens": tokens, "budget": budget, "encoding": ws.repo.encoding}
 
 
 def _folder_param(ls: RepoctxServer, p: dict) -> _Folder:
@@ -386,23 +360,25 @@ def did_change_configuration(ls: RepoctxServer, params: t.DidChangeConfiguration
     if not isinstance(section, dict):
         return
     try:
-        overrides = _settings(section)
+        overrides = from_client(section)
         for folder in ls.folders:
             old = folder.ws.settings
-            folder.ws.settings = load_settings(folder.ws.root).merged(**{**_settings(ls.options), **overrides})
+            folder.ws.settings = load_settings(folder.ws.root).merged(**{**from_client(ls.options), **overrides})
             if any(getattr(old, k) != getattr(folder.ws.settings, k) for k in _RELOAD_KEYS):
                 folder.ready.clear()  # requests from now on wait for the files and encoding asked for
                 ls.schedule_reload(folder)
         ls.options = {**ls.options, **section}
-    except (ConfigError, ValueError, TypeError) as exc:
+    except ConfigError as exc:
         ls.window_show_message(t.ShowMessageParams(t.MessageType.Error, f"repoctx: settings not applied: {exc}"))
 
 
 # -- standard requests from the graph ---------------------------------------------------------
 
-from server import symbols  # noqa: E402  (registers its features on `server`)
+from repoctx_server import symbols  # noqa: E402
 
-__all__ = ["server", "main", "symbols"]
+symbols.register(server)
+
+__all__ = ["server", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from lsprotocol import types as t
 
-from repoctx.workspace import Location
+from typing import TYPE_CHECKING
 
-from server.language_server import RepoctxServer, server
+from repoctx import Location
+
+if TYPE_CHECKING:
+    from repoctx_server.language_server import RepoctxServer
 
 _KINDS = {
     "function": t.SymbolKind.Function, "method": t.SymbolKind.Method, "class": t.SymbolKind.Class,
@@ -64,8 +67,6 @@ def _location(ls, folder, ws, loc: Location) -> t.Location:
     return t.Location(ls.uri(folder, loc.path), name if loc.name else whole)
 
 
-@server.thread()
-@server.feature(t.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
 def document_symbol(ls: RepoctxServer, params: t.DocumentSymbolParams) -> list[t.DocumentSymbol]:
     folder, path = ls.folder_for(params.text_document.uri)
     ws = ls.wait(folder)
@@ -84,8 +85,6 @@ def document_symbol(ls: RepoctxServer, params: t.DocumentSymbolParams) -> list[t
     return top
 
 
-@server.thread()
-@server.feature(t.WORKSPACE_SYMBOL)
 def workspace_symbol(ls: RepoctxServer, params: t.WorkspaceSymbolParams) -> list[t.SymbolInformation]:
     out = []
     for folder in ls.folders:
@@ -98,15 +97,11 @@ def workspace_symbol(ls: RepoctxServer, params: t.WorkspaceSymbolParams) -> list
     return out[:100]
 
 
-@server.thread()
-@server.feature(t.TEXT_DOCUMENT_DEFINITION)
 def definition(ls: RepoctxServer, params: t.DefinitionParams) -> list[t.Location]:
     folder, ws, path, line, col = _where(ls, params)
     return [_location(ls, folder, ws, loc) for loc in ws.definitions(path, line, col)[:50]]
 
 
-@server.thread()
-@server.feature(t.TEXT_DOCUMENT_REFERENCES)
 def references(ls: RepoctxServer, params: t.ReferenceParams) -> list[t.Location]:
     folder, ws, path, line, col = _where(ls, params)
     include = params.context.include_declaration if params.context else True
@@ -117,8 +112,6 @@ def references(ls: RepoctxServer, params: t.ReferenceParams) -> list[t.Location]
     return out
 
 
-@server.thread()
-@server.feature(t.TEXT_DOCUMENT_HOVER)
 def hover(ls: RepoctxServer, params: t.HoverParams) -> t.Hover | None:
     folder, ws, path, line, col = _where(ls, params)
     sid = ws.symbol_at(path, line, col)
@@ -134,3 +127,11 @@ def hover(ls: RepoctxServer, params: t.HoverParams) -> t.Hover | None:
             f"file{'s' if d['caller_files'] != 1 else ''}") if d["callers"] else "no known uses"
     parts.append(f"**{d['tokens']:,} tokens** ({d['encoding']}) · {used}{where}")
     return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value="\n\n".join(parts)))
+
+
+def register(server) -> None:
+    """Serve these requests on `server` (in worker threads)."""
+    for method, handler in ((t.TEXT_DOCUMENT_DOCUMENT_SYMBOL, document_symbol), (t.WORKSPACE_SYMBOL, workspace_symbol),
+                            (t.TEXT_DOCUMENT_DEFINITION, definition), (t.TEXT_DOCUMENT_REFERENCES, references),
+                            (t.TEXT_DOCUMENT_HOVER, hover)):
+        server.thread()(server.feature(method)(handler))

@@ -6,7 +6,7 @@ import subprocess
 
 from conftest import git, make_repo, run_cli, write_files
 
-from repoctx.change import read_change, touched_lines
+from repoctx.git import read_change, touched_lines
 from repoctx.tokens import count, get_encoding
 
 FILES = {

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from repoctx.config import (ConfigError, KEYS, Settings, load_settings, parse_count,
+from repoctx.settings import (ConfigError, KEYS, Settings, load_settings, parse_count,
                             write_default_config)
 
 
@@ -243,5 +243,5 @@ def test_init_leaves_no_temporary_file_when_the_rename_fails(tmp_path, monkeypat
 
 
 def test_init_into_a_missing_folder(tmp_path):
-    with pytest.raises(ConfigError, match="cannot write"):
+    with pytest.raises(OSError, match="cannot write"):
         write_default_config(str(tmp_path / "nope"))

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from conftest import git, make_repo, write_files
 
-from repoctx import evaluate
-from repoctx.evaluate import (BM25Baseline, EvalError, format_eval, is_descriptive, is_source_path,
-                              is_test_path, mine_tasks, run_eval)
-from repoctx.repository import load_repository
+from repoctx.eval.baselines import BM25Baseline
+from repoctx.eval.report import format_eval
+from repoctx.eval.run import run_eval
+from repoctx.eval.tasks import EvalError, is_descriptive, is_source_path, mine_tasks
+from repoctx.scan import is_test_path
+from repoctx.index.load import load_repository
 from repoctx.tokens import count, get_encoding
 
 UTIL = '''"""Order helpers."""
@@ -292,7 +294,7 @@ def test_interrupted_run_removes_its_worktree(history, scratch, monkeypatch):
     def interrupt(self, query, budget):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(evaluate.BM25Baseline, "pack", interrupt)
+    monkeypatch.setattr(BM25Baseline, "pack", interrupt)
     with pytest.raises(KeyboardInterrupt):
         run_eval(str(root), commits=2, budgets=(1000,))
     assert _state(root) == before

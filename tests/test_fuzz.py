@@ -1,6 +1,6 @@
 """Bad input, fuzzed: scan → parse → pack over random bytes, random Unicode, code-shaped noise, code
 nested 10,000 deep, 10 MB single-line files and 50,000 tiny files, through the library API
-(`load_repository`, `pack_repository`) and the CLI.
+(`load_repository`, `pack`) and the CLI.
 
 What must hold for every repository: no exception; every file written is either packable or skipped
 with a reason (never both, never neither); every pack is within its budget, its token count exact;
@@ -31,11 +31,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import make_repo, run_cli, write_files
-from repoctx.chunks import file_chunks
+from repoctx.retrieve.chunks import file_chunks
 from repoctx.model import SKIP_REASONS
-from repoctx.pack import PackError, pack_repository
-from repoctx.parse import parse_file
-from repoctx.repository import load_repository
+from repoctx.pack.packer import PackError, pack
+from repoctx.pack.request import PackRequest
+from repoctx.parse.extract import parse_file
+from repoctx.index.load import load_repository
 from repoctx.scan import ScanOptions
 from repoctx.tokens import count, get_encoding
 
@@ -109,7 +110,7 @@ def check_pack(repo, written: dict[str, bytes], budget: int, query: str = "", re
     the budget is below what an empty pack takes (the one refusal allowed)."""
     enc = get_encoding(repo.encoding)
     try:
-        r = pack_repository(repo, query, budget, redact=redact)
+        r = pack(repo, PackRequest(query, budget=budget), redact=redact)
     except PackError as exc:
         assert budget < count("<context>\n\n</context>\n", enc) + 2, (budget, exc)
         assert "budget" in str(exc)
@@ -402,9 +403,9 @@ def test_deep_nesting_through_scan_parse_pack(tmp_path):
 def test_definitions_nested_10000_deep_pack_in_bounded_time(tmp_path):
     root = tmp_path / "repo"
     write_files(root, {"deep.js": DEEP["js_functions.js"](10_000)})
-    code = ("import sys; from repoctx.repository import load_repository; from repoctx.pack import pack_repository;"
+    code = ("import sys; from repoctx.index.load import load_repository; from repoctx.pack.packer import pack; from repoctx.pack.request import PackRequest;"
             "r = load_repository(sys.argv[1], index_path=sys.argv[2], workers=1);"
-            "p = pack_repository(r, 'f10', 2000); assert p.tokens <= 2000")
+            "p = pack(r, PackRequest('f10', budget=2000)); assert p.tokens <= 2000")
     try:
         proc = subprocess.run([sys.executable, "-c", code, str(root), _index(root)], timeout=20, capture_output=True)
     except subprocess.TimeoutExpired:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repoctx.graph import RepoGraph, build_graph, module_id
-from repoctx.imports import resolve_imports
+from repoctx.graph.link import RepoGraph, build_graph, module_id
+from repoctx.graph.imports import resolve_imports
 from repoctx.model import FileFacts, Import, Reference, Symbol
 
 

@@ -11,8 +11,8 @@ import time
 import pytest
 from conftest import git, make_repo, run_cli, write_files
 
-from repoctx.index import SCHEMA_VERSION, IndexStore
-from repoctx.repository import load_repository
+from repoctx.index.store import SCHEMA_VERSION, IndexStore
+from repoctx.index.load import load_repository
 from repoctx.tokens import EncodingUnavailable, count, get_encoding
 
 FILES = {
@@ -165,7 +165,7 @@ def test_bad_files_lose_nothing(tmp_path):
 
 
 def test_file_vanishing_between_scan_and_read_is_reported(tmp_path, monkeypatch):
-    import repoctx.repository as repository
+    import repoctx.index.load as repository
     repo = make_repo(tmp_path / "r", FILES)
     real_scan = repository.scan
 

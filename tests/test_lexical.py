@@ -1,4 +1,4 @@
-"""The identifier-aware tokenizer and the BM25 index (repoctx.lexical)."""
+"""The identifier-aware tokenizer and the BM25 index (repoctx.retrieve.bm25)."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from repoctx.lexical import BM25, STOP_WORDS, tokenize
+from repoctx.retrieve.bm25 import BM25, STOP_WORDS, tokenize
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -156,5 +156,5 @@ def test_empty_index_and_empty_query():
     ("is", "is"), ("bus", "bus"), ("is_headers", "is_headers"), ("v2s", "v2s"),
 ])
 def test_plurals_match_their_singular(word, expected):
-    from repoctx.lexical import singular
+    from repoctx.retrieve.bm25 import singular
     assert singular(word) == expected

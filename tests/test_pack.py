@@ -11,9 +11,10 @@ from conftest import make_repo, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from repoctx.pack import Packer, PackError
-from repoctx.rank import Focus, RepoIndex, rank_chunks
-from repoctx.repository import load_repository
+from repoctx.pack.packer import Packer, PackError
+from repoctx.pack.request import PackRequest
+from repoctx.retrieve.rank import Focus, RetrievalIndex, rank_chunks
+from repoctx.index.load import load_repository
 from repoctx.tokens import count, get_encoding
 
 PY = {
@@ -105,7 +106,7 @@ def lines_in(result, path):
 def closure_lines(packer, focus):
     chunk = next(c for c in packer.index.chunks if focus.covers(c))
     out: dict[str, set[int]] = {}
-    for path, a, b in packer.closure(chunk):
+    for path, a, b in packer.closures.of(chunk):
         out.setdefault(path, set()).update(range(a, b + 1))
     return out
 
@@ -119,7 +120,7 @@ def test_slice_of_a_method_brings_its_class_header_imports_callees_and_callers(p
         "shop/util.py": {5, 11},                            # signatures of checksum and retry_delay, no bodies
         "shop/app.py": {4, 6},                              # the caller's signature and its call site
     }
-    r = packer.pack("", 300, "slice", [focus])
+    r = packer.pack(PackRequest(budget=300, mode="slice", focus=(focus,)))
     assert r.mode == "slice" and r.tokens <= 300
     for path, lines in closure.items():
         assert lines <= lines_in(r, path)
@@ -137,13 +138,13 @@ def test_closure_in_other_languages(tmp_path, files, focus, expect):
     closure = closure_lines(packer, focus)
     for path, lines in expect.items():
         assert lines <= closure.get(path, set()), (path, closure)
-    r = packer.pack("", 10_000, "slice", [focus])
+    r = packer.pack(PackRequest(budget=10_000, mode="slice", focus=(focus,)))
     for path, lines in expect.items():
         assert lines <= lines_in(r, path), (path, lines_in(r, path))
 
 
 def test_auto_packs_the_whole_repository_when_it_fits(py_repo):
-    r = Packer(py_repo).pack("checksum", 200_000)
+    r = Packer(py_repo).pack(PackRequest("checksum", budget=200_000))
     assert r.mode == "whole"
     assert all(f.whole for f in r.files) and len(r.files) == len(py_repo.files)
     assert r.tokens == count(r.text, get_encoding(py_repo.encoding)) <= 200_000
@@ -151,7 +152,7 @@ def test_auto_packs_the_whole_repository_when_it_fits(py_repo):
 
 def test_whole_mode_refuses_when_too_big(py_repo):
     with pytest.raises(PackError, match="needs about"):
-        Packer(py_repo).pack("", 500, "whole")
+        Packer(py_repo).pack(PackRequest(budget=500, mode="whole"))
     r = run_cli("pack", py_repo.root, "--mode", "whole", "--budget", "500")
     assert r.returncode == 3 and "needs about" in r.stderr and r.stdout == ""
 
@@ -164,7 +165,7 @@ def test_whole_mode_refuses_when_too_big(py_repo):
        line_numbers=st.booleans())
 def test_budget_is_never_exceeded(py_repo, budget, words, fmt, line_numbers):
     try:
-        r = Packer(py_repo).pack(" ".join(words), budget, "auto", [], fmt, line_numbers)
+        r = Packer(py_repo).pack(PackRequest(" ".join(words), budget=budget, format=fmt, line_numbers=line_numbers))
     except PackError as exc:
         assert budget < 12 and "empty pack" in str(exc)
         return
@@ -173,13 +174,13 @@ def test_budget_is_never_exceeded(py_repo, budget, words, fmt, line_numbers):
 
 
 def test_same_inputs_give_byte_identical_output(py_repo):
-    a = Packer(py_repo).pack("retry delay when sending", 2000).text
-    b = Packer(py_repo).pack("retry delay when sending", 2000).text
+    a = Packer(py_repo).pack(PackRequest("retry delay when sending", budget=2000)).text
+    b = Packer(py_repo).pack(PackRequest("retry delay when sending", budget=2000)).text
     assert a == b
 
 
 def test_spans_appear_verbatim(py_repo):
-    r = Packer(py_repo).pack("checksum of the order body", 2500, "slice")
+    r = Packer(py_repo).pack(PackRequest("checksum of the order body", budget=2500, mode="slice"))
     text_lines = set(r.text.split("\n"))
     assert r.files
     for f in r.files:
@@ -190,10 +191,10 @@ def test_spans_appear_verbatim(py_repo):
 
 
 def test_formats_parse_back(py_repo, tmp_path):
-    root = ET.fromstring(Packer(py_repo).pack("notes fences", 200_000, fmt="xml").text)
+    root = ET.fromstring(Packer(py_repo).pack(PackRequest("notes fences", budget=200_000, format="xml")).text)
     assert root.tag == "context"
     assert "<tags> & ampersands" in "".join(f.text for f in root.iter("file") if f.get("path") == "docs/notes.md")
-    md = Packer(py_repo).pack("notes fences", 200_000, fmt="markdown").text
+    md = Packer(py_repo).pack(PackRequest("notes fences", budget=200_000, format="markdown")).text
     assert "````\n# Notes" in md  # the fence is longer than the ``` inside the file
     fences = re.findall(r"^(`{3,})", md, flags=re.M)
     assert len(fences) % 2 == 0
@@ -210,7 +211,7 @@ def test_formats_parse_back(py_repo, tmp_path):
 
 
 def test_a_query_naming_a_file_or_symbol_ranks_it_first(py_repo):
-    index = RepoIndex.load(py_repo)
+    index = RetrievalIndex.load(py_repo)
     top = index.chunks[rank_chunks(index, "the bug is in shop/reports/r7.py")[0][0]]
     assert top.path == "shop/reports/r7.py"
     top = index.chunks[rank_chunks(index, "make retry_delay configurable")[0][0]]
@@ -240,15 +241,15 @@ def test_map_is_ranked_and_fits_its_budget(py_repo):
 
 def test_retrieval_index_is_cached_by_repository_state(py_repo):
     folder = py_repo.index_path.rsplit("/", 1)[0] + "/retrieval"
-    first = RepoIndex.load(py_repo)
+    first = RetrievalIndex.load(py_repo)
     files = list(os.scandir(folder))
     assert len(files) == 1
-    again = RepoIndex.load(py_repo)  # read back from the cache file
+    again = RetrievalIndex.load(py_repo)  # read back from the cache file
     q = "retry delay for send"
     assert rank_chunks(again, q) == rank_chunks(first, q) and again.chunks == first.chunks
     with open(files[0].path, "wb") as f:
         f.write(b"\x00garbage")
-    rebuilt = RepoIndex.load(py_repo)  # a damaged cache is rebuilt, silently
+    rebuilt = RetrievalIndex.load(py_repo)  # a damaged cache is rebuilt, silently
     assert rank_chunks(rebuilt, q) == rank_chunks(first, q)
 
 

@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tree_sitter import QueryCursor
 
-from repoctx.languages import (COMMENT_SYNTAX, LANGUAGES, comment_prefix, get_parser, get_query,
+from repoctx.parse.languages import (COMMENT_SYNTAX, LANGUAGES, comment_prefix, get_parser, get_query,
                                language_for_file, language_for_path)
 from repoctx.model import FileFacts
-from repoctx.parse import count_lines, extract, parse_file
+from repoctx.parse.extract import count_lines, extract, parse_file
 
 
 def facts(path: str, text: str | bytes) -> FileFacts:
@@ -938,7 +938,7 @@ def test_queries_compile_with_the_shipped_reference_patterns_disabled(language):
 
 
 def test_parse_file_keeps_the_file_when_extraction_fails(monkeypatch):
-    import repoctx.parse as parse
+    import repoctx.parse.extract as parse
 
     def broken(*args):
         raise RuntimeError("an unforeseen tree")

@@ -340,7 +340,7 @@ def test_a_20mb_did_open_is_taken_and_the_server_keeps_serving(srv):
 def test_a_50mb_content_length_with_no_body_costs_the_stall_timeout_not_the_server(srv):
     """The declared body never comes; the valid request sent after it is read as part of that body
     until the reader gives the body up (STALL_SECONDS without a byte) and finds the request inside."""
-    from server.framing import STALL_SECONDS
+    from repoctx_server.framing import STALL_SECONDS
     srv.send_raw(b"Content-Length: 52428800\r\n\r\n")
     took = assert_serving(srv, timeout=STALL_SECONDS + 15)
     assert took >= STALL_SECONDS * 0.8, took  # answered by the resync, not by luck
@@ -456,7 +456,7 @@ def test_framing_recovers_every_frame_it_can(pieces, sizes):
     """Every well-formed frame after any of the broken ones above comes out, in order, and nothing
     else does (a too-long frame whose own body is whole JSON is still taken); the reader never
     raises and always reaches the end."""
-    from server.framing import END, FrameReader, Malformed
+    from repoctx_server.framing import END, FrameReader, Malformed
     data, expected = _build(pieces)
     reader = FrameReader(_Chunked(data, sizes), stall_seconds=0.05, max_body=MAX_BODY)
     out = []

@@ -7,7 +7,7 @@ import json
 from conftest import git, make_repo, run_cli
 
 from repoctx import secrets
-from repoctx.config import Settings
+from repoctx import Focus, Settings
 from repoctx.workspace import Workspace
 
 AWS_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -82,10 +82,10 @@ def test_workspace_and_snapshot_redact(tmp_path):
     ws = Workspace(str(repo), Settings(budget=2000))
     ws.load()
     assert ".env" not in ws.repo.files
-    ctx = ws.context("svc/config.py", 4, 6)
+    ctx = ws.pack(ws.request(focus=[Focus("svc/config.py", 4, 6)]))
     assert AWS_ID not in ctx.text and ("svc/config.py", 4, "AWS Access Key") in ctx.redactions
     ws.set_buffer("svc/app.py", f"TOKEN = \"{GITHUB}\"\n")  # an unsaved buffer is scanned too
-    assert GITHUB not in ws.context("svc/app.py", 1, 1).text
+    assert GITHUB not in ws.pack(ws.request(focus=[Focus("svc/app.py", 1, 1)])).text
     (repo / "svc/config.py").write_text(CONFIG.replace("localhost", "db.internal"))
     git(repo, "add", "-A")
     r = run_cli("snapshot", cwd=repo)

@@ -14,11 +14,12 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from . import tokens as tok
-from .index import IndexStore, encode_facts
-from .model import FileFacts, ScanResult
-from .parse import parse_file
-from .scan import classify_content, git_blob_sha
+from repoctx import tokens as tok
+from repoctx.files import read_file
+from repoctx.index.store import IndexStore, encode_facts
+from repoctx.model import FileFacts, ScanResult
+from repoctx.parse.extract import parse_file
+from repoctx.scan import classify_content, git_blob_sha
 
 #: Below this many files to process, forking workers costs more than it saves.
 MIN_FILES_FOR_WORKERS = 24
@@ -44,13 +45,6 @@ class IndexReport:
     def summary(self) -> str:
         return (f"{self.files} files, {self.parsed} parsed, {self.reused} reused, {self.skipped} skipped, "
                 f"{self.seconds:.2f}s ({self.encoding})")
-
-
-def read_file(root: str, path: str) -> bytes:
-    """The bytes of a repository file, refusing to follow a symlink at the last step."""
-    fd = os.open(os.path.join(root, path), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as f:
-        return f.read()
 
 
 def analyze(path: str, data: bytes, encoding_name: str, want_facts: bool

@@ -1,7 +1,7 @@
 """The graph as data for other tools: `repoctx graph --format json|dot`."""
 from __future__ import annotations
 
-from .repository import Repository
+from repoctx.index.load import Repository
 
 
 def graph_json(repo: Repository) -> dict:

@@ -43,8 +43,8 @@ from functools import cached_property
 from itertools import compress
 from operator import attrgetter
 
-from .imports import ResolvedImport, ImportResolver, family
-from .model import FileFacts, Symbol
+from repoctx.graph.imports import ResolvedImport, ImportResolver, family
+from repoctx.model import FileFacts, Symbol
 
 MODULE = "<module>"
 #: Bump when resolution or linking rules change: cached graphs of the old rules are then ignored.

@@ -7,13 +7,13 @@ exact token count.
 """
 from __future__ import annotations
 
-from .chunks import symbols_in_order
-from .graph import qualified_names
-from .rank import RepoIndex
-from .tokens import count, get_encoding
+from repoctx.retrieve.chunks import symbols_in_order
+from repoctx.graph.link import qualified_names
+from repoctx.retrieve.rank import RetrievalIndex
+from repoctx.tokens import count, get_encoding
 
 
-def file_entry(path: str, index: RepoIndex) -> str:
+def file_entry(path: str, index: RetrievalIndex) -> str:
     facts = index.repo.facts[path]
     lines = [path]
     quals = qualified_names(facts.symbols)
@@ -24,23 +24,12 @@ def file_entry(path: str, index: RepoIndex) -> str:
     return "\n".join(lines)
 
 
-def ranked_files(index: RepoIndex, seeds: dict[str, float] | None = None) -> list[str]:
-    """Files by the summed PageRank of their nodes (ties by path)."""
-    rank = index.pagerank(seeds or {})
-    per_file: dict[str, float] = dict.fromkeys(index.repo.files, 0.0)
-    for node, r in rank.items():
-        path = node.split(":", 1)[0]
-        if path in per_file:
-            per_file[path] += r
-    return sorted(per_file, key=lambda p: (-per_file[p], p))
-
-
-def repo_map(index: RepoIndex, budget: int, seeds: dict[str, float] | None = None) -> str:
+def repo_map(index: RetrievalIndex, budget: int, seeds: dict[str, float] | None = None) -> str:
     """As much of the map, most central files first, as fits `budget` tokens exactly; the cut may
     fall inside a file's entry ('' if not even a line fits)."""
     enc = get_encoding(index.repo.encoding)
     lines: list[str] = []
-    for path in ranked_files(index, seeds) if seeds else index.global_files():
+    for path in index.ranked_files(seeds) if seeds else index.global_files():
         lines.extend(file_entry(path, index).split("\n"))
         if len(lines) * 3 > budget * 2:  # a line costs at least a token or two: enough to cut from
             break

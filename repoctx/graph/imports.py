@@ -42,7 +42,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .model import FileFacts, Import
+from repoctx.model import FileFacts, Import
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import sys
 import zlib
 from collections.abc import Iterable
 
-from .model import FileFacts
+from repoctx.model import FileFacts
 
 SCHEMA_VERSION = f"2-py{sys.version_info[0]}.{sys.version_info[1]}"
 ENV_VAR = "REPOCTX_INDEX"

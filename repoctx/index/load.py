@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from . import tokens as tok
-from .derived_cache import cached, state_key
-from .index import IndexStore, default_index_path
-from .indexer import IndexReport, Progress, analyze, read_file, update_index
-from .model import FileFacts, Skipped, SourceFile
-from .languages import language_for_path
-from .scan import ScanOptions, git_blob_sha, scan
+from repoctx import tokens as tok
+from repoctx.index.cache import cached, state_key
+from repoctx.index.store import IndexStore, default_index_path
+from repoctx.files import read_file
+from repoctx.index.update import IndexReport, Progress, analyze, update_index
+from repoctx.model import FileFacts, Skipped, SourceFile
+from repoctx.parse.languages import language_for_path
+from repoctx.scan import ScanOptions, git_blob_sha, scan
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Repository:
     @cached_property
     def graph(self):
         """The import and symbol graph (cached beside the index for this exact repository state)."""
-        from .graph import GRAPH_VERSION, RepoGraph, build_graph
+        from repoctx.graph.link import GRAPH_VERSION, RepoGraph, build_graph
         if self.overlay:
             return build_graph(self.root, self.facts)
         return cached(self.index_path, "graph", state_key(self.files, GRAPH_VERSION),

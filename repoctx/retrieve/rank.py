@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chunks import Chunk, file_chunks
-from .derived_cache import cached, state_key
-from .lexical import BM25, tokenize
-from .repository import Repository
-from .scan import is_test_path
+from repoctx.model import Focus
+from repoctx.retrieve.chunks import Chunk, file_chunks
+from repoctx.index.cache import cached, state_key
+from repoctx.retrieve.bm25 import BM25, tokenize
+from repoctx.index.load import Repository
+from repoctx.scan import is_test_path
 
 MODULE = "<module>"
 #: Bump when chunking, tokenising or the walk graph change: old cache files are then ignored.
@@ -38,20 +39,6 @@ NAMED_BONUS = 1.0
 
 def node_of(chunk: Chunk) -> str:
     return f"{chunk.path}:{chunk.symbol or MODULE}"
-
-
-@dataclass
-class Focus:
-    path: str
-    start: int | None = None
-    end: int | None = None
-
-    def covers(self, chunk: Chunk) -> bool:
-        if chunk.path != self.path:
-            return False
-        if self.start is None:
-            return True
-        return chunk.start <= (self.end or self.start) and self.start <= chunk.end
 
 
 def _walk_graph(repo: Repository, chunks: list[Chunk]) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
@@ -80,7 +67,7 @@ def _walk_graph(repo: Repository, chunks: list[Chunk]) -> tuple[dict[str, int], 
     return nodes, src, dst, w / np.where(out[src] > 0, out[src], 1.0)
 
 
-class RepoIndex:
+class RetrievalIndex:
     """Chunks, their BM25 index and the walk graph of one loaded repository.
 
     Building it tokenises every file, so `load` keeps a copy next to the SQLite index, keyed by the
@@ -143,7 +130,7 @@ class RepoIndex:
             hit |= m
         return hit & (self.prior > 0)
 
-    def patched(self, repo: Repository, changed: list[str]) -> RepoIndex:
+    def patched(self, repo: Repository, changed: list[str]) -> RetrievalIndex:
         """This index with the chunks of `changed` files replaced by those of `repo` (whose facts and
         text hold the editor's buffers): old chunks stay in place but dead (prior 0), new ones are
         appended and scored with this index's BM25 statistics. Costs what the changed files cost,
@@ -157,7 +144,7 @@ class RepoIndex:
                 chunks = file_chunks(path, repo.facts[path])
                 new += chunks
                 docs += _chunk_docs(repo, path, chunks)
-        out = RepoIndex.__new__(RepoIndex)
+        out = RetrievalIndex.__new__(RetrievalIndex)
         out.repo, out.chunks, out.bm25, out.graph = repo, self.chunks + new, self.bm25.extended(docs), self.graph
         out.paths, out._path_id, out._global_files = list(self.paths), dict(self._path_id), self._global_files
         factor = {p: _factor(p, repo.files[p].language) for p in changed if p in repo.files}
@@ -169,7 +156,7 @@ class RepoIndex:
         return out
 
     @classmethod
-    def build(cls, repo: Repository) -> RepoIndex:
+    def build(cls, repo: Repository) -> RetrievalIndex:
         chunks: list[Chunk] = []
         docs: list[list[str]] = []
         for path, facts in repo.facts.items():
@@ -179,7 +166,7 @@ class RepoIndex:
         return cls(repo, chunks, BM25(docs), _walk_graph(repo, chunks))
 
     @classmethod
-    def load(cls, repo: Repository) -> RepoIndex:
+    def load(cls, repo: Repository) -> RetrievalIndex:
         """From the cache when the repository state is unchanged, else built (and cached)."""
         if repo.overlay:
             return cls.build(repo)
@@ -194,7 +181,7 @@ class RepoIndex:
         return ([tuple(c) for c in self.chunks], n, avglen, vocab, list(nodes), arrays)
 
     @classmethod
-    def _from_record(cls, repo: Repository, rec: tuple) -> RepoIndex:
+    def _from_record(cls, repo: Repository, rec: tuple) -> RetrievalIndex:
         chunks, n, avglen, vocab, nodes, arrays = rec
         indptr, post_doc, post_weight, s, d, w = (
             np.frombuffer(b, dtype=t) for b, t in zip(arrays, (np.int64, np.int32, np.float64, np.int64, np.int64, np.float64)))
@@ -211,9 +198,18 @@ class RepoIndex:
     def global_files(self) -> list[str]:
         """Files by the summed global PageRank of their nodes (query-independent, so computed once)."""
         if self._global_files is None:
-            from .repomap import ranked_files
-            self._global_files = ranked_files(self)
+            self._global_files = self.ranked_files()
         return self._global_files
+
+    def ranked_files(self, seeds: dict[str, float] | None = None) -> list[str]:
+        """Files by the summed PageRank of their nodes, personalised by `seeds` (ties by path)."""
+        rank = self.pagerank(seeds or {})
+        per_file: dict[str, float] = dict.fromkeys(self.repo.files, 0.0)
+        for node, r in rank.items():
+            path = node.split(":", 1)[0]
+            if path in per_file:
+                per_file[path] += r
+        return sorted(per_file, key=lambda p: (-per_file[p], p))
 
     def pagerank_vector(self, seeds: dict[str, float]) -> np.ndarray:
         """`pagerank` as an array over the walk graph's nodes."""
@@ -270,7 +266,7 @@ class QuerySignals:
     covered: np.ndarray      # chunks the focus covers
 
 
-def query_signals(index: RepoIndex, query: str, focus: list[Focus] = ()) -> QuerySignals:
+def query_signals(index: RetrievalIndex, query: str, focus: list[Focus] = ()) -> QuerySignals:
     chunks = index.chunks
     bm = index.bm25.scores(tokenize(query)) if query.strip() else np.zeros(len(chunks))
     bm = bm * (index.prior > 0)  # chunks an editor buffer replaced score nothing
@@ -302,7 +298,7 @@ def query_signals(index: RepoIndex, query: str, focus: list[Focus] = ()) -> Quer
     return QuerySignals(bm_norm, bonus, seeds, covered)
 
 
-def rank_chunks(index: RepoIndex, query: str, focus: list[Focus] = ()) -> list[tuple[int, float]]:
+def rank_chunks(index: RetrievalIndex, query: str, focus: list[Focus] = ()) -> list[tuple[int, float]]:
     """(chunk index, fused score) for every chunk with a positive score, best first, deterministic."""
     chunks = index.chunks
     if not chunks:

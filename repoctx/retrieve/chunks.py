@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .graph import qualified_names
-from .model import FileFacts, Symbol
+from repoctx.graph.link import qualified_names
+from repoctx.model import FileFacts, Symbol
 
 MAX_LINES = 60
 MIN_LINES = 2

@@ -58,8 +58,8 @@ from operator import attrgetter
 
 from tree_sitter import Node, QueryCursor
 
-from .languages import LANGUAGES, LanguageSpec, get_parser, get_query, language_for_file
-from .model import FileFacts, Import, Reference, Symbol
+from repoctx.parse.languages import LANGUAGES, LanguageSpec, get_parser, get_query, language_for_file
+from repoctx.model import FileFacts, Import, Reference, Symbol
 
 #: Most lines a body-less declaration's signature keeps (a constant's value, a long prototype).
 SIGNATURE_LINES = 4

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from repoctx.files import write_atomic
+
 KEEP = 4
 
 
@@ -40,10 +42,7 @@ def cached(index_path: str | None, kind: str, key: str, build: Callable[[], Any]
     value = build()
     try:
         os.makedirs(folder, exist_ok=True)
-        tmp = f"{file}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            marshal.dump(to_record(value), fh)
-        os.replace(tmp, file)
+        write_atomic(file, marshal.dumps(to_record(value)))
         for old in sorted(os.scandir(folder), key=lambda e: e.stat().st_mtime)[:-KEEP]:
             os.unlink(old.path)
     except OSError:

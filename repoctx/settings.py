@@ -18,9 +18,10 @@ import difflib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+from repoctx.files import write_atomic
 
 try:
     import tomllib
@@ -63,7 +64,7 @@ class Settings:
         unknown = sorted(set(overrides) - set(KEYS))
         if unknown:
             raise TypeError(f"Settings.merged: unknown setting(s): {', '.join(unknown)}")
-        changes = {k: _check(k, v, "override:") for k, v in overrides.items() if v is not None}
+        changes = {k: check(k, v, "override:") for k, v in overrides.items() if v is not None}
         return dataclasses.replace(self, **changes)
 
 
@@ -108,7 +109,7 @@ _EXPECTED = {
 }
 
 
-def _check(key: str, value: object, where: str) -> object:
+def check(key: str, value: object, where: str = "") -> object:
     """`value` normalised for setting `key`, or ConfigError "<where> <key>: expected …, got …"."""
     if key in ("budget", "max_file_size", "map_budget", "snapshot_max_count", "snapshot_max_bytes"):
         try:
@@ -133,7 +134,21 @@ def _check(key: str, value: object, where: str) -> object:
         if isinstance(value, bool):
             return value
     shown = json.dumps(value, ensure_ascii=False, default=str)
-    raise ConfigError(f"{where} {key}: expected {_EXPECTED[key]}, got {shown}")
+    raise ConfigError(f"{where} {key}: expected {_EXPECTED[key]}, got {shown}".lstrip())
+
+
+#: Setting names as editors send them (initializationOptions, didChangeConfiguration): camelCase.
+CLIENT_KEYS = {"".join(w if i == 0 else w.title() for i, w in enumerate(k.split("_"))): k for k in KEYS}
+
+
+def from_client(options: object) -> dict:
+    """Settings overrides from an editor's or agent's options (camelCase keys, e.g. `lineNumbers`),
+    each checked as a settings file's value is; keys that are not settings are ignored, None means
+    "not given". Raises ConfigError for a bad value."""
+    if not isinstance(options, dict):
+        return {}
+    return {CLIENT_KEYS[k]: check(CLIENT_KEYS[k], v, "setting") for k, v in options.items()
+            if k in CLIENT_KEYS and v is not None}
 
 
 def _from_table(table: dict, where: str, source: str, notes: tuple[str, ...] = ()) -> Settings:
@@ -143,7 +158,7 @@ def _from_table(table: dict, where: str, source: str, notes: tuple[str, ...] = (
             close = difflib.get_close_matches(key, KEYS, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError(f"{where} unknown key {key!r} ({hint}known: {', '.join(KEYS)})")
-    values = {key: _check(key, value, where) for key, value in table.items()}
+    values = {key: check(key, value, where) for key, value in table.items()}
     return Settings(**values, source=source, notes=notes)  # type: ignore[arg-type]
 
 
@@ -244,16 +259,5 @@ def write_default_config(root: str, force: bool = False) -> str:
     path = os.path.join(root, CONFIG_FILE)
     if os.path.lexists(path) and not force:
         raise ConfigError(f"{path} already exists; not overwriting it (use --force to replace it)")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".repoctx-", suffix=".tmp", dir=root)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(_default_text())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a settings file is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomic(path, _default_text(), mode=0o644)  # a settings file is meant to be shared
     return path

@@ -1,0 +1,57 @@
+"""Files: reading a repository file safely, splitting text into lines as packed, writing atomically.
+
+The one atomic write: a temporary file beside the target, flushed and fsynced, then renamed over it,
+so a crash or Ctrl-C leaves either the old file or the new one, never half of one. Every file repoctx
+writes — packs (`-o`), settings, snapshots, caches, token encodings — goes through `write_atomic`.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def read_file(root: str, path: str) -> bytes:
+    """The bytes of a repository file, refusing to follow a symlink at the last step."""
+    fd = os.open(os.path.join(root, path), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+def split_lines(text: str) -> list[str]:
+    """A text's lines as packed and measured: split at "\\n", one trailing "\\r" dropped from each."""
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
+
+
+def write_atomic(target: str, data: str | bytes, mode: int | None = None) -> None:
+    """Write `data` (text as UTF-8) to `target` atomically. The file gets `mode`, or by default the
+    permissions a plainly created file would get (not mkstemp's 0600). A target that exists but is
+    not a regular file (/dev/stdout, a FIFO, a device) is written to, never replaced. Failures are
+    an OSError naming the target."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        if os.path.exists(target) and not os.path.isfile(target):
+            with open(target, "wb") as f:
+                f.write(raw)
+            return
+        fd, tmp = tempfile.mkstemp(prefix=".repoctx-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(target)))
+        try:
+            if mode is None:
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as f:
+                f.write(raw)
+                f.flush()
+                os.fsync(f.fileno())  # the rename must never publish data still in flight
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError as exc:
+        if exc.errno is None:
+            raise OSError(f"cannot write {target}: {exc}") from None
+        raise OSError(exc.errno, f"cannot write {target}: {exc.strerror or exc}") from None

@@ -1,0 +1,265 @@
+"""Packer: the one entry point — a `PackRequest` in, a `PackResult` out, exact to its budget.
+
+The whole repository if it fits the budget (mode `auto` or `whole`), else a map plus
+dependency-closed slices. A slice is a ranked chunk taken together with its closure (`closure.py`)
+or not at all. Chunks are taken by value per token (fused score, lowered by a power of the share of
+the slice that is closure rather than the chunk), their closure's lines merged per file, and the
+final text is rendered and counted exactly: the pack shrinks until its real token count fits the
+budget (`fit.py`). Every text it emits passes the packer's `Redactor`.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from repoctx.git import read_change
+from repoctx.index.load import Repository
+from repoctx.model import Focus, PackedFile, PackResult
+from repoctx.pack.closure import Closures
+from repoctx.pack.fit import largest_fit
+from repoctx.pack.map import repo_map
+from repoctx.pack.request import STAGED, WORKTREE, PackRequest
+from repoctx.render import FileSlice, file_slice, merge_spans, render
+from repoctx.retrieve.chunks import Chunk
+from repoctx.retrieve.rank import RetrievalIndex, rank_chunks
+from repoctx.secrets import Redactor
+from repoctx.tokens import count, get_encoding
+
+#: Share of a slice-mode budget spent on the map (at most the request's `map_budget`).
+MAP_SHARE = 0.05
+#: How many of the best-ranked chunks are ordered by value per token (the rest follow by rank),
+#: and how strongly a large closure lowers a chunk's value.
+PRICED = 800
+CLOSURE_POWER = 0.25
+#: A pack whose exact count is below this share of the budget is selected once more.
+REFILL_BELOW = 0.96
+#: Chunks whose closure does not fit any more before the fill stops looking further down the ranking.
+MAX_MISSES = 1000
+#: Ranked chunks considered for a slice pack.
+CANDIDATES = 20000
+#: Rough cost of a new file header and of an elision marker, for the running estimate only;
+#: the final pack is counted exactly.
+FILE_OVERHEAD = 20
+GAP_OVERHEAD = 12
+
+
+class PackError(Exception):
+    """The pack cannot be made as asked (e.g. `whole` mode over budget); says what would be needed."""
+
+
+def change_focus(touched: dict[str, list[tuple[int, int]]], repo: Repository) -> list[Focus]:
+    """The lines a change touches in files the repository packs, as focus."""
+    return [Focus(path, a, b) for path, ranges in sorted(touched.items()) if path in repo.files for a, b in ranges]
+
+
+class Packer:
+    """Packs one loaded repository; keeps its retrieval index, closures, line texts and costs between
+    packs (an editor or agent asks many)."""
+
+    def __init__(self, repo: Repository, index: RetrievalIndex | None = None, redact: bool = True):
+        self.repo = repo
+        self.index = index or RetrievalIndex.load(repo)
+        self.enc = get_encoding(repo.encoding)
+        #: Secrets are found in the files packed (cached beside the index) and redacted in place.
+        self.redactor = Redactor(os.path.join(os.path.dirname(repo.index_path), "secrets.marshal")
+                                 if repo.index_path else None, enabled=redact)
+        self.closures = Closures(repo)
+        self._lines: dict[str, list[str]] = {}
+        self._costs: dict[str, list[int]] = {}
+        self._diff: str | None = None
+        self._maps: dict[int, tuple[str, list]] = {}  # the query-independent map and its findings, by budget
+
+    def derived(self, repo: Repository, index: RetrievalIndex, changed: list[str]) -> Packer:
+        """A packer for `repo`, which is this packer's repository with the `changed` files replaced
+        (editor buffers; `index` patched to match), keeping what this one computed for everything
+        the change cannot affect."""
+        new = Packer.__new__(Packer)
+        new.repo, new.index, new.enc, new._diff = repo, index, self.enc, None
+        gone = set(changed)
+        new.redactor = self.redactor.derived(changed)
+        new.closures = self.closures.derived(repo, changed)
+        new._lines = {p: v for p, v in self._lines.items() if p not in gone}
+        new._costs = {p: v for p, v in self._costs.items() if p not in gone}
+        new._maps = {b: m for b, m in self._maps.items() if not any(f"\n{p}\n" in f"\n{m[0]}\n" for p in changed)}
+        return new
+
+    # -- text ------------------------------------------------------------------------------------
+
+    def lines(self, path: str) -> list[str]:
+        """The file's lines as packed: secrets redacted (unless redaction is off)."""
+        if path not in self._lines:
+            key = None if path in self.repo.overlay else self.repo.files[path].blob_sha
+            self._lines[path] = self.redactor.file_lines(path, self.repo.text(path), key)
+        return self._lines[path]
+
+    def snippet(self, path: str, text: str) -> str:
+        """Text taken from a file (a signature, a doc comment), redacted as the file's lines are."""
+        self.lines(path)
+        return self.redactor.snippet(path, text)
+
+    def line_costs(self, path: str) -> list[int]:
+        """Estimated tokens per line, from the file's exact count spread by characters (encoding every
+        line would cost more than the whole pack); the finished pack is counted exactly."""
+        if path not in self._costs:
+            lines = self.lines(path)
+            per_char = self.repo.tokens[path] / max(1, sum(len(ln) + 1 for ln in lines))
+            self._costs[path] = [max(1, round((len(ln) + 1) * per_char)) for ln in lines]
+        return self._costs[path]
+
+    def map(self, budget: int, seeds: dict[str, float] | None = None) -> str:
+        """The signature map cut to `budget` tokens (most central files first, personalised by
+        `seeds`), redacted."""
+        return self.redactor.text("<map>", repo_map(self.index, budget, seeds))
+
+    # -- packs -----------------------------------------------------------------------------------
+
+    def render_selection(self, map_text: str, spans: dict[str, tuple[tuple[int, int], ...]], fmt: str,
+                         line_numbers: bool) -> tuple[str, list[FileSlice]]:
+        slices = [file_slice(self.repo, p, s) for p, s in sorted(spans.items())]
+        return render(map_text or None, slices, self.lines, fmt, line_numbers, self._diff), slices
+
+    def whole(self, fmt: str, line_numbers: bool) -> tuple[str, int, list[FileSlice]]:
+        spans = {p: ((1, f.lines),) if f.lines else () for p, f in self.repo.facts.items()}
+        text, slices = self.render_selection("", spans, fmt, line_numbers)
+        return text, count(text, self.enc), slices
+
+    def pack(self, request: PackRequest) -> PackResult:
+        """The pack a request asks for. With `request.diff`, that change's diff goes last in the pack
+        (and counts against the budget), and the lines it touches join the focus."""
+        start = time.perf_counter()
+        focus = list(request.focus)
+        diff = None
+        if request.diff:
+            rev = None if request.diff in (STAGED, WORKTREE) else request.diff
+            change = read_change(self.repo.root, rev, staged=request.diff == STAGED)
+            diff = change.diff
+            focus += change_focus(change.touched, self.repo)
+        self._diff = self.redactor.text("<diff>", diff) or None
+        budget, fmt, numbers = request.budget, request.format, request.line_numbers
+        if request.mode in ("auto", "whole"):
+            # Rendering only adds text, so a repository whose files alone exceed the budget cannot fit.
+            tokens = sum(self.repo.tokens.values())
+            if tokens - 2 * len(self.repo.files) <= budget:
+                text, tokens, slices = self.whole(fmt, numbers)
+                if tokens <= budget:
+                    return self._result("whole", budget, text, tokens, slices, start)
+            if request.mode == "whole":
+                raise PackError(f"the whole repository needs about {tokens:,} tokens (budget {budget:,}); "
+                                f"raise --budget or use --mode auto/slice")
+        return self._slice(request.query, focus, budget, fmt, numbers, request.map_budget, start)
+
+    def _slice(self, query, focus, budget, fmt, line_numbers, map_budget, start) -> PackResult:
+        mb = min(int(budget * MAP_SHARE), map_budget)
+        if mb not in self._maps:
+            text = self.map(mb) if mb > 50 else ""
+            self._maps[mb] = text, list(self.redactor.findings.get("<map>", ())) if text else []
+        map_text, map_found = self._maps[mb]
+        base_text, _ = self.render_selection(map_text, {}, fmt, line_numbers)
+        base = count(base_text, self.enc)
+
+        def build(k: int):
+            """The pack of the first k additions: (text, exact tokens, slices)."""
+            lines: dict[str, set[int]] = {}
+            for adds in additions[:k]:
+                for p, n in adds:
+                    lines.setdefault(p, set()).add(n)
+            spans = {p: merge_spans((n, n) for n in ls) for p, ls in lines.items()}
+            text, slices = self.render_selection(map_text, spans, fmt, line_numbers)
+            return text, count(text, self.enc), slices
+
+        # Selection works on estimated line costs; when the real count leaves much of the budget
+        # unused, select once more with the estimate scaled to what it actually cost.
+        estimate = budget - base
+        order = self._order(query, focus)
+        for attempt in range(2):
+            additions, costs = self._select(order, estimate)
+            used = sum(costs)
+            best = build(len(additions))
+            if attempt or best[1] > budget or best[1] >= REFILL_BELOW * budget or used < REFILL_BELOW * estimate:
+                break
+            estimate = int(estimate * (budget - base) / max(1, best[1] - base))
+        if best[1] > budget:
+            best = largest_fit(build, lambda b: b[1], costs, base, budget, best)
+        with_map = bool(map_text)
+        if best[1] > budget:  # even the map alone is too big: drop it
+            with_map = False
+            text, slices = self.render_selection("", {}, fmt, line_numbers)
+            best = (text, count(text, self.enc), slices)
+            if best[1] > budget:
+                what = "the diff alone" if self._diff else "an empty pack"
+                raise PackError(f"a budget of {budget:,} tokens is below the {best[1]:,} that {what} takes")
+        return self._result("slice", budget, best[0], best[1], best[2], start, map_found if with_map else ())
+
+    def _order(self, query: str, focus: list[Focus]) -> list[Chunk]:
+        """The candidate chunks in the order the fill takes them: covered by the focus first, then
+        the best-ranked by value per token, then the rest by rank."""
+        ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
+        chunks = self.index.chunks
+        covered = self.index.covered(list(focus)) if focus else None
+        forced = {i for i, _ in ranked if covered[i]} if focus else set()
+
+        def value_per_token(k: int) -> float:
+            """Score × the share of the slice's cost that is the chunk itself (not its closure)."""
+            c = chunks[ranked[k][0]]
+            own = c.end - c.start + 1
+            total = sum(b - a + 1 for _, a, b in self.closures.of(c))
+            return ranked[k][1] * (own / total) ** CLOSURE_POWER
+
+        priority = np.zeros(len(ranked))
+        priority[:PRICED] = [value_per_token(k) for k in range(min(PRICED, len(ranked)))]
+        unforced = np.array([i not in forced for i, _ in ranked], dtype=bool)
+        order = np.lexsort((np.arange(len(ranked)), -priority, unforced)).tolist()
+        return [chunks[ranked[k][0]] for k in order]
+
+    def _select(self, order: list[Chunk], budget: int) -> tuple[list[list[tuple[str, int]]], list[int]]:
+        """Chunks with their closures, greedily in `order` while they fit `budget` (estimated), as
+        lists of new (path, line); and the estimated tokens each adds."""
+        selected: dict[str, set[int]] = {}
+        additions: list[list[tuple[str, int]]] = []
+        costs: list[int] = []
+        used = 0
+        misses = 0
+        for c in order:
+            for full in (True, False):
+                new = [(p, n) for p, a, b in self.closures.of(c, full) for n in range(a, b + 1)
+                       if n not in selected.get(p, ()) and n <= len(self.lines(p))]
+                new = list(dict.fromkeys(new))
+                fresh = set(new)
+                cost = sum(self.line_costs(p)[n - 1] for p, n in new)
+                cost += FILE_OVERHEAD * len({p for p, _ in new if p not in selected})
+                cost += GAP_OVERHEAD * sum((p, n - 1) not in fresh and n - 1 not in selected.get(p, ()) for p, n in new)
+                if used + cost <= budget:
+                    break
+            else:
+                misses += 1
+                if misses > MAX_MISSES or used > budget * 0.98:
+                    break
+                continue
+            if new:
+                for p, n in new:
+                    selected.setdefault(p, set()).add(n)
+                additions.append(new)
+                costs.append(cost)
+                used += cost
+        return additions, costs
+
+    def _result(self, mode, budget, text, tokens, slices: list[FileSlice], start, map_found=()) -> PackResult:
+        files = [PackedFile(s.path, [list(sp) for sp in s.spans], s.whole) for s in slices if s.spans or s.whole]
+        found = self.redactor.findings
+        redactions = sorted({(s.path, f.line, f.kind) for s in slices for f in found.get(s.path, ())
+                             if any(a <= f.line <= b for a, b in s.spans)})
+        redactions += sorted({("<map>", f.line, f.kind) for f in map_found})
+        if self._diff:
+            redactions += sorted({("<diff>", f.line, f.kind) for f in found.get("<diff>", ())})
+        self.redactor.save()
+        secret_files = [s.path for s in self.repo.skipped if s.reason == "secret-file"]
+        return PackResult(mode=mode, encoding=self.enc.name, budget=budget, tokens=tokens, text=text,
+                          files=files, seconds=time.perf_counter() - start, redactions=redactions,
+                          secret_files=secret_files)
+
+
+def pack(repo: Repository, request: PackRequest = PackRequest(), redact: bool = True) -> PackResult:
+    """One pack of a loaded repository (keep a `Packer`, or a `Workspace`, to pack it many times)."""
+    return Packer(repo, redact=redact).pack(request)
