@@ -398,8 +398,9 @@ def test_deep_nesting_through_scan_parse_pack(tmp_path):
 
 @pytest.mark.xfail(strict=True, reason="rank/pack cost O(depth²): each chunk's BM25 document tokenizes its "
                    "qualified name (f0.f1.….f9999) and each closure walks every enclosing header; 10,000 nested "
-                   "JS functions take >100 s and ~5 GB to pack (repoctx/rank.py _chunk_docs, pack.py _closure, "
-                   "graph.py qualified names)")
+                   "JS functions take >100 s and ~5 GB to pack (repoctx/retrieve/rank.py _chunk_docs, pack/closure.py, "
+                   "graph/link.py qualified names)")
+@pytest.mark.slow
 def test_definitions_nested_10000_deep_pack_in_bounded_time(tmp_path):
     root = tmp_path / "repo"
     write_files(root, {"deep.js": DEEP["js_functions.js"](10_000)})
@@ -443,6 +444,7 @@ def test_10mb_single_line_files_are_skipped_with_a_reason(tmp_path):
     assert out.returncode == 0 and "def small():" in out.stdout, out.stderr
 
 
+@pytest.mark.slow
 def test_50000_tiny_files(tmp_path):
     """A repository of 50,000 tiny files of every kind (a symlink out of the repository, binaries,
     invalid UTF-8, empty files, vendored and lock files among them): every file accounted for, a slice

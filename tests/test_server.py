@@ -43,8 +43,19 @@ FILLER = {f"shop/extra/mod{i}.py": "".join(
     for k in range(12)) for i in range(25)}
 
 
+AWS_ID = "AKIAIOSFODNN7EXAMPLE"
+KEYS = f'''AWS_ACCESS_KEY_ID = "{AWS_ID}"
+
+
+def connect(key_id="{AWS_ID}", region="eu-west-1"):
+    """Connect with the key {AWS_ID}."""
+    return key_id, region
+'''
+
+
 def _repo(root: Path) -> Path:
-    return make_repo(root, {"shop/__init__.py": "", "shop/util.py": UTIL, "shop/app.py": APP, **FILLER})
+    return make_repo(root, {"shop/__init__.py": "", "shop/util.py": UTIL, "shop/app.py": APP, "shop/keys.py": KEYS,
+                            **FILLER})
 
 
 def _uri(path: Path) -> str:
@@ -213,3 +224,22 @@ async def test_malformed_params_get_an_error_and_the_server_keeps_serving(client
     assert err.value.code == -32803 and "budget" in str(err.value)
     r = await _context(client, "shop/app.py", 3, 4)
     assert "def run_report" in r.text
+
+
+async def test_no_answer_carries_a_secret(client):
+    """Every text the server sends passes the library's one redaction point: map, packs, context,
+    hover, document symbols (a signature and a doc holding a key)."""
+    uri = _uri(client.repo / "shop/keys.py")
+    answers = [await client.protocol.send_request_async("repoctx/map", {"budget": 20_000, "focus": uri}),
+               await client.protocol.send_request_async("repoctx/pack", {"query": "connect key region", "budget": 3000}),
+               await _context(client, "shop/keys.py", 0, 6)]
+    texts = [a.text for a in answers]
+    assert all("connect" in text for text in texts), texts
+    hover = await client.text_document_hover_async(t.HoverParams(t.TextDocumentIdentifier(uri), t.Position(3, 5)))
+    texts.append(hover.contents.value)
+    assert "connect" in hover.contents.value
+    symbols = await client.text_document_document_symbol_async(t.DocumentSymbolParams(t.TextDocumentIdentifier(uri)))
+    texts += [f"{s.name} {s.detail}" for s in symbols]
+    assert any(s.name == "connect" and "region" in s.detail for s in symbols), symbols
+    assert not [text for text in texts if AWS_ID in text]
+    assert all("[REDACTED:AWS Access Key]" in text for text in texts), texts

@@ -41,6 +41,7 @@ def _status(pid: int) -> dict[str, int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the server's memory from /proc")
+@pytest.mark.slow
 def test_a_thousand_edits_each_followed_by_a_context_request(tmp_path):
     root = make_repo(tmp_path / "repo", {"shop/__init__.py": "", "shop/app.py": APP, "shop/util.py": UTIL, **FILLER})
     s = RawServer(root, log=tmp_path / "server.log")
