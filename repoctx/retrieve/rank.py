@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from repoctx.files import split_lines
 from repoctx.model import Focus
 from repoctx.retrieve.chunks import Chunk, file_chunks
 from repoctx.index.cache import cached, state_key
@@ -328,6 +329,6 @@ def _factor(path: str, language: str | None) -> float:
 
 def _chunk_docs(repo: Repository, path: str, chunks: list[Chunk]) -> list[list[str]]:
     """The BM25 document of each chunk of one file: path, symbol and body tokens."""
-    lines = repo.text(path).split("\n")
+    lines = split_lines(repo.text(path))  # as packed; BM25 tokens are the same either way
     path_tokens = tokenize(path)
     return [path_tokens + tokenize(c.symbol or "") + tokenize("\n".join(lines[c.start - 1:c.end])) for c in chunks]
