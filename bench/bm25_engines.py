@@ -33,7 +33,7 @@ os.environ.setdefault("DISABLE_TQDM", "1")  # bm25s: no progress bars
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from repoctx import lexical  # noqa: E402
+from repoctx.retrieve import bm25 as lexical  # noqa: E402
 
 STDLIB = "/root/.pyenv/versions/3.11.7/lib/python3.11"
 SEED = 20261123

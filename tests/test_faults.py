@@ -344,7 +344,7 @@ def test_two_indexers_on_one_index(big, reference, tmp_path):
     assert _pack(big, index) == reference
 
 
-LOCK_TIMEOUT_1S = "import sys, repoctx.index as i; i.LOCK_TIMEOUT_S = 1.0; from repoctx.cli import main; sys.exit(main())"
+LOCK_TIMEOUT_1S = "import sys, repoctx.index.store as i; i.LOCK_TIMEOUT_S = 1.0; from repoctx.cli import main; sys.exit(main())"
 
 
 def test_locked_index_waits_then_succeeds_or_fails_clearly(small, tmp_path):
