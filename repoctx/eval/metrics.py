@@ -1,6 +1,8 @@
-"""Metrics: file hit, all-files hit and line recall of a pack against a task's gold."""
+"""Metrics: file hit, all-files hit and line recall of a pack against a task's gold, and its shape
+(what share of its spans are 1-2 line slivers, what share of its tokens are elision markers)."""
 from __future__ import annotations
 
+import re
 import time
 
 from repoctx.eval.baselines import PackFn
@@ -20,9 +22,24 @@ def score_pack(task: Task, result: PackResult) -> dict:
             "line_recall": covered / total if total else 0.0}
 
 
+#: An elision marker line as `render.elision_marker` writes it, in any comment syntax.
+MARKER = re.compile(r"^.*\.\.\. lines? \d+(?:-\d+)? elided.*$", re.M)
+
+
+def shape(result: PackResult, enc) -> dict:
+    """Slivers: the share of the pack's spans (in files not packed whole) that are 1-2 lines long;
+    markers: the share of the pack's tokens that its elision-marker lines take."""
+    spans = [b - a + 1 for f in result.files if not f.whole for a, b in f.spans]
+    markers = MARKER.findall(result.text)
+    marker_tokens = sum(count(m + "\n", enc) for m in markers)
+    return {"slivers": sum(n <= 2 for n in spans) / len(spans) if spans else 0.0,
+            "markers": marker_tokens / max(1, result.tokens)}
+
+
 def _measure(task: Task, pack: PackFn | None, setup_seconds: float, budget: int, enc, error: str | None) -> dict:
     """One pack of one task: its scores, exact tokens (recounted) and seconds (packer setup + pack)."""
-    row = {"budget": budget, "file_hit": False, "all_hit": False, "line_recall": 0.0, "tokens": 0,
+    row = {"budget": budget, "file_hit": False, "all_hit": False, "line_recall": 0.0, "slivers": 0.0,
+           "markers": 0.0, "tokens": 0,
            "seconds": setup_seconds, "over_budget": False, "error": error}
     if pack is None:
         return row
@@ -34,7 +51,7 @@ def _measure(task: Task, pack: PackFn | None, setup_seconds: float, budget: int,
         return row
     row["seconds"] = setup_seconds + time.perf_counter() - start
     tokens = count(result.text, enc)
-    row.update(score_pack(task, result), tokens=tokens, over_budget=tokens > budget)
+    row.update(score_pack(task, result), **shape(result, enc), tokens=tokens, over_budget=tokens > budget)
     return row
 
 
@@ -47,7 +64,7 @@ def summarize(tasks: list[dict], names: list[str], budgets: tuple[int, ...]) -> 
             n = len(runs) or 1
             rows.append({"packer": name, "budget": budget, "packs": len(runs),
                          **{k: sum(r[k] for r in runs) / n
-                            for k in ("file_hit", "all_hit", "line_recall", "tokens", "seconds")},
+                            for k in ("file_hit", "all_hit", "line_recall", "slivers", "markers", "tokens", "seconds")},
                          "over_budget": sum(r["over_budget"] for r in runs),
                          "errors": sum(r["error"] is not None for r in runs)})
     return rows

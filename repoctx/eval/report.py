@@ -14,7 +14,7 @@ def format_eval(result: dict) -> str:
            f"(of {result['commits_requested']} asked), {result['encoding']}, load {load:.2f}s per state",
            "",
            f"{'packer':<14} {'budget':>6}  {'file hit':>8}  {'all hit':>7}  {'line recall':>11}  "
-           f"{'mean tokens':>11}  {'s/pack':>6}"]
+           f"{'slivers':>7}  {'markers':>7}  {'mean tokens':>11}  {'s/pack':>6}"]
     for r in result["summary"]:
         note = []
         if r["over_budget"]:
@@ -22,9 +22,10 @@ def format_eval(result: dict) -> str:
         if r["errors"]:
             note.append(f"{r['errors']} errors")
         out.append(f"{r['packer']:<14} {_size(r['budget']):>6}  {r['file_hit']:>8.2f}  {r['all_hit']:>7.2f}  "
-                   f"{r['line_recall']:>11.2f}  {r['tokens']:>11,.0f}  {r['seconds']:>6.2f}"
+                   f"{r['line_recall']:>11.2f}  {r['slivers']:>7.0%}  {r['markers']:>7.1%}  {r['tokens']:>11,.0f}  {r['seconds']:>6.2f}"
                    + (f"  ({', '.join(note)})" if note else ""))
     out.append("")
     out.append("file hit: a changed file is in the pack; all hit: every changed file is; line recall: share of "
-               "changed lines in the pack; s/pack includes building the packer's in-memory index.")
+               "changed lines in the pack; slivers: share of spans (in files not packed whole) of 1-2 lines; markers: share "
+               "of tokens spent on elision markers; s/pack includes building the packer's in-memory index.")
     return "\n".join(out) + "\n"
