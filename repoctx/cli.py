@@ -81,15 +81,31 @@ def _warn(st: Settings, warnings: list[str]) -> None:
         print(f"repoctx: warning: {w}", file=sys.stderr)
 
 
+def _outputs(args: argparse.Namespace) -> tuple[str, ...]:
+    """What this run writes inside the repository (the -o target, an --index folder), as
+    repository-relative paths: never packed."""
+    root = os.path.realpath(args.path)
+    out = []
+    for target, folder in ((getattr(args, "output", None), False), (args.index, True)):
+        if target:
+            where = os.path.realpath(os.path.dirname(os.path.abspath(target)) if folder else target)
+            rel = os.path.relpath(where, root).replace(os.sep, "/")
+            if rel != "." and not rel.startswith("../"):
+                out.append(rel + "/" if folder else rel)
+    return tuple(out)
+
+
 def _load(args: argparse.Namespace) -> tuple[Repository, Settings]:
     """The repository loaded as the settings say, and those settings; index repairs are warnings."""
+    import dataclasses
+
     from repoctx.index.load import load_repository
     from repoctx.scan import ScanOptions
     from repoctx.secrets import warm_up
     st = _settings(args)
     progress = ProgressBar("indexing", on_start=warm_up if st.redact else None)
-    repo = load_repository(args.path, ScanOptions.from_settings(st), encoding=st.encoding, index_path=args.index,
-                           progress=progress)
+    options = dataclasses.replace(ScanOptions.from_settings(st), outputs=_outputs(args))
+    repo = load_repository(args.path, options, encoding=st.encoding, index_path=args.index, progress=progress)
     _warn(st, repo.report.warnings)
     return repo, st
 
@@ -150,6 +166,12 @@ def cmd_pack(args: argparse.Namespace) -> int:
     print(f"repoctx: {result.mode}: {result.tokens:,}/{result.budget:,} tokens, {whole} files whole, "
           f"{len(result.files) - whole} files sliced, {result.encoding}, {result.seconds:.2f}s", file=sys.stderr)
     report_secrets(result.redactions, result.secret_files)
+    outputs = [s.path for s in repo.skipped if s.reason == "repoctx-output"]
+    if outputs:
+        print(f"repoctx: left out {len(outputs)} file(s) repoctx wrote (packs, the index): {', '.join(outputs[:10])}"
+              + (f", and {len(outputs) - 10} more" if len(outputs) > 10 else ""), file=sys.stderr)
+    for w in result.warnings:
+        print(f"repoctx: warning: {w}", file=sys.stderr)
     return 0
 
 

@@ -35,6 +35,7 @@ SKIP_REASONS = (
     "symlink",
     "unreadable",
     "secret-file",    # secrets by nature: .env*, private keys, keystores, .npmrc with auth, …
+    "repoctx-output", # repoctx's own output: this run's -o target, the index folder, an earlier pack
 )
 
 
@@ -150,6 +151,7 @@ class PackResult:
     seconds: float = 0.0
     redactions: list[tuple[str, int, str]] = field(default_factory=list)  # (path, line, secret type) packed redacted
     secret_files: list[str] = field(default_factory=list)  # files left out because they are secrets by nature
+    warnings: list[str] = field(default_factory=list)  # what the user should know: a query that matched little, …
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ backtick run in the content, and the same selection always renders to the same b
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -80,20 +81,33 @@ def _fence(body: str) -> str:
     return "`" * max(3, longest + 1)
 
 
+#: Characters XML 1.0 forbids (C0 controls but tab, newline and return; U+FFFE, U+FFFF; lone
+#: surrogates): shown as their Control Pictures (U+2400 + code, e.g. NUL → ␀) or U+FFFD, so an xml
+#: pack stays well-formed whatever bytes a file holds.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_char(m: re.Match) -> str:
+    c = ord(m.group())
+    return chr(0x2400 + c) if c < 0x20 else "\ufffd"
+
+
 def _cdata(body: str) -> str:
+    body = _XML_FORBIDDEN.sub(_xml_char, body)
     if "<" not in body and "&" not in body:
         return body
     return "<![CDATA[" + body.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def _attr(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+    return _XML_FORBIDDEN.sub(_xml_char, value).replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
 
 
 def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[str], list[str]],
-           fmt: str = "xml", line_numbers: bool = False, diff: str | None = None) -> str:
-    """The whole pack: the map (if any) first, then each file in the given order, then the diff of
-    the change being packed (if any): the most query-specific part last."""
+           fmt: str = "xml", line_numbers: bool = False, diff: str | None = None, callers: str | None = None) -> str:
+    """The whole pack: the map (if any) first, then each file in the given order, then the call
+    sites not shown as code (`callers`, one line per symbol), then the diff of the change being
+    packed (if any): the most query-specific part last."""
     parts: list[str] = []
     if fmt in ("xml", "json"):
         parts.append("<context>")
@@ -102,6 +116,8 @@ def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[st
         for s in slices:
             spans = "" if s.whole else f' lines="{span_label(s.spans)}"'
             parts.append(f'<file path="{_attr(s.path)}"{spans}>\n{_cdata(file_body(s, lines_of(s.path), line_numbers))}\n</file>')
+        if callers:
+            parts.append(f"<callers>\n{_cdata(callers)}\n</callers>")
         if diff:
             parts.append(f"<diff>\n{_cdata(diff)}\n</diff>")
         parts.append("</context>")
@@ -113,6 +129,8 @@ def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[st
             where = "" if s.whole else f" (lines {span_label(s.spans)})"
             fence = _fence(body)
             parts.append(f"## {s.path}{where}\n\n{fence}{s.language or ''}\n{body}\n{fence}")
+        if callers:
+            parts.append(f"## Other call sites\n\n{_fence(callers)}text\n{callers}\n{_fence(callers)}")
         if diff:
             parts.append(f"## Change\n\n{_fence(diff)}diff\n{diff}\n{_fence(diff)}")
     elif fmt == "plain":
@@ -121,6 +139,8 @@ def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[st
         for s in slices:
             where = "" if s.whole else f" (lines {span_label(s.spans)})"
             parts.append(f"=== {s.path}{where} ===\n{file_body(s, lines_of(s.path), line_numbers)}")
+        if callers:
+            parts.append(f"=== other call sites ===\n{callers}")
         if diff:
             parts.append(f"=== change (diff) ===\n{diff}")
     else:
@@ -135,4 +155,4 @@ def result_dict(result) -> dict:
             "text": result.text,
             "files": [{"path": f.path, "spans": f.spans, "whole": f.whole} for f in result.files],
             "redacted": [{"path": p, "line": n, "type": k} for p, n, k in result.redactions],
-            "secret_files_left_out": list(result.secret_files)}
+            "secret_files_left_out": list(result.secret_files), "warnings": list(result.warnings)}

@@ -70,6 +70,7 @@ class ScanOptions:
     exclude: tuple[str, ...] = ()
     max_bytes: int = DEFAULT_MAX_BYTES
     secret_files: bool = False      # keep files that are secrets by nature (SECRET_FILES); off by default
+    outputs: tuple[str, ...] = ()   # repository-relative paths (a folder ends in "/") this run writes to
 
     @classmethod
     def from_settings(cls, settings) -> ScanOptions:
@@ -111,11 +112,29 @@ def git_blob_sha(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
+#: How repoctx's own renderings begin (render.py): xml and the json object holding it, and markdown
+#: and plain packs (with their map, or a file header followed by a second one).
+_PACK_START = re.compile(
+    rb'\A(?:\xef\xbb\xbf)?\s*(?:<context>\r?\n<(?:map|file path="|callers|diff)|<context>\r?\n</context>'
+    rb'|\{\s*"mode": "(?:whole|slice)",\s*"encoding": '
+    rb'|## Repository map\r?\n\r?\n```|=== repository map ===\r?\n'
+    rb'|## \S+(?: \(lines [\d,-]+\))?\r?\n\r?\n```[\s\S]*?\n```+\r?\n\r?\n## \S'
+    rb'|=== \S+(?: \(lines [\d,-]+\))? ===\r?\n[\s\S]*?\n\r?\n=== \S)')
+
+
+def is_pack(data: bytes) -> bool:
+    """Whether these bytes are a pack repoctx wrote (packing it again would nest packs)."""
+    return bool(_PACK_START.match(data[:200_000]))
+
+
 def classify_content(path: str, data: bytes) -> str | None:
-    """The skip reason for these bytes ("binary", "minified", "generated"), or None to keep them."""
+    """The skip reason for these bytes ("binary", "minified", "generated", "repoctx-output"), or None
+    to keep them."""
     head = data[:8192]
     if b"\0" in head:
         return "binary"
+    if is_pack(data):
+        return "repoctx-output"
     if path.endswith(MINIFIED_SUFFIXES):
         return "minified"
     if b"Code generated" in data[:1024] and b"DO NOT EDIT" in data[:1024]:
@@ -143,6 +162,8 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
     user_filter = _UserFilter(root, options)
     for path, known_sha in sorted(listed.items()):
         reason = _path_skip_reason(path) or user_filter.reason(path)
+        if any(path == o or o.endswith("/") and path.startswith(o) for o in options.outputs):
+            reason = "repoctx-output"
         if not reason and not options.secret_files:
             reason = secret_file_reason(root, path)
         if reason == "excluded":

@@ -1,38 +1,62 @@
 """Closure: what a chunk needs and what depends on it, as line spans.
 
 A chunk is only packed with its closure — the headers of the definitions that enclose it, the
-imports its lines use, the signatures of the repository symbols it references, and the call sites of
-it elsewhere — so a diff written from a slice is coherent. Closures are memoised per chunk: a pack
-revisits chunks, and an editor asks many packs of one repository.
+import blocks its lines use (a block goes whole), the signatures of the repository symbols it
+references, and a few call sites of it elsewhere, each inside its caller's signature — so a diff
+written from a slice is coherent. A definition goes with its lead (the doc comment, decorators and
+annotations right above it), and a doc comment never goes without the signature it describes. The
+call sites not shown are listed (`other_callers`) as `path:line`, callers outside tests first.
+Closures are memoised per chunk: a pack revisits chunks, and an editor asks many packs of one
+repository.
 """
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
 
 from repoctx.index.load import Repository
 from repoctx.model import Symbol
+from repoctx.parse.languages import comment_prefix
 from repoctx.retrieve.chunks import Chunk
 from repoctx.retrieve.rank import node_of
 from repoctx.scan import is_test_path
 
 MAX_CALLEES = 6
-MAX_CALLERS = 3
+#: Call sites shown as code (inside their caller's signature), and listed as `path:line` after those.
+MAX_CALLERS = 2
+MAX_LISTED_CALLERS = 5
 SIGNATURE_MAX_LINES = 4
+#: A callee's signature comes with its doc comment when both together are at most this long.
+MAX_CALLEE_LINES = 8
+#: The longest lead (doc comment, decorators) taken with a definition, and the farthest apart two
+#: import lines may be and still be one block.
+MAX_LEAD_LINES = 30
+IMPORT_GAP = 8
+#: Lines that continue a block comment or are attributes/annotations/decorators, in any language.
+LEAD_STARTS = ("/*", "*", "@", "#[", "[")
 
 Span = tuple[str, int, int]  # (path, first line, last line), 1-based inclusive
+
+
+def symbol_signature(path: str, s: Symbol) -> Span:
+    """A definition's signature lines (at most SIGNATURE_MAX_LINES, never its body)."""
+    body = s.body_start_line or s.start_line + 1
+    return path, s.start_line, max(s.start_line, min(body - 1, s.start_line + SIGNATURE_MAX_LINES - 1, s.end_line))
 
 
 class Closures:
     """The closures of one loaded repository's chunks, and the per-file name indexes they use."""
 
-    def __init__(self, repo: Repository):
+    def __init__(self, repo: Repository, lines: Callable[[str], list[str]]):
         self.repo = repo
+        self.lines = lines  # a file's lines as packed
         self.symbols: dict[str, tuple[str, Symbol]] = repo.graph.symbols  # node id → (path, symbol)
         self.callees: dict[str, list[tuple[str, str]]] = {}  # node id → [(target id, name used)]
         for source, target, name in repo.graph.references:
             self.callees.setdefault(source, []).append((target, name))
         self._names: dict[str, dict[int, set[str]]] = {}
         self._uses: dict[str, dict[str, list[int]]] = {}
+        self._blocks: dict[str, list[tuple[int, int]]] = {}
         self._closures: dict[tuple[Chunk, bool], list[Span]] = {}
         self._closures_by: dict[str, set[tuple[Chunk, bool]]] = {}  # path or node id → closures it is in
 
@@ -41,11 +65,12 @@ class Closures:
         (editor buffers), keeping every closure the change cannot affect: those that touch no changed
         file and whose call sites no changed file adds or removes."""
         new = Closures.__new__(Closures)
-        new.repo = repo
+        new.repo, new.lines = repo, self.lines
         gone = set(changed)
         prefixes = tuple(f"{p}:" for p in changed)
         new._names = {p: v for p, v in self._names.items() if p not in gone}
         new._uses = {p: v for p, v in self._uses.items() if p not in gone}
+        new._blocks = {p: v for p, v in self._blocks.items() if p not in gone}
         new.symbols = repo.graph.symbols
         new.callees = {k: v for k, v in self.callees.items() if not k.startswith(prefixes)}
         refs = [r for p in changed for r in repo.graph.references_from(p)]
@@ -60,10 +85,7 @@ class Closures:
     def signature_span(self, node: str) -> Span | None:
         if node not in self.symbols:
             return None
-        path, s = self.symbols[node]
-        body = s.body_start_line or s.start_line + 1
-        end = max(s.start_line, min(body - 1, s.start_line + SIGNATURE_MAX_LINES - 1, s.end_line))
-        return path, s.start_line, end
+        return symbol_signature(*self.symbols[node])
 
     def names_by_line(self, path: str) -> dict[int, set[str]]:
         """The names a file's lines use, by line (built once per file)."""
@@ -83,6 +105,60 @@ class Closures:
             self._uses[path] = {k: sorted(v) for k, v in by_name.items()}
         return self._uses[path]
 
+    def lead(self, path: str, line: int) -> int:
+        """The first line of the doc comment, decorators and annotations right above `line` (no blank
+        line between), or `line` itself when there are none."""
+        lines = self.lines(path)
+        prefix = comment_prefix(self.repo.files[path].language or path)
+        starts = LEAD_STARTS + ((prefix,) if isinstance(prefix, str) else prefix or ())
+        first = line
+        while first > 1 and line - first < MAX_LEAD_LINES and first - 1 <= len(lines):
+            text = lines[first - 2].strip()
+            if not text or not text.startswith(starts):
+                break
+            first -= 1
+        return first
+
+    def definition_head(self, node: str) -> Span | None:
+        """A definition's signature with its lead and, where the docstring opens the body (Python),
+        the docstring."""
+        sig = self.signature_span(node)
+        if not sig:
+            return None
+        path, first, last = sig
+        s = self.symbols[node][1]
+        if s.doc and s.body_start_line and s.body_start_line > last:
+            text = self.lines(path)[s.body_start_line - 1:s.body_start_line].pop().lstrip() \
+                if s.body_start_line <= len(self.lines(path)) else ""
+            if text[:1] in "\"'rRbBuUfF" and text[:4].strip("rRbBuUfF")[:1] in "\"'":
+                last = min(s.end_line, s.body_start_line + s.doc.count("\n"))
+        return path, self.lead(path, first), last
+
+    def import_blocks(self, path: str) -> list[tuple[int, int]]:
+        """A file's imports as blocks of lines: import lines no definition separates and at most
+        IMPORT_GAP apart, from a block's opening line (Go's `import (`) to the end of its last
+        statement (brackets closed). Built once per file."""
+        if path not in self._blocks:
+            facts, lines = self.repo.facts[path], self.lines(path)
+            starts = sorted({s.start_line for s in facts.symbols})
+            blocks: list[list[int]] = []
+            for n in sorted({i.line for i in facts.imports if 0 < i.line <= len(lines)}):
+                at = bisect_left(starts, blocks[-1][1] + 1) if blocks else 0
+                if blocks and n - blocks[-1][1] <= IMPORT_GAP and not (at < len(starts) and starts[at] < n):
+                    blocks[-1][1] = n
+                else:
+                    blocks.append([n, n])
+            for b in blocks:
+                if b[0] > 1 and lines[b[0] - 2].strip().endswith("(") and not lines[b[0] - 1].strip().endswith("("):
+                    b[0] -= 1  # Go's `import (`
+                depth, n = 0, b[0]
+                while n <= len(lines) and (n <= b[1] or depth > 0) and n - b[1] < 50:
+                    depth += sum(lines[n - 1].count(o) - lines[n - 1].count(c) for o, c in ("()", "{}", "[]"))
+                    n += 1
+                b[1] = max(b[1], n - 1)
+            self._blocks[path] = [(a, b) for a, b in blocks]
+        return self._blocks[path]
+
     def of(self, c: Chunk, full: bool = True) -> list[Span]:
         """The chunk's lines plus what it needs (headers, imports; with `full`, callee signatures and
         call sites) as spans. Memoised."""
@@ -96,41 +172,79 @@ class Closures:
     def _closure(self, c: Chunk, full: bool) -> list[Span]:
         spans = [(c.path, c.start, c.end)]
         node = node_of(c)
+        facts = self.repo.facts[c.path]
         parts = (c.symbol or "").split(".")
         heads = [f"{c.path}:{'.'.join(parts[:i])}" for i in range(1, len(parts) + 1)] if c.symbol else []
         for h in heads:
-            sig = self.signature_span(h)
-            if sig and sig[1] < c.start:
-                spans.append(sig)
-        facts = self.repo.facts[c.path]
+            head = self.definition_head(h)
+            if head and head[1] < c.start:
+                spans.append(head)
+        # Definitions starting in the chunk bring their lead; one starting right after it brings its
+        # signature when the chunk ends in its lead (a doc comment without the code it describes).
+        for s in facts.symbols:
+            if c.start <= s.start_line <= c.end + 1:
+                first = self.lead(c.path, s.start_line)
+                if s.start_line <= c.end and first < c.start:
+                    spans.append((c.path, first, c.start - 1))
+                elif s.start_line == c.end + 1 and first <= c.end:
+                    spans.append(symbol_signature(c.path, s))
         by_line = self.names_by_line(c.path)
         used = set().union(*(by_line.get(n, ()) for n in range(c.start, c.end + 1)))
+        wanted = set()
         for imp in facts.imports:
             last = imp.module.replace("::", ".").replace("/", ".").rsplit(".", 1)[-1]
             if used & set(imp.names) or last in used:
-                spans.append((c.path, imp.line, imp.line))
+                wanted.add(imp.line)
+        for a, b in self.import_blocks(c.path):
+            if any(a <= n <= b for n in wanted):
+                spans.append((c.path, a, b))
         if not full:
             return spans
         seen: set[str] = set()
         for target, name in self.callees.get(node, []):
             if name in used and target not in seen and target != node and len(seen) < MAX_CALLEES:
                 seen.add(target)
-                sig = self.signature_span(target)
-                if sig:
-                    spans.append(sig)
-        if c.symbol and node in self.symbols and self.symbols[node][1].start_line >= c.start:
-            # Call sites: in the chunk that starts the symbol only, callers outside tests first.
-            name = self.symbols[node][1].name
-            callers = sorted(self.repo.graph.callers_of(node), key=lambda sid: (is_test_path(sid), sid))
-            for caller in callers[:MAX_CALLERS]:
-                cpath = caller.split(":", 1)[0]
-                lo, hi = 1, self.repo.facts[cpath].lines
-                if caller in self.symbols:
-                    lo, hi = self.symbols[caller][1].start_line, self.symbols[caller][1].end_line
-                    spans.append(self.signature_span(caller))
-                uses = self.lines_using(cpath).get(name, [])
-                at = bisect_left(uses, lo)
-                line = uses[at] if at < len(uses) and uses[at] <= hi else None
-                if line:
-                    spans.append((cpath, line, line))
+                head = self.definition_head(target)
+                if head:
+                    spans.append(head if head[2] - head[1] < MAX_CALLEE_LINES else self.signature_span(target))
+        for caller, line in self.shown_call_sites(c):
+            cpath = caller.split(":", 1)[0]
+            lo, hi = line - 1, line + 1  # the call's statement, as far as its caller's extent allows
+            if caller in self.symbols:
+                sig = self.signature_span(caller)
+                spans.append(sig)
+                lo, hi = max(lo, sig[2] + 1), min(hi, self.symbols[caller][1].end_line)
+            spans.append((cpath, max(1, min(lo, line)), max(hi, line)))
         return spans
+
+    def shown_call_sites(self, c: Chunk) -> list[tuple[str, int]]:
+        """The call sites shown as code: the first MAX_CALLERS outside tests (calls from tests are
+        listed, not shown, unless the chunk is test code itself)."""
+        test = is_test_path(c.path)
+        return [s for s in self.call_sites(c) if test or not is_test_path(s[0].split(":", 1)[0])][:MAX_CALLERS]
+
+    def call_sites(self, c: Chunk) -> list[tuple[str, int]]:
+        """(caller node, line) of each call of the chunk's symbol, in the chunk that starts the symbol
+        only: callers outside tests first, then the chunk's own file, then by path and line."""
+        node = node_of(c)
+        if not (c.symbol and node in self.symbols and self.symbols[node][1].start_line >= c.start):
+            return []
+        name = self.symbols[node][1].name
+        sites = []
+        for caller in self.repo.graph.callers_of(node):
+            cpath = caller.split(":", 1)[0]
+            lo, hi = 1, self.repo.facts[cpath].lines
+            if caller in self.symbols:
+                lo, hi = self.symbols[caller][1].start_line, self.symbols[caller][1].end_line
+            uses = self.lines_using(cpath).get(name, [])
+            at = bisect_left(uses, lo)
+            if at < len(uses) and uses[at] <= hi:
+                sites.append((caller, uses[at]))
+        return sorted(sites, key=lambda s: (is_test_path(s[0].split(":", 1)[0]), s[0].split(":", 1)[0] != c.path, s))
+
+    def other_callers(self, c: Chunk) -> tuple[list[str], int]:
+        """The call sites of the chunk's symbol not shown as code, as `path:line` (at most
+        MAX_LISTED_CALLERS), and how many more there are."""
+        shown = set(self.shown_call_sites(c))
+        rest = [f"{caller.split(':', 1)[0]}:{line}" for caller, line in self.call_sites(c) if (caller, line) not in shown]
+        return rest[:MAX_LISTED_CALLERS], max(0, len(rest) - MAX_LISTED_CALLERS)

@@ -6,6 +6,11 @@ or not at all. Chunks are taken by value per token (fused score, lowered by a po
 the slice that is closure rather than the chunk), their closure's lines merged per file, and the
 final text is rendered and counted exactly: the pack shrinks until its real token count fits the
 budget (`fit.py`). Every text it emits passes the packer's `Redactor`.
+
+What a model reads: no gap is elided whose marker costs more than the lines it hides; the call
+sites a slice does not show as code are listed once, as `path:line`, after the files. A pack
+without a query (or after the little a query matched) goes on with the repository's most central
+code, so it never ends at the map; one that stays small says why, in `PackResult.warnings`.
 """
 from __future__ import annotations
 
@@ -21,9 +26,9 @@ from repoctx.pack.closure import Closures
 from repoctx.pack.fit import largest_fit
 from repoctx.pack.map import repo_map
 from repoctx.pack.request import STAGED, WORKTREE, PackRequest
-from repoctx.render import FileSlice, file_slice, merge_spans, render
+from repoctx.render import FileSlice, elision_marker, file_slice, merge_spans, render
 from repoctx.retrieve.chunks import Chunk
-from repoctx.retrieve.rank import RetrievalIndex, rank_chunks
+from repoctx.retrieve.rank import RetrievalIndex, central_chunks, node_of, rank_chunks
 from repoctx.secrets import Redactor
 from repoctx.tokens import count, get_encoding
 
@@ -43,6 +48,13 @@ CANDIDATES = 20000
 #: the final pack is counted exactly.
 FILE_OVERHEAD = 20
 GAP_OVERHEAD = 12
+CALLER_OVERHEAD = 6
+#: Call sites not shown as code are listed for the first this many chunks taken (the best ranked).
+LISTED_DEFINITIONS = 30
+#: A gap is shown rather than marked when its lines cost at most this many times its marker.
+GAP_FILL = 3
+#: A slice pack using less than this share of its budget warns.
+SMALL_PACK = 0.5
 
 
 class PackError(Exception):
@@ -65,9 +77,10 @@ class Packer:
         #: Secrets are found in the files packed (cached beside the index) and redacted in place.
         self.redactor = Redactor(os.path.join(os.path.dirname(repo.index_path), "secrets.marshal")
                                  if repo.index_path else None, enabled=redact)
-        self.closures = Closures(repo)
+        self.closures = Closures(repo, self.lines)
         self._lines: dict[str, list[str]] = {}
         self._costs: dict[str, list[int]] = {}
+        self._gaps: dict[tuple[str, int, int], bool] = {}
         self._diff: str | None = None
         self._maps: dict[int, tuple[str, list]] = {}  # the query-independent map and its findings, by budget
 
@@ -80,8 +93,10 @@ class Packer:
         gone = set(changed)
         new.redactor = self.redactor.derived(changed)
         new.closures = self.closures.derived(repo, changed)
+        new.closures.lines = new.lines
         new._lines = {p: v for p, v in self._lines.items() if p not in gone}
         new._costs = {p: v for p, v in self._costs.items() if p not in gone}
+        new._gaps = {k: v for k, v in self._gaps.items() if k[0] not in gone}
         new._maps = {b: m for b, m in self._maps.items() if not any(f"\n{p}\n" in f"\n{m[0]}\n" for p in changed)}
         return new
 
@@ -108,6 +123,31 @@ class Packer:
             self._costs[path] = [max(1, round((len(ln) + 1) * per_char)) for ln in lines]
         return self._costs[path]
 
+    def worth_eliding(self, path: str, first: int, last: int) -> bool:
+        """Whether a gap's marker costs fewer tokens than the lines it hides (else they are shown)."""
+        key = (path, first, last)
+        if key not in self._gaps:
+            marker = count(elision_marker(self.repo.files[path].language or path, first, last), self.enc)
+            hidden = self.lines(path)[first - 1:last]
+            self._gaps[key] = (len(hidden) < last - first + 1 or sum(self.line_costs(path)[first - 1:last]) > (GAP_FILL + 1) * marker
+                               or count("\n".join(hidden), self.enc) > GAP_FILL * marker)
+        return self._gaps[key]
+
+    def spans(self, path: str, lines) -> tuple[tuple[int, int], ...]:
+        """A file's selected lines as spans, with every gap not worth its marker filled in."""
+        total = self.repo.facts[path].lines
+        out: list[list[int]] = []
+        for a, b in merge_spans((n, n) for n in lines):
+            if out and not self.worth_eliding(path, out[-1][1] + 1, a - 1):
+                out[-1][1] = b
+            elif not out and a > 1 and not self.worth_eliding(path, 1, a - 1):
+                out.append([1, b])
+            else:
+                out.append([a, b])
+        if out and out[-1][1] < total and not self.worth_eliding(path, out[-1][1] + 1, total):
+            out[-1][1] = total
+        return tuple((a, b) for a, b in out)
+
     def map(self, budget: int, seeds: dict[str, float] | None = None) -> str:
         """The signature map cut to `budget` tokens (most central files first, personalised by
         `seeds`), redacted."""
@@ -116,9 +156,21 @@ class Packer:
     # -- packs -----------------------------------------------------------------------------------
 
     def render_selection(self, map_text: str, spans: dict[str, tuple[tuple[int, int], ...]], fmt: str,
-                         line_numbers: bool) -> tuple[str, list[FileSlice]]:
+                         line_numbers: bool, callers: str = "") -> tuple[str, list[FileSlice]]:
         slices = [file_slice(self.repo, p, s) for p, s in sorted(spans.items())]
-        return render(map_text or None, slices, self.lines, fmt, line_numbers, self._diff), slices
+        return render(map_text or None, slices, self.lines, fmt, line_numbers, self._diff, callers or None), slices
+
+    def callers_listing(self, chunks: list[Chunk], spans: dict[str, tuple[tuple[int, int], ...]]) -> str:
+        """One line per packed definition whose call sites are not all shown: where else it is
+        called, each place once in the pack."""
+        out, listed = [], set()
+        for c in sorted(set(chunks[:LISTED_DEFINITIONS])):
+            where, more = self.closures.other_callers(c)
+            fresh = [w for w in where if w not in listed and not _shown(w, spans)]
+            listed.update(fresh)
+            if fresh:
+                out.append(f"{c.symbol} ({c.path}) called at {', '.join(fresh)}" + (f", +{more} more" if more else ""))
+        return "\n".join(out)
 
     def whole(self, fmt: str, line_numbers: bool) -> tuple[str, int, list[FileSlice]]:
         spans = {p: ((1, f.lines),) if f.lines else () for p, f in self.repo.facts.items()}
@@ -140,14 +192,15 @@ class Packer:
         budget, fmt, numbers = request.budget, request.format, request.line_numbers
         if request.mode in ("auto", "whole"):
             # Rendering only adds text, so a repository whose files alone exceed the budget cannot fit.
-            tokens = sum(self.repo.tokens.values())
-            if tokens - 2 * len(self.repo.files) <= budget:
-                text, tokens, slices = self.whole(fmt, numbers)
+            whole = None
+            if sum(self.repo.tokens.values()) - 2 * len(self.repo.files) <= budget:
+                whole = text, tokens, slices = self.whole(fmt, numbers)
                 if tokens <= budget:
                     return self._result("whole", budget, text, tokens, slices, start)
             if request.mode == "whole":
-                raise PackError(f"the whole repository needs about {tokens:,} tokens (budget {budget:,}); "
-                                f"raise --budget or use --mode auto/slice")
+                tokens = (whole or self.whole(fmt, numbers))[1]
+                raise PackError(f"the whole repository needs {tokens:,} tokens (budget {budget:,}); "
+                                f"raise --budget to at least {tokens:,} or use --mode auto/slice")
         return self._slice(request.query, focus, budget, fmt, numbers, request.map_budget, start)
 
     def _slice(self, query, focus, budget, fmt, line_numbers, map_budget, start) -> PackResult:
@@ -162,19 +215,20 @@ class Packer:
         def build(k: int):
             """The pack of the first k additions: (text, exact tokens, slices)."""
             lines: dict[str, set[int]] = {}
-            for adds in additions[:k]:
+            for _, adds in additions[:k]:
                 for p, n in adds:
                     lines.setdefault(p, set()).add(n)
-            spans = {p: merge_spans((n, n) for n in ls) for p, ls in lines.items()}
-            text, slices = self.render_selection(map_text, spans, fmt, line_numbers)
-            return text, count(text, self.enc), slices
+            spans = {p: self.spans(p, ls) for p, ls in lines.items()}
+            callers = self.callers_listing([c for c, _ in additions[:k]], spans)
+            text, slices = self.render_selection(map_text, spans, fmt, line_numbers, callers)
+            return text, count(text, self.enc), slices, k
 
         # Selection works on estimated line costs; when the real count leaves much of the budget
         # unused, select once more with the estimate scaled to what it actually cost.
         estimate = budget - base
-        order = self._order(query, focus)
+        order, matched = self._order(query, focus)
         for attempt in range(2):
-            additions, costs = self._select(order, estimate)
+            additions, costs = self._select(order(), estimate)
             used = sum(costs)
             best = build(len(additions))
             if attempt or best[1] > budget or best[1] >= REFILL_BELOW * budget or used < REFILL_BELOW * estimate:
@@ -186,16 +240,42 @@ class Packer:
         if best[1] > budget:  # even the map alone is too big: drop it
             with_map = False
             text, slices = self.render_selection("", {}, fmt, line_numbers)
-            best = (text, count(text, self.enc), slices)
+            best = (text, count(text, self.enc), slices, 0)
             if best[1] > budget:
                 what = "the diff alone" if self._diff else "an empty pack"
                 raise PackError(f"a budget of {budget:,} tokens is below the {best[1]:,} that {what} takes")
-        return self._result("slice", budget, best[0], best[1], best[2], start, map_found if with_map else ())
+        warnings = []
+        packed = [c for c, _ in additions[:best[3]]]
+        if (query.strip() or focus) and any(c not in matched for c in packed):
+            warnings.append(f"the query matched little ({len(matched):,} chunk(s)); the rest of the pack is the "
+                            f"repository's most central code")
+        if best[1] < SMALL_PACK * budget:
+            warnings.append(f"the pack uses only {best[1]:,} of {budget:,} tokens: "
+                            + ("the repository has no more code to add" if len(additions) == best[3] else
+                               "the next slices do not fit with their closures"))
+        return self._result("slice", budget, best[0], best[1], best[2], start, map_found if with_map else (),
+                            warnings)
 
-    def _order(self, query: str, focus: list[Focus]) -> list[Chunk]:
-        """The candidate chunks in the order the fill takes them: covered by the focus first, then
-        the best-ranked by value per token, then the rest by rank."""
+    def _order(self, query: str, focus: list[Focus]):
+        """The candidate chunks in the order the fill takes them — covered by the focus first, then
+        the best-ranked by value per token, then the rest by rank, then (worked out only when the fill
+        gets that far) the repository's most central code that the query did not reach — as a
+        function giving a fresh iterator; and the set of chunks the query or focus reached."""
         ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
+        chunks = self.index.chunks
+        reached = {i for i, _ in ranked}
+        first, tail = self._priced(ranked, focus), []
+
+        def order():
+            yield from first
+            if not tail:
+                tail.append(self._priced([(i, v) for i, v in central_chunks(self.index) if i not in reached]
+                                         [:CANDIDATES], []))
+            yield from tail[0]
+
+        return order, {chunks[i] for i in reached}
+
+    def _priced(self, ranked: list[tuple[int, float]], focus: list[Focus]) -> list[Chunk]:
         chunks = self.index.chunks
         covered = self.index.covered(list(focus)) if focus else None
         forced = {i for i, _ in ranked if covered[i]} if focus else set()
@@ -213,11 +293,11 @@ class Packer:
         order = np.lexsort((np.arange(len(ranked)), -priority, unforced)).tolist()
         return [chunks[ranked[k][0]] for k in order]
 
-    def _select(self, order: list[Chunk], budget: int) -> tuple[list[list[tuple[str, int]]], list[int]]:
+    def _select(self, order, budget: int) -> tuple[list[tuple[Chunk, list[tuple[str, int]]]], list[int]]:
         """Chunks with their closures, greedily in `order` while they fit `budget` (estimated), as
-        lists of new (path, line); and the estimated tokens each adds."""
+        (chunk, new (path, line)s); and the estimated tokens each adds."""
         selected: dict[str, set[int]] = {}
-        additions: list[list[tuple[str, int]]] = []
+        additions: list[tuple[Chunk, list[tuple[str, int]]]] = []
         costs: list[int] = []
         used = 0
         misses = 0
@@ -230,6 +310,8 @@ class Packer:
                 cost = sum(self.line_costs(p)[n - 1] for p, n in new)
                 cost += FILE_OVERHEAD * len({p for p, _ in new if p not in selected})
                 cost += GAP_OVERHEAD * sum((p, n - 1) not in fresh and n - 1 not in selected.get(p, ()) for p, n in new)
+                if full and len(additions) < LISTED_DEFINITIONS:
+                    cost += CALLER_OVERHEAD * len(self.closures.other_callers(c)[0])
                 if used + cost <= budget:
                     break
             else:
@@ -240,12 +322,12 @@ class Packer:
             if new:
                 for p, n in new:
                     selected.setdefault(p, set()).add(n)
-                additions.append(new)
+                additions.append((c, new))
                 costs.append(cost)
                 used += cost
         return additions, costs
 
-    def _result(self, mode, budget, text, tokens, slices: list[FileSlice], start, map_found=()) -> PackResult:
+    def _result(self, mode, budget, text, tokens, slices: list[FileSlice], start, map_found=(), warnings=()) -> PackResult:
         files = [PackedFile(s.path, [list(sp) for sp in s.spans], s.whole) for s in slices if s.spans or s.whole]
         found = self.redactor.findings
         redactions = sorted({(s.path, f.line, f.kind) for s in slices for f in found.get(s.path, ())
@@ -257,9 +339,14 @@ class Packer:
         secret_files = [s.path for s in self.repo.skipped if s.reason == "secret-file"]
         return PackResult(mode=mode, encoding=self.enc.name, budget=budget, tokens=tokens, text=text,
                           files=files, seconds=time.perf_counter() - start, redactions=redactions,
-                          secret_files=secret_files)
+                          secret_files=secret_files, warnings=list(warnings))
 
 
 def pack(repo: Repository, request: PackRequest = PackRequest(), redact: bool = True) -> PackResult:
     """One pack of a loaded repository (keep a `Packer`, or a `Workspace`, to pack it many times)."""
     return Packer(repo, redact=redact).pack(request)
+
+
+def _shown(where: str, spans: dict[str, tuple[tuple[int, int], ...]]) -> bool:
+    path, _, line = where.rpartition(":")
+    return any(a <= int(line) <= b for a, b in spans.get(path, ()))

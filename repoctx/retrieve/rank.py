@@ -332,3 +332,22 @@ def _chunk_docs(repo: Repository, path: str, chunks: list[Chunk]) -> list[list[s
     lines = split_lines(repo.text(path))  # as packed; BM25 tokens are the same either way
     path_tokens = tokenize(path)
     return [path_tokens + tokenize(c.symbol or "") + tokenize("\n".join(lines[c.start - 1:c.end])) for c in chunks]
+
+
+def central_chunks(index: RetrievalIndex) -> list[tuple[int, float]]:
+    """(chunk index, score) of the program code outside tests, most central first: the global
+    PageRank of the chunk's symbol (the most-referenced definitions and the files everything imports),
+    plus a share of its file's best, so that small core files come whole. What "the repository at a
+    glance" shows when a pack has no query, or after the little a query matched."""
+    chunks = index.chunks
+    if not chunks:
+        return []
+    walk = index.pagerank_vector({})
+    score = np.zeros(len(chunks))
+    has_node = index.chunk_node >= 0
+    score[has_node] = walk[index.chunk_node[has_node]]
+    score /= max(score.max(initial=0.0), 1e-300)
+    score = (score + FILE_WEIGHT * index.best_per_file(score)[index.chunk_path]) * (index.prior == 1.0)
+    order = np.lexsort((np.arange(len(chunks)), -score))
+    order = order[score[order] > 0]
+    return list(zip(order.tolist(), score[order].tolist()))
