@@ -115,7 +115,7 @@ def git_blob_sha(data: bytes) -> str:
 #: How repoctx's own renderings begin (render.py): xml and the json object holding it, and markdown
 #: and plain packs (with their map, or a file header followed by a second one).
 _PACK_START = re.compile(
-    rb'\A(?:\xef\xbb\xbf)?\s*(?:<context>\r?\n<(?:map|file path="|callers|diff)|<context>\r?\n</context>'
+    rb'\A(?:\xef\xbb\xbf)?\s*(?:<context>\s*<(?:map>|file path="|callers>|diff>|/context>)'
     rb'|\{\s*"mode": "(?:whole|slice)",\s*"encoding": '
     rb'|## Repository map\r?\n\r?\n```|=== repository map ===\r?\n'
     rb'|## \S+(?: \(lines [\d,-]+\))?\r?\n\r?\n```[\s\S]*?\n```+\r?\n\r?\n## \S'

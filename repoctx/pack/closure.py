@@ -230,17 +230,20 @@ class Closures:
         if not (c.symbol and node in self.symbols and self.symbols[node][1].start_line >= c.start):
             return []
         name = self.symbols[node][1].name
-        sites = []
+        sites = {}  # (path, line) → the innermost caller there (a definition rather than its module)
         for caller in self.repo.graph.callers_of(node):
             cpath = caller.split(":", 1)[0]
             lo, hi = 1, self.repo.facts[cpath].lines
             if caller in self.symbols:
                 lo, hi = self.symbols[caller][1].start_line, self.symbols[caller][1].end_line
+            imports = {i.line for i in self.repo.facts[cpath].imports}
             uses = self.lines_using(cpath).get(name, [])
             at = bisect_left(uses, lo)
-            if at < len(uses) and uses[at] <= hi:
-                sites.append((caller, uses[at]))
-        return sorted(sites, key=lambda s: (is_test_path(s[0].split(":", 1)[0]), s[0].split(":", 1)[0] != c.path, s))
+            while at < len(uses) and uses[at] in imports:
+                at += 1  # importing a name is no call of it
+            if at < len(uses) and uses[at] <= hi and (caller in self.symbols or (cpath, uses[at]) not in sites):
+                sites[cpath, uses[at]] = caller
+        return sorted(((caller, line) for (_, line), caller in sites.items()), key=lambda s: (is_test_path(s[0].split(":", 1)[0]), s[0].split(":", 1)[0] != c.path, s))
 
     def other_callers(self, c: Chunk) -> tuple[list[str], int]:
         """The call sites of the chunk's symbol not shown as code, as `path:line` (at most

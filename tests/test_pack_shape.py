@@ -1,0 +1,153 @@
+"""What a model reads: import blocks whole, definitions with their docs, call sites inside their caller,
+no marker dearer than what it hides, no pack without code, no pack of a pack, XML safe for any text."""
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import make_repo, run_cli
+from repoctx.index.load import load_repository
+from repoctx.model import Focus
+from repoctx.pack.packer import Packer
+from repoctx.pack.request import PackRequest
+from repoctx.render import elision_marker
+from repoctx.tokens import count, get_encoding
+
+LIB = '''import os
+import sys
+import json
+from collections import OrderedDict
+from typing import Any
+
+
+def load(path: str) -> Any:
+    """Read a JSON document from `path`."""
+    with open(path) as f:
+        return json.load(f)
+
+
+def save(path, doc):
+    with open(path, "w") as f:
+        json.dump(doc, f)
+'''
+FILES = {
+    "pkg/__init__.py": "",
+    "pkg/store.py": LIB,
+    "pkg/service.py": ('from pkg.store import load\n\n\ndef refresh(path):\n    """Reload the catalogue."""\n'
+                       '    data = load(path)\n    return len(data)\n'),
+    "cart/cart.go": ('package cart\n\nimport (\n\t"fmt"\n\t"strings"\n\n\t"example.com/shop/price"\n)\n\n'
+                     '// Total sums the items of a cart\n// and rounds the result to cents,\n// as the till does.\n'
+                     'func Total(items []float64) float64 {\n\tsum := 0.0\n\tfor _, v := range items {\n'
+                     '\t\tsum += v\n\t}\n\tfmt.Println(strings.Repeat("-", 3))\n\treturn price.Round(sum)\n}\n'),
+    "price/price.go": "package price\n\n// Round rounds a price to cents.\nfunc Round(v float64) float64 {\n\treturn float64(int(v*100)) / 100\n}\n",
+    "go.mod": "module example.com/shop\n\ngo 1.21\n",
+}
+for i in range(6):  # tests calling `load`: listed, not shown as code
+    FILES[f"tests/test_load_{i}.py"] = (f"from pkg.store import load\n\n\ndef test_load_{i}(tmp_path):\n"
+                                        f"    p = tmp_path / 'x.json'\n    p.write_text('[]')\n"
+                                        f"    assert load(str(p)) == []\n")
+for i in range(14):  # filler so the repository does not fit small budgets
+    FILES[f"pkg/reports/r{i}.py"] = "".join(
+        f"def report_{i}_{j}(rows):\n    \"\"\"Sum of row amounts, scaled.\"\"\"\n    total = 0\n"
+        f"    for row in rows:\n        total += row.amount * {j}\n    return total\n\n\n" for j in range(10))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    return load_repository(str(make_repo(tmp_path_factory.mktemp("shape") / "r", FILES)), workers=1)
+
+
+def shown(result, path):
+    return {n for f in result.files if f.path == path for a, b in f.spans for n in range(a, b + 1)}
+
+
+def test_import_blocks_go_whole(repo):
+    r = Packer(repo).pack(PackRequest(budget=900, mode="slice", focus=(Focus("pkg/store.py", 10, 10),)))
+    assert set(range(1, 6)) <= shown(r, "pkg/store.py")  # json is used; the whole block comes with it
+    r = Packer(repo).pack(PackRequest(budget=900, mode="slice", focus=(Focus("cart/cart.go", 15, 15),)))
+    assert set(range(3, 9)) <= shown(r, "cart/cart.go")  # `import (` … `)`, blank line included
+
+
+def test_definitions_come_with_their_docs_and_call_sites_inside_their_caller(repo):
+    r = Packer(repo).pack(PackRequest(budget=900, mode="slice", focus=(Focus("cart/cart.go", 15, 15),)))
+    assert {10, 11, 12, 13} <= shown(r, "cart/cart.go")   # the three-line doc comment goes with Total
+    assert {3, 4} <= shown(r, "price/price.go")          # the callee's signature with its doc comment
+    packer = Packer(repo)
+    chunk = next(c for c in packer.index.chunks if c.path == "pkg/store.py" and c.symbol == "load")
+    closure = packer.closures.of(chunk)
+    # The call from service.py is shown inside refresh's signature; calls from tests are only listed.
+    assert ("pkg/service.py", 4, 4) in closure and ("pkg/service.py", 5, 7) in closure
+    assert not any(p.startswith("tests/") for p, _, _ in closure)
+    r = packer.pack(PackRequest(budget=600, mode="slice", focus=(Focus("pkg/store.py", 10, 10),)))
+    assert {4, 5, 6, 7} <= shown(r, "pkg/service.py")
+    listing = packer.callers_listing([chunk], {"tests/test_load_0.py": ((1, 7),)})
+    # At most five places (imports are no calls), one of them already shown, and a count of the rest.
+    assert listing == ("load (pkg/store.py) called at tests/test_load_1.py:7, tests/test_load_2.py:7, "
+                       "tests/test_load_3.py:7, tests/test_load_4.py:7, +1 more"), listing
+    text = packer.render_selection("", {}, "xml", False, listing)[0]
+    assert ET.fromstring(text).find("callers").text.strip() == listing
+
+
+def test_no_marker_costs_more_than_the_lines_it_hides(repo):
+    enc = get_encoding(repo.encoding)
+    packer = Packer(repo)
+    markers = 0
+    for query in ("report_3_4", "load json", "Total cents"):
+        r = packer.pack(PackRequest(query, budget=1200, mode="slice"))
+        for f in r.files:
+            lines = packer.lines(f.path)
+            gaps = [(b0 + 1, a1 - 1) for (_, b0), (a1, _) in zip([(0, 0)] + f.spans, f.spans) if a1 > b0 + 1]
+            if f.spans and f.spans[-1][1] < repo.facts[f.path].lines:
+                gaps.append((f.spans[-1][1] + 1, repo.facts[f.path].lines))
+            for a, b in gaps:
+                marker = elision_marker(repo.files[f.path].language or f.path, a, b)
+                assert marker in r.text
+                assert count("\n".join(lines[a - 1:b]), enc) > count(marker, enc), (f.path, a, b)
+                markers += 1
+    assert markers, "the packs elide something"
+
+
+def test_a_pack_without_a_query_is_the_repository_at_a_glance(repo):
+    r = Packer(repo).pack(PackRequest("", budget=2000, mode="auto"))
+    assert r.mode == "slice" and r.tokens >= 0.9 * 2000
+    code = [f.path for f in r.files]
+    assert code and not any(p.startswith("tests/") for p in code)
+    assert "pkg/store.py" in code  # the most-referenced module
+    assert not r.warnings
+
+
+def test_a_query_that_matches_nothing_says_so_and_fills_the_pack(repo, tmp_path):
+    r = run_cli("pack", repo.root, "--query", "zzqx wobble", "--budget", "2k", "-o", str(tmp_path / "p.xml"))
+    assert r.returncode == 0, r.stderr
+    assert "warning: the query matched little" in r.stderr
+    tokens = int(re.search(r"slice: ([\d,]+)/", r.stderr).group(1).replace(",", ""))
+    assert tokens >= 1800 and "<file path=" in (tmp_path / "p.xml").read_text()
+
+
+def test_output_is_never_packed_again(tmp_path):
+    root = make_repo(tmp_path / "r", {"a.py": "def f():\n    return 1\n", "b.py": "from a import f\n\nf()\n"})
+    for _ in range(2):
+        r = run_cli("pack", str(root), "-o", str(root / "context.xml"))
+        assert r.returncode == 0, r.stderr
+    text = (root / "context.xml").read_text()
+    assert 'path="context.xml"' not in text and text.count("<context>") == 1
+    assert "left out 1 file(s) repoctx wrote" in r.stderr and "context.xml" in r.stderr
+    # A pack kept under any name, in any format, is recognised by its content.
+    for fmt, name in (("markdown", "old.md"), ("plain", "old.txt"), ("json", "old.json"), ("xml", "notes.txt")):
+        out = run_cli("pack", str(root), "--format", fmt, "--budget", "200k").stdout
+        (root / name).write_text(out)
+    r = run_cli("pack", str(root), "--format", "plain")
+    assert r.returncode == 0 and "old.md" not in r.stdout and "notes.txt" not in r.stdout
+    assert "=== a.py ===" in r.stdout and r.stdout.count("=== a.py ===") == 1
+
+
+def test_xml_stays_well_formed_for_any_characters(tmp_path):
+    weird = "def f():\n    return '\x01\x02\x1b[0m \x0b\x0c'  # ]]> <tag> &amp;\n"
+    root = make_repo(tmp_path / "r", {"w.py": weird, "x.py": "X = 1\n"})
+    r = run_cli("pack", str(root), "--budget", "10k")
+    assert r.returncode == 0, r.stderr
+    doc = ET.fromstring(r.stdout)
+    body = next(f.text for f in doc.iter("file") if f.get("path") == "w.py")
+    assert "\u2401\u2402\u241b[0m \u240b\u240c" in body and "]]> <tag> &amp;" in body
