@@ -322,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="ranked symbols for a query")
     p.add_argument("query")
     _repo_args(p)
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=parse_size, default=20, help="at most this many symbols (default 20)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 

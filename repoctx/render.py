@@ -2,7 +2,7 @@
 
 A file appears whole or as verbatim line spans; every gap between spans is marked with the line range
 it stands for, in the file's own comment syntax, so a model knows what it does not see. XML is
-well-formed (content goes in CDATA when it holds `<` or `&`), Markdown fences are longer than any
+well-formed (content goes in CDATA when it holds `<`, `&` or `]]>`), Markdown fences are longer than any
 backtick run in the content, and the same selection always renders to the same bytes.
 """
 from __future__ import annotations
@@ -94,7 +94,7 @@ def _xml_char(m: re.Match) -> str:
 
 def _cdata(body: str) -> str:
     body = _XML_FORBIDDEN.sub(_xml_char, body)
-    if "<" not in body and "&" not in body:
+    if "<" not in body and "&" not in body and "]]>" not in body:  # "]]>" is not allowed in XML text
         return body
     return "<![CDATA[" + body.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 

@@ -182,8 +182,10 @@ class Workspace:
         return [(sid, self._redacted(view, path, g.symbols[sid][1])) for sid in g.symbols_in(path)]
 
     def find_symbols(self, query: str, limit: int = 100) -> list[tuple[str, str, Symbol]]:
-        """(id, path, symbol) whose name matches `query` (see `retrieve.search.find_symbols`)."""
-        return find_symbols(self.view().index, query, limit)
+        """(id, path, symbol) whose name matches `query` (see `retrieve.search.find_symbols`);
+        signatures and docs redacted."""
+        view = self.view()
+        return [(sid, path, self._redacted(view, path, s)) for sid, path, s in find_symbols(view.index, query, limit)]
 
     @staticmethod
     def _redacted(view: _View, path: str, s: Symbol) -> Symbol:

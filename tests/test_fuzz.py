@@ -17,6 +17,8 @@ hundred frames above the caller's.
 """
 from __future__ import annotations
 
+import re
+
 import inspect
 import os
 import shutil
@@ -81,6 +83,10 @@ def parse_xml_pack(text: str) -> tuple[str | None, list[tuple[str, str | None, s
             i += len("<map>\n")
             map_text = content("</map>")
             continue
+        if text.startswith("<callers>\n", i):  # the call sites not shown, after the files
+            i += len("<callers>\n")
+            assert re.fullmatch(r"(\S+ \(\S+\) called at \S+:\d+(, \S+:\d+)*(, \+\d+ more)?\n?)+", content("</callers>"))
+            continue
         expect('<file path="')
         j = text.index('"', i)
         path = text[i:j].replace("&quot;", '"').replace("&lt;", "<").replace("&amp;", "&")
@@ -100,6 +106,8 @@ def file_lines(data: bytes) -> list[str]:
     """A file's lines as a model should read them: UTF-8 with replacement, split at "\\n", a "\\r"
     before the line end dropped, no empty line after a final newline."""
     text = data.decode("utf-8", "replace")
+    # XML 1.0 forbids C0 controls other than tab, newline and return: packs show their Control Pictures.
+    text = "".join(chr(0x2400 + ord(c)) if ord(c) < 0x20 and c not in "\t\n\r" else c for c in text)
     n = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
     return [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")][:n]
 

@@ -1,0 +1,226 @@
+"""Render: a selection of files and spans → the text a model reads, in every format, on real code."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import make_repo, run_cli
+
+from repoctx.index.load import load_repository
+from repoctx.pack.packer import Packer
+from repoctx.pack.request import PackRequest
+from repoctx.render import FileSlice, elision_marker, file_body, file_slice, render, result_dict
+
+PY = '''import operator
+
+
+def in_range(a, b, c):
+    """True when a < b and both flags & masks agree."""
+    return a < b and (c & 0x0F) == 3
+
+
+def bitmask(x):
+    return x << 2
+
+
+class Shift:
+    def left(self, n):
+        return n << 1
+'''
+GO = '''package grid
+
+// Peek reads a nested index; the closing brackets form "]]>" with the comparison.
+func Peek(m map[int][]int, k []int) bool {
+	return m[k[0]][k[1]]>0
+}
+
+func Count(xs []int) int {
+	n := 0
+	for range xs {
+		n++
+	}
+	return n
+}
+'''
+JS = '''export const TEMPLATE = "</file><![CDATA[ not markup ]]>";
+
+export function fence(s) {
+  return "```" + s + "````````";
+}
+
+export function wrap(s) {
+  return `<b>${s}</b>`;
+}
+'''
+SQL = "-- schema\nCREATE TABLE t (id INT);\nCREATE INDEX i ON t (id);\nSELECT 1;\nSELECT 2;\n"
+HTML = "<html>\n<body>\n<p>a</p>\n<p>b</p>\n</body>\n</html>\n"
+FILES = {"calc/ops.py": PY, "grid/peek.go": GO, "web/fence.js": JS, "db/schema.sql": SQL, "web/page.html": HTML,
+         "docs/readme.md": "# Title\n\nOne.\n\nTwo.\n\nThree.\n", 'docs/a&b "q" <x>.txt': "plain & <simple>\n"}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    return load_repository(str(make_repo(tmp_path_factory.mktemp("render") / "r", FILES)), workers=1)
+
+
+def lines_of(repo):
+    return lambda path: repo.text(path).split("\n")
+
+
+def whole(repo, path):
+    n = repo.facts[path].lines
+    return file_slice(repo, path, ((1, n),))
+
+
+def test_xml_parses_with_a_real_parser_and_gives_every_file_back_exactly(repo):
+    slices = [whole(repo, p) for p in sorted(FILES)]
+    map_text = "calc/ops.py\n  def in_range(a, b, c):  # a < b & c"
+    diff = "--- a/grid/peek.go\n+++ b/grid/peek.go\n@@ -5 +5 @@\n-\treturn m[k[0]]>0\n+\treturn m[k[0]][k[1]]>0\n"
+    text = render(map_text, slices, lines_of(repo), "xml", diff=diff)
+    root = ET.fromstring(text)
+    assert root.tag == "context"
+    assert [f.get("path") for f in root.iter("file")] == sorted(FILES)
+    for f in root.iter("file"):
+        s = next(s for s in slices if s.path == f.get("path"))
+        assert f.text == "\n" + file_body(s, lines_of(repo)(s.path), False) + "\n"
+        assert f.get("lines") is None  # whole files carry no span attribute
+    assert root.find("map").text == "\n" + map_text + "\n"
+    assert root.find("diff").text == "\n" + diff + "\n"
+    # CDATA only where the text needs it: `<`/`&` (Python, JS) or a `]]>` that would end nothing (Go).
+    raw = {m.group(1): m.group(2) for m in re.finditer(r'<file path="([^"]*)">\n(.*?)\n</file>', text, re.S)}
+    assert raw["calc/ops.py"].startswith("<![CDATA[") and raw["grid/peek.go"].startswith("<![CDATA[")
+    assert raw["docs/readme.md"] == "# Title\n\nOne.\n\nTwo.\n\nThree."  # nothing to protect: as written
+    assert 'path="docs/a&amp;b &quot;q&quot; &lt;x>.txt"' in text
+
+
+def test_xml_slices_carry_their_spans_and_stay_well_formed(repo):
+    s = file_slice(repo, "web/fence.js", ((1, 1), (7, 9)))
+    root = ET.fromstring(render(None, [s], lines_of(repo), "xml"))
+    f = root.find("file")
+    assert f.get("lines") == "1,7-9" and root.find("map") is None
+    assert f.text == ('\nexport const TEMPLATE = "</file><![CDATA[ not markup ]]>";\n// ... lines 2-6 elided\n'
+                      'export function wrap(s) {\n  return `<b>${s}</b>`;\n}\n')
+
+
+def fenced_blocks(md: str) -> list[tuple[str, str, str]]:
+    """(fence, info string, body) of each fenced block, read as CommonMark does: a block closes at
+    the first line that is a fence of the same character at least as long as the opening one."""
+    lines, out, i = md.split("\n"), [], 0
+    while i < len(lines):
+        m = re.match(r"^(`{3,})(.*)$", lines[i])
+        if not m:
+            i += 1
+            continue
+        fence, info, j = m.group(1), m.group(2), i + 1
+        while not re.match(rf"^`{{{len(fence)},}}\s*$", lines[j]):
+            j += 1
+        out.append((fence, info, "\n".join(lines[i + 1:j])))
+        i = j + 1
+    return out
+
+
+def test_markdown_fences_are_longer_than_any_backtick_run_inside(repo):
+    slices = [whole(repo, "web/fence.js"), whole(repo, "calc/ops.py"), file_slice(repo, "grid/peek.go", ((3, 6),))]
+    map_text = "web/fence.js\n  const TEMPLATE = ```"
+    md = render(map_text, slices, lines_of(repo), "markdown", diff="+ ``````` seven\n")
+    blocks = fenced_blocks(md)
+    assert [(f, info) for f, info, _ in blocks] == [
+        ("````", "text"), ("`" * 9, "javascript"), ("```", "python"), ("```", "go"), ("`" * 8, "diff")]
+    assert blocks[0][2] == map_text and blocks[4][2] == "+ ``````` seven\n"
+    for (_, _, body), s in zip(blocks[1:4], slices):
+        assert body == file_body(s, lines_of(repo)(s.path), False)
+    assert "## grid/peek.go (lines 3-6)\n" in md and md.startswith("## Repository map\n")
+    assert "## Change\n" in md
+
+
+def test_plain_headers_name_the_file_and_its_spans(repo):
+    slices = [whole(repo, "db/schema.sql"), file_slice(repo, "calc/ops.py", ((4, 6), (9, 9)))]
+    text = render("MAP", slices, lines_of(repo), "plain", diff="DIFF")
+    assert text == ("=== repository map ===\nMAP\n\n"
+                    f"=== db/schema.sql ===\n{SQL.rstrip()}\n\n"
+                    "=== calc/ops.py (lines 4-6,9) ===\n# ... lines 1-3 elided\n"
+                    + "\n".join(PY.split("\n")[3:6]) + "\n# ... lines 7-8 elided\ndef bitmask(x):\n"
+                    "# ... lines 10-15 elided\n\n=== change (diff) ===\nDIFF\n")
+
+
+@pytest.mark.parametrize("path,spans,expect", [
+    ("calc/ops.py", ((4, 4),), ["# ... lines 1-3 elided", "def in_range(a, b, c):", "# ... lines 5-15 elided"]),
+    ("grid/peek.go", ((1, 1), (3, 6)), ["package grid", "// ... line 2 elided", None, None, None, None,
+                                         "// ... lines 7-14 elided"]),
+    ("web/fence.js", ((3, 5),), ["// ... lines 1-2 elided", None, None, None, "// ... lines 6-9 elided"]),
+    ("db/schema.sql", ((2, 2), (5, 5)), ["-- ... line 1 elided", None, "-- ... lines 3-4 elided", "SELECT 2;"]),
+    ("web/page.html", ((3, 4),), ["<!-- ... lines 1-2 elided -->", None, None, "<!-- ... lines 5-6 elided -->"]),
+    ("docs/readme.md", ((1, 1), (5, 5)), ["# Title", "... lines 2-4 elided", "Two.", "... lines 6-7 elided"]),
+])
+def test_gaps_are_marked_in_the_files_own_comment_syntax(repo, path, spans, expect):
+    s = file_slice(repo, path, spans)
+    got = file_body(s, lines_of(repo)(path), False).split("\n")
+    source = repo.text(path).split("\n")
+    assert len(got) == len(expect)
+    kept = iter(n for a, b in spans for n in range(a, b + 1))
+    for g, e in zip(got, expect):
+        if e is None or "elided" not in e:
+            assert g == source[next(kept) - 1]
+        if e is not None:
+            assert g == e
+    assert s.whole is False and whole(repo, path).whole is True
+
+
+def test_a_marker_uses_the_language_name_or_the_path():
+    assert elision_marker("python", 3, 3) == "# ... line 3 elided"
+    assert elision_marker("typescript", 1, 9) == "// ... lines 1-9 elided"
+    assert elision_marker("infra/main.tf", 2, 4) == "# ... lines 2-4 elided"
+    assert elision_marker("data.json", 2, 4) == "... lines 2-4 elided"  # JSON has no comments
+
+
+def test_line_numbers_are_right_aligned_to_the_widest_and_markers_are_not_numbered(tmp_path):
+    src = "".join(f"func F{i}() {{}}\n" for i in range(1, 121))
+    repo = load_repository(str(make_repo(tmp_path / "r", {"go.mod": "module x\n", "f.go": src})), workers=1)
+    s = file_slice(repo, "f.go", ((7, 8), (120, 120)))
+    body = file_body(s, lines_of(repo)("f.go"), True)
+    assert body == ("// ... lines 1-6 elided\n  7 | func F7() {}\n  8 | func F8() {}\n"
+                    "// ... lines 9-119 elided\n120 | func F120() {}")
+    text = render(None, [s], lines_of(repo), "xml", line_numbers=True)
+    assert ET.fromstring(text).find("file").text == "\n" + body + "\n"
+
+
+def test_json_is_the_result_dict_of_the_pack(repo):
+    result = Packer(repo).pack(PackRequest("bitmask shift", budget=400, mode="slice", format="json"))
+    d = result_dict(result)
+    assert set(d) == {"mode", "encoding", "budget", "tokens", "text", "files", "redacted", "secret_files_left_out"}
+    assert (d["mode"], d["budget"], d["encoding"]) == ("slice", 400, "o200k_base")
+    assert d["tokens"] == result.tokens <= 400
+    assert ET.fromstring(d["text"]).tag == "context"  # the json format carries the xml rendering
+    assert [f["path"] for f in d["files"]] == [f.path for f in result.files] and d["files"]
+    for f in d["files"]:
+        assert set(f) == {"path", "spans", "whole"} and all(1 <= a <= b for a, b in f["spans"])
+    assert json.loads(json.dumps(d)) == d  # plain data only
+
+
+def test_unknown_format_names_the_choices(repo):
+    with pytest.raises(ValueError, match="unknown format 'yaml'; choose one of xml, markdown, plain, json"):
+        render(None, [whole(repo, "calc/ops.py")], lines_of(repo), "yaml")
+
+
+def test_an_empty_file_and_an_empty_selection(repo, tmp_path):
+    empty = FileSlice("pkg/__init__.py", "python", (), 0)
+    assert empty.whole
+    assert render(None, [empty], lambda p: [""], "xml") == '<context>\n\n<file path="pkg/__init__.py">\n\n</file>\n\n</context>\n'
+    assert render(None, [], lambda p: [], "plain") == "\n"
+    assert ET.fromstring(render(None, [], lambda p: [], "xml")).tag == "context"
+
+
+def test_rendering_is_byte_identical_in_process_and_across_hash_seeds(repo):
+    slices = [file_slice(repo, "calc/ops.py", ((4, 6),)), whole(repo, "grid/peek.go")]
+    for fmt in ("xml", "markdown", "plain"):
+        assert render("M", slices, lines_of(repo), fmt) == render("M", list(slices), lines_of(repo), fmt)
+    outs = set()
+    for seed in ("1", "2"):
+        r = run_cli("pack", repo.root, "--query", "nested index peek", "--budget", "300", "--format", "markdown",
+                    "--index", os.path.join(repo.root, f".repoctx/seed{seed}.sqlite"), env={"PYTHONHASHSEED": seed})
+        assert r.returncode == 0, r.stderr
+        outs.add(r.stdout)
+    assert len(outs) == 1 and "func Peek" in outs.pop()

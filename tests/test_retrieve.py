@@ -1,0 +1,224 @@
+"""Retrieve: BM25 over identifier-split chunks fused with the graph walk, and symbol search, on a
+fixture repository in Python, JavaScript, TypeScript and Go."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import make_repo
+
+from repoctx.index.load import load_repository
+from repoctx.retrieve.bm25 import tokenize
+from repoctx.retrieve.rank import MODULE, RetrievalIndex, rank_chunks
+from repoctx.retrieve.search import find_symbols, search
+
+LONG_BODY = "".join(f"    step_{i} = rows[{i}] * weight  # accumulate the weighted row\n" for i in range(80))
+FILES = {
+    "net/headers.py": '''"""Header utilities."""
+
+
+def parse_http_header(raw):
+    """Split one raw header line into a name and a value."""
+    name, _, value = raw.partition(":")
+    return name.strip().lower(), value.strip()
+
+
+def format_header(name, value):
+    return f"{name}: {value}"
+''',
+    "net/client.py": '''from net.headers import parse_http_header
+
+
+def fetch(conn):
+    """Read a response: status line, then headers until a blank line."""
+    headers = {}
+    for line in conn.readlines():
+        if not line.strip():
+            break
+        key, value = parse_http_header(line)
+        headers[key] = value
+    return headers
+''',
+    "net/weights.py": f"def weighted_total(rows, weight):\n{LONG_BODY}    return sum(rows) * weight\n",
+    "src/retry.js": '''export function retryWithBackoff(fn, attempts) {
+  let delay = 100;
+  for (let i = 0; i < attempts; i++) {
+    try { return fn(); } catch (e) { delay *= 2; }
+  }
+  throw new Error("gave up");
+}
+''',
+    "src/jobs.js": '''import { retryWithBackoff } from './retry';
+
+export function runJob(job) {
+  return retryWithBackoff(() => job.run(), 5);
+}
+''',
+    "src/limiter.ts": '''export class RateLimiter {
+  private tokens: number;
+
+  constructor(private readonly capacity: number) {
+    this.tokens = capacity;
+  }
+
+  tryAcquire(cost: number): boolean {
+    if (this.tokens < cost) { return false; }
+    this.tokens -= cost;
+    return true;
+  }
+}
+''',
+    "go.mod": "module example.com/shop\n\ngo 1.21\n",
+    "shipping/cost.go": '''package shipping
+
+// band rounds a weight to whole kilograms.
+func band(grams int) int {
+	return grams / 1000
+}
+
+// ComputeShippingCost prices a parcel by weight band.
+func ComputeShippingCost(grams int) int {
+	if grams > 20000 {
+		return 4000
+	}
+	return 500 + band(grams)*10
+}
+''',
+    "checkout/order.go": '''package checkout
+
+import "example.com/shop/shipping"
+
+// Total of an order: the items, then the parcel.
+func Total(items []int, grams int) int {
+	sum := 0
+	for _, v := range items {
+		sum += v
+	}
+	return sum + shipping.ComputeShippingCost(grams)
+}
+''',
+    "docs/notes.md": "# Notes\n\nShipping is slow; the cost of a retry matters; an HTTP header can be long.\n",
+}
+for i in range(6):  # unrelated code, so that document frequencies mean something
+    FILES[f"misc/m{i}.py"] = "".join(f"def helper_{i}_{j}(items):\n    return [x + {j} for x in items]\n\n\n"
+                                     for j in range(5))
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    repo = load_repository(str(make_repo(tmp_path_factory.mktemp("retrieve") / "r", FILES)), workers=1)
+    return RetrievalIndex.load(repo)
+
+
+def top_chunk(index, query):
+    i, _ = rank_chunks(index, query)[0]
+    c = index.chunks[i]
+    return c.path, c.symbol
+
+
+@pytest.mark.parametrize("query,expect", [
+    # snake_case definition, the query in plain words
+    ("the http header parse drops the value", ("net/headers.py", "parse_http_header")),
+    # camelCase definition, the query in snake_case and in words
+    ("retry_with_backoff gives up too early", ("src/retry.js", "retryWithBackoff")),
+    ("retry with backoff never doubles", ("src/retry.js", "retryWithBackoff")),
+    # a TypeScript method and a Go function, PascalCase
+    ("try acquire must refuse when the rate limiter is empty", ("src/limiter.ts", "RateLimiter.tryAcquire")),
+    ("compute shipping cost for heavy parcels", ("shipping/cost.go", "ComputeShippingCost")),
+])
+def test_the_definition_of_the_queried_identifier_ranks_first(index, query, expect):
+    assert top_chunk(index, query) == expect
+
+
+def test_identifiers_split_the_same_way_in_code_and_in_queries():
+    assert set(tokenize("retryWithBackoff")) >= {"retry", "backoff"}
+    assert set(tokenize("retry_with_backoff")) >= {"retry", "backoff"}
+    assert set(tokenize("ComputeShippingCost")) >= {"compute", "shipping", "cost"}
+    assert "with" not in tokenize("retryWithBackoff")  # a stop word on either side
+
+
+def test_the_caller_ranks_after_the_definition_and_ahead_of_unrelated_code(index):
+    ranked = [index.chunks[i] for i, _ in rank_chunks(index, "compute shipping cost")]
+    paths = [c.path for c in ranked]
+    assert paths[0] == "shipping/cost.go" and "checkout/order.go" in paths
+    assert paths.index("checkout/order.go") < min((paths.index(p) for p in paths if p.startswith("misc/")),
+                                                   default=len(paths))
+    assert paths.index("checkout/order.go") < paths.index("docs/notes.md")  # plain text is discounted
+
+
+def test_rankings_are_deterministic_and_the_cache_changes_nothing(index):
+    q = "retry the http fetch with backoff and a rate limiter"
+    fresh = RetrievalIndex.build(index.repo)
+    assert rank_chunks(index, q) == rank_chunks(index, q) == rank_chunks(fresh, q)
+    seeds = {f"src/jobs.js:{MODULE}": 1.0}
+    assert index.ranked_files(seeds) == index.ranked_files(seeds) == fresh.ranked_files(seeds)
+    assert index.ranked_files() == fresh.ranked_files() == index.global_files()
+    assert sorted(index.ranked_files()) == sorted(index.repo.files)  # every file, once
+
+
+def test_ranked_files_personalised_by_a_seed_put_it_and_its_neighbours_first(index):
+    ranked = index.ranked_files({"shipping/cost.go:ComputeShippingCost": 1.0})
+    assert ranked[:2] == ["shipping/cost.go", "checkout/order.go"]
+    ranked = index.ranked_files({f"src/jobs.js:{MODULE}": 1.0})
+    assert set(ranked[:2]) == {"src/jobs.js", "src/retry.js"}
+
+
+def test_files_that_tie_are_ordered_by_path(index):
+    # the six misc files are alike and unconnected: equal rank, so path order decides
+    ranked = [p for p in index.ranked_files() if p.startswith("misc/")]
+    assert ranked == sorted(ranked)
+
+
+RANK_IN_A_FRESH_PROCESS = r"""
+import json, sys
+from repoctx.index.load import load_repository
+from repoctx.retrieve.rank import RetrievalIndex, rank_chunks
+index = RetrievalIndex.build(load_repository(sys.argv[1], index_path=sys.argv[2], workers=1))
+print(json.dumps([index.ranked_files(), [(index.chunks[i], round(s, 12)) for i, s in rank_chunks(index, sys.argv[3])]]))
+"""
+
+
+def test_rankings_do_not_depend_on_the_hash_seed(index, tmp_path):
+    outs = set()
+    for seed in ("0", "12345"):
+        r = subprocess.run([sys.executable, "-c", RANK_IN_A_FRESH_PROCESS, index.repo.root, str(tmp_path / f"{seed}.sqlite"),
+                            "retry the header fetch, compute the shipping cost"],
+                           capture_output=True, text=True, timeout=120, env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"})
+        assert r.returncode == 0, r.stderr
+        outs.add(r.stdout)
+    assert len(outs) == 1
+    files, chunks = json.loads(outs.pop())
+    assert files == index.ranked_files() and len(chunks) > 5
+
+
+def test_search_gives_each_symbol_once_at_its_whole_extent(index):
+    hits = search(index, "weighted total of the rows", limit=5)
+    assert hits[0].path == "net/weights.py" and hits[0].symbol == "weighted_total"
+    assert (hits[0].start_line, hits[0].end_line) == (1, 82)  # the function, though chunked in pieces
+    assert len({(h.path, h.symbol, h.start_line) for h in hits}) == len(hits) <= 5
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert search(index, "zzzqqq nothing matches this", limit=5) == []
+
+
+def names(hits):
+    return [s.name for _, _, s in hits]
+
+
+def test_find_symbols_by_name_exact_then_prefix_then_substring_then_letters(index):
+    assert names(find_symbols(index, "tryAcquire")) == ["tryAcquire"]
+    assert names(find_symbols(index, "RATELIMITER")) == ["RateLimiter"]  # case does not matter
+    hits = find_symbols(index, "parse")
+    assert names(hits) == ["parse_http_header"]
+    sid, path, s = hits[0]
+    assert (sid, path, s.kind, s.start_line) == ("net/headers.py:parse_http_header", "net/headers.py", "function", 4)
+    assert names(find_symbols(index, "header")) == ["parse_http_header", "format_header"]  # substring; the called one first
+    assert names(find_symbols(index, "cmpshpcst")) == ["ComputeShippingCost"]  # letters in order
+    helpers = find_symbols(index, "helper_3")
+    assert names(helpers)[:5] == [f"helper_3_{j}" for j in range(5)]  # prefix, ties by id
+    assert set(names(helpers)[5:]) == {f"helper_{i}_3" for i in range(6) if i != 3}  # then letters in order
+    total = find_symbols(index, "total")
+    assert names(total)[0] == "Total" and "weighted_total" in names(total)  # the exact match leads
+    assert len(find_symbols(index, "", limit=7)) == 7
+    assert find_symbols(index, "nosuchsymbolanywhere") == []

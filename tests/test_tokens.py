@@ -1,0 +1,112 @@
+"""Tokens: exact counts, offline, for the encodings repoctx bundles; clear errors for the rest.
+
+Counts are checked against a second, independent implementation: the Rust BPE tokenizer of the
+`bpe-openai` wheel (the same vocabulary files, a different algorithm and code base)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from bpe_openai import _bindings as rust_bpe
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from repoctx.tokens import BUNDLED, EncodingUnavailable, count, get_encoding
+
+TEXTS = [
+    "",
+    "hello world",
+    "def parse_http_header(raw: bytes) -> dict[str, str]:\n    return {k.strip(): v for k, v in pairs(raw)}\n",
+    "export const retryWithBackoff = async (fn, n = 3) => { try { return await fn(); } catch (e) { throw e; } };",
+    'func (c *Cart) Total() float64 {\n\tsum := 0.0\n\tfor _, v := range c.Items {\n\t\tsum += v\n\t}\n}\n',
+    "Grüße, café, naïve — 日本語のテキスト, 中文, Ελληνικά, עברית, العربية 🎉👩‍💻🇪🇺",
+    "    \t\t\n\n\r\n   trailing   ",
+    "<|endoftext|> and <|fim_prefix|> are plain text in a file",
+    "x" * 3000 + " " + "ab" * 777,
+    "0123456789" * 50 + " 3.14159e-10 0xDEADBEEF",
+]
+
+
+RUST = {name: rust_bpe.tokenizer_for_encoding(name) for name in BUNDLED}
+
+
+@pytest.fixture(scope="module", params=BUNDLED)
+def pair(request):
+    return get_encoding(request.param), RUST[request.param]
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=range(len(TEXTS)))
+def test_counts_equal_an_independent_tokenizer(pair, text):
+    enc, rust = pair
+    n = count(text, enc)
+    assert n == rust.count(text) == len(rust.encode(text))
+    assert enc.decode(enc.encode_ordinary(text)) == text
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.text(max_size=300))
+def test_counts_equal_an_independent_tokenizer_on_any_text(text):
+    for name in BUNDLED:
+        assert count(text, get_encoding(name)) == RUST[name].count(text)
+
+
+def test_known_token_ids():
+    assert get_encoding("cl100k_base").encode_ordinary("hello world") == [15339, 1917]
+    assert get_encoding("o200k_base").encode_ordinary("hello world") == [24912, 2375]
+
+
+def test_special_token_text_counts_as_the_plain_text_it_is():
+    enc = get_encoding("o200k_base")
+    with pytest.raises(ValueError):  # what plain tiktoken does with it
+        enc.encode("<|endoftext|>")
+    assert count("<|endoftext|>", enc) == RUST["o200k_base"].count("<|endoftext|>") > 1
+
+
+@pytest.mark.parametrize("name,encoding", [
+    (None, "o200k_base"), ("o200k_base", "o200k_base"), ("cl100k_base", "cl100k_base"),
+    ("gpt-4o", "o200k_base"), ("gpt-4o-mini", "o200k_base"), ("gpt-4", "cl100k_base"),
+    ("gpt-3.5-turbo", "cl100k_base"), ("text-embedding-3-small", "cl100k_base"), ("o200k_harmony", "o200k_harmony"),
+])
+def test_model_names_map_to_their_encoding(name, encoding):
+    assert get_encoding(name).name == encoding
+
+
+def test_an_unknown_name_lists_the_encodings():
+    with pytest.raises(EncodingUnavailable) as e:
+        get_encoding("o300k_base")
+    message = str(e.value)
+    assert message.startswith("unknown encoding or model 'o300k_base'; encodings: ")
+    assert {"o200k_base", "cl100k_base"} <= set(message.split("encodings: ")[1].split(", "))
+
+
+@pytest.mark.parametrize("name", ["r50k_base", "p50k_base", "text-davinci-003"])
+def test_an_encoding_not_bundled_says_what_is_available_offline(name):
+    with pytest.raises(EncodingUnavailable, match=r"is not available offline; available: o200k_base, cl100k_base"):
+        get_encoding(name)
+
+
+OFFLINE = r"""
+import json, os, socket, sys
+def refuse(*args, **kwargs):
+    raise OSError("network is off in this test")
+socket.socket.connect = socket.create_connection = socket.getaddrinfo = refuse
+from repoctx.tokens import count, get_encoding
+counts = {n: count(sys.argv[1], get_encoding(n)) for n in ("o200k_base", "cl100k_base", "gpt-4o")}
+print(json.dumps({"counts": counts, "cache": sorted(os.listdir(os.environ["TIKTOKEN_CACHE_DIR"]))}))
+"""
+
+
+def test_encodings_load_from_installed_packages_with_the_network_off(tmp_path):
+    cache = tmp_path / "empty-cache"  # nothing cached yet: a download would be the only other source
+    text = TEXTS[2]
+    r = subprocess.run([sys.executable, "-c", OFFLINE, text], capture_output=True, text=True, timeout=120,
+                       env={"PATH": "/usr/bin:/bin", "TIKTOKEN_CACHE_DIR": str(cache), "HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["counts"] == {"o200k_base": count(text, get_encoding("o200k_base")),
+                             "cl100k_base": count(text, get_encoding("cl100k_base")),
+                             "gpt-4o": count(text, get_encoding("o200k_base"))}
+    # tiktoken's own cache keys: sha1 of the download URL of each bundled file
+    assert out["cache"] == sorted(["fb374d419588a4632f3f557e76b4b70aebbca790", "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"])
