@@ -120,7 +120,7 @@ def test_a_whole_pack_that_does_not_fit_exits_3_and_writes_nothing(repo, tmp_pat
     out = tmp_path / "pack.json"
     r = run_cli("pack", str(repo), "--mode", "whole", "--budget", "200", "--format", "json", "-o", str(out))
     assert r.returncode == 3
-    assert "needs about" in one_error_line(r) and "--mode auto/slice" in r.stderr
+    assert "needs 360 tokens" in one_error_line(r) and "--mode auto/slice" in r.stderr
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 

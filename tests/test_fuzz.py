@@ -85,7 +85,7 @@ def parse_xml_pack(text: str) -> tuple[str | None, list[tuple[str, str | None, s
             continue
         if text.startswith("<callers>\n", i):  # the call sites not shown, after the files
             i += len("<callers>\n")
-            assert re.fullmatch(r"(\S+ \(\S+\) called at \S+:\d+(, \S+:\d+)*(, \+\d+ more)?\n?)+", content("</callers>"))
+            assert re.fullmatch(r"(.+ \(.+\) called at .+:\d+(, \+\d+ more)?\n?)+", content("</callers>"))
             continue
         expect('<file path="')
         j = text.index('"', i)

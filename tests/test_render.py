@@ -190,7 +190,7 @@ def test_line_numbers_are_right_aligned_to_the_widest_and_markers_are_not_number
 def test_json_is_the_result_dict_of_the_pack(repo):
     result = Packer(repo).pack(PackRequest("bitmask shift", budget=400, mode="slice", format="json"))
     d = result_dict(result)
-    assert set(d) == {"mode", "encoding", "budget", "tokens", "text", "files", "redacted", "secret_files_left_out"}
+    assert set(d) == {"mode", "encoding", "budget", "tokens", "text", "files", "redacted", "secret_files_left_out", "warnings"}
     assert (d["mode"], d["budget"], d["encoding"]) == ("slice", 400, "o200k_base")
     assert d["tokens"] == result.tokens <= 400
     assert ET.fromstring(d["text"]).tag == "context"  # the json format carries the xml rendering
