@@ -151,3 +151,9 @@ def test_xml_stays_well_formed_for_any_characters(tmp_path):
     doc = ET.fromstring(r.stdout)
     body = next(f.text for f in doc.iter("file") if f.get("path") == "w.py")
     assert "\u2401\u2402\u241b[0m \u240b\u240c" in body and "]]> <tag> &amp;" in body
+
+
+def test_an_empty_pack_warns(tmp_path):
+    root = make_repo(tmp_path / "r", {"logo.png": b"\x89PNG\r\n\x1a\n\0\0\0"})
+    r = run_cli("pack", str(root))
+    assert r.returncode == 0 and "warning: the pack is empty" in r.stderr

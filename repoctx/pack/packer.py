@@ -196,7 +196,9 @@ class Packer:
             if sum(self.repo.tokens.values()) - 2 * len(self.repo.files) <= budget:
                 whole = text, tokens, slices = self.whole(fmt, numbers)
                 if tokens <= budget:
-                    return self._result("whole", budget, text, tokens, slices, start)
+                    empty = [] if self.repo.files else ["the pack is empty: the repository has no file to pack "
+                                                        "(see `repoctx stats` for what was skipped and why)"]
+                    return self._result("whole", budget, text, tokens, slices, start, (), empty)
             if request.mode == "whole":
                 tokens = (whole or self.whole(fmt, numbers))[1]
                 raise PackError(f"the whole repository needs {tokens:,} tokens (budget {budget:,}); "
@@ -259,7 +261,8 @@ class Packer:
     def _order(self, query: str, focus: list[Focus]):
         """The candidate chunks in the order the fill takes them — covered by the focus first, then
         the best-ranked by value per token, then the rest by rank, then (worked out only when the fill
-        gets that far) the repository's most central code that the query did not reach — as a
+        gets that far, and not for the context of a focus alone) the repository's most central code
+        that the query did not reach — as a
         function giving a fresh iterator; and the set of chunks the query or focus reached."""
         ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
         chunks = self.index.chunks
@@ -268,6 +271,8 @@ class Packer:
 
         def order():
             yield from first
+            if focus and not query.strip():
+                return  # the context of given code: what it reaches, nothing unrelated
             if not tail:
                 tail.append(self._priced([(i, v) for i, v in central_chunks(self.index) if i not in reached]
                                          [:CANDIDATES], []))
