@@ -9,6 +9,12 @@ beside the index, so a warm pack scans nothing it has seen.
 
 Each finding becomes `[REDACTED:<type>]` in the packed line; reports carry file, line and type,
 never the value.
+
+Redaction keeps code that holds no secret: credential formats (keys and tokens with their issuer's
+shape, private keys, JWTs, credentials in URLs) always redact, except a URL whose password is a
+placeholder (`user:pass@`, `{password}`); a high-entropy string redacts only when what comes before it on its line
+(its name, its key) says credential (key, token, secret, password, auth…) — never a bare digest, SHA, ETag or nonce; a
+password-like assignment only when it assigns a literal (not `password := range accounts`).
 """
 from __future__ import annotations
 
@@ -22,13 +28,23 @@ from dataclasses import dataclass
 from repoctx.files import write_atomic
 
 #: Bump when plugins, limits or the pre-filter change: cached findings are then recomputed.
-SCANNER_VERSION = "1"
+SCANNER_VERSION = "3"
 #: High-entropy limits (bits per character): detect-secrets' defaults are 4.5 / 3.0; hex at 3.0 marks
 #: every commit SHA and checksum in code, which only costs context, so it is raised.
 BASE64_LIMIT = 4.5
 HEX_LIMIT = 3.5
 _GATE = re.compile(r"[A-Za-z0-9+/=\-]{20,}|PRIVATE KEY|://[^/\s:@]+:[^/\s:@]+@")
 _KEYWORD_GATE = re.compile(r"(?:pass|pwd|secret|token|key|auth|cred)[\w\"']*\s*[:=]")  # on lowercased text
+#: Words that make a high-entropy string on their line a credential (identifier parts, lowercased).
+CREDENTIAL_WORDS = frozenset({
+    "pass", "passwd", "password", "passphrase", "pwd", "secret", "secrets", "token", "tokens", "key", "keys",
+    "apikey", "auth", "authorization", "credential", "credentials", "cred", "creds", "bearer", "private",
+    "salt", "signature", "signing"})
+#: Passwords in URLs that stand for one (documentation and tests), not one.
+PLACEHOLDER_PASSWORDS = frozenset({"pass", "password", "passwd", "pwd", "secret", "pw", "p", "x", "xxx", "xxxx",
+                                   "changeme", "example", "test", "foo", "bar", "****", "..."})
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_PLACEHOLDER = re.compile(r"\{[^}]*\}|\$\{?\w+\}?|%s|<[^>]*>|\*+")
 
 
 @dataclass(frozen=True)
@@ -161,7 +177,8 @@ class SecretScanner:
                                                       secret=value, plugin=plugin, line=line) \
                             and not _is_filtered_out(required_filter_parameters=["context"], filename=path,
                                                      secret=value, plugin=plugin, line=line, context=context):
-                        found.add((n, secret.type, value))
+                        if _is_secret(secret.type, value, line):
+                            found.add((n, secret.type, value))
         return sorted(found)
 
     def save(self) -> None:
@@ -173,6 +190,22 @@ class SecretScanner:
             self._dirty = False
         except OSError:
             pass
+
+
+def _is_secret(kind: str, value: str, line: str) -> bool:
+    """Whether a plugin's finding is a credential, not code that only looks random (see the module
+    docstring)."""
+    if kind in ("Hex High Entropy String", "Base64 High Entropy String"):
+        before = line[:max(0, line.find(value))]  # the name it is given, the key it is stored under
+        return any(w.lower() in CREDENTIAL_WORDS for w in _WORDS.findall(before))
+    if kind == "Basic Auth Credentials":
+        from urllib.parse import unquote
+        password = unquote(value)
+        return not (password.lower() in PLACEHOLDER_PASSWORDS or _PLACEHOLDER.fullmatch(password)
+                    or any(password.lower() == f"{w}{s}{w}" for w in ("pass", "password") for s in (" ", "#")))
+    if kind == "Secret Keyword":
+        return any(f"{q}{value}" in line or f"{value}{q}" in line for q in "\"'`")
+    return True
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_\-.~]*")

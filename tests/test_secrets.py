@@ -112,3 +112,59 @@ def test_redact_line_keeps_the_code_around_and_whole_tokens():
     f = [secrets.Finding(1, "GitHub Token", "ghp"), secrets.Finding(1, "Base64 High Entropy String", GITHUB[4:])]
     assert secrets.redact_line(f'ghp = call("{GITHUB}", x)', f) == 'ghp = call("[REDACTED:Base64 High Entropy String]", x)'
     assert secrets.redact_line("nothing here", f) == "nothing here"
+
+
+# -- precision and recall: realistic fake credentials, and code that only looks random ---------------
+
+FAKE = {  # path → (text, the secret values in it); every value is made up, in its issuer's format
+    "settings.py": ('AWS_ACCESS_KEY_ID = "AKIAZ7Q3R5T2W9X4Y6B8"\n'
+                    'AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMIK7MDENGbPxRfiCYzq9v3L2k8Hd1"\n'
+                    'api_token = "9c1185a5c5e9fc54612808977ee8f548b2258d31"\n',
+                    ["AKIAZ7Q3R5T2W9X4Y6B8", "wJalrXUtnFEMIK7MDENGbPxRfiCYzq9v3L2k8Hd1",
+                     "9c1185a5c5e9fc54612808977ee8f548b2258d31"]),
+    "client.js": ('const github = "ghp_R7x2Lq9ZtY4mN8vB3kW6sJ1hF5dC0aE2gUiO";\n'
+                  'const slack = "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx";\n'
+                  'const jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkphbmUifQ.'
+                  'Qm9ndXNTaWduYXR1cmVWYWx1ZUZvclRlc3Rpbmc";\n',
+                  ["ghp_R7x2Lq9ZtY4mN8vB3kW6sJ1hF5dC0aE2gUiO", "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+                   "Qm9ndXNTaWduYXR1cmVWYWx1ZUZvclRlc3Rpbmc"]),
+    "db.go": ('package db\n\nconst dsn = "postgres://app:Zx9vQ2mLp7Rt@db.internal:5432/app"\n'
+              'var stripeKey = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"\n',
+              ["Zx9vQ2mLp7Rt", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"]),
+    "deploy.yaml": ('database:\n  password: "hunter2-Xq9z!"\nsigning_key: "8f14e45fceea167a5a36dedd4bea2543aa1b2c3d"\n',
+                    ["hunter2-Xq9z!", "8f14e45fceea167a5a36dedd4bea2543aa1b2c3d"]),
+    "config.json": ('{"client_secret": "b1946ac92492d2347c6235b4d2611184a7c1e3f0", "name": "shop"}\n',
+                    ["b1946ac92492d2347c6235b4d2611184a7c1e3f0"]),
+    "release.sh": ('#!/bin/sh\nexport GITHUB_TOKEN=ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8\n'
+                   'curl -u "ci:Q7wE9rT2yU4i@" https://example.com\n',
+                   ["ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"]),
+    "keys.py": ('KEY = """-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n'
+                '-----END RSA PRIVATE KEY-----"""\n', ["MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun"]),
+}
+
+NOT_SECRETS = {  # code that only looks random: digests, SHAs, UUIDs, ETags, nonces, placeholders
+    "git.py": 'EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git\'s empty tree: not a secret\nHEAD = "e83c5163316f89bfbde7d9ab23ca2e25604af290"\n',
+    "etag.js": (".expect('ETag', 'W/\"3e7-qPnkJ3CVdVhFJQvUBfF10TmVA7g\"')\n"
+                "test.write(Buffer.from('789cab56ca4bcc4d55b2527ab16e97522d00274505ac', 'hex'))\n"),
+    "digest.py": ('b\'WWW-Authenticate: Digest nonce="6bf5d6e4da1ce66918800195d6b9130d"\'\n'
+                  'ID = "550e8400-e29b-41d4-a716-446655440000"\nSHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"\n'),
+    "proxy.py": 'proxies = {"http": "http://user:pass@10.10.1.10:3128/", "https": "socks5://user:password@host:1080"}\n',
+    "auth.go": "package auth\n\nfunc f(accounts map[string]string) {\n\tfor user, password := range accounts {\n\t\t_ = user + password\n\t}\n}\n",
+}
+
+
+def test_every_fake_credential_is_redacted():
+    from repoctx.secrets import Redactor
+    redactor = Redactor()
+    for path, (text, values) in FAKE.items():
+        out = redactor.text(path, text)
+        for v in values:
+            assert v not in out, (path, v, out)
+        assert "[REDACTED:" in out
+
+
+def test_code_that_only_looks_random_is_kept():
+    from repoctx.secrets import Redactor
+    redactor = Redactor()
+    for path, text in NOT_SECRETS.items():
+        assert redactor.text(path, text) == text, path
