@@ -48,7 +48,7 @@ from repoctx.model import FileFacts, Symbol
 
 MODULE = "<module>"
 #: Bump when resolution or linking rules change: cached graphs of the old rules are then ignored.
-GRAPH_VERSION = "1"
+GRAPH_VERSION = "2"
 
 
 def module_id(path: str) -> str:

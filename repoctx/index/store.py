@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from repoctx.model import FileFacts
 
-SCHEMA_VERSION = f"3-py{sys.version_info[0]}.{sys.version_info[1]}"
+SCHEMA_VERSION = f"4-py{sys.version_info[0]}.{sys.version_info[1]}"
 ENV_VAR = "REPOCTX_INDEX"
 #: How long to wait for another process's write lock before giving up with an error.
 LOCK_TIMEOUT_S = 30.0

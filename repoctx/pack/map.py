@@ -1,26 +1,32 @@
 """The repository map: a signatures-only skeleton of the repository, most central files first.
 
 Each file is its path followed by the first line of each definition's signature, indented by
-nesting. Files are ordered by PageRank over the symbol and import graph — global for a pack's
-stable prefix, personalised when a focus or query is given — and the map is cut to its budget by
-exact token count.
+nesting; a name bound by an import (`var x = require(...)`) is no definition and is left out.
+Files are ordered by PageRank over the symbol and import graph — global for a pack's stable
+prefix, personalised when a focus or query is given — code before tests, and the map is cut to its
+budget by exact token count.
 """
 from __future__ import annotations
 
 from repoctx.retrieve.chunks import symbols_in_order
-from repoctx.graph.link import qualified_names
 from repoctx.retrieve.rank import RetrievalIndex
+from repoctx.retrieve.search import is_import_binding
+from repoctx.scan import is_test_path
 from repoctx.tokens import count, get_encoding
 
 
 def file_entry(path: str, index: RetrievalIndex) -> str:
     facts = index.repo.facts[path]
     lines = [path]
-    quals = qualified_names(facts.symbols)
+    open_ends: list[int] = []  # end lines of the definitions enclosing the current one
     for i in symbols_in_order(facts.symbols):
-        s, qual = facts.symbols[i], quals[i]
+        s = facts.symbols[i]
+        while open_ends and open_ends[-1] < s.start_line:
+            open_ends.pop()
         first = s.signature.strip().split("\n", 1)[0].strip() or s.name
-        lines.append("  " * (qual.count(".") + 1) + first)
+        if not is_import_binding(s):
+            lines.append("  " * (len(open_ends) + 1) + first)
+        open_ends.append(s.end_line)
     return "\n".join(lines)
 
 
@@ -29,7 +35,8 @@ def repo_map(index: RetrievalIndex, budget: int, seeds: dict[str, float] | None 
     fall inside a file's entry ('' if not even a line fits)."""
     enc = get_encoding(index.repo.encoding)
     lines: list[str] = []
-    for path in index.ranked_files(seeds) if seeds else index.global_files():
+    ranked = index.ranked_files(seeds) if seeds else index.global_files()
+    for path in sorted(ranked, key=is_test_path):  # stable: by rank within code, then within tests
         lines.extend(file_entry(path, index).split("\n"))
         if len(lines) * 3 > budget * 2:  # a line costs at least a token or two: enough to cut from
             break

@@ -220,6 +220,9 @@ def _symbols(spec: LanguageSpec, src: _Source, caps: dict[str, list[Node]]
     defs = sorted(found.values(), key=_by_extent)
     _pair_names(defs, caps.get("name", ()))
     defs = [d for d in defs if d.name is not None and not _include_guard(d)]
+    if spec.name in _JS_FAMILY:  # `res.send = function send(body) {…}` is one definition, not two
+        defs = [d for d in defs if not (d.node.type in ("function_expression", "function")
+                                        and d.node.parent is not None and d.node.parent in found)]
     _attach_wrappers(spec, src.data, defs, _wrappers(spec, caps))
     data = src.data
     for d in defs:
@@ -350,7 +353,23 @@ def _refine_kotlin(d: _Def) -> None:
         d.kind = "variable"
 
 
-_REFINE = {"go": _refine_go, "cpp": _refine_cpp, "kotlin": _refine_kotlin}
+def _refine_js(d: _Def) -> None:
+    """A function assigned to a member (`res.send = function …`, `Foo.prototype.bar = …`) outside
+    any definition belongs to that object: `res.send`, `Foo.bar` (`exports.baz` stays `baz`: the
+    object is the module itself)."""
+    node = d.node
+    if node.type == "assignment_expression" and d.parent is None:
+        left = node.child_by_field_name("left")
+        obj = left.child_by_field_name("object") if left is not None and left.type == "member_expression" else None
+        if obj is not None and obj.text:
+            name = obj.text.decode("utf-8", "replace").removesuffix(".prototype")
+            if name not in ("this", "exports", "module.exports") and len(name) <= 80 and "\n" not in name:
+                d.parent = name
+
+
+_JS_FAMILY = frozenset(("javascript", "typescript", "tsx"))
+_REFINE = {"go": _refine_go, "cpp": _refine_cpp, "kotlin": _refine_kotlin,
+           **{name: _refine_js for name in _JS_FAMILY}}
 
 
 def _type_name(node: Node | None) -> str | None:

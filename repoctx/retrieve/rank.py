@@ -23,7 +23,7 @@ from repoctx.scan import is_test_path
 
 MODULE = "<module>"
 #: Bump when chunking, tokenising or the walk graph change: old cache files are then ignored.
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"
 DAMPING = 0.85
 ITERATIONS = 30
 SEEDS_FROM_BM25 = 20

@@ -2,61 +2,108 @@
 (an editor's workspace/symbol)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from repoctx.model import Symbol
-from repoctx.retrieve.rank import RetrievalIndex, rank_chunks
+from repoctx.retrieve.rank import MODULE, RetrievalIndex, rank_chunks
+from repoctx.scan import is_test_path
 
 
 @dataclass(frozen=True)
 class Hit:
     path: str
-    symbol: str | None    # qualified name, None for module-level code
+    symbol: str           # qualified name; `<module>` for module-level code
     start_line: int
     end_line: int
     score: float
 
 
+#: Name tiers: exact (qualified or not, as written), exact ignoring case, prefix; then, for an editor's
+#: symbol picker, substring and the letters in order.
+EXACT, EXACT_CASE, PREFIX, SUBSTRING, FUZZY = range(5)
+_IMPORTED = re.compile(r"\brequire\s*\(|\bimport\s*\(|^\s*(?:import|from)\s")
+_NAME_CHAIN = re.compile(r"[\w$]+(?:(?:\.|::|#|->)[\w$]+)*")
+
+
+def is_import_binding(s: Symbol) -> bool:
+    """A name an import binds (`var send = require('send')`): no definition of the repository's."""
+    return s.kind in ("constant", "variable") and bool(_IMPORTED.search(s.signature.split("\n", 1)[0]))
+
+
+def name_tier(query: str, path: str, qualified: str, fuzzy: bool = False) -> int | None:
+    """How a symbol's name matches a query that is a name — `send`, `HTTPAdapter.send` (Class.method),
+    `adapters.HTTPAdapter.send` (module.Class.method), `res.send` (obj.method): its tier, or None.
+    A qualified query matches the end of `module.Qualified.name`, at a dot."""
+    q = re.sub(r"::|#|->", ".", query.strip())
+    if not q:
+        return None
+    module = path.rsplit(".", 1)[0].replace("/", ".")
+    full = f"{module}.{qualified}"
+    name = qualified.rsplit(".", 1)[-1]
+    candidates = (qualified, full) if "." in q else (name,)
+    for tier, fold in ((EXACT, str), (EXACT_CASE, str.lower)):
+        if any(fold(c) == fold(q) or fold(c).endswith("." + fold(q)) for c in candidates):
+            return tier
+    ql = q.lower()
+    if any(c.lower().startswith(ql) or f".{ql}" in c.lower() and c.lower().rsplit(".", 1)[-1].startswith(ql.rsplit(".", 1)[-1])
+           for c in candidates):
+        return PREFIX
+    if fuzzy:
+        target = (qualified if "." in q else name).lower()
+        if ql in target:
+            return SUBSTRING
+        if _subsequence(ql, target):
+            return FUZZY
+    return None
+
+
+def _by_name(index: RetrievalIndex, query: str, fuzzy: bool) -> list[tuple[int, float, str, str, Symbol]]:
+    """(tier, -centrality, id, path, symbol) of the symbols whose name matches, best first (code
+    before tests within a tier)."""
+    rank = index.pagerank_vector({})
+    nodes = index.graph[0]
+    hits = []
+    for sid, (path, s) in index.repo.graph.symbols.items():
+        if is_import_binding(s):
+            continue
+        tier = name_tier(query, path, sid.split(":", 1)[1], fuzzy) if query.strip() else EXACT
+        if tier is not None:
+            hits.append((tier, -(rank[nodes[sid]] if sid in nodes else 0.0), sid, path, s))
+    hits.sort(key=lambda h: (h[0], is_test_path(h[3]), h[1], h[2]))
+    return hits
+
+
 def search(index: RetrievalIndex, query: str, limit: int = 20) -> list[Hit]:
-    """The best-ranked chunks for `query` as symbols (a symbol once, at its whole extent)."""
+    """Symbols for `query`: when it is a name (or `Class.method`, `pkg.func`, `obj.method`), the
+    symbols of that name first — exact, then prefix, the more central first — then the
+    best-ranked chunks (BM25 and the graph walk) as symbols, each once at its whole extent.
+    Module-level code is named `<module>`."""
     symbols = index.repo.graph.symbols
     best: dict[str, Hit] = {}
+    if _NAME_CHAIN.fullmatch(query.strip()):
+        for tier, _, sid, path, s in _by_name(index, query, fuzzy=False):
+            if len(best) >= limit:
+                break
+            best[sid] = Hit(path, sid.split(":", 1)[1], s.start_line, s.end_line, float(3 - tier))
     for i, score in rank_chunks(index, query):
+        if len(best) >= limit:
+            break
         c = index.chunks[i]
         key = f"{c.path}:{c.symbol}" if c.symbol else f"{c.path}:{c.start}"
         if key in best:
             continue
         entry = symbols.get(key) if c.symbol else None
         start, end = (entry[1].start_line, entry[1].end_line) if entry else (c.start, c.end)
-        best[key] = Hit(c.path, c.symbol, start, end, round(score, 4))
-        if len(best) >= limit:
-            break
+        best[key] = Hit(c.path, c.symbol or MODULE, start, end, round(score, 4))
     return list(best.values())
 
 
 def find_symbols(index: RetrievalIndex, query: str, limit: int = 100) -> list[tuple[str, str, Symbol]]:
-    """(id, path, symbol) whose name matches `query`: exact, then prefix, then substring, then
-    the letters in order; within each, the more central symbol (global PageRank) first."""
-    q = query.lower()
-    rank = index.pagerank_vector({})
-    nodes = index.graph[0]
-    hits = []
-    for sid, (path, s) in index.repo.graph.symbols.items():
-        name = s.name.lower()
-        if not q or name == q:
-            tier = 0
-        elif name.startswith(q):
-            tier = 1
-        elif q in name:
-            tier = 2
-        elif _subsequence(q, name):
-            tier = 3
-        else:
-            continue
-        centrality = rank[nodes[sid]] if sid in nodes else 0.0
-        hits.append((tier, -centrality, sid, path, s))
-    hits.sort(key=lambda h: h[:3])
-    return [(sid, path, s) for _, _, sid, path, s in hits[:limit]]
+    """(id, path, symbol) whose name matches `query`, as `search` ranks names (exact, qualified or
+    not, then prefix), then substring, then the letters in order; within each, the more central
+    symbol (global PageRank) first. An editor's workspace/symbol."""
+    return [(sid, path, s) for _, _, sid, path, s in _by_name(index, query, fuzzy=True)[:limit]]
 
 
 def _subsequence(q: str, name: str) -> bool:
