@@ -77,7 +77,7 @@ def _updated_index(root: str, options: ScanOptions, encoding: str | None, index_
     """Scan `root` and bring its index up to date: yields (scan, encoding name, index path, open
     store, report)."""
     result = scan(root, options)
-    enc = tok.get_encoding(encoding).name
+    enc = tok.encoding_name(encoding)
     index_path = os.path.abspath(index_path or default_index_path(result.root))
     with IndexStore(index_path) as store:
         report = update_index(result, store, enc, progress=progress, workers=workers)
