@@ -134,6 +134,8 @@ def _build(constructor, copy: str) -> tiktoken.Encoding:
     try:
         with open(copy, "rb") as fh:
             ranks = marshal.load(fh)
+        if not isinstance(ranks, dict):
+            raise ValueError("not a ranks table")
         public.load_tiktoken_bpe = lambda *a, **k: ranks
     except (OSError, ValueError, EOFError, TypeError):
         def load_and_keep(*args, **kwargs):
