@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from repoctx import tokens as tok
-from repoctx.index.cache import cached, state_key
+from repoctx.index.cache import cached, gc_paused, state_key
 from repoctx.index.store import IndexStore, default_index_path
 from repoctx.files import read_file
 from repoctx.index.update import IndexReport, Progress, analyze, update_index
@@ -113,7 +113,8 @@ def load_repository(root: str, options: ScanOptions = ScanOptions(), encoding: s
                 skipped.append(Skipped(f.path, reason))
             else:
                 kept.append(f)
-        stored = store.facts(map(_key, kept))
+        with gc_paused():
+            stored = store.facts(map(_key, kept))
     files: dict[str, SourceFile] = {}
     facts: dict[str, FileFacts] = {}
     tokens: dict[str, int] = {}
