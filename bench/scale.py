@@ -92,7 +92,7 @@ def main() -> None:
     for name in SMALL:
         repo = str(small_repo(name))
         run([*REPOCTX, "index", repo])  # the warm figures follow a first index
-        for cmd in (["index", repo], ["stats", repo], ["map", repo], ["search", repo, SMALL_QUERY],
+        for cmd in (["index", repo], ["stats", repo], ["map", repo], ["search", SMALL_QUERY, repo],
                     ["pack", repo, "--query", SMALL_QUERY, "--budget", "32k"]):
             wall, rss = measure(f"{name}: warm {cmd[0]}", [*REPOCTX, *cmd])
         curve.append((name, rss))
