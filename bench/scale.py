@@ -11,6 +11,16 @@ unpacked and committed (`git add -A -f`: its .gitignore ignores the top level). 
 the median wall time of RUNS processes, and the largest peak RSS of them (wait4's ru_maxrss).
 The last block is the peak-RSS curve of a warm query pack, requests → Django → Linux. Prints
 figures; it does not pass or fail. The floor of a cold index is bench/index_speed.py's.
+
+Measured 2026-12-06 (2 vCPU shared with other jobs, load ≈ 2.5; ±30 %), branch `speed`:
+  --help 0.09 s (2.3x `python -c pass`); requests/gin/express warm index 0.09-0.24 s, stats 0.09-0.15 s,
+  search 0.21-0.34 s, map 0.50-1.02 s, pack --query 0.57-1.14 s (the o200k load, ~0.25 s, and
+  imports dominate); Django warm index 0.17 s / 32 MiB (was 0.43 s / 107 MiB), warm pack --query
+  1.74 s / 312 MiB, whole 3.41 s / 919 MiB. Linux 6.1: cold index 4 min 06 s wall, 265 s CPU, 418 MiB;
+  warm index 0.9 s / 87 MiB; first pack --query (builds the caches) ~4 min, past 4.2 GiB; a warm
+  pack passed 7 GiB and was killed: it loads every file's facts (2.9 GiB for 2.9 M symbols) and a
+  1.45 GB retrieval cache (chunks, vocabulary, postings) into Python objects.
+  Peak RSS of a warm query pack: requests 128 MiB → Django 312 MiB → Linux > 7 GiB (not bounded yet).
 """
 from __future__ import annotations
 
