@@ -117,6 +117,11 @@ def tokenize(text: str) -> list[str]:
     return list(chain.from_iterable(map(_cache.__getitem__, _WORD.findall(text))))
 
 
+def _numpy(values: array, dtype) -> np.ndarray:
+    """The array's items as a numpy array, without a copy."""
+    return np.frombuffer(values, dtype=dtype) if len(values) else np.zeros(0, dtype=dtype)
+
+
 class BM25:
     """A BM25 index over documents given as token lists, Lucene-style:
     idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf part = tf / (tf + k1 * (1 - b + b * len / avglen)).
@@ -143,15 +148,13 @@ class BM25:
             distinct.append(len(tf))
             length.append(len(doc))
         n = self.n_docs = len(length)
-        lengths = np.frombuffer(length, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
-        term = np.frombuffer(terms, dtype=np.int32) if len(terms) else np.zeros(0, dtype=np.int32)
+        lengths, term = _numpy(length, np.int64), _numpy(terms, np.int32)
         order = np.argsort(term, kind="stable")  # by term; within a term, documents stay in order
         #: Document index of each posting, grouped by term; term t owns [indptr[t], indptr[t+1]).
-        self.post_doc = np.repeat(np.arange(n, dtype=np.int32), np.frombuffer(distinct, dtype=np.int32)
-                                  if n else np.zeros(0, dtype=np.int32))[order]
+        self.post_doc = np.repeat(np.arange(n, dtype=np.int32), _numpy(distinct, np.int32))[order]
         df = np.bincount(term, minlength=len(vocab))
         del term, terms
-        tf = (np.frombuffer(counts, dtype=np.int32) if len(counts) else np.zeros(0, dtype=np.int32))[order].astype(np.int64)
+        tf = _numpy(counts, np.int32)[order].astype(np.int64)
         del order, counts
         self.indptr = np.concatenate(([0], np.cumsum(df)))
         idf = np.log1p((n - df + 0.5) / (df + 0.5))
