@@ -107,6 +107,10 @@ def _load(args: argparse.Namespace) -> tuple[Repository, Settings]:
     options = dataclasses.replace(ScanOptions.from_settings(st), outputs=_outputs(args))
     repo = load_repository(args.path, options, encoding=st.encoding, index_path=args.index, progress=progress)
     _warn(st, repo.report.warnings)
+    # One command, then exit: what was loaded lives to the end, and is acyclic, so the cyclic GC
+    # need not walk it again on every later collection (0.3 s of a warm Django pack).
+    import gc
+    gc.freeze()
     return repo, st
 
 

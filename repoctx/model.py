@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceFile:
     """A file the scan accepted. `blob_sha` is git's blob id (computed the same way outside git)."""
     path: str
@@ -47,7 +47,7 @@ class ScanResult:
     is_git: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Symbol:
     name: str
     kind: str                 # function, method, class, interface, struct, enum, type, module, constant, macro, …
@@ -65,7 +65,7 @@ class Reference(NamedTuple):
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Import:
     """An import as written. `module` is the spec in the language's own syntax:
     python "pkg.mod" / "..rel.mod", js "./a/b", go "example.com/m/pkg", rust "crate::a::b" or
@@ -107,7 +107,7 @@ class LazyReferences(Sequence):
         return repr(self._list())
 
 
-@dataclass
+@dataclass(slots=True)
 class FileFacts:
     language: str | None
     lines: int

@@ -158,3 +158,28 @@ def test_empty_index_and_empty_query():
 def test_plurals_match_their_singular(word, expected):
     from repoctx.retrieve.bm25 import singular
     assert singular(word) == expected
+
+
+def test_streamed_build_scores_every_document_as_the_formula_says():
+    """BM25 consumes its documents one at a time (a generator); every score equals the Lucene
+    formula computed directly, including repeated terms, empty documents and unseen words."""
+    import math
+    import random
+    from collections import Counter
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(40)]
+    docs = [[rng.choice(words[: rng.randint(1, 40)]) for _ in range(rng.randint(0, 25))] for _ in range(60)]
+    index = BM25(iter(docs))
+    n, avg = len(docs), sum(map(len, docs)) / len(docs)
+    for query in (["w0"], ["w3", "w17", "w3"], ["w39", "nowhere"], words):
+        expected = []
+        for doc in docs:
+            tf, total = Counter(doc), 0.0
+            for t in set(query):
+                df = sum(t in d for d in docs)
+                if tf[t]:
+                    idf = math.log1p((n - df + 0.5) / (df + 0.5))
+                    total += idf * tf[t] / (tf[t] + 1.2 * (1 - 0.75 + 0.75 * len(doc) / avg))
+            expected.append(total)
+        assert index.scores(query).tolist() == pytest.approx(expected, rel=1e-12, abs=0)
+    assert list(index.vocab) == list(dict.fromkeys(t for d in docs for t in d))  # ids by first appearance

@@ -109,4 +109,21 @@ def test_encodings_load_from_installed_packages_with_the_network_off(tmp_path):
                              "cl100k_base": count(text, get_encoding("cl100k_base")),
                              "gpt-4o": count(text, get_encoding("o200k_base"))}
     # tiktoken's own cache keys: sha1 of the download URL of each bundled file
-    assert out["cache"] == sorted(["fb374d419588a4632f3f557e76b4b70aebbca790", "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"])
+    keys = sorted(["fb374d419588a4632f3f557e76b4b70aebbca790", "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"])
+    assert [c for c in out["cache"] if "." not in c] == keys
+    # beside each, the parsed ranks that later processes load instead of parsing the file again
+    assert sorted(c.split(".")[0] for c in out["cache"] if c.endswith(".repoctx-ranks.marshal")) == keys
+
+
+def test_a_damaged_ranks_copy_is_rebuilt_and_counts_stay_exact(tmp_path):
+    code = ("import glob, os, sys; from repoctx.tokens import get_encoding; "
+            "[open(p, 'wb').write(b'garbage' if i % 2 else b'i\\x05\\x00\\x00\\x00') for i, p in "
+            "enumerate(glob.glob(os.path.join(os.environ['TIKTOKEN_CACHE_DIR'], '*.marshal')))] if sys.argv[1] == 'spoil' else None; "
+            "print(len(get_encoding('o200k_base').encode_ordinary(sys.argv[2])), len(get_encoding('cl100k_base').encode_ordinary(sys.argv[2])))")
+    env = {"PATH": "/usr/bin:/bin", "TIKTOKEN_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    text = TEXTS[2]
+    expected = f"{count(text, get_encoding('o200k_base'))} {count(text, get_encoding('cl100k_base'))}"
+    for step in ("first", "spoil", "again"):
+        r = subprocess.run([sys.executable, "-c", code, step, text], capture_output=True, text=True, timeout=120, env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == expected.split(), step

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from repoctx import tokens as tok
-from repoctx.index.cache import cached, state_key
+from repoctx.index.cache import cached, gc_paused, state_key
 from repoctx.index.store import IndexStore, default_index_path
 from repoctx.files import read_file
 from repoctx.index.update import IndexReport, Progress, analyze, update_index
@@ -77,7 +77,7 @@ def _updated_index(root: str, options: ScanOptions, encoding: str | None, index_
     """Scan `root` and bring its index up to date: yields (scan, encoding name, index path, open
     store, report)."""
     result = scan(root, options)
-    enc = tok.get_encoding(encoding).name
+    enc = tok.encoding_name(encoding)
     index_path = os.path.abspath(index_path or default_index_path(result.root))
     with IndexStore(index_path) as store:
         report = update_index(result, store, enc, progress=progress, workers=workers)
@@ -113,7 +113,8 @@ def load_repository(root: str, options: ScanOptions = ScanOptions(), encoding: s
                 skipped.append(Skipped(f.path, reason))
             else:
                 kept.append(f)
-        stored = store.facts(map(_key, kept))
+        with gc_paused():
+            stored = store.facts(map(_key, kept))
     files: dict[str, SourceFile] = {}
     facts: dict[str, FileFacts] = {}
     tokens: dict[str, int] = {}

@@ -151,7 +151,8 @@ def update_index(scan: ScanResult, store: IndexStore, encoding_name: str,
             pending_tokens.clear()
         last_commit = time.monotonic()
 
-    tok.get_encoding(encoding_name)  # load once here, so forked workers inherit it
+    if todo:
+        tok.get_encoding(encoding_name)  # load once here, so forked workers inherit it
     workers = workers or os.cpu_count() or 1
     try:
         if workers > 1 and len(todo) >= MIN_FILES_FOR_WORKERS:

@@ -13,7 +13,9 @@ broken by document index. bm25s gives the same scores (float32) but builds in ~1
 from __future__ import annotations
 
 import re
+from array import array
 from collections import Counter
+from collections.abc import Iterable
 from itertools import chain
 
 import numpy as np
@@ -115,6 +117,11 @@ def tokenize(text: str) -> list[str]:
     return list(chain.from_iterable(map(_cache.__getitem__, _WORD.findall(text))))
 
 
+def _numpy(values: array, dtype) -> np.ndarray:
+    """The array's items as a numpy array, without a copy."""
+    return np.frombuffer(values, dtype=dtype) if len(values) else np.zeros(0, dtype=dtype)
+
+
 class BM25:
     """A BM25 index over documents given as token lists, Lucene-style:
     idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf part = tf / (tf + k1 * (1 - b + b * len / avglen)).
@@ -124,26 +131,37 @@ class BM25:
     long query do not multiply a term's weight); tokens the index has never seen are ignored.
     """
 
-    def __init__(self, docs: list[list[str]], k1: float = 1.2, b: float = 0.75) -> None:
-        n = len(docs)
-        self.n_docs = n
-        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=n)
-        flat = list(chain.from_iterable(docs))
+    def __init__(self, docs: Iterable[list[str]], k1: float = 1.2, b: float = 0.75) -> None:
+        # Streamed: each document is reduced to its distinct terms and their counts as it comes, so
+        # memory holds the postings (a few bytes each), never every document's token list at once.
         #: token → term id, in order of first appearance (deterministic).
-        self.vocab: dict[str, int] = {t: i for i, t in enumerate(dict.fromkeys(flat))}
-        term = np.fromiter(map(self.vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
-        doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        keys, tf = np.unique(term * max(n, 1) + doc, return_counts=True)  # sorted by term, then doc
-        post_term = keys // max(n, 1)
+        self.vocab: dict[str, int] = {}
+        vocab = self.vocab
+        terms, counts, distinct, length = array("i"), array("i"), array("i"), array("q")
+        for doc in docs:
+            tf = Counter(doc)  # keys in order of first appearance within the document
+            for t in tf:
+                if t not in vocab:
+                    vocab[t] = len(vocab)
+            terms.extend(map(vocab.__getitem__, tf))
+            counts.extend(tf.values())
+            distinct.append(len(tf))
+            length.append(len(doc))
+        n = self.n_docs = len(length)
+        lengths, term = _numpy(length, np.int64), _numpy(terms, np.int32)
+        order = np.argsort(term, kind="stable")  # by term; within a term, documents stay in order
         #: Document index of each posting, grouped by term; term t owns [indptr[t], indptr[t+1]).
-        self.post_doc = (keys % max(n, 1)).astype(np.int32)
-        df = np.bincount(post_term, minlength=len(self.vocab))
+        self.post_doc = np.repeat(np.arange(n, dtype=np.int32), _numpy(distinct, np.int32))[order]
+        df = np.bincount(term, minlength=len(vocab))
+        del term, terms
+        tf = _numpy(counts, np.int32)[order].astype(np.int64)
+        del order, counts
         self.indptr = np.concatenate(([0], np.cumsum(df)))
         idf = np.log1p((n - df + 0.5) / (df + 0.5))
         self.avglen = float(lengths.mean()) if n and lengths.sum() else 1.0
         norm = k1 * (1 - b + b * lengths / self.avglen)
         #: BM25 contribution of each posting: idf(term) * tf part(term, doc).
-        self.post_weight = idf[post_term] * tf / (tf + norm[self.post_doc])
+        self.post_weight = np.repeat(idf, df) * tf / (tf + norm[self.post_doc])
         self.extra: list[dict[str, float]] = []  # see `extended`
 
     def state(self) -> tuple:

@@ -159,12 +159,14 @@ class RetrievalIndex:
     @classmethod
     def build(cls, repo: Repository) -> RetrievalIndex:
         chunks: list[Chunk] = []
-        docs: list[list[str]] = []
-        for path, facts in repo.facts.items():
-            new = file_chunks(path, facts)
-            chunks += new
-            docs += _chunk_docs(repo, path, new)
-        return cls(repo, chunks, BM25(docs), _walk_graph(repo, chunks))
+
+        def docs():  # streamed into the BM25 build, one file at a time (bounded memory)
+            for path, facts in repo.facts.items():
+                new = file_chunks(path, facts)
+                chunks.extend(new)
+                yield from _chunk_docs(repo, path, new)
+        bm25 = BM25(docs())
+        return cls(repo, chunks, bm25, _walk_graph(repo, chunks))
 
     @classmethod
     def load(cls, repo: Repository) -> RetrievalIndex:
