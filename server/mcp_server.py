@@ -387,6 +387,7 @@ def serve_http(server: Server, host: str, port: int, token: str | None, allow_ho
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(128)  # connections queue from now on, so the address printed below is ready
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     print(f"repoctx mcp: serving http://{shown}:{port}/mcp" + (" (bearer token required)" if token else ""),

@@ -38,10 +38,13 @@ def find_symbols(index: RetrievalIndex, query: str, limit: int = 100) -> list[tu
     """(id, path, symbol) whose name matches `query`: exact, then prefix, then substring, then
     the letters in order; within each, the more central symbol (global PageRank) first."""
     q = query.lower()
-    rank = index.pagerank_vector({})
+    rank = index.__dict__.get("_symbol_rank")
+    if rank is None:  # the global PageRank, once per index (a patched index is a new object)
+        rank = index._symbol_rank = index.pagerank_vector({})
     nodes = index.graph[0]
     hits = []
-    for sid, (path, s) in index.repo.graph.symbols.items():
+    symbols = index.repo.graph.symbols
+    for sid, (path, s) in symbols.items():
         name = s.name.lower()
         if not q or name == q:
             tier = 0
@@ -49,12 +52,15 @@ def find_symbols(index: RetrievalIndex, query: str, limit: int = 100) -> list[tu
             tier = 1
         elif q in name:
             tier = 2
-        elif _subsequence(q, name):
-            tier = 3
         else:
             continue
         centrality = rank[nodes[sid]] if sid in nodes else 0.0
         hits.append((tier, -centrality, sid, path, s))
+    if len(hits) < limit:  # letters in order only when the closer matches leave room
+        for sid, (path, s) in symbols.items():
+            name = s.name.lower()
+            if q not in name and _subsequence(q, name):
+                hits.append((3, -(rank[nodes[sid]] if sid in nodes else 0.0), sid, path, s))
     hits.sort(key=lambda h: h[:3])
     return [(sid, path, s) for _, _, sid, path, s in hits[:limit]]
 
