@@ -362,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_init)
 
     sub.add_parser("serve", add_help=False, help="run the language server (stdio; --tcp HOST:PORT for debugging)")
+    sub.add_parser("mcp", add_help=False, help="run the MCP server for coding agents (stdio; --http [HOST:]PORT)")
     return parser
 
 
@@ -370,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["serve"]:  # the server parses its own flags
         from repoctx_server.language_server import main as serve
         return serve(argv[1:])
+    if argv[:1] == ["mcp"]:
+        from repoctx_server.mcp_server import main as mcp
+        return mcp(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -27,7 +27,7 @@ from repoctx.index.load import Repository, load_repository
 from repoctx.model import PackResult, Symbol
 from repoctx.pack.packer import Packer
 from repoctx.pack.request import PackRequest
-from repoctx.retrieve.rank import MODULE, RetrievalIndex
+from repoctx.retrieve.rank import MODULE, RetrievalIndex, query_signals
 from repoctx.retrieve.search import find_symbols
 from repoctx.scan import ScanOptions
 from repoctx.settings import Settings, load_settings
@@ -46,6 +46,22 @@ def _changed(old: Repository, new: Repository) -> list[str] | None:
     if any(p not in new.files for p in old.files):
         return None
     return sorted(p for p, f in new.files.items() if p not in old.files or old.files[p].blob_sha != f.blob_sha)
+
+
+def _parents(path: str):
+    """The folders above a repository path, the root ("." ) included."""
+    parts = path.split("/")[:-1]
+    yield "."
+    for i in range(1, len(parts) + 1):
+        yield "/".join(parts[:i])
+
+
+def _stat(full: str) -> tuple[int, int]:
+    try:
+        st = os.stat(full)
+        return st.st_mtime_ns, st.st_size
+    except OSError:
+        return -1, -1
 
 
 class OutsideWorkspace(ValueError):
@@ -76,6 +92,7 @@ class Workspace:
         self._base: _View | None = None
         self._view: _View | None = None
         self._lock = threading.RLock()
+        self._stamp: dict[str, tuple[int, int]] = {}  # path → (mtime_ns, size) of what the last load read
 
     # -- paths -----------------------------------------------------------------------------------
 
@@ -99,6 +116,7 @@ class Workspace:
         st = self.settings
         repo = load_repository(self.root, ScanOptions.from_settings(st), encoding=st.encoding, index_path=self.index_path,
                                progress=progress)
+        stamp = self._disk_stamp(repo)
         old = self._base
         same = old and old.repo.encoding == repo.encoding and old.packer.redactor.enabled == st.redact
         changed = _changed(old.repo, repo) if same else None
@@ -119,7 +137,26 @@ class Workspace:
         with self._lock:
             self._base = view
             self._view = None
+            self._stamp = stamp
         return repo
+
+    def _disk_stamp(self, repo: Repository) -> dict[str, tuple[int, int]]:
+        """(mtime_ns, size) of every file the load read and of the folders holding them or a skipped
+        file (a file added, removed or renamed changes its folder's), for `refresh` to compare."""
+        paths = set(repo.files) | {d for p in [*repo.files, *(s.path for s in repo.skipped)] for d in _parents(p)}
+        return {p: _stat(os.path.join(self.root, p)) for p in paths}
+
+    def refresh(self, progress=None) -> bool:
+        """Load again if anything on disk changed since the last load (a stat of each file and folder:
+        milliseconds when nothing did); True when it loaded. For front ends no editor tells about
+        saves (an agent writes files itself)."""
+        with self._lock:
+            stamp = self._stamp
+        if self._base is not None and stamp and all(
+                _stat(os.path.join(self.root, p)) == v for p, v in stamp.items()):
+            return False
+        self.load(progress)
+        return True
 
     def set_buffer(self, path: str, text: str) -> None:
         with self._lock:
@@ -165,10 +202,13 @@ class Workspace:
         with self._lock:
             return view.packer.pack(request or self.request())
 
-    def map(self, budget: int | None = None, focus: str | None = None) -> tuple[str, int]:
-        """(map text, exact tokens): the signature map, personalised towards `focus` (a path), redacted."""
+    def map(self, budget: int | None = None, focus: str | None = None, query: str = "") -> tuple[str, int]:
+        """(map text, exact tokens): the signature map, personalised towards `focus` (a path) and
+        what `query` names, redacted."""
         view = self.view()
         seeds = {f"{focus}:{MODULE}": 1.0} | {sid: 1.0 for sid in view.repo.graph.symbols_in(focus)} if focus else None
+        if query.strip():
+            seeds = {**query_signals(view.index, query).seeds, **(seeds or {})}
         with self._lock:
             text = view.packer.map(budget or self.settings.map_budget, seeds)
         return text, count(text, get_encoding(view.repo.encoding))
@@ -181,11 +221,14 @@ class Workspace:
         g = view.repo.graph
         return [(sid, self._redacted(view, path, g.symbols[sid][1])) for sid in g.symbols_in(path)]
 
-    def find_symbols(self, query: str, limit: int = 100) -> list[tuple[str, str, Symbol]]:
-        """(id, path, symbol) whose name matches `query` (see `retrieve.search.find_symbols`);
-        signatures and docs redacted."""
+    def find_symbols(self, query: str, limit: int = 100, kind: str | None = None) -> list[tuple[str, str, Symbol]]:
+        """(id, path, symbol) whose name matches `query` (see `retrieve.search.find_symbols`), of one
+        `kind` if given; signatures and docs redacted."""
         view = self.view()
-        return [(sid, path, self._redacted(view, path, s)) for sid, path, s in find_symbols(view.index, query, limit)]
+        hits = find_symbols(view.index, query, limit if kind is None else len(view.repo.graph.symbols))
+        if kind is not None:
+            hits = [h for h in hits if h[2].kind == kind][:limit]
+        return [(sid, p, self._redacted(view, p, s)) for sid, p, s in hits]
 
     @staticmethod
     def _redacted(view: _View, path: str, s: Symbol) -> Symbol:
@@ -236,8 +279,10 @@ class Workspace:
     def references(self, path: str, line: int, column: int, include_declaration: bool = True) -> list[Location]:
         """The lines that use the symbol named at a position, across the repository."""
         sid = self.symbol_at(path, line, column)
-        if not sid:
-            return []
+        return self.references_of(sid, include_declaration) if sid else []
+
+    def references_of(self, sid: str, include_declaration: bool = True) -> list[Location]:
+        """The definition of a symbol (by id) and the lines that use it, across the repository."""
         g = self.repo.graph
         tpath, target = g.symbols[sid]
         out = [Location(tpath, target.start_line, target.start_line, target.name)] if include_declaration else []

@@ -57,9 +57,10 @@ class PackRequest:
         return cls(**{**defaults, **{k: v for k, v in given.items() if v is not None}})
 
 
-def parse_focus(text: str, root: str) -> Focus:
-    """'FILE', 'FILE:LINE' or 'FILE:FIRST-LAST' → Focus; FILE relative to the repository root or to
-    the current folder, and never outside the repository."""
+def parse_focus(text: str, root: str, label: str = "--focus", cwd: bool = True) -> Focus:
+    """'FILE', 'FILE:LINE' or 'FILE:FIRST-LAST' → Focus; FILE relative to the repository root (or,
+    with `cwd`, to the current folder), and never outside the repository. `label` names the option
+    or argument in messages."""
     path, _, lines = text.partition(":")
     start = end = None
     if lines:
@@ -68,11 +69,11 @@ def parse_focus(text: str, root: str) -> Focus:
             start = int(first)
             end = int(last) if last else start
         except ValueError:
-            raise RequestError(f"--focus {text!r}: expected FILE, FILE:LINE or FILE:FIRST-LAST") from None
+            raise RequestError(f"{label} {text!r}: expected FILE, FILE:LINE or FILE:FIRST-LAST") from None
         if start < 1 or end < start:
-            raise RequestError(f"--focus {text!r}: lines must be 1-based and FIRST <= LAST")
-    for candidate in (os.path.join(root, path), os.path.abspath(path)):
+            raise RequestError(f"{label} {text!r}: lines must be 1-based and FIRST <= LAST")
+    for candidate in (os.path.join(root, path), os.path.abspath(path))[:2 if cwd else 1]:
         full = os.path.realpath(candidate)
         if full.startswith(root + os.sep) and os.path.isfile(full):
             return Focus(os.path.relpath(full, root).replace(os.sep, "/"), start, end)
-    raise RequestError(f"--focus {text!r}: no such file inside the repository {root}")
+    raise RequestError(f"{label} {text!r}: no such file inside the repository {root}")

@@ -31,7 +31,7 @@ def is_import_binding(s: Symbol) -> bool:
     return s.kind in ("constant", "variable") and bool(_IMPORTED.search(s.signature.split("\n", 1)[0]))
 
 
-def name_tier(query: str, path: str, qualified: str, fuzzy: bool = False) -> int | None:
+def name_tier(query: str, path: str, qualified: str, fuzzy: int = 0) -> int | None:
     """How a symbol's name matches a query that is a name — `send`, `HTTPAdapter.send` (Class.method),
     `adapters.HTTPAdapter.send` (module.Class.method), `res.send` (obj.method): its tier, or None.
     A qualified query matches the end of `module.Qualified.name`, at a dot."""
@@ -49,27 +49,35 @@ def name_tier(query: str, path: str, qualified: str, fuzzy: bool = False) -> int
     if any(c.lower().startswith(ql) or f".{ql}" in c.lower() and c.lower().rsplit(".", 1)[-1].startswith(ql.rsplit(".", 1)[-1])
            for c in candidates):
         return PREFIX
-    if fuzzy:
+    if fuzzy:  # 1: substring; 2: substring or the letters in order
         target = (qualified if "." in q else name).lower()
         if ql in target:
             return SUBSTRING
-        if _subsequence(ql, target):
+        if fuzzy > 1 and _subsequence(ql, target):
             return FUZZY
     return None
 
 
-def _by_name(index: RetrievalIndex, query: str, fuzzy: bool) -> list[tuple[int, float, str, str, Symbol]]:
+def _by_name(index: RetrievalIndex, query: str, fuzzy: int = 0, limit: int = 0
+             ) -> list[tuple[int, float, str, str, Symbol]]:
     """(tier, -centrality, id, path, symbol) of the symbols whose name matches, best first (code
-    before tests within a tier)."""
-    rank = index.pagerank_vector({})
+    before tests within a tier). With `fuzzy` 2, the letters-in-order tier is only worked out when
+    the closer tiers give fewer than `limit`."""
+    rank = index.__dict__.get("_symbol_rank")
+    if rank is None:  # the global PageRank, once per index (a patched index is a new object)
+        rank = index._symbol_rank = index.pagerank_vector({})
     nodes = index.graph[0]
-    hits = []
-    for sid, (path, s) in index.repo.graph.symbols.items():
-        if is_import_binding(s):
-            continue
-        tier = name_tier(query, path, sid.split(":", 1)[1], fuzzy) if query.strip() else EXACT
-        if tier is not None:
-            hits.append((tier, -(rank[nodes[sid]] if sid in nodes else 0.0), sid, path, s))
+    symbols = [(sid, path, s) for sid, (path, s) in index.repo.graph.symbols.items() if not is_import_binding(s)]
+
+    def matches(level: int, skip=frozenset()):
+        for sid, path, s in symbols:
+            tier = name_tier(query, path, sid.split(":", 1)[1], level) if query.strip() else EXACT
+            if tier is not None and tier not in skip:
+                yield tier, -(rank[nodes[sid]] if sid in nodes else 0.0), sid, path, s
+
+    hits = list(matches(min(fuzzy, 1)))
+    if fuzzy > 1 and len(hits) < limit:
+        hits += [h for h in matches(2) if h[0] == FUZZY]
     hits.sort(key=lambda h: (h[0], is_test_path(h[3]), h[1], h[2]))
     return hits
 
@@ -82,7 +90,7 @@ def search(index: RetrievalIndex, query: str, limit: int = 20) -> list[Hit]:
     symbols = index.repo.graph.symbols
     best: dict[str, Hit] = {}
     if _NAME_CHAIN.fullmatch(query.strip()):
-        for tier, _, sid, path, s in _by_name(index, query, fuzzy=False):
+        for tier, _, sid, path, s in _by_name(index, query):
             if len(best) >= limit:
                 break
             best[sid] = Hit(path, sid.split(":", 1)[1], s.start_line, s.end_line, float(3 - tier))
@@ -103,7 +111,7 @@ def find_symbols(index: RetrievalIndex, query: str, limit: int = 100) -> list[tu
     """(id, path, symbol) whose name matches `query`, as `search` ranks names (exact, qualified or
     not, then prefix), then substring, then the letters in order; within each, the more central
     symbol (global PageRank) first. An editor's workspace/symbol."""
-    return [(sid, path, s) for _, _, sid, path, s in _by_name(index, query, fuzzy=True)[:limit]]
+    return [(sid, path, s) for _, _, sid, path, s in _by_name(index, query, 2, limit)[:limit]]
 
 
 def _subsequence(q: str, name: str) -> bool:

@@ -1,0 +1,426 @@
+"""`repoctx mcp`: the agent server — the official MCP SDK's low-level `Server` over the same
+`Workspace` the language server uses (incremental index, confinement, redaction, settings).
+
+Each repository given is a `Workspace`, indexed in a background thread at start; a tool call waits
+for its first index (reporting progress), then runs in a worker thread. Agents write files
+themselves and tell nobody, so every call first `Workspace.refresh()`es: a stat of each file, and a
+reload of what changed. A cancelled call is answered with nothing; its worker finishes in the
+background and its answer is dropped.
+
+Tools live in `TOOLS` (name → definition and handler, added with `@tool`): a new tool is one
+decorated function. Bad arguments, unknown symbols, paths outside the repository and budgets too
+small are tool errors (`isError`) the model can read and correct, never a crashed server.
+"""
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+import re
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import anyio
+import mcp_types as types
+from mcp.server.lowlevel import Server
+
+from repoctx import (ConfigError, GitError, OutsideWorkspace, PackError, RequestError, Workspace, __version__,
+                     parse_focus, result_dict)
+
+log = logging.getLogger("repoctx.mcp")
+
+#: How long a call waits for the first index of its repository before it fails.
+WAIT_SECONDS = 600.0
+#: Matches find_symbol lists, and references symbol_references shows (the rest are counted).
+SYMBOLS_SHOWN = 20
+REFERENCES_SHOWN = 50
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_WORD = re.compile(r"[A-Za-z_$][\w$]*")
+
+
+class ToolError(Exception):
+    """A call that cannot be answered as asked: its message goes back to the model as a tool error."""
+
+
+# -- repositories --------------------------------------------------------------------------------
+
+class _Repo:
+    """One served repository: its Workspace, first-index state and progress."""
+
+    def __init__(self, name: str, root: str):
+        self.name = name
+        self.ws = Workspace(root)
+        self.ready = threading.Event()
+        self.error: str | None = None
+        self.progress = (0, 0)
+        self.loading = threading.Lock()
+
+    def load(self) -> None:
+        try:
+            self.ws.load(lambda done, total: setattr(self, "progress", (done, total)))
+        except Exception as exc:  # a broken repository must not take the server down
+            log.exception("indexing %s failed", self.ws.root)
+            self.error = f"indexing {self.ws.root} failed: {exc}"
+        finally:
+            self.ready.set()
+
+    def fresh(self) -> Workspace:
+        """The workspace with what changed on disk since the last call loaded."""
+        with self.loading:
+            self.ws.refresh()
+        return self.ws
+
+
+def _names(roots: list[str]) -> dict[str, str]:
+    """name → root: each folder's base name, or its path where two share one."""
+    roots = [os.path.realpath(r) for r in roots]
+    base = [os.path.basename(r) or r for r in roots]
+    return {(b if base.count(b) == 1 else r): r for b, r in zip(base, roots)}
+
+
+# -- tools ---------------------------------------------------------------------------------------
+
+@dataclass
+class Tool:
+    definition: types.Tool
+    handler: Callable[[Workspace, dict], tuple[str, dict]]
+
+
+TOOLS: dict[str, Tool] = {}
+
+
+def tool(name: str, description: str, properties: dict, required: tuple[str, ...] = ()):
+    """Register a tool: `handler(ws, args) -> (text, structured content)`; `repo` is added to every
+    tool's parameters."""
+    def register(fn):
+        schema = {"type": "object", "properties": properties, "additionalProperties": False}
+        if required:
+            schema["required"] = list(required)
+        TOOLS[name] = Tool(types.Tool(name=name, description=description, input_schema=schema,
+                                      annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False)),
+                           fn)
+        return fn
+    return register
+
+
+_STR, _INT = {"type": "string"}, {"type": "integer", "minimum": 1}
+_BUDGET = {"type": "integer", "minimum": 1, "description": "tokens (default from settings)"}
+
+
+_KIND_NAMES = {str: "a string", int: "a whole number", list: "a list of strings"}
+
+
+def _arg(args: dict, key: str, kind: type, default=None):
+    value = args.get(key)
+    if value is None:
+        return default
+    ok = isinstance(value, kind) and (kind is not int or not isinstance(value, bool))
+    if kind is list:
+        ok = ok and all(isinstance(v, str) for v in value)
+    if not ok:
+        raise ToolError(f"{key} must be {_KIND_NAMES[kind]}, got {value!r}"[:300])
+    if kind is int and value < 1:
+        raise ToolError(f"{key} must be at least 1")
+    return value
+
+
+def _path(ws: Workspace, path: str) -> str:
+    """A repository path of a file the repository indexes, confined as the language server's are."""
+    try:
+        rel = ws.relpath(path)
+    except OutsideWorkspace:
+        raise ToolError(f"{path} is outside the repository {ws.root}") from None
+    if rel not in ws.repo.files:
+        reason = next((s.reason for s in ws.repo.skipped if s.path == rel), None)
+        raise ToolError(f"{path}: not a file of the repository" + (f" (skipped: {reason})" if reason else ""))
+    return rel
+
+
+@tool("pack_context",
+      "Code an LLM needs for a change, exact to a token budget: the whole repo if it fits, else a ranked map "
+      "plus dependency-closed slices (code, what it calls, its callers).",
+      {"query": {"type": "string", "description": "the task, issue text or error"},
+       "paths": {"type": "array", "items": _STR, "description": "focus: 'file' or 'file:start-end'"},
+       "diff": {"type": "string", "description": "'staged', 'worktree' or a git revision: pack that change"},
+       "budget": _BUDGET})
+def pack_context(ws: Workspace, args: dict) -> tuple[str, dict]:
+    focus = []
+    for text in _arg(args, "paths", list, []):
+        path, sep, lines = text.partition(":")
+        focus.append(parse_focus(_path(ws, path) + sep + lines, ws.root, label="paths", cwd=False))
+    request = ws.request(query=_arg(args, "query", str, ""), focus=focus, diff=_arg(args, "diff", str),
+                         budget=_arg(args, "budget", int), origin="")
+    out = result_dict(ws.pack(request))
+    text = out.pop("text")
+    return text, out
+
+
+@tool("repo_map", "Ranked signature map of the repo (one line per definition, most central first).",
+      {"budget": _BUDGET, "focus": {"type": "string", "description": "file to centre on"}, "query": _STR})
+def repo_map(ws: Workspace, args: dict) -> tuple[str, dict]:
+    focus = _arg(args, "focus", str)
+    budget = ws.request(map_budget=_arg(args, "budget", int), origin="").map_budget
+    text, tokens = ws.map(budget, _path(ws, focus) if focus else None, _arg(args, "query", str, ""))
+    return text, {"tokens": tokens, "budget": budget, "encoding": ws.repo.encoding}
+
+
+def _matches(ws: Workspace, name: str, kind: str | None, limit: int):
+    """Symbols matching a name or dotted name ('Class.method', 'pkg.func'), best first."""
+    return ws.find_symbols(name, limit, kind)
+
+
+@tool("find_symbol", "Find definitions by name (exact, prefix, substring): path, lines, signature, doc.",
+      {"name": {"type": "string", "description": "name or Class.method"},
+       "kind": {"type": "string", "description": "function, class, method, …"}}, ("name",))
+def find_symbol(ws: Workspace, args: dict) -> tuple[str, dict]:
+    name = _arg(args, "name", str, "").strip()
+    if not name:
+        raise ToolError("name is required")
+    kind = _arg(args, "kind", str)
+    hits = _matches(ws, name, kind, SYMBOLS_SHOWN)
+    if not hits:
+        raise ToolError(f"no symbol matches {name!r}" + (f" of kind {kind!r}" if kind else ""))
+    found, lines = [], []
+    for sid, path, s in hits:
+        signature = s.signature.strip().split("\n", 1)[0][:200]
+        doc = s.doc.strip().split("\n", 1)[0][:200]
+        qual = sid.split(":", 1)[1]
+        found.append({"path": path, "start_line": s.start_line, "end_line": s.end_line, "kind": s.kind,
+                      "name": qual, "signature": signature, "doc": doc})
+        lines += [f"{path}:{s.start_line}-{s.end_line} {s.kind} {qual}", f"  {signature}"] + ([f"  {doc}"] if doc else [])
+    return "\n".join(lines), {"matches": found}
+
+
+@tool("symbol_references", "A symbol's definition and every line that uses it (path:line: text). "
+      "Give name, or path+line of a definition or use.",
+      {"name": _STR, "path": _STR, "line": _INT})
+def symbol_references(ws: Workspace, args: dict) -> tuple[str, dict]:
+    name = (_arg(args, "name", str) or "").strip()
+    path, line = _arg(args, "path", str), _arg(args, "line", int)
+    others = []
+    if path is not None or line is not None:
+        if path is None or line is None:
+            raise ToolError("give path and line together")
+        rel = _path(ws, path)
+        text = ws.view().packer.lines(rel)
+        if line > len(text):
+            raise ToolError(f"{path} has {len(text)} lines; line {line} is past its end")
+        sid = None
+        words = [name] if name else _WORD.findall(text[line - 1])
+        for word in words:
+            col = text[line - 1].find(word)
+            sid = ws.symbol_at(rel, line, col) if col >= 0 else None
+            if sid:
+                break
+        if not sid:
+            raise ToolError(f"no known symbol {'named ' + repr(name) + ' ' if name else ''}at {rel}:{line}")
+    elif name:
+        hits = [h for h in _matches(ws, name, None, 50) if h[2].name == name.rpartition(".")[2]]
+        if not hits:
+            raise ToolError(f"unknown symbol {name!r}")
+        sid = hits[0][0]
+        others = [f"{p}:{s.start_line}" for _, p, s in hits[1:]]
+    else:
+        raise ToolError("give name, or path and line")
+    g = ws.repo.graph
+    dpath, d = g.symbols[sid]
+    refs = [loc for loc in ws.references_of(sid, include_declaration=False)]
+    shown = refs[:REFERENCES_SHOWN]
+    signature = ws.view().packer.snippet(dpath, d.signature).strip().split("\n", 1)[0][:200]
+    out = [f"definition {dpath}:{d.start_line}-{d.end_line}: {signature}"]
+    items = []
+    for loc in shown:
+        text = ws.view().packer.lines(loc.path)[loc.start_line - 1].strip()[:200]
+        items.append({"path": loc.path, "line": loc.start_line, "text": text})
+        out.append(f"{loc.path}:{loc.start_line}: {text}")
+    if not refs:
+        out.append("no references found")
+    if len(refs) > len(shown):
+        rest = refs[len(shown):]
+        out.append(f"… and {len(rest)} more in {len({r.path for r in rest})} files")
+    if others:
+        out.append(f"other definitions of {d.name}: {', '.join(others[:10])} (pass path+line to pick one)")
+    return "\n".join(out), {"definition": {"path": dpath, "start_line": d.start_line, "end_line": d.end_line,
+                                           "signature": signature},
+                            "references": items, "total": len(refs)}
+
+
+# -- the server ----------------------------------------------------------------------------------
+
+def build_server(roots: list[str]) -> tuple[Server, dict[str, _Repo]]:
+    """The MCP server for these repositories (indexing starts now, in the background)."""
+    repos = {name: _Repo(name, root) for name, root in _names(roots).items()}
+    for r in repos.values():
+        threading.Thread(target=r.load, daemon=True, name=f"index {r.name}").start()
+    names = list(repos)
+    repo_param = {"type": "string", "enum": names, "description": f"default {names[0]}"}
+    definitions = []
+    for t in TOOLS.values():
+        d = t.definition.model_copy(deep=True)
+        d.input_schema["properties"]["repo"] = repo_param
+        definitions.append(d)
+
+    async def list_tools(ctx, params) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=definitions)
+
+    async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+        entry = TOOLS.get(params.name)
+        if entry is None:
+            return _error(f"unknown tool {params.name!r}; tools: {', '.join(TOOLS)}")
+        args = dict(params.arguments or {})
+        try:
+            allowed = set(entry.definition.input_schema["properties"]) | {"repo"}
+            unknown = sorted(set(args) - allowed)
+            if unknown:
+                raise ToolError(f"unknown argument(s) {', '.join(unknown)}; {params.name} takes {', '.join(sorted(allowed))}")
+            name = _arg(args, "repo", str, names[0])
+            if name not in repos:
+                raise ToolError(f"unknown repo {name!r}; served: {', '.join(names)}")
+            repo = repos[name]
+            await _wait(ctx, repo)
+            await ctx.session.report_progress(0, None, f"{params.name} on {name}")
+
+            def work():
+                ws = repo.fresh()
+                return entry.handler(ws, args)
+
+            text, structured = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        except ToolError as exc:
+            return _error(str(exc))
+        except (PackError, GitError, ConfigError, RequestError, OutsideWorkspace) as exc:
+            return _error(str(exc))
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as exc:  # a bug answers this call with an error; the server keeps serving
+            log.exception("%s failed", params.name)
+            return _error(f"internal error in {params.name}: {type(exc).__name__}: {exc}")
+        return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
+                                    structured_content=structured)
+
+    server = Server("repoctx", version=__version__, on_list_tools=list_tools, on_call_tool=call_tool,
+                    instructions="repoctx: code context for this repository. Prefer pack_context over reading "
+                                 "many files; find_symbol and symbol_references to navigate.")
+    return server, repos
+
+
+def _error(message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+
+
+async def _wait(ctx, repo: _Repo) -> None:
+    """Wait for the repository's first index, reporting its progress."""
+    waited = 0.0
+    while not repo.ready.is_set():
+        if waited >= WAIT_SECONDS:
+            raise ToolError(f"still indexing {repo.ws.root}; try again shortly")
+        done, total = repo.progress
+        await ctx.session.report_progress(done, total or None, f"indexing {repo.name}")
+        await anyio.sleep(0.25)
+        waited += 0.25
+    if repo.error:
+        raise ToolError(repo.error)
+
+
+# -- transports ----------------------------------------------------------------------------------
+
+async def serve_stdio(server: Server) -> None:
+    from mcp.server.stdio import stdio_server
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """'[HOST:]PORT' (HOST may be '[v6]') → (host, port); 127.0.0.1 when no host is given."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]") if sep else "127.0.0.1"
+    try:
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"--http {text!r}: expected [HOST:]PORT") from None
+    if not 0 <= number <= 65535:
+        raise ValueError(f"--http {text!r}: port must be 0-65535")
+    return host or "127.0.0.1", number
+
+
+class _StaticToken:
+    """The one bearer token given with --token (compared in constant time)."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    async def verify_token(self, token: str):
+        from mcp.server.auth.provider import AccessToken
+        if hmac.compare_digest(token.encode(), self.token.encode()):
+            return AccessToken(token=token, client_id="repoctx", scopes=[])
+        return None
+
+
+def http_app(server: Server, host: str, port: int, token: str | None, allow_hosts: list[str] = ()):
+    """The Streamable HTTP app at /mcp: Host/Origin (DNS-rebinding) checks always on, for loopback,
+    the bound host and any --allow-host; a bearer token required when one is given."""
+    from mcp.server.auth.settings import AuthSettings
+    from mcp.server.transport_security import TransportSecuritySettings
+    names = {"127.0.0.1", "localhost", "[::1]"} | set(allow_hosts)
+    if host not in ("0.0.0.0", "::"):
+        names.add(f"[{host}]" if ":" in host else host)
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=sorted(f"{n}:*" for n in names),
+        allowed_origins=sorted(f"{s}://{n}:*" for n in names for s in ("http", "https")))
+    auth = {}
+    if token:
+        auth = {"token_verifier": _StaticToken(token),
+                "auth": AuthSettings(issuer_url=f"http://127.0.0.1:{port}", resource_server_url=None)}
+    return server.streamable_http_app(host=host, transport_security=security, **auth)
+
+
+def serve_http(server: Server, host: str, port: int, token: str | None, allow_hosts: list[str] = ()) -> None:
+    import uvicorn
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)  # connections queue from now on, so the address printed below is ready
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"repoctx mcp: serving http://{shown}:{port}/mcp" + (" (bearer token required)" if token else ""),
+          file=sys.stderr, flush=True)
+    app = http_app(server, host, port, token, allow_hosts)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")).run(sockets=[sock])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="repoctx mcp", description="run the repoctx MCP server for coding agents")
+    ap.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="repositories to serve (default: .)")
+    ap.add_argument("--http", metavar="[HOST:]PORT", help="serve Streamable HTTP at /mcp instead of stdio "
+                                                         "(host 127.0.0.1 unless given)")
+    ap.add_argument("--token", default=os.environ.get("REPOCTX_MCP_TOKEN"),
+                    help="bearer token HTTP clients must send (default $REPOCTX_MCP_TOKEN); required off loopback")
+    ap.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                    help="another Host/Origin name clients reach the server by (DNS-rebinding check)")
+    ap.add_argument("--log", metavar="FILE", help="write a debug log to FILE")
+    args = ap.parse_args(argv)
+    logging.basicConfig(filename=args.log, level=logging.DEBUG if args.log else logging.WARNING)
+    for p in args.paths:
+        if not os.path.isdir(p):
+            print(f"repoctx: error: not a folder: {os.path.abspath(p)}", file=sys.stderr)
+            return 1
+    if args.http:
+        try:
+            host, port = parse_listen(args.http)
+        except ValueError as exc:
+            print(f"repoctx: error: {exc}", file=sys.stderr)
+            return 1
+        if host not in LOOPBACK and not args.token:
+            print(f"repoctx: error: --http {args.http} listens beyond this machine; give --token TOKEN (or set "
+                  f"REPOCTX_MCP_TOKEN), and clients send 'Authorization: Bearer TOKEN'", file=sys.stderr)
+            return 2
+        server, _ = build_server(args.paths)
+        serve_http(server, host, port, args.token, args.allow_host)
+        return 0
+    server, _ = build_server(args.paths)
+    anyio.run(serve_stdio, server)
+    return 0

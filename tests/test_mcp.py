@@ -1,0 +1,237 @@
+"""`repoctx mcp` driven by the MCP SDK's own client, over stdio and Streamable HTTP."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+from repoctx import count_tokens, get_encoding
+from conftest import make_repo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FILES = {
+    "shop/cart.py": 'from shop.prices import unit_price\n\n\nclass Cart:\n    """A basket of items."""\n\n'
+                    '    def total(self, items):\n        return sum(unit_price(i) for i in items)\n',
+    "shop/prices.py": 'def unit_price(item):\n    """Price of one item."""\n    return item.price * 1.2\n',
+    "shop/__init__.py": "",
+    "web/app.js": "const { formatPrice } = require('./format');\n\nfunction render(p) {\n  return formatPrice(p);\n}\n"
+                  "module.exports = { render };\n",
+    "web/format.js": "function formatPrice(p) {\n  return '$' + p.toFixed(2);\n}\nmodule.exports = { formatPrice };\n",
+    "svc/main.go": "package main\n\nfunc Discount(p float64) float64 {\n\treturn p * 0.9\n}\n\n"
+                   "func main() {\n\tprintln(Discount(3))\n}\n",
+}
+
+
+def _params(*paths, env=None):
+    return StdioServerParameters(command=sys.executable, args=["-m", "repoctx", "mcp", *map(str, paths)],
+                                 env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_repo(tmp_path / "shop", FILES)
+
+
+def _text(result) -> str:
+    return "\n".join(c.text for c in result.content)
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])  # 2025-11-25 handshake and the current 2026-07-28 revision
+async def test_stdio_tools_answer_in_several_languages(repo, mode):
+    async with Client(_params(repo), mode=mode) as c:
+        tools = {t.name for t in (await c.list_tools()).tools}
+        assert tools == {"pack_context", "repo_map", "find_symbol", "symbol_references"}
+        r = await c.call_tool("pack_context", {"query": "discount price", "budget": 4000})
+        assert not r.is_error and '<file path="svc/main.go"' in _text(r)
+        s = r.structured_content
+        assert s["tokens"] <= s["budget"] == 4000 and s["encoding"] and {f["path"] for f in s["files"]} >= set(FILES) - {"shop/__init__.py"}
+        r = await c.call_tool("repo_map", {"query": "format"})
+        assert "formatPrice" in _text(r) and r.structured_content["tokens"] > 0
+        r = await c.call_tool("find_symbol", {"name": "formatPrice"})
+        assert _text(r).startswith("web/format.js:1-3 function formatPrice")
+        r = await c.call_tool("find_symbol", {"name": "Cart.total"})
+        assert r.structured_content["matches"][0]["path"] == "shop/cart.py"
+        r = await c.call_tool("symbol_references", {"name": "unit_price"})
+        assert "definition shop/prices.py:1-3" in _text(r) and "shop/cart.py:8: return sum(unit_price" in _text(r)
+        r = await c.call_tool("symbol_references", {"path": "svc/main.go", "line": 8})
+        assert r.structured_content["definition"]["start_line"] == 3 and r.structured_content["total"] == 1
+        r = await c.call_tool("pack_context", {"paths": ["web/app.js:3-5"], "budget": 500})
+        assert not r.is_error and "formatPrice" in _text(r)
+
+
+async def test_an_edit_on_disk_shows_in_the_next_answer(repo):
+    async with Client(_params(repo)) as c:
+        r = await c.call_tool("find_symbol", {"name": "shipping_cost"})
+        assert r.is_error
+        (repo / "shop/prices.py").write_text(FILES["shop/prices.py"] + "\n\ndef shipping_cost(order):\n    return 5\n")
+        (repo / "shop/new.py").write_text("def gift_wrap():\n    pass\n")
+        r = await c.call_tool("find_symbol", {"name": "shipping_cost"})
+        assert not r.is_error and "shop/prices.py:6-7" in _text(r)
+        assert "shop/new.py" in _text(await c.call_tool("find_symbol", {"name": "gift_wrap"}))
+        r = await c.call_tool("pack_context", {"diff": "worktree", "budget": 1000})
+        assert not r.is_error and "+def shipping_cost(order):" in _text(r)
+        r = await c.call_tool("pack_context", {"diff": "worktree", "budget": 20})
+        assert r.is_error and "below the" in _text(r) and "the diff alone" in _text(r)
+
+
+@pytest.mark.parametrize("name,args,message", [
+    ("pack_context", {"budget": "lots"}, "budget must be a whole number"),
+    ("pack_context", {"budget": 0}, "budget must be at least 1"),
+    ("pack_context", {"budget": True}, "budget must be a whole number"),
+    ("pack_context", {"paths": "shop/cart.py"}, "paths must be a list of strings"),
+    ("pack_context", {"paths": ["../../etc/passwd"]}, "outside the repository"),
+    ("pack_context", {"paths": ["/etc/passwd"]}, "outside the repository"),
+    ("pack_context", {"paths": ["shop/cart.py:9-2"]}, "FIRST <= LAST"),
+    ("pack_context", {"paths": ["nope.py"]}, "not a file of the repository"),
+    ("pack_context", {"diff": "-rf"}, "diff must be"),
+    ("pack_context", {"diff": "no-such-rev"}, "no-such-rev"),
+    ("pack_context", {"colour": "red"}, "unknown argument(s) colour"),
+    ("pack_context", {"repo": "elsewhere"}, "unknown repo 'elsewhere'"),
+    ("repo_map", {"focus": "../x.py"}, "outside the repository"),
+    ("find_symbol", {}, "name is required"),
+    ("find_symbol", {"name": "zzzqqq"}, "no symbol matches 'zzzqqq'"),
+    ("find_symbol", {"name": "Cart", "kind": "function"}, "of kind 'function'"),
+    ("symbol_references", {"name": "zzzqqq"}, "unknown symbol 'zzzqqq'"),
+    ("symbol_references", {"path": "shop/cart.py"}, "give path and line together"),
+    ("symbol_references", {"path": "shop/cart.py", "line": 900}, "past its end"),
+    ("symbol_references", {}, "give name, or path and line"),
+    ("no_such_tool", {}, "unknown tool"),
+])
+async def test_bad_arguments_are_tool_errors(repo, name, args, message):
+    async with Client(_params(repo)) as c:
+        r = await c.call_tool(name, args)
+        assert r.is_error and message in _text(r), _text(r)
+        assert not (await c.call_tool("find_symbol", {"name": "Cart"})).is_error  # still serving
+
+
+async def test_tool_definitions_are_cheap_and_repos_are_chosen_by_name(repo, tmp_path):
+    other = make_repo(tmp_path / "other", {"lib.py": "def helper():\n    return 1\n"})
+    async with Client(_params(repo, other), mode="legacy") as c:
+        listed = (await c.list_tools()).tools
+        wire = json.dumps({"tools": [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in listed]})
+        assert count_tokens(wire, get_encoding("o200k_base")) < 1200
+        assert listed[0].input_schema["properties"]["repo"]["enum"] == ["shop", "other"]
+        assert (await c.call_tool("find_symbol", {"name": "helper"})).is_error
+        r = await c.call_tool("find_symbol", {"name": "helper", "repo": "other"})
+        assert "lib.py:1-2" in _text(r)
+
+
+# -- HTTP ---------------------------------------------------------------------------------------
+
+class _HttpServer:
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen([sys.executable, "-m", "repoctx", "mcp", *args], stderr=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stderr.readline()
+        m = re.search(r"(http://\S+/mcp)", line)
+        assert m, line
+        self.url = m.group(1)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def http(repo):
+    servers = []
+
+    def start(*extra):
+        servers.append(_HttpServer(str(repo), "--http", "127.0.0.1:0", *extra))
+        return servers[-1]
+    yield start
+    for s in servers:
+        s.close()
+
+
+def _client(url, token=None, **kw):
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    return Client(streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers, timeout=60)), **kw)
+
+
+async def test_http_two_clients_at_once(http):
+    s = http()
+    answers = {}
+
+    async def agent(name, symbol):
+        async with _client(s.url) as c:
+            for _ in range(3):
+                r = await c.call_tool("symbol_references", {"name": symbol})
+                answers.setdefault(name, set()).add(_text(r))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(agent, "a", "unit_price")
+        tg.start_soon(agent, "b", "formatPrice")
+    assert len(answers["a"]) == len(answers["b"]) == 1
+    assert "shop/cart.py:8" in answers["a"].pop() and "web/app.js:4" in answers["b"].pop()
+
+
+async def test_http_origin_checks_and_token(http):
+    s = http("--token", "s3cret")
+    async with httpx2.AsyncClient() as h:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        hdr = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+        assert (await h.post(s.url, json=body, headers=hdr)).status_code == 401
+        assert (await h.post(s.url, json=body, headers={**hdr, "Authorization": "Bearer wrong"})).status_code == 401
+        evil = {**hdr, "Authorization": "Bearer s3cret", "Origin": "http://evil.example"}
+        assert (await h.post(s.url, json=body, headers=evil)).status_code == 403
+    async with _client(s.url, "s3cret") as c:
+        assert "shop/prices.py" in _text(await c.call_tool("find_symbol", {"name": "unit_price"}))
+
+
+def test_http_beyond_loopback_needs_a_token(repo):
+    p = subprocess.run([sys.executable, "-m", "repoctx", "mcp", str(repo), "--http", "0.0.0.0:0"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "give --token" in p.stderr
+
+
+async def test_a_request_cancelled_mid_pack(tmp_path):
+    files = {f"pkg/m{i}.py": "".join(f"def f{i}_{j}(x):\n    return x + {j}\n\n" for j in range(60)) for i in range(300)}
+    big = make_repo(tmp_path / "big", files)
+    async with Client(_params(big), mode="legacy") as c:
+        started = anyio.Event()
+
+        async def progress(done, total, message):
+            if message and message.startswith("pack_context"):
+                started.set()
+        result = []
+        async with anyio.create_task_group() as tg:
+            async def call():
+                result.append(await c.call_tool("pack_context", {"query": "f3_4 f20_1", "budget": 200_000},
+                                                progress_callback=progress))
+            tg.start_soon(call)
+            await started.wait()
+            tg.cancel_scope.cancel()
+        assert result == []  # cancelled: no answer
+        r = await c.call_tool("find_symbol", {"name": "f3_4"})
+        assert not r.is_error and "pkg/m3.py" in _text(r)
+
+
+# -- README -------------------------------------------------------------------------------------
+
+def _snippets() -> dict[str, str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Agents (MCP)", 1)[1].split("\n## ", 1)[0]
+    return {m.group(1): m.group(2) for m in re.finditer(r"<!-- mcp:(\w+) -->\n```\w*\n(.*?)```", section, re.S)}
+
+
+def test_readme_client_setup_snippets_parse():
+    s = _snippets()
+    assert set(s) == {"claude", "codex", "cursor", "vscode"}
+    assert s["claude"].strip().startswith("claude mcp add") and "-- repoctx mcp" in s["claude"]
+    codex = tomllib.loads(s["codex"])["mcp_servers"]["repoctx"]
+    assert codex["command"] == "repoctx" and codex["args"][0] == "mcp"
+    cursor = json.loads(s["cursor"])["mcpServers"]["repoctx"]
+    assert cursor["command"] == "repoctx" and cursor["args"][0] == "mcp"
+    vscode = json.loads(s["vscode"])["servers"]["repoctx"]
+    assert vscode["type"] == "stdio" and vscode["command"] == "repoctx" and vscode["args"][0] == "mcp"
