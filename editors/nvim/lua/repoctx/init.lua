@@ -62,6 +62,7 @@ setmetatable(M, {
 
 --- Changes settings at run time and tells running servers (workspace/didChangeConfiguration).
 function M.configure(opts)
+  config.validate(opts or {})
   config.options = vim.tbl_deep_extend("force", config.options, opts or {})
   client.send_settings(config.server_settings())
 end
