@@ -396,7 +396,10 @@ def test_parse_budget_agrees_with_the_cli(nvim, repo, tmp_path):
   for _, v in ipairs(vim.fn.json_decode(os.getenv("REPOCTX_TEST_BUDGETS"))) do out[v] = parse(v) end
   for _, n in ipairs({ 8000, 1, 0, -5, 1.5, 2 ^ 53 }) do table.insert(numbers, parse(n)) end
   local okset, eset = pcall(rc.setup, { budget = "1.2345k" })
-  report({ parsed = out, numbers = numbers, unset = parse(nil),
+  setup({})
+  local map = run("RepoctxMap budget=0")          -- refused before any server starts
+  vim.wait(50)
+  report({ map_err = map.err, map_clients = #rc.clients(), parsed = out, numbers = numbers, unset = parse(nil),
            setup_error = okset and vim.NIL or eset })
 """, tmp_path, env={"REPOCTX_TEST_BUDGETS": json.dumps(BUDGETS + HUGE)})
     parsed = data["parsed"]
@@ -414,6 +417,8 @@ def test_parse_budget_agrees_with_the_cli(nvim, repo, tmp_path):
     assert ["must be positive" in numbers[2]["err"], "must be positive" in numbers[3]["err"]] == [True, True]
     assert "not a whole number" in numbers[4]["err"] and "too large" in numbers[5]["err"]
     assert data["unset"] == "nil"  # no budget: the server's
+    assert 'bad budget "0": must be positive' in data["map_err"] and data["map_clients"] == 0
+    assert 'repoctx: bad budget "0"' in data["messages"] and "repoctx: repoctx:" not in data["messages"]
     assert data["setup_error"].startswith('repoctx: bad budget "1.2345k": not a whole number')
 
 

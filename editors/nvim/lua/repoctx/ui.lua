@@ -7,6 +7,7 @@ local M = {}
 M._bufs = {} -- kind -> scratch buffer
 
 function M.notify(msg, level)
+  msg = tostring(msg):gsub("^repoctx: ", "") -- errors raised for setup() name the plugin already
   vim.notify("repoctx: " .. msg, level or vim.log.levels.INFO)
 end
 
