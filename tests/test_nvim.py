@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_repo
+from repoctx.settings import parse_count
 
 PLUGIN = Path(__file__).resolve().parent.parent / "editors" / "nvim"
 TIMEOUT = 60  # seconds for one Neovim run; each normally takes 1-3 s
@@ -157,17 +158,29 @@ vim.cmd("qa!")
 """
 
 
-def run_nvim(nvim: str, repo: Path, body: str, tmp_path: Path) -> dict:
-    """Runs `body` (Lua) in headless Neovim with the plugin on the runtimepath; returns what it dumped."""
+BARE_PRELUDE = r"""
+local function dump(t)
+  local f = assert(io.open(os.getenv("REPOCTX_TEST_OUT"), "w"))
+  f:write(vim.fn.json_encode(t))
+  f:close()
+end
+local ok, e = xpcall(function()
+"""
+
+
+def run_nvim(nvim: str, repo: Path, body: str, tmp_path: Path, prelude: str = PRELUDE,
+             env: dict | None = None) -> dict:
+    """Runs `body` (Lua) in headless Neovim with the plugin on the runtimepath; returns what it dumped.
+    With prelude=BARE_PRELUDE nothing is required beforehand (only `dump` is defined)."""
     script = tmp_path / "scenario.lua"
-    script.write_text(PRELUDE + body + EPILOGUE, encoding="utf-8")
+    script.write_text(prelude + body + EPILOGUE, encoding="utf-8")
     out = tmp_path / "out.json"
     xdg = tmp_path / "xdg"
     env = {**os.environ, "REPOCTX_TEST_OUT": str(out), "REPOCTX_TEST_REPO": str(repo),
            "REPOCTX_TEST_PY": sys.executable,
            # Neovim's own state (lsp.log, shada) stays in the test's folder.
            "XDG_CONFIG_HOME": str(xdg / "config"), "XDG_DATA_HOME": str(xdg / "data"),
-           "XDG_STATE_HOME": str(xdg / "state"), "XDG_CACHE_HOME": str(xdg / "cache")}
+           "XDG_STATE_HOME": str(xdg / "state"), "XDG_CACHE_HOME": str(xdg / "cache"), **(env or {})}
     cmd = [nvim, "--headless", "--clean", "--cmd", "set rtp^=" + str(PLUGIN).replace(" ", r"\ "),
            # no remote-plugin providers: Python's ftplugin would spend ~1 s looking for pynvim
            "--cmd", "let g:loaded_python3_provider = 0 | let g:loaded_node_provider = 0"
@@ -356,3 +369,86 @@ def test_missing_server_is_a_clear_error(nvim, repo, tmp_path):
     assert "server command not found: /nonexistent/repoctx" in data["messages"]
     assert "ERROR" in data["health"] and "/nonexistent/repoctx" in data["health"]
     assert data["elapsed"] < 20
+
+
+# Budgets as the CLI reads them: settings.parse_count is the rule, the plugin must agree with it.
+BUDGETS = ["0", "-1", "1.5", "1.2345k", "1.5m", "32k", "32K", "abc", "", " ", "8000", " 8000 ", "8 k", "1_000",
+           "1__000", "_1", "1_", "1.", ".5k", "0.5k", "1.k", "1.0", "1.000k", "1.0001k", "2.5M", "0k", "0.0001m",
+           "00012", "1e3", "+5", "5x", "0x10", "k", "1.5.5", "9007199254740991", "9007199254740.991k"]
+HUGE = ["9007199254740992", "99999999999999999999", "10000000000m"]  # beyond what a Lua number holds exactly
+
+
+def python_count(value):
+    try:
+        return parse_count(value)
+    except ValueError:
+        return None
+
+
+def test_parse_budget_agrees_with_the_cli(nvim, repo, tmp_path):
+    data = run_nvim(nvim, repo, r"""
+  local function parse(v)
+    local ok, r = pcall(rc.parse_budget, v)
+    if not ok then return { err = r } end
+    return r == nil and "nil" or string.format("%d", r)
+  end
+  local out, numbers = {}, {}
+  for _, v in ipairs(vim.fn.json_decode(os.getenv("REPOCTX_TEST_BUDGETS"))) do out[v] = parse(v) end
+  for _, n in ipairs({ 8000, 1, 0, -5, 1.5, 2 ^ 53 }) do table.insert(numbers, parse(n)) end
+  local okset, eset = pcall(rc.setup, { budget = "1.2345k" })
+  setup({})
+  local map = run("RepoctxMap budget=0")          -- refused before any server starts
+  vim.wait(50)
+  report({ map_err = map.err, map_clients = #rc.clients(), parsed = out, numbers = numbers, unset = parse(nil),
+           setup_error = okset and vim.NIL or eset })
+""", tmp_path, env={"REPOCTX_TEST_BUDGETS": json.dumps(BUDGETS + HUGE)})
+    parsed = data["parsed"]
+    for value in BUDGETS:
+        want, got = python_count(value), parsed[value]
+        if want is None:
+            assert isinstance(got, dict) and f"bad budget {json.dumps(value)}" in got["err"], (value, got)
+        else:
+            assert got == str(want), (value, got, want)
+    assert {python_count(v) for v in BUDGETS} > {None, 32_000, 1_500_000, 1_000, 500}
+    for value in HUGE:  # the CLI takes any size; the plugin refuses what it cannot send exactly, and says so
+        assert python_count(value) and "too large" in parsed[value]["err"], (value, parsed[value])
+    numbers = data["numbers"]
+    assert numbers[:2] == ["8000", "1"]
+    assert ["must be positive" in numbers[2]["err"], "must be positive" in numbers[3]["err"]] == [True, True]
+    assert "not a whole number" in numbers[4]["err"] and "too large" in numbers[5]["err"]
+    assert data["unset"] == "nil"  # no budget: the server's
+    assert 'bad budget "0": must be positive' in data["map_err"] and data["map_clients"] == 0
+    assert 'repoctx: bad budget "0"' in data["messages"] and "repoctx: repoctx:" not in data["messages"]
+    assert data["setup_error"].startswith('repoctx: bad budget "1.2345k": not a whole number')
+
+
+MODULES = {  # each module loaded alone, and the plugin modules it pulls in (no loops, no init)
+    "repoctx.config": {"repoctx.config"},
+    "repoctx.ui": {"repoctx.ui", "repoctx.config"},
+    "repoctx.client": {"repoctx.client", "repoctx.ui", "repoctx.config"},
+    "repoctx.commands": {"repoctx.commands", "repoctx.client", "repoctx.ui", "repoctx.config"},
+    "repoctx.health": {"repoctx.health", "repoctx.client", "repoctx.ui", "repoctx.config"},
+    "repoctx": {"repoctx", "repoctx.commands", "repoctx.client", "repoctx.ui", "repoctx.config"},
+}
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_each_module_loads_on_its_own(nvim, repo, tmp_path, module):
+    data = run_nvim(nvim, repo, r"""
+  local m = require(os.getenv("REPOCTX_TEST_MODULE"))
+  local loaded, fns = {}, {}
+  for name in pairs(package.loaded) do
+    if name == "repoctx" or name:match("^repoctx%.") then table.insert(loaded, name) end
+  end
+  for k, v in pairs(m) do if type(v) == "function" then table.insert(fns, k) end end
+  dump({ loaded = loaded, functions = fns })
+""", tmp_path, prelude=BARE_PRELUDE, env={"REPOCTX_TEST_MODULE": module})
+    assert set(data["loaded"]) == MODULES[module]
+    expected = {"repoctx.config": {"parse_budget", "server_settings", "validate", "register"},
+                "repoctx.ui": {"show", "deliver", "notify"},
+                "repoctx.client": {"start", "request", "root", "clients", "stop", "ccall"},
+                "repoctx.commands": {"context", "pack", "map", "define"},
+                "repoctx.health": {"check"},
+                "repoctx": {"setup", "context", "pack", "map", "configure", "parse_budget", "show", "start",
+                            "find_root", "clients", "register", "server_settings", "ccall", "stop"}}[module]
+    assert expected <= set(data["functions"]), expected - set(data["functions"])

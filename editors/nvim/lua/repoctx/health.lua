@@ -8,7 +8,7 @@ local warn = health.warn or health.report_warn
 local error_ = health.error or health.report_error
 local info = health.info or health.report_info
 
-local ccall = require("repoctx").ccall
+local ccall = require("repoctx.client").ccall
 
 local function version_cmd(cmd)
   -- {"repoctx", "serve"} -> {"repoctx", "--version"}; {py, "-m", "repoctx", "serve"} -> {py, "-m", "repoctx", "--version"}
