@@ -2,6 +2,7 @@
 (an editor's workspace/symbol)."""
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -31,17 +32,19 @@ def is_import_binding(s: Symbol) -> bool:
     return s.kind in ("constant", "variable") and bool(_IMPORTED.search(s.signature.split("\n", 1)[0]))
 
 
-def name_tier(query: str, path: str, qualified: str, fuzzy: bool = False) -> int | None:
+def name_tier(query: str, path: str, qualified: str, fuzzy: bool = False, root: str = "") -> int | None:
     """How a symbol's name matches a query that is a name — `send`, `HTTPAdapter.send` (Class.method),
-    `adapters.HTTPAdapter.send` (module.Class.method), `res.send` (obj.method): its tier, or None.
-    A qualified query matches the end of `module.Qualified.name`, at a dot."""
+    `adapters.HTTPAdapter.send` (module.Class.method), `res.send` (obj.method), `requests.get` or
+    `gin.New` (pkg.func: a folder on the path, or the repository's own folder `root` for its top-level
+    files): its tier, or None. A qualified query matches the end of `module.Qualified.name`, at a dot."""
     q = re.sub(r"::|#|->", ".", query.strip())
     if not q:
         return None
     module = path.rsplit(".", 1)[0].replace("/", ".")
     full = f"{module}.{qualified}"
     name = qualified.rsplit(".", 1)[-1]
-    candidates = (qualified, full) if "." in q else (name,)
+    folders = path.split("/")[:-1] or [root] * bool(root)
+    candidates = (qualified, full, *(f"{d}.{qualified}" for d in folders)) if "." in q else (name,)
     for tier, fold in ((EXACT, str), (EXACT_CASE, str.lower)):
         if any(fold(c) == fold(q) or fold(c).endswith("." + fold(q)) for c in candidates):
             return tier
@@ -63,11 +66,12 @@ def _by_name(index: RetrievalIndex, query: str, fuzzy: bool) -> list[tuple[int, 
     before tests within a tier)."""
     rank = index.pagerank_vector({})
     nodes = index.graph[0]
+    root = os.path.basename(os.path.normpath(index.repo.root))
     hits = []
     for sid, (path, s) in index.repo.graph.symbols.items():
         if is_import_binding(s):
             continue
-        tier = name_tier(query, path, sid.split(":", 1)[1], fuzzy) if query.strip() else EXACT
+        tier = name_tier(query, path, sid.split(":", 1)[1], fuzzy, root) if query.strip() else EXACT
         if tier is not None:
             hits.append((tier, -(rank[nodes[sid]] if sid in nodes else 0.0), sid, path, s))
     hits.sort(key=lambda h: (h[0], is_test_path(h[3]), h[1], h[2]))
