@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import math
 import os
 import re
 import threading
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from repoctx.files import write_atomic
 
 #: Bump when plugins, limits or the pre-filter change: cached findings are then recomputed.
-SCANNER_VERSION = "3"
+SCANNER_VERSION = "4"
 #: High-entropy limits (bits per character): detect-secrets' defaults are 4.5 / 3.0; hex at 3.0 marks
 #: every commit SHA and checksum in code, which only costs context, so it is raised.
 BASE64_LIMIT = 4.5
@@ -44,6 +45,13 @@ CREDENTIAL_WORDS = frozenset({
 PLACEHOLDER_PASSWORDS = frozenset({"pass", "password", "passwd", "pwd", "secret", "pw", "p", "x", "xxx", "xxxx",
                                    "changeme", "example", "test", "foo", "bar", "****", "..."})
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+#: Formats detect-secrets does not know: (type, pattern).
+FORMATS = (("GitHub Token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{36,}")),
+           ("Google API Key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}")),
+           ("Stripe Access Key", re.compile(r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{24,}")))
+#: An unquoted value under a credential name (.env, YAML, shell, INI): `API_KEY=7d2f…`, `token: Vq8r…`.
+_BARE_ASSIGNMENT = re.compile(r"([A-Za-z_][\w.\-]*)\s*[:=]\s*([A-Za-z0-9+/=_\-~]{16,})\s*(?:#.*)?$")
+_GLUED = re.compile(r"(?:pass|passwd|password|secret|token|apikey|pwd|key)[\"'`\]]*\s*(?::=|[:=])\s*[\"'`]?$")
 _PLACEHOLDER = re.compile(r"\{[^}]*\}|\$\{?\w+\}?|%s|<[^>]*>|\*+")
 
 
@@ -179,6 +187,7 @@ class SecretScanner:
                                                      secret=value, plugin=plugin, line=line, context=context):
                         if _is_secret(secret.type, value, line):
                             found.add((n, secret.type, value))
+            found.update((n, kind, value) for kind, value in _own_findings(line))
         return sorted(found)
 
     def save(self) -> None:
@@ -192,19 +201,41 @@ class SecretScanner:
             pass
 
 
+def _own_findings(line: str) -> list[tuple[str, str]]:
+    """What detect-secrets misses: the `FORMATS`, and an unquoted random-looking value (3+ digits,
+    3+ letters, 3+ bits of entropy per character — not a constant's name) under a credential name."""
+    hits = [(kind, m.group()) for kind, rx in FORMATS for m in rx.finditer(line)]
+    m = _BARE_ASSIGNMENT.search(line)
+    if m and _says_credential(m.group(1) + "="):
+        value = m.group(2)
+        if sum(c.isdigit() for c in value) >= 3 and sum(c.isalpha() for c in value) >= 3 and _entropy(value) >= 3.0:
+            hits.append(("Secret Keyword", value))
+    return hits
+
+
+def _says_credential(before: str) -> bool:
+    """Whether the text before a value (its name, its key) says credential: one of its words does
+    (`AWS_SECRET_ACCESS_KEY`, `apiToken`), or a name that ends in one just before the `=`/`:` (`dbpassword=`)."""
+    return any(w.lower() in CREDENTIAL_WORDS for w in _WORDS.findall(before)) or bool(_GLUED.search(before.lower()))
+
+
+def _entropy(value: str) -> float:
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in map(value.count, set(value)))
+
+
 def _is_secret(kind: str, value: str, line: str) -> bool:
     """Whether a plugin's finding is a credential, not code that only looks random (see the module
     docstring)."""
     if kind in ("Hex High Entropy String", "Base64 High Entropy String"):
-        before = line[:max(0, line.find(value))]  # the name it is given, the key it is stored under
-        return any(w.lower() in CREDENTIAL_WORDS for w in _WORDS.findall(before))
+        return _says_credential(line[:max(0, line.find(value))])  # the name it is given, the key it is stored under
     if kind == "Basic Auth Credentials":
         from urllib.parse import unquote
         password = unquote(value)
         return not (password.lower() in PLACEHOLDER_PASSWORDS or _PLACEHOLDER.fullmatch(password)
                     or any(password.lower() == f"{w}{s}{w}" for w in ("pass", "password") for s in (" ", "#")))
-    if kind == "Secret Keyword":
-        return any(f"{q}{value}" in line or f"{value}{q}" in line for q in "\"'`")
+    if kind == "Secret Keyword":  # a literal, under a name that says credential (not `"secretlint": …`)
+        return any(f"{q}{value}" in line or f"{value}{q}" in line for q in "\"'`") \
+            and _says_credential(line[:max(0, line.find(value))])
     return True
 
 

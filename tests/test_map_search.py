@@ -8,7 +8,7 @@ from conftest import make_repo
 from repoctx.index.load import load_repository
 from repoctx.pack.map import repo_map
 from repoctx.retrieve.rank import RetrievalIndex
-from repoctx.retrieve.search import find_symbols, search
+from repoctx.retrieve.search import EXACT, find_symbols, name_tier, search
 
 FILES = {
     "lib/response.js": ("var send = require('send');\nvar path = require('node:path');\nvar res = Object.create(null);\n\n"
@@ -45,6 +45,10 @@ def test_exact_and_qualified_names_rank_first_and_nothing_is_unnamed(index):
     assert [(h.path, h.symbol) for h in search(index, "HTTPAdapter.send")][:1] == [("net/adapters.py", "HTTPAdapter.send")]
     assert search(index, "adapters.HTTPAdapter.send")[0].symbol == "HTTPAdapter.send"  # module.Class.method
     assert search(index, "res.send")[0].symbol == "res.send"                        # obj.method
+    assert [(h.path, h.symbol) for h in search(index, "net.HTTPAdapter")][:1] == [("net/adapters.py", "HTTPAdapter")]  # pkg.Class
+    assert [h.symbol for h in search(index, "lib.app.listen")][:1] == ["app.listen"]  # pkg.obj.method
+    assert name_tier("other.HTTPAdapter", "net/adapters.py", "HTTPAdapter") is None  # a folder not on its path
+    assert name_tier("r.HTTPAdapter", "adapters.py", "HTTPAdapter", root="r") == EXACT  # top-level file: the repo folder
     top = [h.symbol for h in search(index, "send")[:4]]
     assert set(top) == {"BaseAdapter.send", "HTTPAdapter.send", "Session.send", "res.send"}  # exact names first
     assert all(h.symbol for h in search(index, "adapter request send", limit=50))

@@ -138,6 +138,17 @@ FAKE = {  # path → (text, the secret values in it); every value is made up, in
     "release.sh": ('#!/bin/sh\nexport GITHUB_TOKEN=ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8\n'
                    'curl -u "ci:Q7wE9rT2yU4i@" https://example.com\n',
                    ["ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"]),
+    ".env": ('DATABASE_URL=mysql://root:Pw8kZ2qLxV4n@db.example.com:3306/shop\n'
+             'STRIPE_SECRET_KEY=sk_test_51HqLyjWDarjtT1zdp7dcXyZ9\nSESSION_SECRET=Vq8rT3zX1mK9pL2wN7cB4dF6\n'
+             'GOOGLE_MAPS=AIzaSyD3X9k2LmQ8rT5vW1zN4bP7cF6hJ0sA2eU\nTWILIO_AUTH_TOKEN=3f9a7c1e5b2d8f4a6c0e9b1d7f3a5c2e\n'
+             'DEBUG=true\nPORT=8080\n',
+             ["Pw8kZ2qLxV4n", "sk_test_51HqLyjWDarjtT1zdp7dcXyZ9", "Vq8rT3zX1mK9pL2wN7cB4dF6",
+              "AIzaSyD3X9k2LmQ8rT5vW1zN4bP7cF6hJ0sA2eU", "3f9a7c1e5b2d8f4a6c0e9b1d7f3a5c2e"]),
+    "ci.yml": ('env:\n  SLACK_WEBHOOK: https://hooks.slack.com/services/T0A1B2C3D/B4E5F6G7H/abcdEFGHijklMNOPqrstUVWX\n'
+               '  api_key: 7d2f9a4c6e1b8d3f5a7c9e2b4d6f8a1c\n',
+               ["abcdEFGHijklMNOPqrstUVWX", "7d2f9a4c6e1b8d3f5a7c9e2b4d6f8a1c"]),
+    "main.go": ('package main\n\nvar githubPAT = "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJ01234"\n',
+                ["github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJ01234"]),
     "keys.py": ('KEY = """-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n'
                 '-----END RSA PRIVATE KEY-----"""\n', ["MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun"]),
 }
@@ -149,6 +160,8 @@ NOT_SECRETS = {  # code that only looks random: digests, SHAs, UUIDs, ETags, non
     "digest.py": ('b\'WWW-Authenticate: Digest nonce="6bf5d6e4da1ce66918800195d6b9130d"\'\n'
                   'ID = "550e8400-e29b-41d4-a716-446655440000"\nSHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"\n'),
     "proxy.py": 'proxies = {"http": "http://user:pass@10.10.1.10:3128/", "https": "socks5://user:password@host:1080"}\n',
+    "package.json": '{"bin": {"secretlint": "bin/secretlint.js"}, "keywords": ["tokenizer"]}\n',
+    "settings.env": "TOKEN_NAME=SESSION_COOKIE_NAME\npassword: ${DB_PASSWORD}\nsecret_key_path = /etc/app/key.pem\n",
     "auth.go": "package auth\n\nfunc f(accounts map[string]string) {\n\tfor user, password := range accounts {\n\t\t_ = user + password\n\t}\n}\n",
 }
 

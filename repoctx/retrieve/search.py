@@ -2,6 +2,7 @@
 (an editor's workspace/symbol)."""
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -31,17 +32,19 @@ def is_import_binding(s: Symbol) -> bool:
     return s.kind in ("constant", "variable") and bool(_IMPORTED.search(s.signature.split("\n", 1)[0]))
 
 
-def name_tier(query: str, path: str, qualified: str, fuzzy: int = 0) -> int | None:
+def name_tier(query: str, path: str, qualified: str, fuzzy: int = 0, root: str = "") -> int | None:
     """How a symbol's name matches a query that is a name — `send`, `HTTPAdapter.send` (Class.method),
-    `adapters.HTTPAdapter.send` (module.Class.method), `res.send` (obj.method): its tier, or None.
-    A qualified query matches the end of `module.Qualified.name`, at a dot."""
+    `adapters.HTTPAdapter.send` (module.Class.method), `res.send` (obj.method), `requests.get` or
+    `gin.New` (pkg.func: a folder on the path, or the repository's own folder `root` for its top-level
+    files): its tier, or None. A qualified query matches the end of `module.Qualified.name`, at a dot."""
     q = re.sub(r"::|#|->", ".", query.strip())
     if not q:
         return None
     module = path.rsplit(".", 1)[0].replace("/", ".")
     full = f"{module}.{qualified}"
     name = qualified.rsplit(".", 1)[-1]
-    candidates = (qualified, full) if "." in q else (name,)
+    folders = path.split("/")[:-1] or [root] * bool(root)
+    candidates = (qualified, full, *(f"{d}.{qualified}" for d in folders)) if "." in q else (name,)
     for tier, fold in ((EXACT, str), (EXACT_CASE, str.lower)):
         if any(fold(c) == fold(q) or fold(c).endswith("." + fold(q)) for c in candidates):
             return tier
@@ -67,12 +70,13 @@ def _by_name(index: RetrievalIndex, query: str, fuzzy: int = 0, limit: int = 0
     if rank is None:  # the global PageRank, once per index (a patched index is a new object)
         rank = index._symbol_rank = index.pagerank_vector({})
     nodes = index.graph[0]
+    root = os.path.basename(os.path.normpath(index.repo.root))
     symbols = [(sid, path, s) for sid, (path, s) in index.repo.graph.symbols.items() if not is_import_binding(s)]
 
-    def matches(level: int, skip=frozenset()):
+    def matches(level: int):
         for sid, path, s in symbols:
-            tier = name_tier(query, path, sid.split(":", 1)[1], level) if query.strip() else EXACT
-            if tier is not None and tier not in skip:
+            tier = name_tier(query, path, sid.split(":", 1)[1], level, root) if query.strip() else EXACT
+            if tier is not None:
                 yield tier, -(rank[nodes[sid]] if sid in nodes else 0.0), sid, path, s
 
     hits = list(matches(min(fuzzy, 1)))
