@@ -33,6 +33,8 @@ FRAME_FLOOR = 0.15
 #: Weight of a literal site: full for a quoted run of LITERAL_FULL characters, shared by the sites.
 LITERAL_FULL = 24
 LITERAL_MIN = 8
+#: A literal found only in output lines (not quoted, not an error line) weighs this much less.
+OUTPUT_WEIGHT = 0.35
 #: Literals in tests are mostly test inputs, seldom the site of a message.
 LITERAL_IN_TESTS = 0.3
 #: Weight of a symbol named in code (shared by the files defining it; at most MAX_DEFINITIONS).
@@ -68,6 +70,9 @@ _NOISE = re.compile(
     r")\s*$", re.I)
 _VERSION = re.compile(r"\bv?\d+(?:\.\d+){1,3}(?:[-.]?(?:rc|dev|post|a|b)\d*)?\b")
 _WORD = re.compile(r"\w+")
+_ERROR_LINE = re.compile(r"(?i)error|exception|warning|panic|fatal|traceback|caused by|cannot|can't|unable|invalid|"
+                         r"not found|no such|unexpected|must |^\s*E\s")
+_QUOTE = re.compile(r"\"([^\"\n]{4,200})\"|(?<!\w)'([^'\n]{4,200})'(?!\w)")
 _KEYWORDS = frozenset("""
 and as assert async await break class continue def del elif else except finally for from global if
 import in is lambda nonlocal not or pass raise return try while with yield None True False self cls
@@ -94,7 +99,8 @@ class Parsed:
     frames: list[Frame] = field(default_factory=list)
     code: list[str] = field(default_factory=list)     # identifiers and attribute chains, in order
     modules: list[str] = field(default_factory=list)  # modules imported by code blocks
-    quoted: str = ""                             # text where error messages and quoted literals are sought
+    pointed: str = ""       # inline code, quoted strings, error lines: where messages are sought first
+    output: str = ""        # the other lines (tool output): matched with OUTPUT_WEIGHT
 
 
 @dataclass
@@ -126,7 +132,8 @@ def parse(text: str) -> Parsed:
         else:
             modules += [n.strip().split(" as ")[0] for n in m.group(3).split(",") if n.strip()]
     modules += _JS_IMPORT.findall(code_text)
-    return Parsed(_prose(text), frames, code, list(dict.fromkeys(modules)), _quoted(text))
+    pointed, output = _quoted(text, inline)
+    return Parsed(_prose(text), frames, code, list(dict.fromkeys(modules)), pointed, output)
 
 
 def _frames(text: str) -> list[Frame]:
@@ -199,9 +206,19 @@ def _shape(line: str) -> str:
     return re.sub(r"\d+", "0", _LOCATION.sub("P", line.strip()))[:80]
 
 
-def _quoted(text: str) -> str:
-    """Where to look for messages: the text without noise lines, one space for each run of blanks."""
-    return " ".join(ln.strip() for ln in text.split("\n") if ln.strip() and not _NOISE.match(ln))
+def _quoted(text: str, inline: list[str]) -> tuple[str, str]:
+    """Where to look for messages: (what the author points at — inline code, quoted strings and
+    error lines —, the rest of the text, tool output mostly), noise lines dropped."""
+    pointed, rest = list(inline), []
+    for ln in text.split("\n"):
+        if not ln.strip() or _NOISE.match(ln):
+            continue
+        if _ERROR_LINE.search(ln):
+            pointed.append(ln.strip())
+        else:
+            pointed += [a or b for a, b in _QUOTE.findall(ln)]
+            rest.append(ln.strip())
+    return "\n".join(pointed), "\n".join(rest)
 
 
 # -- resolving against a repository ----------------------------------------------------------------
@@ -227,7 +244,12 @@ def understand(repo: Repository, query: str, literals: LiteralIndex | None = Non
             out.files[path] = max(out.files.get(path, 0.0), weight * 0.5)
     if literals is None:
         literals = LiteralIndex(repo)
-    for path, line, weight, literal in literals.matches(p.quoted):
+    found: dict[tuple[str, int, str], float] = {}
+    for text, factor in ((p.pointed, 1.0), (p.output, OUTPUT_WEIGHT)):
+        for path, line, weight, literal in literals.matches(text):
+            key = (path, line, literal)
+            found[key] = max(found.get(key, 0.0), weight * factor)
+    for (path, line, literal), weight in found.items():
         out.spots.append((path, line, line, weight * (LITERAL_IN_TESTS if is_test_path(path) else 1.0),
                           f"literal {literal!r}"))
     defined = _definitions(repo)
@@ -236,7 +258,12 @@ def understand(repo: Repository, query: str, literals: LiteralIndex | None = Non
         for k in range(len(parts)):
             name = ".".join(parts[k:])
             where = [n for n in defined.get(name, ()) if not is_test_path(n.split(":", 1)[0])]
-            if where and len(where) <= MAX_DEFINITIONS and ("." in name or _distinctive(name)):
+            if k and "." not in name and not _distinctive(name):
+                # `x.total`: an attribute of something — the methods of that name, if few
+                where = [n for n in where if "." in n.split(":", 1)[1]] if len(name) >= 4 else []
+            elif not ("." in name or _distinctive(name) or name[:1].isupper()):
+                where = []
+            if where and len(where) <= MAX_DEFINITIONS:
                 for node in where:
                     w = CODE_WEIGHT / len(where)
                     out.symbols[node] = max(out.symbols.get(node, 0.0), w)
@@ -346,7 +373,7 @@ class LiteralIndex:
                     continue
                 for m in _STRING.finditer(line):
                     for frag in _PLACEHOLDER.split(m.group(1)[1:-1]):
-                        frag = " ".join(frag.split())
+                        frag = " ".join(frag.split()).strip(" ,;:")
                         if _fragment_ok(frag):
                             self.sites.setdefault(frag, []).append((path, n))
         self.lowered: dict[str, list[str]] = {}
