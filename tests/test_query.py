@@ -38,7 +38,9 @@ APP = {
         "        return 0\n"
         "    return PRICES[sku]\n\n\n"
         "def discount(total, percent):\n"
-        "    return total - total * percent / 100\n"),
+        "    return total - total * percent / 100\n\n\n"
+        "def rounded(value):\n"
+        "    return round(value, 2)\n"),
     "shop/report.py": (
         "def render_receipt(cart):\n"
         "    lines = [f'{sku} x{qty}' for sku, qty in cart.items]\n"
@@ -288,3 +290,10 @@ def test_task_file_errors_name_the_line(tmp_path):
         run_task_file(str(missing), str(root))
     out = run_cli("eval", "--tasks", str(missing), str(root))
     assert out.returncode == 1 and "is not in" in out.stderr
+
+
+def test_a_name_on_the_repository_package_reaches_its_definition(shop):
+    signals = understand(shop, "Rounding is wrong\n```python\nimport shop.prices\nshop.prices.rounded(10.005)\n```")
+    assert "shop/prices.py:rounded" in signals.symbols
+    # the same short name on a module that is not the repository's names nothing
+    assert "shop/prices.py:rounded" not in understand(shop, "```\nnumpy.rounded(1)\n```").symbols

@@ -33,6 +33,7 @@ FRAME_FLOOR = 0.15
 #: Weight of a literal site: full for a quoted run of LITERAL_FULL characters, shared by the sites.
 LITERAL_FULL = 24
 LITERAL_MIN = 8
+_OPTION = re.compile(r"--[a-z][\w-]{3,}")   # a command-line option: "--fixtures"
 #: A literal found only in output lines (not quoted, not an error line) weighs this much less.
 OUTPUT_WEIGHT = 0.35
 #: Literals in tests are mostly test inputs, seldom the site of a message.
@@ -188,8 +189,10 @@ def _identifiers(code: str) -> list[str]:
 
 
 def _noise_line(line: str) -> bool:
-    return bool(_NOISE.match(line)) or bool(_PY_FRAME.search(line)) or line.lstrip().startswith("at ") and \
-        bool(_LOCATION.search(line))
+    """Not prose: a noise line, a traceback frame, or tool output that starts with a location."""
+    stripped = line.lstrip()
+    return bool(_NOISE.match(line)) or bool(_PY_FRAME.search(line)) or \
+        (stripped.startswith("at ") or bool(_LOCATION.match(stripped))) and bool(_LOCATION.search(line))
 
 
 def _prose(text: str) -> str:
@@ -246,7 +249,10 @@ def understand(repo: Repository, query: str, literals: LiteralIndex | None = Non
         literals = LiteralIndex(repo)
     found: dict[tuple[str, int, str], float] = {}
     for text, factor in ((p.pointed, 1.0), (p.output, OUTPUT_WEIGHT)):
-        for path, line, weight, literal in literals.matches(text):
+        matches = literals.matches(text)
+        # Pages of tool output match many literals, none of them the point: they share the weight.
+        factor /= max(1.0, (len({m[3] for m in matches}) / 2) ** 0.5)
+        for path, line, weight, literal in matches:
             key = (path, line, literal)
             found[key] = max(found.get(key, 0.0), weight * factor)
     for (path, line, literal), weight in found.items():
@@ -258,7 +264,9 @@ def understand(repo: Repository, query: str, literals: LiteralIndex | None = Non
         for k in range(len(parts)):
             name = ".".join(parts[k:])
             where = [n for n in defined.get(name, ()) if not is_test_path(n.split(":", 1)[0])]
-            if k and "." not in name and not _distinctive(name):
+            if k and _module_file(".".join(parts[:k]), repo):
+                pass  # `pytest.raises`, `requests.get`: a name the repository's own package exports
+            elif k and "." not in name and not _distinctive(name):
                 # `x.total`: an attribute of something — the methods of that name, if few
                 where = [n for n in where if "." in n.split(":", 1)[1]] if len(name) >= 4 else []
             elif not ("." in name or _distinctive(name) or name[:1].isupper()):
@@ -419,6 +427,6 @@ def _fragment_ok(frag: str) -> bool:
     name (those are code, matched as identifiers) nor a path or URL."""
     if len(frag) < LITERAL_MIN or not any(ch.isalpha() for ch in frag):
         return False
-    if _IDENT_CHAIN.fullmatch(frag) or "://" in frag or (" " not in frag and len(frag) < 12):
+    if _IDENT_CHAIN.fullmatch(frag) or "://" in frag or (" " not in frag and len(frag) < 12 and not _OPTION.fullmatch(frag)):
         return False
     return sum(ch.isalpha() for ch in frag) >= len(frag) / 2
