@@ -255,9 +255,14 @@ def understand(repo: Repository, query: str, literals: LiteralIndex | None = Non
         for path, line, weight, literal in matches:
             key = (path, line, literal)
             found[key] = max(found.get(key, 0.0), weight * factor)
+    dests = []
     for (path, line, literal), weight in found.items():
+        if _OPTION.fullmatch(literal) and not is_test_path(path):
+            dests += _option_dest(repo, path, line)
         out.spots.append((path, line, line, weight * (LITERAL_IN_TESTS if is_test_path(path) else 1.0),
                           f"literal {literal!r}"))
+    if dests:  # the code that reads an option names it by its destination, not its flag
+        out.text += "\n" + " ".join(dict.fromkeys(dests))
     defined = _definitions(repo)
     for ident in p.code:
         parts = ident.split(".")
@@ -281,6 +286,22 @@ def understand(repo: Repository, query: str, literals: LiteralIndex | None = Non
         if path:
             out.files[path] = max(out.files.get(path, 0.0), CODE_WEIGHT)
     return out
+
+
+_DEST = re.compile(r"""\bdest\s*=\s*["'](\w+)["']""")
+
+
+def _option_dest(repo: Repository, path: str, line: int) -> list[str]:
+    """The destination an option's definition at `path:line` stores into (`dest="showfixtures"`),
+    looked for on that line and the few after it."""
+    lines = repo.text(path).split("\n")[line - 1:line + 5]
+    for ln in lines:
+        m = _DEST.search(ln)
+        if m:
+            return [m.group(1)]
+        if ln.rstrip().endswith(")") and not ln.rstrip().endswith("()"):
+            break
+    return []
 
 
 def _distinctive(name: str) -> bool:
@@ -318,17 +339,13 @@ def map_path(written: str, repo: Repository, by_base: dict[str, list[str]] | Non
 
 
 def _function_in(repo: Repository, path: str, function: str | None, line: int | None):
-    """The definition named `function` in `path` (the one nearest `line` when several are), or,
-    without a usable name, the innermost definition around `line`."""
+    """The definition named `function` in `path` (the one nearest `line` when several are); None
+    without a usable name (the caller falls back on the line: the user's version may differ)."""
     facts = repo.facts.get(path)
-    if facts is None:
+    if facts is None or not function or function in ("<module>", "module"):
         return None
-    if function and function not in ("<module>", "module"):
-        named = [s for s in facts.symbols if s.name == function]
-        if named:
-            return min(named, key=lambda s: abs(s.start_line - line) if line else 0)
-        return None
-    return None
+    named = [s for s in facts.symbols if s.name == function]
+    return min(named, key=lambda s: abs(s.start_line - line) if line else 0) if named else None
 
 
 def _definitions(repo: Repository) -> dict[str, list[str]]:
