@@ -60,7 +60,7 @@ _JS_IMPORT = re.compile(r"""(?:require\(|from\s+|import\s+)['"]([^'"\n]+)['"]"""
 #: Noise lines: `pip freeze`/`pip list` rows, version and platform reports, environment dumps.
 _NOISE = re.compile(
     r"^\s*(?:[\w.\[\]-]+\s*(?:==|>=|<=|~=)\s*[\w.+-]+"                    # pip freeze: pkg==1.2
-    r"|[\w.\[\]-]+\s+v?\d+(?:\.\w+)+(?:\s+\S+)?"                           # pip list: pkg 1.2.3 [location]
+    r"|[\w.\[\]-]+\s+v?\d+(?:\.\w+)+[\w.+!-]*(?:\s+\S+)?"                  # pip list: pkg 1.2.3+local [location]
     r"|-{3,}(?:\s+-{3,})*"                                                 # table rules
     r"|Package\s+Version.*"
     r"|(?:platform|rootdir|cachedir|plugins|configfile|collected|python|os|sys\.platform|"
