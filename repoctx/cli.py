@@ -261,10 +261,21 @@ def cmd_hook(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from repoctx.eval.report import format_eval
-    from repoctx.eval.run import run_eval
+    from repoctx.eval.run import run_eval, run_task_file
+    from repoctx.eval.tasks import EvalError
     budgets = tuple(parse_size(b) for b in args.budgets.split(",") if b.strip())
-    result = run_eval(args.path, commits=args.commits, budgets=budgets, encoding=args.encoding,
-                      progress=ProgressBar("evaluating"), index_path=args.index)
+    if args.tasks:
+        repos = {}
+        for spec in args.repo:
+            name, sep, where = spec.partition("=")
+            if not sep or not name or not where:
+                raise EvalError(f"--repo wants NAME=PATH, not {spec!r}")
+            repos[name] = where
+        result = run_task_file(args.tasks, args.path, repos, budgets=budgets, encoding=args.encoding,
+                               progress=ProgressBar("evaluating"), index_path=args.index)
+    else:
+        result = run_eval(args.path or ".", commits=args.commits, budgets=budgets, encoding=args.encoding,
+                          progress=ProgressBar("evaluating"), index_path=args.index)
     if args.json:
         print(json.dumps(result, indent=1))
     else:
@@ -348,8 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_hook)
 
     p = sub.add_parser("eval", help="measure retrieval on the repository's own history (commit message -> changed lines)")
-    p.add_argument("path", nargs="?", default=".", help="git repository (default: .)")
+    p.add_argument("path", nargs="?", default=None, help="git repository (default: .)")
     p.add_argument("--commits", type=int, default=40, help="tasks to mine, newest first (default 40)")
+    p.add_argument("--tasks", metavar="FILE.jsonl", help="measure the tasks of a task file instead of mining commits")
+    p.add_argument("--repo", action="append", default=[], metavar="NAME=PATH",
+                   help="with --tasks: the clone of the repository that tasks name NAME (github or repo field)")
     p.add_argument("--budgets", default="8k,32k,128k", help="comma-separated token budgets")
     p.add_argument("--encoding", default="cl100k_base", help="token encoding of the budgets (default cl100k_base)")
     p.add_argument("--index", default=None, metavar="FILE", help="index shared by all states (default: a temporary file)")

@@ -23,8 +23,8 @@ from dataclasses import asdict
 
 from repoctx.eval.baselines import WINDOW_LINES, BM25Baseline, PackFn
 from repoctx.eval.metrics import _measure, summarize
-from repoctx.eval.tasks import (MAX_SOURCE_FILES, MIN_WORDS, EvalError, checkout_state, detached_worktree,
-                                mine_tasks, repo_root)
+from repoctx.eval.tasks import (MAX_SOURCE_FILES, MIN_WORDS, EvalError, Task, check_task, checkout_state,
+                                detached_worktree, load_task_file, mine_tasks, repo_root)
 from repoctx.git import run
 from repoctx.index.load import Repository, load_repository
 from repoctx.scan import ScanOptions
@@ -62,8 +62,57 @@ def run_eval(root: str = ".", commits: int = 40, budgets: tuple[int, ...] = DEFA
                         f"(a non-merge commit changing 1-{MAX_SOURCE_FILES} non-test source files "
                         f"with a message of at least {MIN_WORDS} words)")
     head = run(top, "rev-parse", "HEAD", isolated=True).strip()
-    factories = packers()
     enc = get_encoding(encoding)
+    detail = _run_tasks(top, tasks, budgets, enc, progress, index_path, options)
+    return {"repository": top, "head": head, "encoding": enc.name, "budgets": list(budgets),
+            "commits_requested": commits,
+            "summary": summarize(detail, list(packers()), budgets), "tasks": detail}
+
+
+def run_task_file(task_file: str, root: str | None = None, repos: dict[str, str] | None = None,
+                  budgets: tuple[int, ...] = DEFAULT_BUDGETS, encoding: str | None = DEFAULT_ENCODING,
+                  progress: Callable[[int, int], None] | None = None, index_path: str | None = None,
+                  options: ScanOptions = ScanOptions()) -> dict:
+    """The same measurement on the tasks of a task file (see `load_task_file`). A task's repository
+    is `repos[its github or repo field]` when given, else `root`. Figures: a summary over all tasks
+    and one per repository."""
+    tasks = load_task_file(task_file)
+    repos = repos or {}
+    groups: dict[str, list[Task]] = {}
+    for t in tasks:
+        where = repos.get(t.repository) or root
+        if where is None:
+            raise EvalError(f"task {t.commit}: no clone given for repository {t.repository or '(unnamed)'} "
+                            f"(pass --repo {t.repository or 'NAME'}=PATH, or the clone as PATH)")
+        groups.setdefault(repo_root(where), []).append(t)
+    for top, group in groups.items():
+        for t in group:
+            check_task(top, t)
+    enc = get_encoding(encoding)
+    names = list(packers())
+    done = [0]
+
+    def step(_k: int, _n: int) -> None:
+        done[0] += 1
+        if progress:
+            progress(done[0], len(tasks))
+
+    detail, by_repository = [], {}
+    for top, group in groups.items():
+        rows = _run_tasks(top, group, budgets, enc, step, index_path, options)
+        detail += rows
+        label = group[0].repository if len({t.repository for t in group}) == 1 and group[0].repository else top
+        by_repository[label] = {"path": top, "tasks": len(rows), "summary": summarize(rows, names, budgets)}
+    return {"repository": ", ".join(by_repository), "head": "", "task_file": os.path.abspath(task_file),
+            "encoding": enc.name, "budgets": list(budgets), "commits_requested": len(tasks),
+            "summary": summarize(detail, names, budgets), "by_repository": by_repository, "tasks": detail}
+
+
+def _run_tasks(top: str, tasks: list[Task], budgets: tuple[int, ...], enc, progress, index_path: str | None,
+               options: ScanOptions) -> list[dict]:
+    """Every packer on every task at every budget, each task's state checked out in one temporary
+    worktree of `top` and loaded with one shared index file."""
+    factories = packers()
     detail = []
     with tempfile.TemporaryDirectory(prefix="repoctx-eval-index-") as scratch, \
             detached_worktree(top, tasks[0].parent) as worktree:
@@ -73,6 +122,7 @@ def run_eval(root: str = ".", commits: int = 40, budgets: tuple[int, ...] = DEFA
             start = time.perf_counter()
             repo = load_repository(worktree, options, encoding=enc.name, index_path=index)
             entry = {**asdict(task), "load_seconds": time.perf_counter() - start, "results": {}}
+            entry.pop("checks", None)
             for name, factory in factories.items():
                 start = time.perf_counter()
                 try:
@@ -84,8 +134,4 @@ def run_eval(root: str = ".", commits: int = 40, budgets: tuple[int, ...] = DEFA
             detail.append(entry)
             if progress:
                 progress(k + 1, len(tasks))
-    return {"repository": top, "head": head, "encoding": enc.name, "budgets": list(budgets),
-            "commits_requested": commits,
-            "summary": summarize(detail, list(factories), budgets), "tasks": detail}
-
-
+    return detail

@@ -8,15 +8,18 @@ removed afterwards, also on error or Ctrl-C).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from repoctx.files import split_lines
 from repoctx.git import GitError, hunks, run, unquote
 from repoctx.parse.languages import language_for_path
 from repoctx.scan import IGNORED_FOLDERS, is_test_path
@@ -59,6 +62,10 @@ class Task:
     parent: str
     query: str
     gold: dict[str, list[int]]
+    #: The repository a task-file task belongs to (its `github` or `repo` field); "" when mined.
+    repository: str = ""
+    #: {path: {line: first 8 hex digits of the sha1 of the stripped line}}, to check a checkout.
+    checks: dict[str, dict[int, str]] = field(default_factory=dict)
 
 
 
@@ -194,6 +201,69 @@ def mine_tasks(root: str, n: int) -> list[Task]:
         if gold:
             picked[i] = Task(c.commit, c.parent, c.message, gold)
     return [picked[i] for i in sorted(picked)]
+
+
+# -- task files ---------------------------------------------------------------------------------------
+
+#: Fields every line of a task file must have.
+TASK_FIELDS = ("parent", "query", "gold_lines")
+
+
+def load_task_file(path: str) -> list[Task]:
+    """The tasks of a JSON Lines file, one object a line (blank lines skipped): `parent` (the commit
+    to pack), `query`, `gold_lines` ({path: [1-based lines at parent]}); optional `id`, `github` or
+    `repo` (which repository), `gold_line_sha1_8` (checked against the checkout). See README."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise EvalError(f"cannot read the task file {path}: {exc.strerror}") from None
+    tasks = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise EvalError(f"{path}:{n}: not a JSON object: {exc}") from None
+        missing = [k for k in TASK_FIELDS if not isinstance(obj, dict) or k not in obj]
+        if missing:
+            raise EvalError(f"{path}:{n}: missing field(s) {', '.join(missing)}")
+        gold = obj["gold_lines"]
+        if not isinstance(gold, dict) or not gold or not all(
+                isinstance(v, list) and v and all(isinstance(x, int) and x > 0 for x in v) for v in gold.values()):
+            raise EvalError(f"{path}:{n}: gold_lines must map each path to a non-empty list of line numbers")
+        if not isinstance(obj["query"], str) or not isinstance(obj["parent"], str):
+            raise EvalError(f"{path}:{n}: parent and query must be strings")
+        sums = obj.get("gold_line_sha1_8") or {}
+        checks = {p: dict(zip(v, sums[p])) for p, v in gold.items() if isinstance(sums.get(p), list)}
+        tasks.append(Task(str(obj.get("id") or f"line {n}"), obj["parent"], obj["query"],
+                          {p: sorted(set(v)) for p, v in gold.items()},
+                          str(obj.get("github") or obj.get("repo") or ""), checks))
+    if not tasks:
+        raise EvalError(f"no task in {path}")
+    return tasks
+
+
+def check_task(root: str, task: Task) -> None:
+    """The repository holds the task's parent, its gold files and (when the task gives their
+    hashes) the same gold lines; otherwise a clear error names the task."""
+    try:
+        _git(root, "cat-file", "-e", f"{task.parent}^{{commit}}")
+    except GitError:
+        raise EvalError(f"task {task.commit}: commit {task.parent} is not in {root} "
+                        f"(fetch the repository's history, or pass its clone with --repo)") from None
+    for path, lines in task.gold.items():
+        try:
+            text = _git(root, "cat-file", "blob", f"{task.parent}:{path}", binary=True).decode("utf-8", "replace")
+        except GitError:
+            raise EvalError(f"task {task.commit}: {path} does not exist at {task.parent[:12]}") from None
+        have = split_lines(text)
+        if lines[-1] > len(have):
+            raise EvalError(f"task {task.commit}: {path} has {len(have)} lines at {task.parent[:12]}, gold names line {lines[-1]}")
+        for n, want in task.checks.get(path, {}).items():
+            if hashlib.sha1(have[n - 1].strip().encode()).hexdigest()[:8] != want:
+                raise EvalError(f"task {task.commit}: line {n} of {path} at {task.parent[:12]} does not match its gold hash")
 
 
 # -- the repository at a past commit ------------------------------------------------------------------

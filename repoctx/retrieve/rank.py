@@ -18,6 +18,7 @@ from repoctx.model import Focus
 from repoctx.retrieve.chunks import Chunk, file_chunks
 from repoctx.index.cache import cached, state_key
 from repoctx.retrieve.bm25 import BM25, tokenize
+from repoctx.retrieve.query import LiteralIndex, Signals, understand
 from repoctx.index.load import Repository
 from repoctx.scan import is_test_path
 
@@ -130,6 +131,32 @@ class RetrievalIndex:
                 m &= (self.chunk_start <= (f.end or f.start)) & (f.start <= self.chunk_end)
             hit |= m
         return hit & (self.prior > 0)
+
+    def literals(self) -> LiteralIndex:
+        """The string literals of the repository's code (built on first use)."""
+        if "_literals" not in self.__dict__:
+            self._literals = LiteralIndex(self.repo)
+        return self._literals
+
+    def issue_share(self, issue: Signals) -> np.ndarray:
+        """Per chunk, the weight an issue's signals give it (0..1): chunks around a spot (a
+        traceback frame's function or line, a quoted literal's line), the chunks of a named symbol,
+        and every chunk of a file the code imports a little."""
+        share = np.zeros(len(self.chunks))
+        live = self.prior > 0
+        for path, a, b, w, _why in issue.spots:
+            m = self.mask({path}) & (self.chunk_start <= b) & (a <= self.chunk_end) & live
+            share = np.where(m, np.maximum(share, w), share)
+        if issue.symbols:
+            nodes = self.graph[0]
+            weight = np.zeros(len(nodes) + 1)
+            for node, w in issue.symbols.items():
+                if node in nodes:
+                    weight[nodes[node]] = max(weight[nodes[node]], w)
+            share = np.maximum(share, np.where(live, weight[self.chunk_node], 0.0))
+        for path, w in issue.files.items():
+            share = np.where(self.mask({path}) & live, np.maximum(share, 0.2 * w), share)
+        return np.minimum(share, 1.0)
 
     def patched(self, repo: Repository, changed: list[str]) -> RetrievalIndex:
         """This index with the chunks of `changed` files replaced by those of `repo` (whose facts and
@@ -271,6 +298,8 @@ class QuerySignals:
 
 def query_signals(index: RetrievalIndex, query: str, focus: list[Focus] = ()) -> QuerySignals:
     chunks = index.chunks
+    issue = understand(index.repo, query, index.literals()) if query.strip() else None
+    query = issue.text if issue else query
     bm = index.bm25.scores(tokenize(query)) if query.strip() else np.zeros(len(chunks))
     bm = bm * (index.prior > 0)  # chunks an editor buffer replaced score nothing
     top = float(bm.max()) if len(bm) else 0.0
@@ -289,6 +318,8 @@ def query_signals(index: RetrievalIndex, query: str, focus: list[Focus] = ()) ->
         leaf = np.array([c.symbol is not None and c.symbol.rsplit(".", 1)[-1] in named_symbols for c in chunks],
                         dtype=bool)
         share = np.where(leaf & (index.prior > 0), 1.0, share)
+    if issue:
+        share = np.maximum(share, index.issue_share(issue))
     covered = index.covered(list(focus)) if focus else np.zeros(len(chunks), dtype=bool)
     bonus = NAMED_BONUS * share + 2 * NAMED_BONUS * covered
     seeds: dict[str, float] = {}
