@@ -68,6 +68,15 @@ class OutsideWorkspace(ValueError):
     """A path that is not inside the workspace's root (after resolving `..` and symlinks)."""
 
 
+def confine(root: str, path: str) -> str:
+    """The repository path of an absolute or `root`-relative path (`root` already real);
+    OutsideWorkspace when it (or a symlink on the way) leads outside the root."""
+    full = os.path.realpath(os.path.join(root, path))
+    if os.path.commonpath([full, root]) != root or full == root:
+        raise OutsideWorkspace(f"{path} is outside the workspace {root}")
+    return os.path.relpath(full, root).replace(os.sep, "/")
+
+
 @dataclass(frozen=True)
 class Location:
     path: str
@@ -99,10 +108,7 @@ class Workspace:
     def relpath(self, path: str) -> str:
         """The repository path of an absolute or root-relative path; OutsideWorkspace when it (or a
         symlink on the way) leads outside the root."""
-        full = os.path.realpath(os.path.join(self.root, path))
-        if os.path.commonpath([full, self.root]) != self.root or full == self.root:
-            raise OutsideWorkspace(f"{path} is outside the workspace {self.root}")
-        return os.path.relpath(full, self.root).replace(os.sep, "/")
+        return confine(self.root, path)
 
     # -- state -----------------------------------------------------------------------------------
 
