@@ -23,6 +23,7 @@ import re
 import threading
 from dataclasses import dataclass
 
+from repoctx.files import OutsideWorkspace, confine  # noqa: F401  (re-exported)
 from repoctx.index.load import Repository, load_repository
 from repoctx.model import PackResult, Symbol
 from repoctx.pack.packer import Packer
@@ -62,19 +63,6 @@ def _stat(full: str) -> tuple[int, int]:
         return st.st_mtime_ns, st.st_size
     except OSError:
         return -1, -1
-
-
-class OutsideWorkspace(ValueError):
-    """A path that is not inside the workspace's root (after resolving `..` and symlinks)."""
-
-
-def confine(root: str, path: str) -> str:
-    """The repository path of an absolute or `root`-relative path (`root` already real);
-    OutsideWorkspace when it (or a symlink on the way) leads outside the root."""
-    full = os.path.realpath(os.path.join(root, path))
-    if os.path.commonpath([full, root]) != root or full == root:
-        raise OutsideWorkspace(f"{path} is outside the workspace {root}")
-    return os.path.relpath(full, root).replace(os.sep, "/")
 
 
 @dataclass(frozen=True)

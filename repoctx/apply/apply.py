@@ -9,8 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from repoctx.apply.match import Placement, Refusal, place
 from repoctx.apply.parse import FileEdit, parse
-from repoctx.files import write_atomic
-from repoctx.workspace import OutsideWorkspace, confine
+from repoctx.files import OutsideWorkspace, confine, write_atomic
 
 
 class ChangedOnDisk(RuntimeError):
@@ -143,7 +142,7 @@ def _plan_file(root, edit: FileEdit, buffers, files, results, texts) -> None:
     start_count = len(results)
     for k, h in enumerate(edit.hunks, 1):
         hint = None if h.line is None else max(0, h.line - 1 + delta)
-        got = place(lines, h.old, h.new, hint, h.anchor, blocked)
+        got = place(lines, h.old, h.new, hint, h.anchor, blocked, [x.old for x in edit.hunks[k:]])
         if isinstance(got, Refusal):
             reason = got.reason
             if reason.startswith("the old text is not") and blocked:

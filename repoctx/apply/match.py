@@ -49,24 +49,37 @@ def _indent(s: str) -> str:
 
 
 def _merge(file_old: list[str], old: list[str], new: list[str], reindent: bool) -> list[str]:
-    """The replacement: lines the hunk keeps take the file's text; added lines are re-indented by
-    the indentation difference between the file and the hunk (when matched ignoring whitespace)."""
+    """The replacement: lines the hunk keeps take the file's text; added lines are re-indented the
+    way the matched lines' indentation maps from the hunk to the file (when matched ignoring
+    whitespace), and lose trailing whitespace."""
     out: list[str] = []
-    src, dst = "", ""
+    table: dict[str, str] = {}
     if reindent:
         for f, o in zip(file_old, old):
             if o.strip():
-                src, dst = _indent(o), _indent(f)
-                break
+                table.setdefault(_indent(o), _indent(f))
+    keys = sorted(table, key=len, reverse=True)
+
+    def shift(ln: str) -> str:
+        if not ln.strip() or not table:
+            return ln.rstrip()
+        ind = _indent(ln)
+        if ind in table:
+            return table[ind] + ln[len(ind):].rstrip()
+        for k in keys:                       # the deepest mapped indentation this line extends
+            if ind.startswith(k):
+                return table[k] + ln[len(k):].rstrip()
+        k = min(keys, key=len)               # shallower than anything matched: shift by the same amount
+        f = table[k]
+        cut = len(k) - len(ind)
+        return (f[:max(0, len(f) - cut)] if cut > 0 else f) + ln.lstrip().rstrip()
+
     sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
     for tag, a1, a2, b1, b2 in sm.get_opcodes():
         if tag == "equal":
             out.extend(file_old[a1:a2])
         else:
-            for ln in new[b1:b2]:
-                if reindent and src != dst and ln.strip():
-                    ln = dst + ln[len(src):] if ln.startswith(src) else dst + ln.lstrip() if not src else ln
-                out.append(ln.rstrip() if reindent else ln)
+            out.extend(shift(ln) if reindent else ln for ln in new[b1:b2])
     return out
 
 
@@ -77,9 +90,11 @@ def _pick(found: list[int], hint: int | None) -> int | None:
 
 
 def place(lines: list[str], old: list[str], new: list[str], hint: int | None = None,
-          anchor: str | None = None, blocked: list[tuple[int, int]] = ()) -> Placement | Refusal:
+          anchor: str | None = None, blocked: list[tuple[int, int]] = (), later: list[list[str]] = ()) -> Placement | Refusal:
     """Where `old` goes in `lines` (`hint`: the 0-based stated place, already shifted by earlier
-    hunks). `blocked`: spans earlier hunks wrote, which a later hunk may not overlap."""
+    hunks). `blocked`: spans earlier hunks wrote, which a later hunk may not overlap. `twins`: how
+    many hunks still to place (this one included) have this same old text: when they match exactly
+    that many places, they go there in order, one each."""
     if not old:
         if hint is not None and 0 <= hint <= len(lines):
             return Placement(hint, hint, list(new), "exact")
@@ -107,11 +122,14 @@ def place(lines: list[str], old: list[str], new: list[str], hint: int | None = N
         if len(found) == 1:
             i = found[0]
             return Placement(i, i + n, _merge(lines[i:i + n], old, new, key is not None), name)
+        if len(found) > 1 and len(found) == _twins(old, later):
+            i = found[0]
+            return Placement(i, i + n, _merge(lines[i:i + n], old, new, key is not None), name + ", in order")
         if len(found) > 1:
             ambiguous.append((name, found))
             break
     if not ambiguous:
-        got = _trimmed(lines, old, new, ok)
+        got = _trimmed(lines, old, new, ok, later)
         if isinstance(got, Placement):
             return got
         if got:
@@ -132,7 +150,22 @@ def place(lines: list[str], old: list[str], new: list[str], hint: int | None = N
     return Refusal("the old text is not in the file", closest(lines, old))
 
 
-def _trimmed(lines, old, new, ok):
+def _contains(big: list[str], small: list[str]) -> bool:
+    return bool(small) and any(big[i:i + len(small)] == small for i in range(len(big) - len(small) + 1))
+
+
+def _twins(old: list[str], later: list[list[str]]) -> int:
+    """1 + how many later hunks have the same text as this one, up to trimmed or added edges."""
+    a = [_norm(x) for x in old]
+    count = 1
+    for other in later:
+        b = [_norm(x) for x in other]
+        if _contains(a, b) or _contains(b, a):
+            count += 1
+    return count
+
+
+def _trimmed(lines, old, new, ok, later=()):
     sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
     ops = sm.get_opcodes()
     lead = ops[0][2] - ops[0][1] if ops and ops[0][0] == "equal" else 0
@@ -147,7 +180,7 @@ def _trimmed(lines, old, new, ok):
                 continue
             for key in (None, _norm):
                 found = [i for i in _find(lines, o, key) if ok(i, len(o))]
-                if len(found) == 1:
+                if len(found) == 1 or len(found) == _twins(o, later) > 1:
                     i = found[0]
                     return Placement(i, i + len(o), _merge(lines[i:i + len(o)], o, nw, key is not None), "trimmed")
                 if len(found) > 1:
