@@ -165,7 +165,24 @@ def perturb(kind: str, a: str, b: str, rng: random.Random):
     return a, b, hunks, numbers
 
 
-def render(fmt: str, path: str, hunks, numbers) -> str:
+def _unique(parent: list[str], old: list[str]) -> bool:
+    n = len(old)
+    return sum(parent[i:i + n] == old for i in range(len(parent) - n + 1)) <= 1
+
+
+def _anchor(parent: list[str], s: int) -> str | None:
+    """The nearest line above `s` at column 0 that is unique in the file (apply_patch's `@@ def f`)."""
+    for j in range(min(s, len(parent)) - 1, -1, -1):
+        ln = parent[j]
+        if ln.strip() and not ln[0].isspace() and len(ln.strip()) > 3 and parent.count(ln) == 1:
+            return ln.strip()
+    return None
+
+
+def render(fmt: str, path: str, hunks, numbers, parent: list[str] | None = None) -> str:
+    """The patch text. As each format's instructions tell a model: SEARCH text is grown by context
+    until it is unique in the file; an apply_patch hunk whose text is not unique gets a `@@ line`
+    anchor (the nearest unique top-level line above it)."""
     if fmt == "udiff":
         out = [f"--- a/{path}", f"+++ b/{path}"]
         for s, body in hunks:
@@ -176,13 +193,25 @@ def render(fmt: str, path: str, hunks, numbers) -> str:
         return "Here is the change:\n\n```diff\n" + "\n".join(out) + "\n```\n"
     if fmt == "search-replace":
         out = []
-        for _s, body in hunks:
+        for s, body in hunks:
+            if parent is not None:
+                a, b = s, s + sum(t != "+" for t, _ in body)
+                while not _unique(parent, [x for t, x in body if t != "+"]) and (a > 0 or b < len(parent)) and b - a < 40:
+                    if a > 0:
+                        a -= 1
+                        body = [(" ", parent[a])] + body
+                    if b < len(parent):
+                        body = body + [(" ", parent[b])]
+                        b += 1
             out += [path, "```", "<<<<<<< SEARCH", *[x for t, x in body if t != "+"], "=======",
                     *[x for t, x in body if t != "-"], ">>>>>>> REPLACE", "```", ""]
         return "I will make these edits:\n\n" + "\n".join(out)
     out = ["*** Begin Patch", f"*** Update File: {path}"]
-    for _s, body in hunks:
-        out.append("@@")
+    for s, body in hunks:
+        anchor = None
+        if parent is not None and not _unique(parent, [x for t, x in body if t != "+"]):
+            anchor = _anchor(parent, s)
+        out.append(f"@@ {anchor}" if anchor else "@@")
         out += [t + x for t, x in body]
     return "\n".join(out + ["*** End Patch"]) + "\n"
 
@@ -293,7 +322,7 @@ def main(argv=None):
             for fmt in ("udiff", "search-replace", "apply_patch"):
                 if kind in NUMBERED and fmt != "udiff":
                     continue
-                patch = render(fmt, path, hunks, numbers)
+                patch = render(fmt, path, hunks, numbers, a.split("\n"))
                 for name, (fmts, fn) in appliers.items():
                     if fmt not in fmts:
                         continue

@@ -102,12 +102,12 @@ def place(lines: list[str], old: list[str], new: list[str], hint: int | None = N
             return Placement(0, 0, list(new), "exact")
         return Refusal("the hunk has no context lines to place it by")
     floor = 0
-    if anchor:
+    if anchor:   # apply_patch `@@ def f`: the first match after that (unique) line
         at = [i for i, ln in enumerate(lines) if _norm(ln) == _norm(anchor)] or \
              [i for i, ln in enumerate(lines) if _norm(anchor) in _norm(ln)]
-        if len(at) == 1:
-            floor = at[0]
-            hint = hint if hint is not None else None
+        if len(at) != 1:
+            return Refusal(f"the @@ anchor {anchor!r} matches {len(at)} lines", closest(lines, [anchor]))
+        floor = at[0] + 1
 
     def ok(i: int, n: int) -> bool:
         return i >= floor and not any(i < e and s < i + n or (n == 0 and s <= i < e) for s, e in blocked)
@@ -122,7 +122,7 @@ def place(lines: list[str], old: list[str], new: list[str], hint: int | None = N
         if len(found) == 1:
             i = found[0]
             return Placement(i, i + n, _merge(lines[i:i + n], old, new, key is not None), name)
-        if len(found) > 1 and len(found) == _twins(old, later):
+        if len(found) > 1 and (len(found) == _twins(old, later) or floor):
             i = found[0]
             return Placement(i, i + n, _merge(lines[i:i + n], old, new, key is not None), name + ", in order")
         if len(found) > 1:

@@ -129,11 +129,11 @@ def _udiff_hunk(lines: list[str], i: int, edit: FileEdit) -> int:
     counted = want_old is not None
     while i < len(lines):
         ln = lines[i]
-        if counted and len([1 for _ in old]) >= want_old and len(new) >= want_new:
+        if counted and len(old) >= want_old and len(new) >= want_new:
             break
-        if ln.startswith(("--- ", "+++ ")) and i + 1 < len(lines) and lines[i + 1].startswith(("+++ ", "@@")) and ln.startswith("--- "):
-            break
-        if ln.startswith(("@@", "diff --git ")) or _FENCE.match(ln):
+        # headers end a hunk whose counts are unknown; with counts, "--- x" may be a removed "-- x"
+        if ln.startswith(("@@", "diff --git ", "```", "~~~")) or not counted and ln.startswith("--- ") \
+                and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
             break
         if ln.startswith("\\"):       # "\ No newline at end of file"
             i += 1
