@@ -279,7 +279,7 @@ for line in sys.stdin:
 class Aider:
     def __init__(self, python):
         self.proc = subprocess.Popen([python, "-c", AIDER_SHIM], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, newline="\n")
+                                     text=True)
 
     def __call__(self, fmt, path, a, patch):
         self.proc.stdin.write(json.dumps({"fmt": fmt, "path": path, "a": a, "patch": patch}) + "\n")

@@ -128,25 +128,22 @@ def place(lines: list[str], old: list[str], new: list[str], hint: int | None = N
         if len(found) > 1:
             ambiguous.append((name, found))
             break
+    if not ambiguous and any(_ELISION.match(x) for x in old):
+        got = _elided(lines, old, new, ok)
+        if isinstance(got, Placement):
+            return got
+        return Refusal(got, closest(lines, old))
     if not ambiguous:
         got = _trimmed(lines, old, new, ok, later)
         if isinstance(got, Placement):
             return got
         if got:
             ambiguous.append(("trimmed", got))
-    if not ambiguous and any(_ELISION.match(x) for x in old):
-        got = _elided(lines, old, new, ok)
-        if isinstance(got, Placement):
-            return got
-        if isinstance(got, str):
-            return Refusal(got, closest(lines, old))
     if ambiguous:
         name, found = ambiguous[0]
         where = ", ".join(str(i + 1) for i in found[:8])
         return Refusal(f"ambiguous: the old text matches {len(found)} places ({name}) at lines {where}",
                        [{"line": i + 1, "similarity": 1.0, "text": lines[i]} for i in found[:3]])
-    if any(_find(lines[s:e], old[:1], _norm) for s, e in blocked):
-        pass
     return Refusal("the old text is not in the file", closest(lines, old))
 
 

@@ -149,8 +149,10 @@ def _udiff_hunk(lines: list[str], i: int, edit: FileEdit) -> int:
             break
         i += 1
     if counted and (len(old) < want_old or len(new) < want_new):
-        at_end = i >= len(lines) or _FENCE.match(lines[i]) or not lines[i].strip()
-        if at_end and not (i < len(lines) and lines[i].startswith("@@")):
+        # at the end of the input, with no change yet or a last line cut short: cut off, not miscounted
+        at_end = i >= len(lines) or _FENCE.match(lines[i]) or not "".join(lines[i:]).strip()
+        cut = not any(o != n for o, n in zip(old, new)) and len(old) == len(new) or (i >= len(lines) and lines[-1] != "")
+        if at_end and cut:
             edit.error = (f"truncated hunk at line {line}: the header promises {want_old} old and {want_new} new "
                           f"lines, the patch ends after {len(old)} and {len(new)}")
     # a blank line right before prose is a separator, not context
