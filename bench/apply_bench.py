@@ -260,7 +260,7 @@ for line in sys.stdin:
             blocks = list(find_original_update_blocks(job["patch"]))
             for b in blocks:
                 if len(b) != 3 or b[0] is None: raise ValueError("no block")
-                new = sr_replace(job["path"], text, b[1], b[2], None)
+                new = sr_replace(job["path"], text, b[1], b[2], ("```", "```"))
                 if new is None: raise ValueError("refused")
                 text = new
         else:
@@ -279,7 +279,7 @@ for line in sys.stdin:
 class Aider:
     def __init__(self, python):
         self.proc = subprocess.Popen([python, "-c", AIDER_SHIM], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
+                                     text=True, cwd=tempfile.mkdtemp(prefix="aider-shim-"))
 
     def __call__(self, fmt, path, a, patch):
         self.proc.stdin.write(json.dumps({"fmt": fmt, "path": path, "a": a, "patch": patch}) + "\n")
