@@ -27,7 +27,8 @@ from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from repoctx import git  # noqa: E402
-from repoctx.apply import NoEdit, plan  # noqa: E402
+from repoctx.apply.apply import plan  # noqa: E402
+from repoctx.apply.parse import NoEdit  # noqa: E402
 
 TEXT_EXT = (".py", ".go", ".js", ".md", ".txt", ".json", ".yml", ".yaml", ".rst", ".cfg", ".toml", ".ts", ".html", ".css")
 PERTURBATIONS = ("exact", "lines_off", "no_numbers", "ctx_dropped", "ctx_invented", "indent_drift",

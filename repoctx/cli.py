@@ -273,7 +273,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from repoctx.apply import ChangedOnDisk, NoEdit, plan, write
+    from repoctx.apply.apply import ChangedOnDisk, plan, write
+    from repoctx.apply.parse import NoEdit
     from repoctx.apply.report import format_plan
     try:
         if args.patch == "-":

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from repoctx.apply import ChangedOnDisk, NoEdit, parse, plan, write
+from repoctx.apply.apply import ChangedOnDisk, plan, write
+from repoctx.apply.parse import NoEdit, parse
 from repoctx.apply.match import place
 from conftest import make_repo, run_cli
 
