@@ -83,12 +83,6 @@ def _merge(file_old: list[str], old: list[str], new: list[str], reindent: bool) 
     return out
 
 
-def _pick(found: list[int], hint: int | None) -> int | None:
-    if len(found) == 1:
-        return found[0]
-    return None
-
-
 def place(lines: list[str], old: list[str], new: list[str], hint: int | None = None,
           anchor: str | None = None, blocked: list[tuple[int, int]] = (), later: list[list[str]] = ()) -> Placement | Refusal:
     """Where `old` goes in `lines` (`hint`: the 0-based stated place, already shifted by earlier
