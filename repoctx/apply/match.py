@@ -54,6 +54,7 @@ def _merge(file_old: list[str], old: list[str], new: list[str], reindent: bool) 
     whitespace), and lose trailing whitespace."""
     out: list[str] = []
     table: dict[str, str] = {}
+    reindent = reindent and file_old != old      # matched exactly: the hunk's lines go in as written
     if reindent:
         for f, o in zip(file_old, old):
             if o.strip():
@@ -189,23 +190,32 @@ def _elided(lines, old, new, ok):
     marks_new = [j for j, x in enumerate(new) if _ELISION.match(x)]
     if len(marks_new) != len(segs) - 1:
         return "the hunk elides lines (`...`) on one side only; cannot tell what to keep"
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for seg in segs:
-        if not seg:
-            spans.append((pos, pos))
-            continue
-        found = [i for i in _find(lines[pos:], seg, _norm)]
-        if not found:
-            return "a part of the elided hunk is not in the file"
-        if len(found) > 1 and not spans:
-            return f"ambiguous: the first part of the elided hunk matches {len(found)} places"
-        i = pos + found[0]
-        spans.append((i, i + len(seg)))
-        pos = i + len(seg)
-    start, end = spans[0][0], spans[-1][1]
     if not segs[0]:
         return "the hunk starts with an elision; nothing anchors it"
+    # one part found exactly once pins the hunk; the others are the nearest before / after it
+    pin = None
+    for k, seg in enumerate(segs):
+        if seg and len(_find(lines, seg, _norm)) == 1:
+            pin = k
+            break
+    if pin is None:
+        return "ambiguous: no part of the elided hunk is found exactly once"
+    spans: list[tuple[int, int] | None] = [None] * len(segs)
+    i = _find(lines, segs[pin], _norm)[0]
+    spans[pin] = (i, i + len(segs[pin]))
+    for k in range(pin - 1, -1, -1):
+        limit = spans[k + 1][0]
+        found = [j for j in _find(lines[:limit], segs[k], _norm)] if segs[k] else [limit]
+        if not found:
+            return "a part of the elided hunk is not in the file"
+        spans[k] = (found[-1], found[-1] + len(segs[k]))
+    for k in range(pin + 1, len(segs)):
+        pos = spans[k - 1][1]
+        found = _find(lines[pos:], segs[k], _norm) if segs[k] else [0]
+        if not found:
+            return "a part of the elided hunk is not in the file"
+        spans[k] = (pos + found[0], pos + found[0] + len(segs[k]))
+    start, end = spans[0][0], spans[-1][1]
     if not ok(start, end - start):
         return "overlaps an earlier hunk"
     out: list[str] = []
