@@ -170,3 +170,11 @@ def test_cli_exit_codes(repo, tmp_path):
     r = subprocess.run([sys.executable, "-m", "repoctx", "apply", "-", "-C", str(repo)], input="no patch here",
                        capture_output=True, text=True)
     assert r.returncode == 2 and "no edit found" in r.stderr
+
+
+def test_elision_pinned_by_its_unique_part_keeps_whitespace(tmp_path):
+    text = "}\n\nfunc a() {\n  x := 1\n  y := 2\n  z := 3\n}\n\nfunc b() {\n}\n"
+    root = make_repo(tmp_path / "r", {"a.go": text})
+    body = " }\n ...\n   y := 2\n   z := 3\n+  \n+  w := 4\n }\n"   # "}" alone is ambiguous; "y, z" is not
+    p = plan("--- a/a.go\n+++ b/a.go\n@@ @@\n" + body, str(root))
+    assert result(p, "a.go") == text.replace("  z := 3\n", "  z := 3\n  \n  w := 4\n")
