@@ -30,9 +30,11 @@ _EXPORTS = {
     "search": "repoctx.retrieve.search", "find_symbols": "repoctx.retrieve.search",
     "Workspace": "repoctx.workspace", "Location": "repoctx.workspace", "OutsideWorkspace": "repoctx.workspace",
     "GitError": "repoctx.git",
+    "plan_edit": "repoctx.apply.apply", "write_edit": "repoctx.apply.apply", "NoEdit": "repoctx.apply.parse",
+    "ChangedOnDisk": "repoctx.apply.apply",
     "EncodingUnavailable": "repoctx.tokens", "count_tokens": "repoctx.tokens", "get_encoding": "repoctx.tokens",
 }
-_RENAMED = {"check_setting": "check", "count_tokens": "count"}
+_RENAMED = {"check_setting": "check", "count_tokens": "count", "plan_edit": "plan", "write_edit": "write"}
 
 __all__ = ["__version__", "pack", *_EXPORTS]
 

@@ -283,6 +283,38 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_apply(args: argparse.Namespace) -> int:
+    from repoctx.apply.apply import ChangedOnDisk, plan, write
+    from repoctx.apply.parse import NoEdit
+    from repoctx.apply.report import format_plan
+    try:
+        if args.patch == "-":
+            text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+        else:
+            with open(args.patch, "rb") as f:
+                text = f.read().decode("utf-8", "surrogateescape")
+        p = plan(text, args.repo)
+    except NoEdit as exc:
+        print(f"repoctx: {exc}", file=sys.stderr)
+        return 2
+    written: list[str] = []
+    error = None
+    if (p.ok or args.partial) and not args.check:
+        if not p.ok:
+            p = p.applied_only()
+        try:
+            written = write(p)
+        except ChangedOnDisk as exc:
+            error = str(exc)
+    if args.json:
+        print(json.dumps({**p.as_dict(), "written": written, "error": error}, indent=1))
+    else:
+        sys.stdout.write(format_plan(p, written, check=args.check))
+        if error:
+            print(f"repoctx: {error}", file=sys.stderr)
+    return 0 if p.ok and not error and not getattr(p, "partial", False) else 1
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     print(f"repoctx: wrote {write_default_config(args.path, force=args.force)}")
     return 0
@@ -369,6 +401,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", default=None, metavar="FILE", help="index shared by all states (default: a temporary file)")
     p.add_argument("--json", action="store_true", help="figures and per-task detail as JSON")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("apply", help="check and apply a model's edit (unified diff, SEARCH/REPLACE, *** Begin Patch)")
+    p.add_argument("patch", nargs="?", default="-", help="file holding the edit, or - for stdin (default)")
+    p.add_argument("-C", "--repo", default=".", help="repository folder (default: .)")
+    p.add_argument("--check", action="store_true", help="place every hunk and report; write nothing")
+    p.add_argument("--json", action="store_true", help="the per-hunk report as JSON")
+    p.add_argument("--partial", action="store_true", help="write the files whose hunks all applied even if others were refused")
+    p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser("init", help="write a commented .repoctx.toml holding the default settings")
     p.add_argument("path", nargs="?", default=".", help="repository folder (default: .)")

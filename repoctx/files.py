@@ -55,3 +55,16 @@ def write_atomic(target: str, data: str | bytes, mode: int | None = None) -> Non
         if exc.errno is None:
             raise OSError(f"cannot write {target}: {exc}") from None
         raise OSError(exc.errno, f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+class OutsideWorkspace(ValueError):
+    """A path that is not inside the workspace's root (after resolving `..` and symlinks)."""
+
+
+def confine(root: str, path: str) -> str:
+    """The repository path of an absolute or `root`-relative path (`root` already real);
+    OutsideWorkspace when it (or a symlink on the way) leads outside the root."""
+    full = os.path.realpath(os.path.join(root, path))
+    if os.path.commonpath([full, root]) != root or full == root:
+        raise OutsideWorkspace(f"{path} is outside the workspace {root}")
+    return os.path.relpath(full, root).replace(os.sep, "/")

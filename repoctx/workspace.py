@@ -23,6 +23,7 @@ import re
 import threading
 from dataclasses import dataclass
 
+from repoctx.files import OutsideWorkspace, confine  # noqa: F401  (re-exported)
 from repoctx.index.load import Repository, load_repository
 from repoctx.model import PackResult, Symbol
 from repoctx.pack.packer import Packer
@@ -64,10 +65,6 @@ def _stat(full: str) -> tuple[int, int]:
         return -1, -1
 
 
-class OutsideWorkspace(ValueError):
-    """A path that is not inside the workspace's root (after resolving `..` and symlinks)."""
-
-
 @dataclass(frozen=True)
 class Location:
     path: str
@@ -99,10 +96,7 @@ class Workspace:
     def relpath(self, path: str) -> str:
         """The repository path of an absolute or root-relative path; OutsideWorkspace when it (or a
         symlink on the way) leads outside the root."""
-        full = os.path.realpath(os.path.join(self.root, path))
-        if os.path.commonpath([full, self.root]) != self.root or full == self.root:
-            raise OutsideWorkspace(f"{path} is outside the workspace {self.root}")
-        return os.path.relpath(full, self.root).replace(os.sep, "/")
+        return confine(self.root, path)
 
     # -- state -----------------------------------------------------------------------------------
 

@@ -22,11 +22,12 @@ import uuid
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types as t
+from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from repoctx import (ConfigError, Focus, GitError, OutsideWorkspace, PackError, RequestError, Settings, Workspace,
-                     __version__, from_client, load_settings, result_dict)
+from repoctx import (ConfigError, Focus, GitError, NoEdit, OutsideWorkspace, PackError, RequestError, Settings,
+                     Workspace, __version__, from_client, load_settings, plan_edit, result_dict)
 
 log = logging.getLogger("repoctx.server")
 
@@ -256,6 +257,46 @@ def repo_map(ls: RepoctxServer, params) -> dict:
     return {"text": text, "tokens": tokens, "budget": budget, "encoding": ws.repo.encoding}
 
 
+def apply_edit(ls: RepoctxServer, params) -> dict:
+    """`{text, dryRun?, folder?}` -> `{edit: WorkspaceEdit, hunks, applied?}`: a model's edit placed
+    against the unsaved buffers (else the files); with `dryRun: false` and every hunk placed, the
+    client is asked to apply it (`workspace/applyEdit`), so it lands in buffers and undo history."""
+    p = _plain(params) or {}
+    if not isinstance(p, dict):
+        raise JsonRpcInvalidParams("params must be an object")
+    text = _check(p, "text", str)
+    if text is None:
+        raise JsonRpcInvalidParams("text (the model's edit) is required")
+    folder = _folder_param(ls, p)
+    root = folder.ws.root
+    try:
+        plan = plan_edit(text, root, buffers=dict(folder.ws.buffers))
+    except NoEdit as exc:
+        raise JsonRpcInvalidParams(str(exc)) from None
+    changes: list[dict] = []
+    for f in plan.files:
+        uri = ls.uri(folder, f.path)
+        if f.kind == "delete":
+            changes.append({"kind": "delete", "uri": uri})
+            continue
+        if f.kind == "add" and f.old_text is None:
+            changes.append({"kind": "create", "uri": uri, "options": {"ignoreIfExists": True}})
+        rows = (f.old_text or "").split("\n")
+        end = {"line": len(rows) - 1, "character": len(rows[-1].encode("utf-16-le")) // 2}
+        changes.append({"textDocument": {"uri": uri, "version": None},
+                        "edits": [{"range": {"start": {"line": 0, "character": 0}, "end": end}, "newText": f.new_text}]})
+        if f.new_path:
+            changes.append({"kind": "rename", "oldUri": uri, "newUri": ls.uri(folder, f.new_path)})
+    out = {"edit": {"documentChanges": changes}, **plan.as_dict()}
+    for h in out["hunks"]:
+        h["uri"] = ls.uri(folder, h["path"])
+    if p.get("dryRun", True) is False and plan.ok:
+        edit = get_converter().structure(out["edit"], t.WorkspaceEdit)
+        answer = ls.workspace_apply_edit(t.ApplyWorkspaceEditParams(edit, label="repoctx: apply model edit"))
+        out["applied"] = bool(answer.result(timeout=WAIT_SECONDS).applied)
+    return out
+
+
 def _folder_param(ls: RepoctxServer, p: dict) -> _Folder:
     """The folder a whole-workspace request is about: `folder` (a URI) or the first one."""
     if p.get("folder") is not None:
@@ -276,7 +317,8 @@ def _as_command(fn):
     return command
 
 
-for _method, _fn in (("repoctx/context", context), ("repoctx/pack", pack), ("repoctx/map", repo_map)):
+for _method, _fn in (("repoctx/context", context), ("repoctx/pack", pack), ("repoctx/map", repo_map),
+                     ("repoctx/applyEdit", apply_edit)):
     server.thread()(server.feature(_method)(_fn))
     server.command(_method.replace("/", "."))(server.thread()(_as_command(_fn)))
 

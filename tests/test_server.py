@@ -243,3 +243,27 @@ async def test_no_answer_carries_a_secret(client):
     assert any(s.name == "connect" and "region" in s.detail for s in symbols), symbols
     assert not [text for text in texts if AWS_ID in text]
     assert all("[REDACTED:AWS Access Key]" in text for text in texts), texts
+
+
+async def test_apply_edit_uses_the_unsaved_buffer_and_asks_the_client(client):
+    uri = _uri(client.repo / "shop/util.py")
+    unsaved = "# unsaved line\n" + UTIL
+    client.text_document_did_open(t.DidOpenTextDocumentParams(t.TextDocumentItem(uri=uri, language_id="python", version=1, text=unsaved)))
+    first = UTIL.splitlines()[0]
+    patch = f"--- a/shop/util.py\n+++ b/shop/util.py\n@@ -1,1 +1,2 @@\n {first}\n+# added by the model\n"
+    got = []
+
+    @client.feature(t.WORKSPACE_APPLY_EDIT)
+    def apply(params: t.ApplyWorkspaceEditParams):
+        got.append(params.edit)
+        return t.ApplyWorkspaceEditResult(applied=True)
+
+    r = await client.protocol.send_request_async("repoctx/applyEdit", {"text": patch})
+    assert r.ok and r.hunks[0].line == 2 and r.hunks[0].relaxation == "offset" and not got  # dry run by default
+    change = r.edit.documentChanges[0]
+    assert change.textDocument.uri == uri
+    assert change.edits[0].newText == "# unsaved line\n" + first + "\n# added by the model\n" + UTIL.split("\n", 1)[1]
+    r = await client.protocol.send_request_async("repoctx/applyEdit", {"text": patch, "dryRun": False})
+    assert r.applied and got and got[0].document_changes[0].edits[0].new_text == change.edits[0].newText
+    bad = await client.protocol.send_request_async("repoctx/applyEdit", {"text": patch.replace(first, "nothing like it")})
+    assert not bad.ok and "not in the file" in bad.hunks[0].reason and bad.edit.documentChanges == []
