@@ -97,15 +97,17 @@ def test_no_marker_costs_more_than_the_lines_it_hides(repo):
     for query in ("report_3_4", "load json", "Total cents"):
         r = packer.pack(PackRequest(query, budget=1200, mode="slice"))
         for f in r.files:
-            lines = packer.lines(f.path)
-            gaps = [(b0 + 1, a1 - 1) for (_, b0), (a1, _) in zip([(0, 0)] + f.spans, f.spans) if a1 > b0 + 1]
-            if f.spans and f.spans[-1][1] < repo.facts[f.path].lines:
-                gaps.append((f.spans[-1][1] + 1, repo.facts[f.path].lines))
-            for a, b in gaps:
+            lines, total = packer.lines(f.path), repo.facts[f.path].lines
+            inner = [(b0 + 1, a1 - 1) for (_, b0), (a1, _) in zip(f.spans, f.spans[1:]) if a1 > b0 + 1]
+            ends = [(1, f.spans[0][0] - 1), (f.spans[-1][1] + 1, total)] if not f.whole else []
+            for a, b in inner + [(a, b) for a, b in ends if a <= b]:
                 marker = elision_marker(repo.files[f.path].language or f.path, a, b)
-                assert marker in r.text
+                # gaps between spans are marked; the header states the lines before and after them
+                assert (marker in r.text) == ((a, b) in inner), (f.path, a, b)
                 assert count("\n".join(lines[a - 1:b]), enc) > count(marker, enc), (f.path, a, b)
                 markers += 1
+            if not f.whole:
+                assert f'<file path="{f.path}" lines="' in r.text and f'of="{total}">' in r.text
     assert markers, "the packs elide something"
 
 

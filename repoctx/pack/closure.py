@@ -201,7 +201,10 @@ class Closures:
         if not full:
             return spans
         seen: set[str] = set()
+        test = is_test_path(c.path)
         for target, name in self.callees.get(node, []):
+            if not test and is_test_path(target.split(":", 1)[0]):  # code outside tests never calls into them
+                continue
             if name in used and target not in seen and target != node and len(seen) < MAX_CALLEES:
                 seen.add(target)
                 head = self.definition_head(target)
