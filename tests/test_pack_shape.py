@@ -159,3 +159,20 @@ def test_an_empty_pack_warns(tmp_path):
     root = make_repo(tmp_path / "r", {"logo.png": b"\x89PNG\r\n\x1a\n\0\0\0"})
     r = run_cli("pack", str(root))
     assert r.returncode == 0 and "warning: the pack is empty" in r.stderr
+
+
+def test_code_outside_tests_takes_no_callee_signatures_from_tests(tmp_path):
+    """Library code calls a method whose only definition in the repository is a test double's: linked
+    by name, but not code the library can call."""
+    pad = "".join(f"\nfunc filler{i}(x int) int {{\n\treturn x * {i}\n}}\n" for i in range(40))
+    files = {
+        "go.mod": "module example.com/w\n",
+        "writer.go": ("package w\n\nimport \"io\"\n\ntype Sink interface {\n\tio.Writer\n}\n\n"
+                      "// Drain empties the sink and flushes it.\nfunc Drain(s Sink) error {\n\treturn s.Flush()\n}\n" + pad),
+        "writer_test.go": ("package w\n\ntype fakeSink struct{}\n" + pad.replace("filler", "tfiller") +
+                           "\nfunc (f *fakeSink) Flush() error {\n\treturn nil\n}\n"),
+    }
+    repo = load_repository(str(make_repo(tmp_path / "r", files)), workers=1)
+    r = Packer(repo).pack(PackRequest("Drain empties the sink", budget=300, mode="slice"))
+    assert "func Drain(s Sink) error {" in r.text
+    assert "func (f *fakeSink) Flush() error {" not in r.text, r.text
