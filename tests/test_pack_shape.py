@@ -176,3 +176,16 @@ def test_code_outside_tests_takes_no_callee_signatures_from_tests(tmp_path):
     r = Packer(repo).pack(PackRequest("Drain empties the sink", budget=300, mode="slice"))
     assert "func Drain(s Sink) error {" in r.text
     assert "func (f *fakeSink) Flush() error {" not in r.text, r.text
+
+
+def test_a_doc_comment_hit_brings_the_code_it_describes(tmp_path):
+    """JSDoc blocks a blank line above their function (a common style): a query that matches the
+    comment's words gets the function's body, not the comment alone."""
+    pad = "".join(f"\nfunction pad{i}(x) {{\n  return x + {i}\n}}\n" for i in range(60))
+    src = ("'use strict'\n" + pad + "\n/**\n * Report a failure on the console with the whole error object.\n *\n"
+           " * @param {Error} err\n * @private\n */\n\nfunction logerror(err) {\n"
+           "  if (this.get('env') !== 'test') process.stderr.write(inspect(err))\n}\n" + pad.replace("pad", "more"))
+    repo = load_repository(str(make_repo(tmp_path / "r", {"lib/app.js": src})), workers=1)
+    r = Packer(repo).pack(PackRequest("report failure on the console with the whole error object", budget=250, mode="slice"))
+    assert "Report a failure on the console" in r.text
+    assert "process.stderr.write(inspect(err))" in r.text, r.text
