@@ -9,6 +9,7 @@ import {
   LanguageClientOptions,
   ResponseError,
   State,
+  WorkspaceEdit as ProtocolWorkspaceEdit,
 } from "vscode-languageclient/node";
 import * as rq from "./requests";
 
@@ -21,6 +22,7 @@ let client: LanguageClient | undefined;
 let clientFolder: vscode.WorkspaceFolder | undefined;
 let starting: Promise<LanguageClient> | undefined;
 let statusBar: ContextStatusBar | undefined;
+let refusals: vscode.DiagnosticCollection | undefined;
 
 function readSettings(scope?: vscode.Uri): rq.Settings & { statusBar: boolean; debugLastResultFile: string | null } {
   const c = vscode.workspace.getConfiguration(SECTION, scope);
@@ -260,6 +262,96 @@ async function showMap(): Promise<void> {
   }
 }
 
+/** Refused hunks in the Problems panel: at the closest candidate line (else line 1) of the target file. */
+function showRefusals(r: rq.ApplyResult): void {
+  refusals?.clear();
+  const byUri = new Map<string, vscode.Diagnostic[]>();
+  for (const h of r.hunks) {
+    if (h.applied || !h.uri) continue;
+    const uri = vscode.Uri.parse(h.uri);
+    const at = (line: number) => new vscode.Range(Math.max(0, line - 1), 0, Math.max(0, line - 1), Number.MAX_SAFE_INTEGER);
+    const [closest, ...others] = h.candidates ?? [];
+    const d = new vscode.Diagnostic(
+      at(closest?.line ?? 1),
+      `hunk ${h.index} refused: ${h.reason ?? "no reason given"}` +
+        (closest ? ` (closest: line ${closest.line}, similarity ${closest.similarity.toFixed(2)})` : ""),
+      vscode.DiagnosticSeverity.Error,
+    );
+    d.source = "repoctx apply";
+    d.relatedInformation = others.map(
+      (c) => new vscode.DiagnosticRelatedInformation(new vscode.Location(uri, at(c.line)), rq.candidateLines({ ...h, candidates: [c] })[0]),
+    );
+    byUri.set(uri.toString(), [...(byUri.get(uri.toString()) ?? []), d]);
+  }
+  for (const [uri, ds] of byUri) refusals?.set(vscode.Uri.parse(uri), ds);
+}
+
+/** Opens the Refactor Preview of the placed files; resolves true once the user applied them. */
+async function previewAndApply(c: LanguageClient, r: rq.ApplyResult, versions: Map<string, number>): Promise<boolean> {
+  const edit = await c.protocol2CodeConverter.asWorkspaceEdit(rq.previewEdit(r) as unknown as ProtocolWorkspaceEdit);
+  // The server placed the hunks against these buffers: a buffer typed into since would be overwritten.
+  for (const [uri] of edit.entries()) {
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    if (doc && versions.has(uri.toString()) && doc.version !== versions.get(uri.toString())) {
+      throw new Error(`${vscode.workspace.asRelativePath(uri)} changed while the edit was placed; nothing applied, run the command again`);
+    }
+  }
+  return vscode.workspace.applyEdit(edit);
+}
+
+/** "repoctx: Apply Model Edit from Clipboard / from Selection": a dry run, then a preview, then the edit. */
+async function applyModelEdit(source: "clipboard" | "selection"): Promise<void> {
+  const command = source === "clipboard" ? rq.EXTENSION_COMMANDS.applyFromClipboard : rq.EXTENSION_COMMANDS.applyFromSelection;
+  let params: rq.ApplyEditParams | undefined;
+  try {
+    let text: string;
+    if (source === "clipboard") {
+      text = await vscode.env.clipboard.readText();
+    } else {
+      const editor = vscode.window.activeTextEditor;
+      if (!editor) throw new Error("open the model's answer in an editor (and select the edit) first");
+      text = editor.document.getText(editor.selection.isEmpty ? undefined : editor.selection);
+    }
+    if (!text.trim()) {
+      void vscode.window.showWarningMessage(
+        source === "clipboard" ? "repoctx: the clipboard is empty: copy the model's answer first." : "repoctx: the selection is empty.",
+      );
+      return;
+    }
+    params = rq.applyEditParams(text);
+    const c = await getClient();
+    const versions = new Map(vscode.workspace.textDocuments.map((d) => [d.uri.toString(), d.version]));
+    const req = params;
+    const r = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: "repoctx: placing the edit…", cancellable: true },
+      (_p, token) => c.sendRequest<rq.ApplyResult>(rq.METHODS.applyEdit, req, token),
+    );
+    output.info(`apply (${source}): ${r.hunks.length} hunk(s)`);
+    for (const line of rq.applyReport(r)) output.info(line);
+    showRefusals(r);
+    let applied = false;
+    if (r.ok) {
+      applied = await previewAndApply(c, r, versions);
+      const summary = rq.applySummary(r);
+      log(applied ? `applied: ${summary}` : "edit discarded in the preview");
+      if (applied) void vscode.window.showInformationMessage(`repoctx: applied ${summary}`);
+      else vscode.window.setStatusBarMessage("repoctx: model edit discarded", 6000);
+    } else {
+      await record(command, params, { ...r, applied: false });
+      const placedFiles = rq.editedFiles(r.edit);
+      const buttons = placedFiles > 0 ? ["Preview Placed Files", "Show Problems", "Show Output"] : ["Show Problems", "Show Output"];
+      const choice = await vscode.window.showWarningMessage(`repoctx: ${rq.refusalNotice(r)}`, ...buttons);
+      if (choice === "Show Problems") await vscode.commands.executeCommand("workbench.actions.view.problems");
+      else if (choice === "Show Output") output.show(true);
+      else if (choice === "Preview Placed Files") applied = await previewAndApply(c, r, versions);
+      if (!applied) return;
+    }
+    await record(command, params, { ...r, applied });
+  } catch (e) {
+    await reportError(command, params, e);
+  }
+}
+
 /** The token count of the active file's context; refreshed on editor change and (debounced) on edits. */
 class ContextStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem("repoctx.tokens", vscode.StatusBarAlignment.Right, 100);
@@ -352,9 +444,17 @@ class ContextStatusBar implements vscode.Disposable {
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   output = vscode.window.createOutputChannel("repoctx", { log: true });
   statusBar = new ContextStatusBar();
+  refusals = vscode.languages.createDiagnosticCollection("repoctx apply");
   context.subscriptions.push(
     output,
     statusBar,
+    refusals,
+    // A refusal's diagnostics point into the text it was checked against; an edit there makes them stale.
+    vscode.workspace.onDidChangeTextDocument((e) => {
+      if (e.contentChanges.length > 0) refusals?.delete(e.document.uri);
+    }),
+    vscode.commands.registerCommand(rq.EXTENSION_COMMANDS.applyFromClipboard, () => applyModelEdit("clipboard")),
+    vscode.commands.registerCommand(rq.EXTENSION_COMMANDS.applyFromSelection, () => applyModelEdit("selection")),
     vscode.commands.registerCommand(rq.EXTENSION_COMMANDS.copyContext, copyContext),
     vscode.commands.registerCommand(rq.EXTENSION_COMMANDS.packToFile, packToFile),
     vscode.commands.registerCommand(rq.EXTENSION_COMMANDS.showMap, showMap),
