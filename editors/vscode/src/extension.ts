@@ -23,6 +23,7 @@ let clientFolder: vscode.WorkspaceFolder | undefined;
 let starting: Promise<LanguageClient> | undefined;
 let statusBar: ContextStatusBar | undefined;
 let refusals: vscode.DiagnosticCollection | undefined;
+let proposed: ProposedTexts | undefined;
 
 function readSettings(scope?: vscode.Uri): rq.Settings & { statusBar: boolean; debugLastResultFile: string | null } {
   const c = vscode.workspace.getConfiguration(SECTION, scope);
@@ -286,17 +287,70 @@ function showRefusals(r: rq.ApplyResult): void {
   for (const [uri, ds] of byUri) refusals?.set(vscode.Uri.parse(uri), ds);
 }
 
-/** Opens the Refactor Preview of the placed files; resolves true once the user applied them. */
+/** The proposed texts the changes editor shows on its right side (read-only, scheme `repoctx-proposed`). */
+class ProposedTexts implements vscode.TextDocumentContentProvider {
+  static readonly scheme = "repoctx-proposed";
+  private readonly texts = new Map<string, string>();
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+
+  set(target: vscode.Uri, text: string): vscode.Uri {
+    const uri = target.with({ scheme: ProposedTexts.scheme });
+    this.texts.set(uri.toString(), text);
+    this.changed.fire(uri);
+    return uri;
+  }
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.texts.get(uri.toString()) ?? "";
+  }
+
+  clear(): void {
+    this.texts.clear();
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}
+
+/** Opens the changes editor: each file's current text (the buffer if open) against the text the edit makes of it. */
+async function showProposed(r: rq.ApplyResult, title: string): Promise<void> {
+  proposed?.clear();
+  const rows: [vscode.Uri, vscode.Uri | undefined, vscode.Uri | undefined][] = [];
+  for (const f of rq.proposedFiles(r.edit)) {
+    const uri = vscode.Uri.parse(f.uri);
+    const target = f.newUri ? vscode.Uri.parse(f.newUri) : uri;
+    const base = f.created ? "" : (await vscode.workspace.openTextDocument(uri)).getText();
+    const right = f.deleted || !proposed ? undefined : proposed.set(target, rq.applyTextEdits(base, f.edits));
+    rows.push([target, f.created ? undefined : uri, right]);
+  }
+  await vscode.commands.executeCommand("vscode.changes", title, rows);
+}
+
+/** The preview, then on "Apply" the edit into the buffers (and their undo history). Resolves whether it was applied. */
 async function previewAndApply(c: LanguageClient, r: rq.ApplyResult, versions: Map<string, number>): Promise<boolean> {
-  const edit = await c.protocol2CodeConverter.asWorkspaceEdit(rq.previewEdit(r) as unknown as ProtocolWorkspaceEdit);
-  // The server placed the hunks against these buffers: a buffer typed into since would be overwritten.
+  const summary = rq.applySummary(r);
+  const title = `repoctx: model edit (${summary})`;
+  await showProposed(r, title);
+  const choice = await vscode.window.showInformationMessage(`repoctx: ${summary}. Apply the model's edit?`, "Apply", "Discard");
+  // The changes editor's tab: its label is the title (VS Code may append the number of files).
+  const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.label.startsWith(title));
+  log(`closing ${tabs.length} preview tab(s) of ${vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => JSON.stringify(t.label)).join(", ")}`);
+  await vscode.window.tabGroups.close(tabs, true);
+  proposed?.clear();
+  if (choice !== "Apply") return false;
+  const edit = await c.protocol2CodeConverter.asWorkspaceEdit(r.edit as unknown as ProtocolWorkspaceEdit);
+  // The server placed the hunks against these buffers: one typed into since would be overwritten.
   for (const [uri] of edit.entries()) {
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
-    if (doc && versions.has(uri.toString()) && doc.version !== versions.get(uri.toString())) {
-      throw new Error(`${vscode.workspace.asRelativePath(uri)} changed while the edit was placed; nothing applied, run the command again`);
+    const was = versions.get(uri.toString());
+    if (doc && was !== undefined && doc.version !== was) {
+      throw new Error(`${vscode.workspace.asRelativePath(uri)} changed after the edit was placed; nothing applied, run the command again`);
     }
   }
-  return vscode.workspace.applyEdit(edit);
+  if (!(await vscode.workspace.applyEdit(edit))) throw new Error("VS Code did not apply the edit; nothing applied");
+  return true;
 }
 
 /** "repoctx: Apply Model Edit from Clipboard / from Selection": a dry run, then a preview, then the edit. */
@@ -333,7 +387,7 @@ async function applyModelEdit(source: "clipboard" | "selection"): Promise<void> 
     if (r.ok) {
       applied = await previewAndApply(c, r, versions);
       const summary = rq.applySummary(r);
-      log(applied ? `applied: ${summary}` : "edit discarded in the preview");
+      log(applied ? `applied: ${summary}` : "edit discarded");
       if (applied) void vscode.window.showInformationMessage(`repoctx: applied ${summary}`);
       else vscode.window.setStatusBarMessage("repoctx: model edit discarded", 6000);
     } else {
@@ -445,10 +499,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   output = vscode.window.createOutputChannel("repoctx", { log: true });
   statusBar = new ContextStatusBar();
   refusals = vscode.languages.createDiagnosticCollection("repoctx apply");
+  proposed = new ProposedTexts();
   context.subscriptions.push(
     output,
     statusBar,
     refusals,
+    proposed,
+    vscode.workspace.registerTextDocumentContentProvider(ProposedTexts.scheme, proposed),
     // A refusal's diagnostics point into the text it was checked against; an edit there makes them stale.
     vscode.workspace.onDidChangeTextDocument((e) => {
       if (e.contentChanges.length > 0) refusals?.delete(e.document.uri);

@@ -146,7 +146,6 @@ export interface ApplyHunk {
 /** The LSP WorkspaceEdit of the server's reply: only `documentChanges`. */
 export interface LspWorkspaceEdit {
   documentChanges: Array<Record<string, unknown>>;
-  changeAnnotations?: Record<string, { label: string; needsConfirmation?: boolean; description?: string }>;
 }
 
 /** The reply: the edit of every file whose hunks all placed, and every hunk's fate. */
@@ -394,33 +393,59 @@ export function refusalNotice(r: ApplyResult, max = 3): string {
   return `${placed}/${r.hunks.length} hunks placed, ${refused.length} refused; nothing applied. ${parts.join(" · ")}`;
 }
 
-/**
- * The reply's edit with every change annotated `needsConfirmation: true` (one annotation per file,
- * its hunks as the description), so VS Code shows it in the Refactor Preview before applying.
- */
-export function previewEdit(r: ApplyResult): LspWorkspaceEdit {
-  const annotations: NonNullable<LspWorkspaceEdit["changeAnnotations"]> = {};
-  const idFor = (uri: string | undefined): string => {
-    const hunks = r.hunks.filter((h) => h.applied && h.uri === uri);
-    const path = hunks[0]?.path ?? uri ?? "edit";
-    const id = `repoctx:${path}`;
-    annotations[id] ??= {
-      label: `repoctx: ${path}`,
-      needsConfirmation: true,
-      description: hunks.map((h) => hunkLine(h).slice(path.length + 2)).join("; "),
-    };
-    return id;
+/** A text edit of the server's WorkspaceEdit (LSP: 0-based lines, UTF-16 characters, `end` exclusive). */
+export interface TextEditLike {
+  range: Range;
+  newText: string;
+}
+
+/** One file of the edit, as the preview shows it: where it ends up, and the text edits to its current text. */
+export interface ProposedFile {
+  uri: string;
+  /** Set when the edit renames the file. */
+  newUri?: string;
+  created: boolean;
+  deleted: boolean;
+  edits: TextEditLike[];
+}
+
+/** The files of a WorkspaceEdit's `documentChanges` (create, text edits, rename, delete), in order of first mention. */
+export function proposedFiles(edit: LspWorkspaceEdit): ProposedFile[] {
+  const files = new Map<string, ProposedFile>();
+  const get = (uri: string): ProposedFile => {
+    let f = files.get(uri);
+    if (!f) files.set(uri, (f = { uri, created: false, deleted: false, edits: [] }));
+    return f;
   };
-  const changes = r.edit.documentChanges.map((c) => {
+  for (const c of edit.documentChanges) {
     const doc = c.textDocument as { uri: string } | undefined;
-    if (doc) {
-      const id = idFor(doc.uri);
-      return {
-        ...c,
-        edits: (c.edits as Record<string, unknown>[]).map((e) => ({ ...e, annotationId: id })),
-      };
-    }
-    return { ...c, annotationId: idFor((c.uri ?? c.oldUri) as string | undefined) };
-  });
-  return { documentChanges: changes, changeAnnotations: annotations };
+    if (doc) get(doc.uri).edits.push(...(c.edits as TextEditLike[]));
+    else if (c.kind === "create") get(c.uri as string).created = true;
+    else if (c.kind === "delete") get(c.uri as string).deleted = true;
+    else if (c.kind === "rename") get(c.oldUri as string).newUri = c.newUri as string;
+  }
+  return [...files.values()];
+}
+
+/** The offset of an LSP position in `text` (lines end at \n, \r\n or \r; characters are UTF-16 units), clamped to the text. */
+function offsetAt(text: string, pos: Position): number {
+  const eol = /\r\n|\r|\n/g;
+  let start = 0;
+  for (let line = 0; line < pos.line; line++) {
+    const m = eol.exec(text);
+    if (!m) return text.length;
+    start = eol.lastIndex;
+  }
+  eol.lastIndex = start;
+  const end = eol.exec(text)?.index ?? text.length;
+  return start + Math.min(pos.character, end - start);
+}
+
+/** `text` with the (non-overlapping) edits applied, as an editor applies a TextDocumentEdit. */
+export function applyTextEdits(text: string, edits: readonly TextEditLike[]): string {
+  const spans = edits
+    .map((e) => ({ start: offsetAt(text, e.range.start), end: offsetAt(text, e.range.end), newText: e.newText }))
+    .sort((a, b) => b.start - a.start || b.end - a.end);
+  for (const e of spans) text = text.slice(0, e.start) + e.newText + text.slice(e.end);
+  return text;
 }

@@ -55,7 +55,7 @@ test("summaries", () => {
   assert.equal(rq.statusText(r), "$(symbol-namespace) 1,234 tok");
 });
 
-test("apply: params, per-hunk lines as `repoctx apply` prints them, summaries, preview annotations", () => {
+test("apply: params, per-hunk lines as `repoctx apply` prints them, summaries, the files of an edit", () => {
   assert.deepEqual(rq.applyEditParams("diff"), { text: "diff", dryRun: true });
   assert.deepEqual(rq.applyEditParams("diff", { dryRun: false }), { text: "diff", dryRun: false });
   const ok = { path: "a.py", uri: "file:///r/a.py", index: 1, applied: true, line: 13, offset: -2, relaxation: "whitespace" };
@@ -79,12 +79,24 @@ test("apply: params, per-hunk lines as `repoctx apply` prints them, summaries, p
   assert.deepEqual(rq.applyReport({ ...r, hunks: [ok, bad] }), [rq.hunkLine(ok), rq.hunkLine(bad), ...rq.candidateLines(bad).map((l) => `    ${l}`)]);
   assert.equal(rq.refusalNotice({ ...r, ok: false, hunks: [ok, bad] }),
     "1/2 hunks placed, 1 refused; nothing applied. b.py hunk 2: the old text is not in the file; closest: line 7 (similarity 0.83)");
-  const p = rq.previewEdit(r);
-  assert.equal(p.documentChanges[0].annotationId, "repoctx:new.py");
-  assert.equal(p.documentChanges[1].edits[0].annotationId, "repoctx:new.py");
-  assert.equal(p.documentChanges[1].edits[0].newText, "x\n");
-  assert.equal(p.documentChanges[3].annotationId, "repoctx:old.py");
-  assert.deepEqual(p.changeAnnotations["repoctx:a.py"], { label: "repoctx: a.py", needsConfirmation: true, description: "hunk 1 applied line 13, offset -2 (whitespace)" });
-  assert.equal(p.changeAnnotations["repoctx:old.py"].description, "hunk 1 applied (deleted)");
-  assert.equal(edit.documentChanges[2].edits[0].annotationId, undefined, "the reply is not modified");
+  assert.deepEqual(rq.proposedFiles({ documentChanges: [...edit.documentChanges, { kind: "rename", oldUri: "file:///r/a.py", newUri: "file:///r/b.py" }] }), [
+    { uri: "file:///r/new.py", created: true, deleted: false, edits: [{ range: {}, newText: "x\n" }] },
+    { uri: "file:///r/a.py", newUri: "file:///r/b.py", created: false, deleted: false, edits: [{ range: {}, newText: "y\n" }] },
+    { uri: "file:///r/old.py", created: false, deleted: true, edits: [] },
+  ]);
+});
+
+test("applyTextEdits: LSP positions (UTF-16, any line break, clamped), several edits, whole-document replacement", () => {
+  const pos = (line, character) => ({ line, character });
+  const text = "a = 1\r\nb = \u00e9\u{1F600}x\ny\rz";
+  assert.equal(rq.applyTextEdits(text, [{ range: { start: pos(1, 7), end: pos(1, 8) }, newText: "Y" }]), "a = 1\r\nb = \u00e9\u{1F600}Y\ny\rz",
+    "character 7 on line 1 is after the surrogate pair (UTF-16 units)");
+  assert.equal(rq.applyTextEdits(text, [
+    { range: { start: pos(3, 0), end: pos(3, 1) }, newText: "Z" },
+    { range: { start: pos(0, 0), end: pos(0, 1) }, newText: "A" },
+    { range: { start: pos(2, 0), end: pos(2, 99) }, newText: "why" },
+  ]), "A = 1\r\nb = \u00e9\u{1F600}x\nwhy\rZ");
+  assert.equal(rq.applyTextEdits("one\ntwo\n", [{ range: { start: pos(0, 0), end: pos(2, 0) }, newText: "new\n" }]), "new\n");
+  assert.equal(rq.applyTextEdits("", [{ range: { start: pos(0, 0), end: pos(0, 0) }, newText: "created\n" }]), "created\n");
+  assert.equal(rq.applyTextEdits("x", [{ range: { start: pos(5, 0), end: pos(9, 9) }, newText: "!" }]), "x!", "past the end: clamped");
 });

@@ -309,7 +309,7 @@ describe("repoctx language server, driven with the extension's requests", () => 
     assert.equal(readFileSync(fx.path("pkg/checkout.py"), "utf8"), FILES["pkg/checkout.py"], "disk untouched");
   }));
 
-  test("applyEdit (dry run): placed against the unsaved buffer, annotated for the preview", failWithStderr(async () => {
+  test("applyEdit (dry run): placed against the unsaved buffer, the files the preview shows", failWithStderr(async () => {
     // The buffer of pkg/checkout.py says "Grand total" (previous test); the model's diff was made
     // against the file on disk and states a line 3 too early.
     const disk = FILES["pkg/checkout.py"].split("\n");
@@ -337,12 +337,10 @@ describe("repoctx language server, driven with the extension's requests", () => 
     assert.match(newText, /cart\.country\)\n    total = max\(total, 0\)\n    return "Grand total: "/);
     assert.equal(readFileSync(fx.path("pkg/checkout.py"), "utf8"), FILES["pkg/checkout.py"], "disk untouched");
     assert.equal(rq.applySummary(r), "2/2 hunks placed in 2 files");
-    const preview = rq.previewEdit(r);
-    const ids = new Set();
-    for (const c of preview.documentChanges) for (const e of c.edits ?? [c]) ids.add(e.annotationId);
-    assert.deepEqual([...ids].sort(), ["repoctx:pkg/checkout.py", "repoctx:pkg/pricing.py"]);
-    for (const id of ids) assert.equal(preview.changeAnnotations[id].needsConfirmation, true);
-    assert.match(preview.changeAnnotations["repoctx:pkg/checkout.py"].description, /^hunk 1 applied line \d+, offset \+1/);
+    const proposed = rq.proposedFiles(r.edit);
+    assert.deepEqual(proposed.map((f) => f.uri), [fx.uri("pkg/checkout.py"), fx.uri("pkg/pricing.py")]);
+    const pricing = rq.applyTextEdits(FILES["pkg/pricing.py"], proposed[1].edits);
+    assert.equal(pricing, FILES["pkg/pricing.py"].replace('"""Prices and taxes."""', '"""Prices, taxes and rounding."""'));
   }));
 
   test("applyEdit: a hunk not in the file is refused with its closest line; outside paths refused", failWithStderr(async () => {
