@@ -3,7 +3,9 @@
 // installs the built .vsix, opens a fixture repository, selects a function, runs
 // "repoctx: Copy Context for Selection" from the command palette and checks the result (the file
 // written through `repoctx.debugLastResultFile`, the clipboard, the notification, the status bar),
-// then "repoctx: Show Repository Map" and "repoctx: Pack Repository to File…".
+// then "repoctx: Show Repository Map" and "repoctx: Pack Repository to File…", then "repoctx: Apply
+// Model Edit from Clipboard" (changes editor, Discard, Apply into unsaved buffers, Undo) and "…from
+// Selection" with a refused hunk (notification, Problems panel).
 //
 // Runs only when REPOCTX_E2E=1. Environment:
 //   REPOCTX_E2E_PREFIX  where e2e/setup.sh installed Node 24, code-server and playwright-core
@@ -117,6 +119,10 @@ async function openFile(page, rel) {
   await page.locator(".tab.active", { hasText: rel.split("/").pop() }).waitFor({ timeout: 30_000 });
 }
 
+/** A model's answer saved in the fixture as answer.md: prose around a SEARCH/REPLACE block whose old text is not in the file. */
+const ANSWER = ["The model says:", "", "pkg/pricing.py", "<<<<<<< SEARCH", "def compute_totals(items, region):", "=======",
+  "def compute_totals(items, region, rounding):", ">>>>>>> REPLACE", "That is all.", ""].join("\n");
+
 /** The text of the active editor's visible lines (the fixture files fit on one screen). */
 async function visibleText(page) {
   const lines = await page.locator(".editor-instance .monaco-editor .view-line").evaluateAll((els) =>
@@ -204,6 +210,17 @@ async function applyModelEdit(page, fx, resultFile, shot) {
   check(true, "notification: applied 2/2 hunks placed in 2 files");
   await shot("applied");
 
+  const openPricing = async () => {
+    await page.locator(".explorer-folders-view .monaco-list-row", { hasText: /^pricing\.py/ }).first().click();
+    await page.locator(".tab.active", { hasText: /^pricing\.py/ }).waitFor({ timeout: 30_000 });
+    await page.locator(".editor-instance .view-line", { hasText: "TAX_RATES" }).first().waitFor({ timeout: 30_000 });
+    return (await visibleText(page)).split("\n")[0];
+  };
+  const pricingApplied = await openPricing();
+  const pricingDirty = await page.locator(".tabs-container .tab.active.dirty").count();
+  check(pricingApplied === '"""Prices, taxes and rounding."""' && pricingDirty > 0, `pricing.py (not open before): its buffer holds the change, unsaved: "${pricingApplied}"`);
+  await page.locator(".tabs-container .tab", { hasText: "checkout.py" }).first().click();
+
   // Undo: the edit is in the editor's undo history.
   await page.locator(".editor-instance .view-line", { hasText: "Total due: " }).first().click();
   await page.keyboard.press("Control+Z");
@@ -216,22 +233,18 @@ async function applyModelEdit(page, fx, resultFile, shot) {
   await page.locator(".editor-instance .view-line", { hasText: 'return "Total: "' }).first().waitFor({ timeout: 30_000 });
   check((await visibleText(page)) === bufferBefore, "Undo restores the buffer as it was before the apply (unsaved line kept)");
   await shot("undone");
+  const pricingUndone = await openPricing();
+  check(pricingUndone === '"""Prices and taxes."""', `the same Undo reverted pricing.py too (one undo step for the whole edit): "${pricingUndone}"`);
 
-  // A hunk that is not in the file, from the selection of an untitled editor: refused.
+  // A hunk that is not in the file, from the selection (all of an editor): refused.
   const sig = lineOf("pkg/pricing.py", "def compute_total(") + 1;
-  const bad = ["pkg/pricing.py", "<<<<<<< SEARCH", "def compute_totals(items, region):", "=======",
-    "def compute_totals(items, region, rounding):", ">>>>>>> REPLACE", ""].join("\n");
-  await runCommand(page, "File: New Untitled Text File");
-  await page.locator(".tab.active", { hasText: /Untitled/ }).waitFor({ timeout: 30_000 });
-  await page.evaluate((t) => navigator.clipboard.writeText(t), bad);
-  await page.locator(".editor-instance .monaco-editor textarea").first().focus();
-  await page.keyboard.press("Control+V");
-  await page.locator(".editor-instance .view-line", { hasText: ">>>>>>> REPLACE" }).first().waitFor({ timeout: 30_000 });
+  await openFile(page, "answer.md");
+  await page.locator(".editor-instance .view-line", { hasText: ">>>>>>> REPLACE" }).first().click();
   await page.keyboard.press("Control+A");
   const beforeBad = Date.now();
   await runCommand(page, "repoctx: Apply Model Edit from Selection");
   const badRec = await waitForFile(resultFile, (x) => x.command === "repoctx.applyModelEditFromSelection" && x.time >= beforeBad, 60_000, "Apply (refused)");
-  check(badRec.params.text.trim() === bad.trim(), "the selection's text went to the server");
+  check(badRec.params.text === ANSWER, "the selection's text went to the server");
   const bh = badRec.result.hunks[0];
   check(!badRec.result.ok && !badRec.result.applied && !bh.applied, `refused: ${bh.reason}`);
   check(bh.candidates[0].line === sig, `closest candidate is def compute_total at line ${sig} (similarity ${bh.candidates[0].similarity})`);
@@ -255,6 +268,7 @@ async function attempt(n, { port, tmp, resultFile, fixtures }) {
   // A fresh repository and pack target per attempt: nothing carries over from a failed attempt.
   const fx = makeFixture(`repoctx-e2e-shop${n}-`);
   fixtures.push(fx.root);
+  writeFileSync(fx.path("answer.md"), ANSWER); // untracked; opened for "Apply Model Edit from Selection"
   const packTarget = join(tmp, `pack-out-${n}.md`);
   rmSync(resultFile, { force: true });
   const browser = await chromium.launch({

@@ -336,7 +336,6 @@ async function previewAndApply(c: LanguageClient, r: rq.ApplyResult, versions: M
   const choice = await vscode.window.showInformationMessage(`repoctx: ${summary}. Apply the model's edit?`, "Apply", "Discard");
   // The changes editor's tab: its label is the title (VS Code may append the number of files).
   const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.label.startsWith(title));
-  log(`closing ${tabs.length} preview tab(s) of ${vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => JSON.stringify(t.label)).join(", ")}`);
   await vscode.window.tabGroups.close(tabs, true);
   proposed?.clear();
   if (choice !== "Apply") return false;
