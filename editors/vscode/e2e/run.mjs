@@ -3,7 +3,9 @@
 // installs the built .vsix, opens a fixture repository, selects a function, runs
 // "repoctx: Copy Context for Selection" from the command palette and checks the result (the file
 // written through `repoctx.debugLastResultFile`, the clipboard, the notification, the status bar),
-// then "repoctx: Show Repository Map" and "repoctx: Pack Repository to File…".
+// then "repoctx: Show Repository Map" and "repoctx: Pack Repository to File…", then "repoctx: Apply
+// Model Edit from Clipboard" (changes editor, Discard, Apply into unsaved buffers, Undo) and "…from
+// Selection" with a refused hunk (notification, Problems panel).
 //
 // Runs only when REPOCTX_E2E=1. Environment:
 //   REPOCTX_E2E_PREFIX  where e2e/setup.sh installed Node 24, code-server and playwright-core
@@ -20,7 +22,7 @@ import net from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { blockOf, makeFixture } from "../test/fixture.mjs";
+import { blockOf, FILES, lineOf, makeFixture } from "../test/fixture.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const EXT_DIR = resolve(HERE, "..");
@@ -117,11 +119,156 @@ async function openFile(page, rel) {
   await page.locator(".tab.active", { hasText: rel.split("/").pop() }).waitFor({ timeout: 30_000 });
 }
 
+/** A model's answer saved in the fixture as answer.md: prose around a SEARCH/REPLACE block whose old text is not in the file. */
+const ANSWER = ["The model says:", "", "pkg/pricing.py", "<<<<<<< SEARCH", "def compute_totals(items, region):", "=======",
+  "def compute_totals(items, region, rounding):", ">>>>>>> REPLACE", "That is all.", ""].join("\n");
+
+/** The text of the active editor's visible lines (the fixture files fit on one screen). */
+async function visibleText(page) {
+  const lines = await page.locator(".editor-instance .monaco-editor .view-line").evaluateAll((els) =>
+    els.map((e) => ({ top: parseFloat(e.style.top) || 0, text: e.textContent.replace(/\u00a0/g, " ") })));
+  return lines.sort((a, b) => a.top - b.top).map((l) => l.text).join("\n");
+}
+
+/**
+ * "repoctx: Apply Model Edit from Clipboard": a diff made against the files on disk, while the open
+ * pkg/checkout.py has an unsaved line above the hunk: the hunk goes one line lower in the buffer,
+ * the Refactor Preview lists both files, Apply puts the change in the buffer (unsaved line kept)
+ * and Undo takes it out again. Then "Apply Model Edit from Selection" with a hunk that is not in
+ * the file: refused, with its closest line in the notification and in the Problems panel.
+ */
+async function applyModelEdit(page, fx, resultFile, shot) {
+  const ck = FILES["pkg/checkout.py"].split("\n");
+  const ret = lineOf("pkg/checkout.py", 'return "Total: "'); // 0-based; the context line above is 1-based line `ret`
+  const diff = [
+    "Here is the change:", "", "```diff",
+    "--- a/pkg/checkout.py", "+++ b/pkg/checkout.py", `@@ -${ret},2 +${ret},2 @@`,
+    ` ${ck[ret - 1]}`, `-${ck[ret]}`, '+    return "Total due: " + format_money(total)',
+    "--- a/pkg/pricing.py", "+++ b/pkg/pricing.py", "@@ -1 +1 @@",
+    '-"""Prices and taxes."""', '+"""Prices, taxes and rounding."""',
+    "```", "",
+  ].join("\n");
+
+  await page.locator(".editor-instance .view-line", { hasText: "def checkout(cart):" }).first().click();
+  await page.keyboard.press("Control+Home");
+  await page.keyboard.type("# unsaved note above the hunk\n", { delay: 5 });
+  await page.locator(".editor-instance .view-line", { hasText: "# unsaved note above the hunk" }).first().waitFor({ timeout: 30_000 });
+  const bufferBefore = await visibleText(page);
+
+  await page.evaluate((t) => navigator.clipboard.writeText(t), diff);
+  const title = "repoctx: model edit (2/2 hunks placed in 2 files)";
+  const confirm = page.locator(".notifications-toasts .notification-toast", { hasText: "Apply the model's edit?" }).first();
+  const preview = async (what) => {
+    await runCommand(page, "repoctx: Apply Model Edit from Clipboard");
+    await page.locator(".tab.active", { hasText: title }).waitFor({ timeout: 60_000 });
+    const diffEditor = page.locator(".multiDiffEditor").first();
+    for (const name of ["checkout.py", "pricing.py"]) await diffEditor.getByText(name).first().waitFor({ timeout: 30_000 });
+    await diffEditor.locator(".modified .view-line", { hasText: "Total due: " }).first().waitFor({ timeout: 30_000 });
+    await diffEditor.locator(".modified .view-line", { hasText: "Prices, taxes and rounding." }).first().waitFor({ timeout: 30_000 });
+    await confirm.waitFor({ timeout: 30_000 });
+    await shot(`apply-preview-${what}`);
+    check(readFileSync(fx.path("pkg/pricing.py"), "utf8") === FILES["pkg/pricing.py"], `${what}: the changes editor "${title}" shows both files, nothing applied yet`);
+  };
+  const onlyBuffer = async () => {
+    await page.locator(".tabs-container .tab", { hasText: "checkout.py" }).first().click();
+    await page.locator(".editor-instance .view-line", { hasText: "# unsaved note above the hunk" }).first().waitFor({ timeout: 30_000 });
+    return visibleText(page);
+  };
+
+  // Discard: nothing changes, the changes editor closes.
+  await preview("discard");
+  await confirm.locator(".monaco-button", { hasText: /^Discard$/ }).click();
+  await page.locator(".tab", { hasText: title }).waitFor({ state: "detached", timeout: 30_000 });
+  check((await onlyBuffer()) === bufferBefore && readFileSync(fx.path("pkg/pricing.py"), "utf8") === FILES["pkg/pricing.py"],
+    "Discard: buffer and files unchanged, changes editor closed");
+
+  const beforeApply = Date.now();
+  await preview("apply");
+  await confirm.locator(".monaco-button", { hasText: /^Apply$/ }).click();
+  const rec = await waitForFile(resultFile, (x) => x.command === "repoctx.applyModelEditFromClipboard" && x.time >= beforeApply, 60_000, "Apply");
+  check(!rec.error, `apply without error (${rec.error})`);
+  check(rec.params.text === diff && rec.params.dryRun === true, "the clipboard's text went to the server as a dry run");
+  const r = rec.result;
+  check(r.ok && r.applied === true, `applied after confirmation: ${JSON.stringify(r.hunks.map((h) => [h.path, h.line, h.offset, h.relaxation]))}`);
+  const h1 = r.hunks.find((h) => h.path === "pkg/checkout.py");
+  check(h1.line === ret + 1 && h1.offset === 1, `checkout.py hunk placed one line lower in the unsaved buffer (line ${h1.line}, offset ${h1.offset})`);
+
+  await page.locator(".tabs-container .tab", { hasText: "checkout.py" }).first().click();
+  await page.locator(".editor-instance .view-line", { hasText: "Total due: " }).first().waitFor({ timeout: 30_000 });
+  const bufferAfter = await visibleText(page);
+  check(bufferAfter.startsWith("# unsaved note above the hunk\n") && bufferAfter.includes('return "Total due: " + format_money(total)') &&
+    !bufferAfter.includes('return "Total: "'), "the buffer holds the change and keeps the unsaved line");
+  const dirty = await page.locator(".tabs-container .tab.dirty", { hasText: "checkout.py" }).count();
+  const checkoutDisk = readFileSync(fx.path("pkg/checkout.py"), "utf8");
+  const pricingDisk = readFileSync(fx.path("pkg/pricing.py"), "utf8");
+  log(`after apply: checkout.py tab dirty=${dirty > 0}, on disk ${checkoutDisk === FILES["pkg/checkout.py"] ? "unchanged" : "changed"}; ` +
+    `pricing.py on disk ${pricingDisk === FILES["pkg/pricing.py"] ? "unchanged" : "changed"}`);
+  check(dirty > 0 && checkoutDisk === FILES["pkg/checkout.py"] && pricingDisk === FILES["pkg/pricing.py"],
+    "applied to the buffers only: checkout.py still unsaved, nothing written to disk");
+  const toast = page.locator(".notifications-toasts .notification-toast", { hasText: "applied 2/2 hunks placed in 2 files" }).first();
+  await toast.waitFor({ timeout: 30_000 });
+  check(true, "notification: applied 2/2 hunks placed in 2 files");
+  await shot("applied");
+
+  const openPricing = async () => {
+    await page.locator(".explorer-folders-view .monaco-list-row", { hasText: /^pricing\.py/ }).first().click();
+    await page.locator(".tab.active", { hasText: /^pricing\.py/ }).waitFor({ timeout: 30_000 });
+    await page.locator(".editor-instance .view-line", { hasText: "TAX_RATES" }).first().waitFor({ timeout: 30_000 });
+    return (await visibleText(page)).split("\n")[0];
+  };
+  const pricingApplied = await openPricing();
+  const pricingDirty = await page.locator(".tabs-container .tab.active.dirty").count();
+  check(pricingApplied === '"""Prices, taxes and rounding."""' && pricingDirty > 0, `pricing.py (not open before): its buffer holds the change, unsaved: "${pricingApplied}"`);
+  await page.locator(".tabs-container .tab", { hasText: "checkout.py" }).first().click();
+
+  // Undo: the edit is in the editor's undo history.
+  await page.locator(".editor-instance .view-line", { hasText: "Total due: " }).first().click();
+  await page.keyboard.press("Control+Z");
+  const dialog = page.locator(".monaco-dialog-box");
+  if (await dialog.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
+    const buttons = await dialog.locator(".monaco-button").allInnerTexts();
+    log(`undo dialog: ${(await dialog.innerText()).replace(/\s+/g, " ").slice(0, 200)}; buttons ${JSON.stringify(buttons)}`);
+    await dialog.locator(".monaco-button", { hasText: /^Undo in/ }).first().click();
+  }
+  await page.locator(".editor-instance .view-line", { hasText: 'return "Total: "' }).first().waitFor({ timeout: 30_000 });
+  check((await visibleText(page)) === bufferBefore, "Undo restores the buffer as it was before the apply (unsaved line kept)");
+  await shot("undone");
+  const pricingUndone = await openPricing();
+  check(pricingUndone === '"""Prices and taxes."""', `the same Undo reverted pricing.py too (one undo step for the whole edit): "${pricingUndone}"`);
+
+  // A hunk that is not in the file, from the selection (all of an editor): refused.
+  const sig = lineOf("pkg/pricing.py", "def compute_total(") + 1;
+  await openFile(page, "answer.md");
+  await page.locator(".editor-instance .view-line", { hasText: ">>>>>>> REPLACE" }).first().click();
+  await page.keyboard.press("Control+A");
+  const beforeBad = Date.now();
+  await runCommand(page, "repoctx: Apply Model Edit from Selection");
+  const badRec = await waitForFile(resultFile, (x) => x.command === "repoctx.applyModelEditFromSelection" && x.time >= beforeBad, 60_000, "Apply (refused)");
+  check(badRec.params.text === ANSWER, "the selection's text went to the server");
+  const bh = badRec.result.hunks[0];
+  check(!badRec.result.ok && !badRec.result.applied && !bh.applied, `refused: ${bh.reason}`);
+  check(bh.candidates[0].line === sig, `closest candidate is def compute_total at line ${sig} (similarity ${bh.candidates[0].similarity})`);
+  const warn = page.locator(".notifications-toasts .notification-toast", { hasText: "refused" }).first();
+  await warn.waitFor({ timeout: 30_000 });
+  const warnText = (await warn.innerText()).replace(/\s+/g, " ");
+  check(warnText.includes("pkg/pricing.py hunk 1") && warnText.includes(`closest: line ${sig} (similarity`),
+    `notification names the hunk, the reason and the closest line: "${warnText.slice(0, 240)}"`);
+  await shot("refused");
+  await warn.locator(".monaco-button", { hasText: "Show Problems" }).first().click();
+  const problem = page.locator(".markers-panel .monaco-list-row", { hasText: "hunk 1 refused" }).first();
+  await problem.waitFor({ timeout: 30_000 });
+  const problemText = (await problem.innerText()).replace(/\s+/g, " ");
+  check(problemText.includes(`closest: line ${sig}`), `Problems panel: "${problemText.slice(0, 200)}"`);
+  await shot("problems");
+  return { applyHunk: [h1.line, h1.offset, h1.relaxation], refused: bh.reason };
+}
+
 /** One browser session against the running code-server; throws on the first failed check. */
 async function attempt(n, { port, tmp, resultFile, fixtures }) {
   // A fresh repository and pack target per attempt: nothing carries over from a failed attempt.
   const fx = makeFixture(`repoctx-e2e-shop${n}-`);
   fixtures.push(fx.root);
+  writeFileSync(fx.path("answer.md"), ANSWER); // untracked; opened for "Apply Model Edit from Selection"
   const packTarget = join(tmp, `pack-out-${n}.md`);
   rmSync(resultFile, { force: true });
   const browser = await chromium.launch({
@@ -236,7 +383,9 @@ async function attempt(n, { port, tmp, resultFile, fixtures }) {
     const statusAfterEdit = (await changed.first().innerText()).trim();
     check(/^[\d,]+ tok$/.test(statusAfterEdit), `status bar follows unsaved edits: "${statusText}" -> "${statusAfterEdit}"`);
     await shot("edited");
-    return { statusAfterEdit, statusText, tokens: r.tokens, chars: r.text.length, mapTokens: map.result.tokens, packTokens: pack.result.tokens };
+
+    const applied = await applyModelEdit(page, fx, resultFile, shot);
+    return { ...applied, statusAfterEdit, statusText, tokens: r.tokens, chars: r.text.length, mapTokens: map.result.tokens, packTokens: pack.result.tokens };
   } catch (e) {
     await shot("failure");
     throw e;
@@ -272,6 +421,7 @@ async function main() {
     "update.mode": "none",
     "chat.disableAIFeatures": true,
     "files.simpleDialog.enable": true,
+    "files.autoSave": "off", // the web default is afterDelay: unsaved buffers would not stay unsaved
     "window.dialogStyle": "custom",
   }, null, 2);
   writeFileSync(join(ud, "User", "settings.json"), settings);

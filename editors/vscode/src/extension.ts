@@ -9,6 +9,7 @@ import {
   LanguageClientOptions,
   ResponseError,
   State,
+  WorkspaceEdit as ProtocolWorkspaceEdit,
 } from "vscode-languageclient/node";
 import * as rq from "./requests";
 
@@ -21,6 +22,8 @@ let client: LanguageClient | undefined;
 let clientFolder: vscode.WorkspaceFolder | undefined;
 let starting: Promise<LanguageClient> | undefined;
 let statusBar: ContextStatusBar | undefined;
+let refusals: vscode.DiagnosticCollection | undefined;
+let proposed: ProposedTexts | undefined;
 
 function readSettings(scope?: vscode.Uri): rq.Settings & { statusBar: boolean; debugLastResultFile: string | null } {
   const c = vscode.workspace.getConfiguration(SECTION, scope);
@@ -260,6 +263,148 @@ async function showMap(): Promise<void> {
   }
 }
 
+/** Refused hunks in the Problems panel: at the closest candidate line (else line 1) of the target file. */
+function showRefusals(r: rq.ApplyResult): void {
+  refusals?.clear();
+  const byUri = new Map<string, vscode.Diagnostic[]>();
+  for (const h of r.hunks) {
+    if (h.applied || !h.uri) continue;
+    const uri = vscode.Uri.parse(h.uri);
+    const at = (line: number) => new vscode.Range(Math.max(0, line - 1), 0, Math.max(0, line - 1), Number.MAX_SAFE_INTEGER);
+    const [closest, ...others] = h.candidates ?? [];
+    const d = new vscode.Diagnostic(
+      at(closest?.line ?? 1),
+      `hunk ${h.index} refused: ${h.reason ?? "no reason given"}` +
+        (closest ? ` (closest: line ${closest.line}, similarity ${closest.similarity.toFixed(2)})` : ""),
+      vscode.DiagnosticSeverity.Error,
+    );
+    d.source = "repoctx apply";
+    d.relatedInformation = others.map(
+      (c) => new vscode.DiagnosticRelatedInformation(new vscode.Location(uri, at(c.line)), rq.candidateLines({ ...h, candidates: [c] })[0]),
+    );
+    byUri.set(uri.toString(), [...(byUri.get(uri.toString()) ?? []), d]);
+  }
+  for (const [uri, ds] of byUri) refusals?.set(vscode.Uri.parse(uri), ds);
+}
+
+/** The proposed texts the changes editor shows on its right side (read-only, scheme `repoctx-proposed`). */
+class ProposedTexts implements vscode.TextDocumentContentProvider {
+  static readonly scheme = "repoctx-proposed";
+  private readonly texts = new Map<string, string>();
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+
+  set(target: vscode.Uri, text: string): vscode.Uri {
+    const uri = target.with({ scheme: ProposedTexts.scheme });
+    this.texts.set(uri.toString(), text);
+    this.changed.fire(uri);
+    return uri;
+  }
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.texts.get(uri.toString()) ?? "";
+  }
+
+  clear(): void {
+    this.texts.clear();
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}
+
+/** Opens the changes editor: each file's current text (the buffer if open) against the text the edit makes of it. */
+async function showProposed(r: rq.ApplyResult, title: string): Promise<void> {
+  proposed?.clear();
+  const rows: [vscode.Uri, vscode.Uri | undefined, vscode.Uri | undefined][] = [];
+  for (const f of rq.proposedFiles(r.edit)) {
+    const uri = vscode.Uri.parse(f.uri);
+    const target = f.newUri ? vscode.Uri.parse(f.newUri) : uri;
+    const base = f.created ? "" : (await vscode.workspace.openTextDocument(uri)).getText();
+    const right = f.deleted || !proposed ? undefined : proposed.set(target, rq.applyTextEdits(base, f.edits));
+    rows.push([target, f.created ? undefined : uri, right]);
+  }
+  await vscode.commands.executeCommand("vscode.changes", title, rows);
+}
+
+/** The preview, then on "Apply" the edit into the buffers (and their undo history). Resolves whether it was applied. */
+async function previewAndApply(c: LanguageClient, r: rq.ApplyResult, versions: Map<string, number>): Promise<boolean> {
+  const summary = rq.applySummary(r);
+  const title = `repoctx: model edit (${summary})`;
+  await showProposed(r, title);
+  const choice = await vscode.window.showInformationMessage(`repoctx: ${summary}. Apply the model's edit?`, "Apply", "Discard");
+  // The changes editor's tab: its label is the title (VS Code may append the number of files).
+  const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.label.startsWith(title));
+  await vscode.window.tabGroups.close(tabs, true);
+  proposed?.clear();
+  if (choice !== "Apply") return false;
+  const edit = await c.protocol2CodeConverter.asWorkspaceEdit(r.edit as unknown as ProtocolWorkspaceEdit);
+  // The server placed the hunks against these buffers: one typed into since would be overwritten.
+  for (const [uri] of edit.entries()) {
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    const was = versions.get(uri.toString());
+    if (doc && was !== undefined && doc.version !== was) {
+      throw new Error(`${vscode.workspace.asRelativePath(uri)} changed after the edit was placed; nothing applied, run the command again`);
+    }
+  }
+  if (!(await vscode.workspace.applyEdit(edit))) throw new Error("VS Code did not apply the edit; nothing applied");
+  return true;
+}
+
+/** "repoctx: Apply Model Edit from Clipboard / from Selection": a dry run, then a preview, then the edit. */
+async function applyModelEdit(source: "clipboard" | "selection"): Promise<void> {
+  const command = source === "clipboard" ? rq.EXTENSION_COMMANDS.applyFromClipboard : rq.EXTENSION_COMMANDS.applyFromSelection;
+  let params: rq.ApplyEditParams | undefined;
+  try {
+    let text: string;
+    if (source === "clipboard") {
+      text = await vscode.env.clipboard.readText();
+    } else {
+      const editor = vscode.window.activeTextEditor;
+      if (!editor) throw new Error("open the model's answer in an editor (and select the edit) first");
+      text = editor.document.getText(editor.selection.isEmpty ? undefined : editor.selection);
+    }
+    if (!text.trim()) {
+      void vscode.window.showWarningMessage(
+        source === "clipboard" ? "repoctx: the clipboard is empty: copy the model's answer first." : "repoctx: the selection is empty.",
+      );
+      return;
+    }
+    params = rq.applyEditParams(text);
+    const c = await getClient();
+    const versions = new Map(vscode.workspace.textDocuments.map((d) => [d.uri.toString(), d.version]));
+    const req = params;
+    const r = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: "repoctx: placing the edit…", cancellable: true },
+      (_p, token) => c.sendRequest<rq.ApplyResult>(rq.METHODS.applyEdit, req, token),
+    );
+    output.info(`apply (${source}): ${r.hunks.length} hunk(s)`);
+    for (const line of rq.applyReport(r)) output.info(line);
+    showRefusals(r);
+    let applied = false;
+    if (r.ok) {
+      applied = await previewAndApply(c, r, versions);
+      const summary = rq.applySummary(r);
+      log(applied ? `applied: ${summary}` : "edit discarded");
+      if (applied) void vscode.window.showInformationMessage(`repoctx: applied ${summary}`);
+      else vscode.window.setStatusBarMessage("repoctx: model edit discarded", 6000);
+    } else {
+      await record(command, params, { ...r, applied: false });
+      const placedFiles = rq.editedFiles(r.edit);
+      const buttons = placedFiles > 0 ? ["Preview Placed Files", "Show Problems", "Show Output"] : ["Show Problems", "Show Output"];
+      const choice = await vscode.window.showWarningMessage(`repoctx: ${rq.refusalNotice(r)}`, ...buttons);
+      if (choice === "Show Problems") await vscode.commands.executeCommand("workbench.actions.view.problems");
+      else if (choice === "Show Output") output.show(true);
+      else if (choice === "Preview Placed Files") applied = await previewAndApply(c, r, versions);
+      if (!applied) return;
+    }
+    await record(command, params, { ...r, applied });
+  } catch (e) {
+    await reportError(command, params, e);
+  }
+}
+
 /** The token count of the active file's context; refreshed on editor change and (debounced) on edits. */
 class ContextStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem("repoctx.tokens", vscode.StatusBarAlignment.Right, 100);
@@ -352,9 +497,20 @@ class ContextStatusBar implements vscode.Disposable {
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   output = vscode.window.createOutputChannel("repoctx", { log: true });
   statusBar = new ContextStatusBar();
+  refusals = vscode.languages.createDiagnosticCollection("repoctx apply");
+  proposed = new ProposedTexts();
   context.subscriptions.push(
     output,
     statusBar,
+    refusals,
+    proposed,
+    vscode.workspace.registerTextDocumentContentProvider(ProposedTexts.scheme, proposed),
+    // A refusal's diagnostics point into the text it was checked against; an edit there makes them stale.
+    vscode.workspace.onDidChangeTextDocument((e) => {
+      if (e.contentChanges.length > 0) refusals?.delete(e.document.uri);
+    }),
+    vscode.commands.registerCommand(rq.EXTENSION_COMMANDS.applyFromClipboard, () => applyModelEdit("clipboard")),
+    vscode.commands.registerCommand(rq.EXTENSION_COMMANDS.applyFromSelection, () => applyModelEdit("selection")),
     vscode.commands.registerCommand(rq.EXTENSION_COMMANDS.copyContext, copyContext),
     vscode.commands.registerCommand(rq.EXTENSION_COMMANDS.packToFile, packToFile),
     vscode.commands.registerCommand(rq.EXTENSION_COMMANDS.showMap, showMap),

@@ -27,6 +27,7 @@ export const METHODS = {
   context: "repoctx/context",
   pack: "repoctx/pack",
   map: "repoctx/map",
+  applyEdit: "repoctx/applyEdit",
 } as const;
 
 /** The same operations as `workspace/executeCommand` commands (`arguments: [params]`). */
@@ -34,6 +35,7 @@ export const SERVER_COMMANDS = {
   context: "repoctx.context",
   pack: "repoctx.pack",
   map: "repoctx.map",
+  applyEdit: "repoctx.applyEdit",
 } as const;
 
 /** The extension's own (palette) command ids; distinct from the server's executeCommand ids. */
@@ -42,6 +44,8 @@ export const EXTENSION_COMMANDS = {
   packToFile: "repoctx.packToFile",
   showMap: "repoctx.showMap",
   restartServer: "repoctx.restartServer",
+  applyFromClipboard: "repoctx.applyModelEditFromClipboard",
+  applyFromSelection: "repoctx.applyModelEditFromSelection",
 } as const;
 
 /** The `repoctx.*` settings as read from the editor configuration (null or missing = unset). */
@@ -109,6 +113,48 @@ export interface MapResult {
   tokens: number;
   budget: number;
   encoding: string;
+}
+
+/** `repoctx/applyEdit`: a model's answer (diff, SEARCH/REPLACE blocks or `*** Begin Patch`). */
+export interface ApplyEditParams {
+  text: string;
+  dryRun: boolean;
+}
+
+/** A closest place for a refused hunk: 1-based line, similarity 0..1, the text of that line. */
+export interface ApplyCandidate {
+  line: number;
+  similarity: number;
+  text: string;
+}
+
+/** One hunk's fate, as the server reports it (the applier's HunkResult plus the file's uri). */
+export interface ApplyHunk {
+  path: string;
+  uri?: string;
+  /** 1-based within its file. */
+  index: number;
+  applied: boolean;
+  /** 1-based line where it went, in the result. */
+  line?: number | null;
+  offset?: number | null;
+  relaxation?: string | null;
+  reason?: string | null;
+  candidates?: ApplyCandidate[];
+}
+
+/** The LSP WorkspaceEdit of the server's reply: only `documentChanges`. */
+export interface LspWorkspaceEdit {
+  documentChanges: Array<Record<string, unknown>>;
+}
+
+/** The reply: the edit of every file whose hunks all placed, and every hunk's fate. */
+export interface ApplyResult {
+  ok: boolean;
+  edit: LspWorkspaceEdit;
+  hunks: ApplyHunk[];
+  files: { path: string; kind: string; new_path: string | null }[];
+  applied?: boolean;
 }
 
 export const DEFAULT_SERVER_COMMAND: readonly string[] = ["repoctx", "serve"];
@@ -284,4 +330,122 @@ export function resultSummary(what: string, r: ContextResult): string {
 /** The status bar text: "$(symbol-namespace) 1,234 tok". */
 export function statusText(r: { tokens: number }): string {
   return `$(symbol-namespace) ${n(r.tokens)} tok`;
+}
+
+/** `repoctx/applyEdit` params; a dry run unless `dryRun: false` (then the server applies it itself). */
+export function applyEditParams(text: string, opts: { dryRun?: boolean } = {}): ApplyEditParams {
+  return { text, dryRun: opts.dryRun !== false };
+}
+
+/** "shop/a.py: hunk 1 applied line 13, offset +1 (offset)", the wording of `repoctx apply`. */
+export function hunkLine(h: ApplyHunk): string {
+  if (!h.applied) return `${h.path}: hunk ${h.index} REFUSED: ${h.reason ?? "no reason given"}`;
+  const where = h.line ? ` line ${h.line}` : "";
+  const off = h.offset ? `, offset ${h.offset > 0 ? "+" : ""}${h.offset}` : "";
+  return `${h.path}: hunk ${h.index} applied${where}${off}${h.relaxation ? ` (${h.relaxation})` : ""}`;
+}
+
+/** "closest: line 12 (similarity 0.83): total = compute(x)", one per candidate of a refused hunk. */
+export function candidateLines(h: ApplyHunk): string[] {
+  return (h.candidates ?? []).map(
+    (c) => `closest: line ${c.line} (similarity ${c.similarity.toFixed(2)}): ${c.text.trim().slice(0, 80)}`,
+  );
+}
+
+/** The whole report, one line per hunk and candidate, as `repoctx apply` prints it. */
+export function applyReport(r: ApplyResult): string[] {
+  const out: string[] = [];
+  for (const h of r.hunks) {
+    out.push(hunkLine(h));
+    for (const c of candidateLines(h)) out.push(`    ${c}`);
+  }
+  return out;
+}
+
+/** Files the edit changes (text edits, creations, deletions, renames), counted once each. */
+export function editedFiles(edit: LspWorkspaceEdit): number {
+  const uris = new Set<string>();
+  for (const c of edit.documentChanges) {
+    const doc = c.textDocument as { uri: string } | undefined;
+    const uri = doc?.uri ?? (c.oldUri as string | undefined) ?? (c.uri as string | undefined);
+    if (uri) uris.add(uri);
+  }
+  return uris.size;
+}
+
+/** "3/3 hunks placed in 2 files". */
+export function applySummary(r: ApplyResult): string {
+  const placed = r.hunks.filter((h) => h.applied).length;
+  const n = editedFiles(r.edit);
+  return `${placed}/${r.hunks.length} hunk${r.hunks.length === 1 ? "" : "s"} placed in ${n} file${n === 1 ? "" : "s"}`;
+}
+
+/** The notification after a refusal: the summary, then each refused hunk (at most `max`) with its reason and closest line. */
+export function refusalNotice(r: ApplyResult, max = 3): string {
+  const refused = r.hunks.filter((h) => !h.applied);
+  const placed = r.hunks.length - refused.length;
+  const parts = refused.slice(0, max).map((h) => {
+    const c = h.candidates?.[0];
+    const closest = c ? `; closest: line ${c.line} (similarity ${c.similarity.toFixed(2)})` : "";
+    return `${h.path} hunk ${h.index}: ${h.reason ?? "refused"}${closest}`;
+  });
+  if (refused.length > max) parts.push(`and ${refused.length - max} more`);
+  return `${placed}/${r.hunks.length} hunks placed, ${refused.length} refused; nothing applied. ${parts.join(" · ")}`;
+}
+
+/** A text edit of the server's WorkspaceEdit (LSP: 0-based lines, UTF-16 characters, `end` exclusive). */
+export interface TextEditLike {
+  range: Range;
+  newText: string;
+}
+
+/** One file of the edit, as the preview shows it: where it ends up, and the text edits to its current text. */
+export interface ProposedFile {
+  uri: string;
+  /** Set when the edit renames the file. */
+  newUri?: string;
+  created: boolean;
+  deleted: boolean;
+  edits: TextEditLike[];
+}
+
+/** The files of a WorkspaceEdit's `documentChanges` (create, text edits, rename, delete), in order of first mention. */
+export function proposedFiles(edit: LspWorkspaceEdit): ProposedFile[] {
+  const files = new Map<string, ProposedFile>();
+  const get = (uri: string): ProposedFile => {
+    let f = files.get(uri);
+    if (!f) files.set(uri, (f = { uri, created: false, deleted: false, edits: [] }));
+    return f;
+  };
+  for (const c of edit.documentChanges) {
+    const doc = c.textDocument as { uri: string } | undefined;
+    if (doc) get(doc.uri).edits.push(...(c.edits as TextEditLike[]));
+    else if (c.kind === "create") get(c.uri as string).created = true;
+    else if (c.kind === "delete") get(c.uri as string).deleted = true;
+    else if (c.kind === "rename") get(c.oldUri as string).newUri = c.newUri as string;
+  }
+  return [...files.values()];
+}
+
+/** The offset of an LSP position in `text` (lines end at \n, \r\n or \r; characters are UTF-16 units), clamped to the text. */
+function offsetAt(text: string, pos: Position): number {
+  const eol = /\r\n|\r|\n/g;
+  let start = 0;
+  for (let line = 0; line < pos.line; line++) {
+    const m = eol.exec(text);
+    if (!m) return text.length;
+    start = eol.lastIndex;
+  }
+  eol.lastIndex = start;
+  const end = eol.exec(text)?.index ?? text.length;
+  return start + Math.min(pos.character, end - start);
+}
+
+/** `text` with the (non-overlapping) edits applied, as an editor applies a TextDocumentEdit. */
+export function applyTextEdits(text: string, edits: readonly TextEditLike[]): string {
+  const spans = edits
+    .map((e) => ({ start: offsetAt(text, e.range.start), end: offsetAt(text, e.range.end), newText: e.newText }))
+    .sort((a, b) => b.start - a.start || b.end - a.end);
+  for (const e of spans) text = text.slice(0, e.start) + e.newText + text.slice(e.end);
+  return text;
 }

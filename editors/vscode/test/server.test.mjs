@@ -309,6 +309,65 @@ describe("repoctx language server, driven with the extension's requests", () => 
     assert.equal(readFileSync(fx.path("pkg/checkout.py"), "utf8"), FILES["pkg/checkout.py"], "disk untouched");
   }));
 
+  test("applyEdit (dry run): placed against the unsaved buffer, the files the preview shows", failWithStderr(async () => {
+    // The buffer of pkg/checkout.py says "Grand total" (previous test); the model's diff was made
+    // against the file on disk and states a line 3 too early.
+    const disk = FILES["pkg/checkout.py"].split("\n");
+    const at = lineOf("pkg/checkout.py", "total = compute_total");
+    const diff = [
+      "Here is the change:", "```diff",
+      "--- a/pkg/checkout.py", "+++ b/pkg/checkout.py",
+      `@@ -${at - 1},3 +${at - 1},4 @@`,
+      ` ${disk[at - 1]}`, ` ${disk[at]}`, `+    total = max(total, 0)`, ` ${disk[at + 1].replace("Grand total", "Total")}`,
+      "--- a/pkg/pricing.py", "+++ b/pkg/pricing.py", "@@ -1 +1 @@", '-"""Prices and taxes."""', '+"""Prices, taxes and rounding."""',
+      "```", "",
+    ].join("\n");
+    const params = rq.applyEditParams(diff);
+    assert.deepEqual(params, { text: diff, dryRun: true });
+    const r = await request(rq.METHODS.applyEdit, params);
+    assert.equal(r.ok, true, JSON.stringify(r.hunks));
+    assert.equal(r.applied, undefined, "a dry run applies nothing");
+    const [h1, h2] = r.hunks;
+    assert.equal(h1.uri, fx.uri("pkg/checkout.py"));
+    assert.equal(h1.line, at, `placed at line ${at} (1-based: the first context line)`);
+    assert.equal(rq.hunkLine(h1), `pkg/checkout.py: hunk 1 applied line ${at}, offset +1 (${h1.relaxation})`);
+    const docEdit = r.edit.documentChanges.find((c) => c.textDocument?.uri === fx.uri("pkg/checkout.py"));
+    const newText = docEdit.edits[0].newText;
+    assert.match(newText, /Grand total: /, "the unsaved buffer is the base");
+    assert.match(newText, /cart\.country\)\n    total = max\(total, 0\)\n    return "Grand total: "/);
+    assert.equal(readFileSync(fx.path("pkg/checkout.py"), "utf8"), FILES["pkg/checkout.py"], "disk untouched");
+    assert.equal(rq.applySummary(r), "2/2 hunks placed in 2 files");
+    const proposed = rq.proposedFiles(r.edit);
+    assert.deepEqual(proposed.map((f) => f.uri), [fx.uri("pkg/checkout.py"), fx.uri("pkg/pricing.py")]);
+    const pricing = rq.applyTextEdits(FILES["pkg/pricing.py"], proposed[1].edits);
+    assert.equal(pricing, FILES["pkg/pricing.py"].replace('"""Prices and taxes."""', '"""Prices, taxes and rounding."""'));
+  }));
+
+  test("applyEdit: a hunk not in the file is refused with its closest line; outside paths refused", failWithStderr(async () => {
+    const text = [
+      "pkg/pricing.py", "<<<<<<< SEARCH", "def compute_totals(items, region):", "=======",
+      "def compute_totals(items, region, rounding):", ">>>>>>> REPLACE", "",
+      "../outside.py", "<<<<<<< SEARCH", "x = 1", "=======", "x = 2", ">>>>>>> REPLACE", "",
+    ].join("\n");
+    const r = await request(rq.METHODS.applyEdit, rq.applyEditParams(text));
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.edit.documentChanges, [], "nothing to apply");
+    const [bad, outsideHunk] = r.hunks;
+    assert.equal(bad.applied, false);
+    assert.equal(bad.uri, fx.uri("pkg/pricing.py"));
+    const sig = lineOf("pkg/pricing.py", "def compute_total(") + 1;
+    assert.equal(bad.candidates[0].line, sig, JSON.stringify(bad.candidates));
+    assert.ok(bad.candidates[0].similarity > 0.5 && bad.candidates[0].similarity < 1);
+    assert.equal(outsideHunk.applied, false);
+    assert.match(outsideHunk.reason, /outside/);
+    const notice = rq.refusalNotice(r);
+    assert.match(notice, /^0\/2 hunks placed, 2 refused; nothing applied\. pkg\/pricing\.py hunk 1: .+; closest: line \d+ \(similarity 0\.\d\d\)/);
+    const report = rq.applyReport(r);
+    assert.ok(report.some((l) => l.startsWith(`    closest: line ${sig} (similarity `) && l.endsWith("def compute_total(items, country):")), report.join("\n"));
+    await assert.rejects(request(rq.METHODS.applyEdit, rq.applyEditParams("no edit in this answer, just prose")),
+      (e) => e.code === INVALID_PARAMS);
+  }));
+
   test("$/progress uses only tokens the server created with window/workDoneProgress/create", failWithStderr(() => {
     // Whether indexing reported progress depends on timing; every report must use a created token.
     for (const p of progress) assert.ok(createdTokens.includes(p.token), `progress token ${p.token} was created`);
