@@ -29,7 +29,7 @@ _EXPORTS = {
     "result_dict": "repoctx.render",
     "search": "repoctx.retrieve.search", "find_symbols": "repoctx.retrieve.search",
     "Workspace": "repoctx.workspace", "Location": "repoctx.workspace", "OutsideWorkspace": "repoctx.workspace",
-    "GitError": "repoctx.git",
+    "GitError": "repoctx.git", "confine": "repoctx.files",
     "plan_edit": "repoctx.apply.apply", "write_edit": "repoctx.apply.apply", "NoEdit": "repoctx.apply.parse",
     "ChangedOnDisk": "repoctx.apply.apply",
     "EncodingUnavailable": "repoctx.tokens", "count_tokens": "repoctx.tokens", "get_encoding": "repoctx.tokens",

@@ -27,7 +27,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
 from repoctx import (ConfigError, Focus, GitError, NoEdit, OutsideWorkspace, PackError, RequestError, Settings,
-                     Workspace, __version__, from_client, load_settings, plan_edit, result_dict)
+                     Workspace, __version__, confine, from_client, load_settings, plan_edit, result_dict)
 
 log = logging.getLogger("repoctx.server")
 
@@ -57,7 +57,7 @@ class _Folder:
 
 
 #: The custom requests (not run when one comes without an id).
-CUSTOM_REQUESTS = frozenset(("repoctx/context", "repoctx/pack", "repoctx/map"))
+CUSTOM_REQUESTS = frozenset(("repoctx/context", "repoctx/pack", "repoctx/map", "repoctx/applyEdit"))
 
 
 class RepoctxServer(LanguageServer):
@@ -289,7 +289,10 @@ def apply_edit(ls: RepoctxServer, params) -> dict:
             changes.append({"kind": "rename", "oldUri": uri, "newUri": ls.uri(folder, f.new_path)})
     out = {"edit": {"documentChanges": changes}, **plan.as_dict()}
     for h in out["hunks"]:
-        h["uri"] = ls.uri(folder, h["path"])
+        try:  # a hunk refused for a path outside the workspace names no file there
+            h["uri"] = ls.uri(folder, confine(root, h["path"]))
+        except OutsideWorkspace:
+            pass
     if p.get("dryRun", True) is False and plan.ok:
         edit = get_converter().structure(out["edit"], t.WorkspaceEdit)
         answer = ls.workspace_apply_edit(t.ApplyWorkspaceEditParams(edit, label="repoctx: apply model edit"))

@@ -49,6 +49,7 @@ class RawServer:
                                      stdout=subprocess.PIPE, stderr=self.stderr, bufsize=0)
         self.responses: dict[str, list[dict]] = {}
         self.notifications: list = []
+        self.server_requests: list[str] = []
         self.cond = threading.Condition()
         self.ids = itertools.count(1)
         self.closed = False
@@ -90,6 +91,7 @@ class RawServer:
 
     def _take(self, msg) -> None:
         if isinstance(msg, dict) and "method" in msg and "id" in msg:  # a request from the server
+            self.server_requests.append(msg["method"])
             self.send({"jsonrpc": "2.0", "id": msg["id"], "result": None})
             return
         with self.cond:
@@ -289,6 +291,8 @@ def _message_cases(app_uri: str):
     # Nothing can be answered: dropped.
     yield "hover without an id", {"jsonrpc": "2.0", "method": "textDocument/hover", "params": {"textDocument": doc, "position": pos}}, None
     yield "repoctx/context without an id", {"jsonrpc": "2.0", "method": "repoctx/context", "params": {"textDocument": doc, "position": pos}}, None
+    yield "repoctx/applyEdit without an id (not applied)", {"jsonrpc": "2.0", "method": "repoctx/applyEdit", "params": {
+        "text": "--- a/app.py\n+++ b/app.py\n@@ -1,1 +1,2 @@\n def hello(name):\n+# injected\n", "dryRun": False}}, None
     yield "didOpen with text 5", {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
         "uri": app_uri, "languageId": "python", "version": 1, "text": 5}}}, None
     yield "didChange of a file never opened", {"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
@@ -315,6 +319,7 @@ def test_bad_messages_get_an_error_or_are_dropped(srv, name):
         assert reply.get("error", {}).get("code") == code, reply
         assert isinstance(reply["error"].get("message"), str) and reply["error"]["message"]
     assert_serving(srv)  # still serving, and app.py is still what it was (a notification sent with an id was not applied)
+    assert "workspace/applyEdit" not in srv.server_requests  # an edit asked for without an id is not applied
     assert srv.alive()
 
 

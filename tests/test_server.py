@@ -267,3 +267,10 @@ async def test_apply_edit_uses_the_unsaved_buffer_and_asks_the_client(client):
     assert r.applied and got and got[0].document_changes[0].edits[0].new_text == change.edits[0].newText
     bad = await client.protocol.send_request_async("repoctx/applyEdit", {"text": patch.replace(first, "nothing like it")})
     assert not bad.ok and "not in the file" in bad.hunks[0].reason and bad.edit.documentChanges == []
+
+
+async def test_a_hunk_refused_outside_the_workspace_names_no_file_there(client):
+    patch = "--- a/../outside.py\n+++ b/../outside.py\n@@ -1,1 +1,2 @@\n x = 1\n+y = 2\n"
+    r = await client.protocol.send_request_async("repoctx/applyEdit", {"text": patch})
+    assert not r.ok and "outside" in r.hunks[0].reason
+    assert getattr(r.hunks[0], "uri", None) is None and r.edit.documentChanges == []
