@@ -202,7 +202,6 @@ FIXTURE = {
 }
 
 
-@pytest.mark.slow  # ~40 s on 2 busy cores: the wheelhouse is ~200 MB (bpe-openai alone is 75 MB)
 def test_installed_wheel_packs_a_repository_offline(built, tmp_path):
     from repoctx.tokens import count, get_encoding
     _, wheel = built
