@@ -202,6 +202,7 @@ FIXTURE = {
 }
 
 
+@pytest.mark.slow  # 15-30 s on 2 busy cores (a 200 MB wheelhouse, a venv, pip); the checks above are quick
 def test_installed_wheel_packs_a_repository_offline(built, tmp_path):
     from repoctx.tokens import count, get_encoding
     _, wheel = built
@@ -211,8 +212,9 @@ def test_installed_wheel_packs_a_repository_offline(built, tmp_path):
     repo = make_repo(tmp_path / "fixture", FIXTURE)
     home = tmp_path / "home"
     home.mkdir()
-    env = clean_env(PATH=f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin", HOME=str(home),
-                    TIKTOKEN_CACHE_DIR=str(tmp_path / "empty-token-cache"))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = clean_env(PATH=f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin", HOME=str(home), TMPDIR=str(tmp))
 
     where = run(bin_dir / "python", "-c", "import repoctx, repoctx_server.language_server, "
                 "repoctx_server.mcp_server, bpe_openai; print(repoctx.__file__)", cwd=home, env=env)
@@ -222,8 +224,11 @@ def test_installed_wheel_packs_a_repository_offline(built, tmp_path):
     for server in ("serve", "mcp"):
         assert run(bin_dir / "repoctx", server, "--help", cwd=home, env=env).stdout.startswith(f"usage: repoctx {server}")
 
-    for encoding in ("o200k_base", "cl100k_base"):
-        r = run(bin_dir / "repoctx", "pack", "--encoding", encoding, cwd=repo, env=env)
+    # Token caches that start empty: one named by TIKTOKEN_CACHE_DIR, then tiktoken's default ($TMPDIR/data-gym-cache).
+    for encoding, cache, cache_env in (("o200k_base", tmp_path / "token-cache", {"TIKTOKEN_CACHE_DIR": str(tmp_path / "token-cache")}),
+                                       ("cl100k_base", tmp / "data-gym-cache", {})):
+        r = run(bin_dir / "repoctx", "pack", "--encoding", encoding, cwd=repo, env={**env, **cache_env})
+        assert any(cache.iterdir())  # seeded from the bpe-openai wheel (there is no network to fetch it)
         for rel, text in FIXTURE.items():
             assert rel in r.stdout and text in r.stdout, rel
         tokens = re.fullmatch(rf"repoctx: whole: ([\d,]+)/32,000 tokens, 5 files whole, 0 files sliced, {encoding}, "
