@@ -202,7 +202,7 @@ FIXTURE = {
 }
 
 
-@pytest.mark.slow  # 15-30 s on 2 busy cores (a 200 MB wheelhouse, a venv, pip); the checks above are quick
+# 10-21 s on 2 busy cores (a 200 MB wheelhouse, a venv, pip): under the 30 s that would make it `slow`
 def test_installed_wheel_packs_a_repository_offline(built, tmp_path):
     from repoctx.tokens import count, get_encoding
     _, wheel = built
