@@ -533,9 +533,23 @@ def test_apply_from_an_empty_register_is_a_clear_error(nvim, repo, tmp_path):
   local usage = run("RepoctxApply abc")
   vim.fn.setreg("z", "no patch in this answer")
   local prose = run("RepoctxApply z")
-  report({ empty = empty.err, usage = usage.err, prose = prose.err, lines = vim.api.nvim_buf_get_lines(0, 0, -1, false) })
-""", tmp_path)
+  vim.fn.setreg("z", os.getenv("ENVELOPE"))         -- a file no buffer holds, and a new file
+  local env = run("RepoctxApply z")
+  local function lines_of(name)
+    local b = vim.fn.bufnr(REPO .. "/" .. name)
+    return b ~= -1 and vim.api.nvim_buf_get_lines(b, 0, -1, false) or vim.NIL
+  end
+  report({ empty = empty.err, usage = usage.err, prose = prose.err, lines = vim.api.nvim_buf_get_lines(0, 0, -1, false),
+           env = { err = env.err, message = env.message, bulk = lines_of("pkg/bulk.py"), new = lines_of("pkg/new.py") } })
+""", tmp_path, env={"ENVELOPE": "*** Begin Patch\n*** Update File: pkg/bulk.py\n@@ def filler_7(value):\n"
+                                  "     marker = \"FILLER_BODY_7\"\n-    return value + 7\n+    return value * 7\n"
+                                  "*** Add File: pkg/new.py\n+def fresh():\n+    return 1\n*** End Patch\n"})
     assert data["empty"] == "register z is empty: nothing to apply"
     assert data["usage"].startswith("usage: :RepoctxApply")
     assert "no edit found" in data["prose"]
     assert data["lines"] == REPORT.splitlines()
+    env = data["env"]
+    assert env.get("err") is None and "apply: 2 hunks applied to 2 files (new file 1, offset 1)" in env["message"], env
+    assert env["bulk"] == BULK.replace("return value + 7\n", "return value * 7\n").splitlines()
+    assert env["new"] == ["def fresh():", "    return 1"]
+    assert (repo / "pkg/bulk.py").read_text() == BULK

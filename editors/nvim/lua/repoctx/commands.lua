@@ -211,6 +211,22 @@ function M.apply(opts, cb)
   end, opts.timeout, true)
 end
 
+-- Text edits into an empty buffer leave the empty line it had after the new text ("a\nb\n" becomes
+-- "a", "b", ""), which would be written as an extra blank line: it goes, in the same undo step.
+local function drop_extra_last_line(fname)
+  local b = vim.fn.bufnr(fname)
+  if b == -1 or not vim.api.nvim_buf_is_loaded(b) then
+    return
+  end
+  local n = vim.api.nvim_buf_line_count(b)
+  if n > 1 and vim.api.nvim_buf_get_lines(b, n - 1, n, false)[1] == "" then
+    vim.api.nvim_buf_call(b, function()
+      pcall(vim.cmd, "undojoin")
+      vim.api.nvim_buf_set_lines(b, n - 1, n, false, {})
+    end)
+  end
+end
+
 --- Puts the refused hunks of an applyEdit result in the quickfix list, says what happened; returns
 --- the message.
 function M.report_apply(result, root)
@@ -219,6 +235,9 @@ function M.report_apply(result, root)
   for _, h in ipairs(hunks) do
     local fname = (type(h.uri) == "string" and vim.uri_to_fname(h.uri)) or (root .. "/" .. tostring(h.path))
     if h.applied then
+      if h.relaxation == "new file" and result.applied then
+        drop_extra_last_line(fname)
+      end
       placed = placed + 1
       files[fname] = true
       how[h.relaxation] = (how[h.relaxation] or 0) + 1
