@@ -10,6 +10,8 @@ background and its answer is dropped.
 Tools live in `TOOLS` (name → definition and handler, added with `@tool`): a new tool is one
 decorated function. Bad arguments, unknown symbols, paths outside the repository and budgets too
 small are tool errors (`isError`) the model can read and correct, never a crashed server.
+`apply_edit`, the one tool that writes, runs alone on its repository and reloads it afterwards; an
+edit with a refused hunk is a tool error too, carrying the per-hunk report.
 """
 from __future__ import annotations
 
