@@ -282,13 +282,16 @@ def apply_edit(ws: Workspace, args: dict) -> tuple[str, dict]:
         try:
             written = write_edit(p)
         except ChangedOnDisk as exc:
-            error = str(exc)
-    report = format_plan(p, written, check=dry_run) + (f"repoctx: {error}\n" if error else "")
+            error = f"{exc}; send the edit again to place it against the files as they are now"
+        except OSError as exc:   # a full disk, a read-only file: the files before it may be written
+            error = f"{exc}; writing stopped there (see git status for what was written)"
+    report = format_plan(p, written, check=dry_run).rstrip("\n")
     out = {**p.as_dict(), "dry_run": dry_run, "written": written, "error": error}
-    if not p.ok or error:
-        raise ToolError(report.rstrip("\n") + "\nNothing was written; fix the refused hunks and send the whole edit again.",
-                        out)
-    return report.rstrip("\n"), out
+    if error:
+        raise ToolError(f"{report}\nrepoctx: {error}", out)
+    if not p.ok:
+        raise ToolError(f"{report}\nNothing was written: fix the refused hunks and send the whole edit again.", out)
+    return report, out
 
 
 def _redact_candidates(ws: Workspace, p) -> None:
