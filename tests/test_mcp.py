@@ -283,6 +283,21 @@ async def test_http_two_clients_at_once(http):
     assert "shop/cart.py:8" in answers["a"].pop() and "web/app.js:4" in answers["b"].pop()
 
 
+async def test_http_two_agents_apply_the_same_edit_at_once(http, repo):
+    s = http()
+    results = []
+
+    async def agent():
+        async with _client(s.url) as c:
+            results.append(await c.call_tool("apply_edit", {"text": PRICES_DIFF}))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(agent)
+        tg.start_soon(agent)
+    assert sorted(r.is_error for r in results) == [False, True], [_text(r) for r in results]
+    assert "not in the file" in next(_text(r) for r in results if r.is_error)
+    assert (repo / "shop/prices.py").read_text().count("def shipping_cost") == 1
+
+
 async def test_http_origin_checks_and_token(http):
     s = http("--token", "s3cret")
     async with httpx2.AsyncClient() as h:
