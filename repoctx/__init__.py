@@ -31,7 +31,7 @@ _EXPORTS = {
     "Workspace": "repoctx.workspace", "Location": "repoctx.workspace", "OutsideWorkspace": "repoctx.workspace",
     "GitError": "repoctx.git", "confine": "repoctx.files",
     "plan_edit": "repoctx.apply.apply", "write_edit": "repoctx.apply.apply", "NoEdit": "repoctx.apply.parse",
-    "ChangedOnDisk": "repoctx.apply.apply",
+    "ChangedOnDisk": "repoctx.apply.apply", "format_plan": "repoctx.apply.report",
     "EncodingUnavailable": "repoctx.tokens", "count_tokens": "repoctx.tokens", "get_encoding": "repoctx.tokens",
 }
 _RENAMED = {"check_setting": "check", "count_tokens": "count", "plan_edit": "plan", "write_edit": "write"}

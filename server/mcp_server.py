@@ -10,6 +10,8 @@ background and its answer is dropped.
 Tools live in `TOOLS` (name → definition and handler, added with `@tool`): a new tool is one
 decorated function. Bad arguments, unknown symbols, paths outside the repository and budgets too
 small are tool errors (`isError`) the model can read and correct, never a crashed server.
+`apply_edit`, the one tool that writes, runs alone on its repository and reloads it afterwards; an
+edit with a refused hunk is a tool error too, carrying the per-hunk report.
 """
 from __future__ import annotations
 
@@ -28,8 +30,8 @@ import anyio
 import mcp_types as types
 from mcp.server.lowlevel import Server
 
-from repoctx import (ConfigError, GitError, OutsideWorkspace, PackError, RequestError, Workspace, __version__,
-                     parse_focus, result_dict)
+from repoctx import (ChangedOnDisk, ConfigError, GitError, NoEdit, OutsideWorkspace, PackError, RequestError,
+                     Workspace, __version__, format_plan, parse_focus, plan_edit, result_dict, write_edit)
 
 log = logging.getLogger("repoctx.mcp")
 
@@ -43,7 +45,12 @@ _WORD = re.compile(r"[A-Za-z_$][\w$]*")
 
 
 class ToolError(Exception):
-    """A call that cannot be answered as asked: its message goes back to the model as a tool error."""
+    """A call that cannot be answered as asked: its message goes back to the model as a tool error
+    (with `structured` content when there is a report to read, such as an edit's refused hunks)."""
+
+    def __init__(self, message: str, structured: dict | None = None):
+        super().__init__(message)
+        self.structured = structured
 
 
 # -- repositories --------------------------------------------------------------------------------
@@ -58,6 +65,7 @@ class _Repo:
         self.error: str | None = None
         self.progress = (0, 0)
         self.loading = threading.Lock()
+        self.writing = threading.Lock()   # one writing tool at a time: plan, write, reload
 
     def load(self) -> None:
         try:
@@ -88,21 +96,24 @@ def _names(roots: list[str]) -> dict[str, str]:
 class Tool:
     definition: types.Tool
     handler: Callable[[Workspace, dict], tuple[str, dict]]
+    writes: bool = False
 
 
 TOOLS: dict[str, Tool] = {}
 
 
-def tool(name: str, description: str, properties: dict, required: tuple[str, ...] = ()):
+def tool(name: str, description: str, properties: dict, required: tuple[str, ...] = (), writes: bool = False):
     """Register a tool: `handler(ws, args) -> (text, structured content)`; `repo` is added to every
-    tool's parameters."""
+    tool's parameters. A tool that `writes` files is announced as such (clients ask the user before
+    calling it), runs alone on its repository, and the repository is reloaded after it."""
     def register(fn):
         schema = {"type": "object", "properties": properties, "additionalProperties": False}
         if required:
             schema["required"] = list(required)
-        TOOLS[name] = Tool(types.Tool(name=name, description=description, input_schema=schema,
-                                      annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False)),
-                           fn)
+        hints = types.ToolAnnotations(read_only_hint=not writes, destructive_hint=writes if writes else None,
+                                      idempotent_hint=False if writes else None, open_world_hint=False)
+        TOOLS[name] = Tool(types.Tool(name=name, description=description, input_schema=schema, annotations=hints),
+                           fn, writes)
         return fn
     return register
 
@@ -111,7 +122,7 @@ _STR, _INT = {"type": "string"}, {"type": "integer", "minimum": 1}
 _BUDGET = {"type": "integer", "minimum": 1, "description": "tokens (default from settings)"}
 
 
-_KIND_NAMES = {str: "a string", int: "a whole number", list: "a list of strings"}
+_KIND_NAMES = {str: "a string", int: "a whole number", list: "a list of strings", bool: "true or false"}
 
 
 def _arg(args: dict, key: str, kind: type, default=None):
@@ -249,6 +260,51 @@ def symbol_references(ws: Workspace, args: dict) -> tuple[str, dict]:
                             "references": items, "total": len(refs)}
 
 
+@tool("apply_edit",
+      "Apply a code edit: unified diff, SEARCH/REPLACE blocks or *** Begin Patch (prose and fences ignored). "
+      "Hunks are placed even with wrong line numbers, drifted indentation or trimmed context, never in a "
+      "guessed place; all or nothing. Per hunk: line and relaxation, or why refused and the closest lines.",
+      {"text": {"type": "string", "description": "the edit"},
+       "dry_run": {"type": "boolean", "description": "only check where each hunk goes; write nothing (default false)"}},
+      ("text",), writes=True)
+def apply_edit(ws: Workspace, args: dict) -> tuple[str, dict]:
+    text = _arg(args, "text", str)
+    if not text or not text.strip():
+        raise ToolError("text is required: a unified diff, SEARCH/REPLACE blocks or a *** Begin Patch envelope")
+    dry_run = _arg(args, "dry_run", bool, False)
+    try:
+        p = plan_edit(text, ws.root)
+    except NoEdit as exc:
+        raise ToolError(str(exc)) from None
+    _redact_candidates(ws, p)
+    written, error = [], None
+    if p.ok and not dry_run:
+        try:
+            written = write_edit(p)
+        except ChangedOnDisk as exc:
+            error = f"{exc}; send the edit again to place it against the files as they are now"
+        except OSError as exc:   # a full disk, a read-only file: the files before it may be written
+            error = f"{exc}; writing stopped there (see git status for what was written)"
+    report = format_plan(p, written, check=dry_run).rstrip("\n")
+    out = {**p.as_dict(), "dry_run": dry_run, "written": written, "error": error}
+    if error:
+        raise ToolError(f"{report}\nrepoctx: {error}", out)
+    if not p.ok:
+        raise ToolError(f"{report}\nNothing was written: fix the refused hunks and send the whole edit again.", out)
+    return report, out
+
+
+def _redact_candidates(ws: Workspace, p) -> None:
+    """The closest lines a refusal quotes come from the files: redacted as the files are in packs."""
+    view = ws.view()
+    for h in p.hunks:
+        for c in h.candidates:
+            if h.path in view.repo.files:
+                c["text"] = view.packer.snippet(h.path, c["text"])
+            else:
+                c["text"] = view.packer.redactor.text(h.path, c["text"])
+
+
 # -- the server ----------------------------------------------------------------------------------
 
 def build_server(roots: list[str]) -> tuple[Server, dict[str, _Repo]]:
@@ -285,12 +341,17 @@ def build_server(roots: list[str]) -> tuple[Server, dict[str, _Repo]]:
             await ctx.session.report_progress(0, None, f"{params.name} on {name}")
 
             def work():
-                ws = repo.fresh()
-                return entry.handler(ws, args)
+                if not entry.writes:
+                    return entry.handler(repo.fresh(), args)
+                with repo.writing:
+                    try:
+                        return entry.handler(repo.fresh(), args)
+                    finally:
+                        repo.fresh()   # what was written is in the index for the next call
 
             text, structured = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
         except ToolError as exc:
-            return _error(str(exc))
+            return _error(str(exc), exc.structured)
         except (PackError, GitError, ConfigError, RequestError, OutsideWorkspace) as exc:
             return _error(str(exc))
         except anyio.get_cancelled_exc_class():
@@ -303,12 +364,13 @@ def build_server(roots: list[str]) -> tuple[Server, dict[str, _Repo]]:
 
     server = Server("repoctx", version=__version__, on_list_tools=list_tools, on_call_tool=call_tool,
                     instructions="repoctx: code context for this repository. Prefer pack_context over reading "
-                                 "many files; find_symbol and symbol_references to navigate.")
+                                 "many files; find_symbol and symbol_references to navigate; apply_edit to apply a diff.")
     return server, repos
 
 
-def _error(message: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+def _error(message: str, structured: dict | None = None) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], structured_content=structured,
+                                is_error=True)
 
 
 async def _wait(ctx, repo: _Repo) -> None:

@@ -51,7 +51,7 @@ def _text(result) -> str:
 async def test_stdio_tools_answer_in_several_languages(repo, mode):
     async with Client(_params(repo), mode=mode) as c:
         tools = {t.name for t in (await c.list_tools()).tools}
-        assert tools == {"pack_context", "repo_map", "find_symbol", "symbol_references"}
+        assert tools == {"pack_context", "repo_map", "find_symbol", "symbol_references", "apply_edit"}
         r = await c.call_tool("pack_context", {"query": "discount price", "budget": 4000})
         assert not r.is_error and '<file path="svc/main.go"' in _text(r)
         s = r.structured_content
@@ -127,6 +127,113 @@ async def test_tool_definitions_are_cheap_and_repos_are_chosen_by_name(repo, tmp
         assert "lib.py:1-2" in _text(r)
 
 
+# -- apply_edit ---------------------------------------------------------------------------------
+
+PRICES_DIFF = ("The tax rate is wrong; here is the fix:\n```diff\n--- a/shop/prices.py\n+++ b/shop/prices.py\n"
+               "@@ -40,3 +40,7 @@\n def unit_price(item):\n     \"\"\"Price of one item.\"\"\"\n"
+               "-    return item.price * 1.2\n+    return item.price * 1.25\n+\n+\n+def shipping_cost(order):\n+    return 5\n```\n")
+FORMAT_SR = ("web/format.js\n```js\n<<<<<<< SEARCH\n  return '$' + p.toFixed(2);\n=======\n"
+             "  return '€' + p.toFixed(2);\n>>>>>>> REPLACE\n```\n")
+
+
+async def test_apply_edit_checks_then_writes_and_the_index_sees_it(repo):
+    async with Client(_params(repo)) as c:
+        tool = next(t for t in (await c.list_tools()).tools if t.name == "apply_edit")
+        assert tool.annotations.read_only_hint is False and tool.annotations.destructive_hint is True
+        r = await c.call_tool("apply_edit", {"text": PRICES_DIFF + FORMAT_SR, "dry_run": True})
+        assert not r.is_error, _text(r)
+        s = r.structured_content
+        assert s["ok"] and s["dry_run"] and s["written"] == []
+        assert [(h["path"], h["line"], h["offset"], h["relaxation"]) for h in s["hunks"]] == [
+            ("shop/prices.py", 1, -39, "offset"), ("web/format.js", 2, None, "offset")]
+        assert "shop/prices.py: hunk 1 applied line 1, offset -39 (offset)" in _text(r)
+        assert "check only, nothing written" in _text(r)
+        assert (repo / "shop/prices.py").read_text() == FILES["shop/prices.py"]
+        r = await c.call_tool("apply_edit", {"text": PRICES_DIFF + FORMAT_SR})   # dry_run defaults to false
+        assert not r.is_error and r.structured_content["written"] == ["shop/prices.py", "web/format.js"], _text(r)
+        assert (repo / "shop/prices.py").read_text() == (
+            'def unit_price(item):\n    """Price of one item."""\n    return item.price * 1.25\n\n\n'
+            "def shipping_cost(order):\n    return 5\n")
+        assert "'€' + p.toFixed(2)" in (repo / "web/format.js").read_text()
+        r = await c.call_tool("find_symbol", {"name": "shipping_cost"})
+        assert not r.is_error and "shop/prices.py:6-7" in _text(r)
+        r = await c.call_tool("apply_edit", {"text": PRICES_DIFF})          # applied already: refused, not doubled
+        assert r.is_error and not r.structured_content["ok"] and "not in the file" in _text(r)
+        assert (repo / "shop/prices.py").read_text().count("shipping_cost") == 1
+
+
+async def test_apply_edit_refusal_writes_nothing_and_names_the_closest_lines(repo):
+    bad = ("--- a/svc/main.go\n+++ b/svc/main.go\n@@ -3,3 +3,3 @@\n func Discount(p float64) float64 {\n"
+           "-\treturn p * 0.8\n+\treturn p * 0.7\n }\n")
+    async with Client(_params(repo)) as c:
+        r = await c.call_tool("apply_edit", {"text": FORMAT_SR + bad})
+        assert r.is_error, _text(r)
+        s = r.structured_content
+        assert not s["ok"] and s["written"] == [] and s["hunks"][0]["applied"]
+        h = s["hunks"][1]
+        assert h["path"] == "svc/main.go" and not h["applied"] and "not in the file" in h["reason"]
+        assert h["candidates"][0]["line"] == 3 and 0.5 < h["candidates"][0]["similarity"] < 1
+        assert "svc/main.go: hunk 1 REFUSED" in _text(r) and "closest: line 3" in _text(r)
+        assert "Nothing was written" in _text(r)
+        assert (repo / "web/format.js").read_text() == FILES["web/format.js"]   # all or nothing
+
+
+AWS_ID = "AKIAZ7VRSQ5TJNQ3KXPB"
+
+
+async def test_apply_edit_candidates_are_redacted(tmp_path):
+    root = make_repo(tmp_path / "keys", {"conf.py": f'AWS_ACCESS_KEY_ID = "{AWS_ID}"\nREGION = "eu-west-1"\n'})
+    sr = f'conf.py\n<<<<<<< SEARCH\nAWS_ACCESS_KEY_ID = "{AWS_ID[:-2]}"\n=======\nAWS_ACCESS_KEY_ID = ""\n>>>>>>> REPLACE\n'
+    async with Client(_params(root)) as c:
+        r = await c.call_tool("apply_edit", {"text": sr})
+        assert r.is_error and r.structured_content["hunks"][0]["candidates"], _text(r)
+        assert AWS_ID not in _text(r) and AWS_ID not in json.dumps(r.structured_content)
+        assert "[REDACTED:AWS Access Key]" in _text(r)
+
+
+@pytest.mark.parametrize("args,message", [
+    ({}, "text is required"),
+    ({"text": "   "}, "text is required"),
+    ({"text": 42}, "text must be a string"),
+    ({"text": "Looks fine to me, no changes needed."}, "no edit found"),
+    ({"text": FORMAT_SR, "dry_run": "yes"}, "dry_run must be true or false"),
+    ({"text": "x" * (9 * 2**20)}, "the limit is 8 MB"),
+    ({"text": PRICES_DIFF.replace("shop/prices.py", "../outside.py")}, "is outside the workspace"),
+    ({"text": "*** Begin Patch\n*** Add File: .git/hooks/pre-commit\n+rm -rf /\n*** End Patch\n"}, "inside git's own folder"),
+    ({"text": "diff --git a/logo.png b/logo.png\nindex 1..2\nGIT binary patch\nliteral 5\n"}, "binary patches"),
+    ({"text": "--- a/shop/prices.py\n+++ b/shop/prices.py\n@@ -1,3 +1,3 @@\n def unit_price(item):\n"}, "truncated hunk"),
+])
+async def test_apply_edit_bad_input_is_a_tool_error(repo, args, message):
+    async with Client(_params(repo)) as c:
+        r = await c.call_tool("apply_edit", args)
+        assert r.is_error and message in _text(r), _text(r)
+        assert not (repo / ".git/hooks/pre-commit").exists() and not (repo.parent / "outside.py").exists()
+        assert not (await c.call_tool("find_symbol", {"name": "Cart"})).is_error  # still serving
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout == ""
+
+
+def test_apply_edit_detects_a_file_changed_between_check_and_write(repo, monkeypatch):
+    """The fault injected for real: the file is rewritten after the edit was placed, before it is written."""
+    from repoctx import Workspace
+    from repoctx_server import mcp_server
+
+    ws = Workspace(str(repo))
+    ws.load()
+    real = mcp_server.plan_edit
+
+    def plan_then_edit(*a, **kw):
+        p = real(*a, **kw)
+        (repo / "shop/prices.py").write_text(FILES["shop/prices.py"] + "# saved by someone else\n")
+        return p
+    monkeypatch.setattr(mcp_server, "plan_edit", plan_then_edit)
+    with pytest.raises(mcp_server.ToolError) as err:
+        mcp_server.apply_edit(ws, {"text": FORMAT_SR + PRICES_DIFF})
+    assert "shop/prices.py changed on disk since the edit was checked; nothing written" in str(err.value)
+    assert err.value.structured["written"] == [] and err.value.structured["ok"]
+    assert (repo / "web/format.js").read_text() == FILES["web/format.js"]
+    assert (repo / "shop/prices.py").read_text().endswith("# saved by someone else\n")
+
+
 # -- HTTP ---------------------------------------------------------------------------------------
 
 class _HttpServer:
@@ -174,6 +281,21 @@ async def test_http_two_clients_at_once(http):
         tg.start_soon(agent, "b", "formatPrice")
     assert len(answers["a"]) == len(answers["b"]) == 1
     assert "shop/cart.py:8" in answers["a"].pop() and "web/app.js:4" in answers["b"].pop()
+
+
+async def test_http_two_agents_apply_the_same_edit_at_once(http, repo):
+    s = http()
+    results = []
+
+    async def agent():
+        async with _client(s.url) as c:
+            results.append(await c.call_tool("apply_edit", {"text": PRICES_DIFF}))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(agent)
+        tg.start_soon(agent)
+    assert sorted(r.is_error for r in results) == [False, True], [_text(r) for r in results]
+    assert "not in the file" in next(_text(r) for r in results if r.is_error)
+    assert (repo / "shop/prices.py").read_text().count("def shipping_cost") == 1
 
 
 async def test_http_origin_checks_and_token(http):

@@ -447,8 +447,109 @@ def test_each_module_loads_on_its_own(nvim, repo, tmp_path, module):
     expected = {"repoctx.config": {"parse_budget", "server_settings", "validate", "register"},
                 "repoctx.ui": {"show", "deliver", "notify"},
                 "repoctx.client": {"start", "request", "root", "clients", "stop", "ccall"},
-                "repoctx.commands": {"context", "pack", "map", "define"},
+                "repoctx.commands": {"context", "pack", "map", "apply", "define"},
                 "repoctx.health": {"check"},
-                "repoctx": {"setup", "context", "pack", "map", "configure", "parse_budget", "show", "start",
+                "repoctx": {"setup", "context", "pack", "map", "apply", "configure", "parse_budget", "show", "start",
                             "find_root", "clients", "register", "server_settings", "ccall", "stop"}}[module]
     assert expected <= set(data["functions"]), expected - set(data["functions"])
+
+
+# -- :RepoctxApply ----------------------------------------------------------------------------
+
+# banner() is at lines 11-12; the model says 30 and does not know about the unsaved first line.
+BANNER_DIFF = ("Here is the change:\n```diff\n--- a/pkg/report.py\n+++ b/pkg/report.py\n@@ -30,2 +30,2 @@\n"
+               ' def banner():\n-    return "=" * 20\n+    return "=" * 40\n```\n')
+NOTES_SR = "notes.txt\n<<<<<<< SEARCH\nsecond line\n=======\nsecond line, edited\n>>>>>>> REPLACE\n"
+BAD_DIFF = "--- a/pkg/report.py\n+++ b/pkg/report.py\n@@ -7,1 +7,1 @@\n-    c = hypotenuse(a, b, c)\n+    c = hypotenuse(b, a)\n"
+
+
+def test_apply_lands_in_unsaved_buffers_with_undo_and_refusals_in_quickfix(nvim, repo, tmp_path):
+    (repo / "notes.txt").write_text("first line\nsecond line\n")
+    data = run_nvim(nvim, repo, r"""
+  setup({})
+  vim.cmd("cd " .. vim.fn.fnameescape(REPO))
+  -- notes.txt: a filetype autostart skips, with an unsaved edit the server has not been told about
+  vim.cmd("edit " .. vim.fn.fnameescape(REPO .. "/notes.txt"))
+  vim.api.nvim_buf_set_lines(0, 0, 0, false, { "unsaved notes line" })
+  vim.cmd("edit " .. vim.fn.fnameescape(REPO .. "/pkg/report.py"))
+  vim.api.nvim_buf_set_lines(0, 0, 0, false, { "# unsaved top line" })
+  vim.cmd("let &undolevels = &undolevels")         -- an undo step ends here, as after typing
+  vim.fn.setreg("q", os.getenv("PATCH_GOOD"))
+  local applied = run("RepoctxApply q")
+  local report_buf, notes_buf = vim.fn.bufnr("report.py"), vim.fn.bufnr("notes.txt")
+  local after = { report = vim.api.nvim_buf_get_lines(report_buf, 0, -1, false),
+                  notes = vim.api.nvim_buf_get_lines(notes_buf, 0, -1, false),
+                  modified = vim.bo[report_buf].modified, message = applied.message, err = applied.err,
+                  result = applied.result }
+  vim.cmd("undo")                                   -- one undo takes the edit back, not the unsaved line
+  after.undone = vim.api.nvim_buf_get_lines(report_buf, 0, -1, false)
+  vim.cmd("redo")
+  -- a buffer holding the model's answer: a bad patch first, then a good one
+  vim.cmd("enew")
+  local lines = vim.split(os.getenv("PATCH_MIXED"), "\n", { plain = true })
+  vim.api.nvim_buf_set_lines(0, 0, -1, false, lines)
+  local refused = run("RepoctxApply %")
+  local qf = {}
+  for _, it in ipairs(vim.fn.getqflist()) do
+    table.insert(qf, { file = vim.api.nvim_buf_get_name(it.bufnr), lnum = it.lnum, text = it.text, type = it.type })
+  end
+  local before_range = vim.api.nvim_buf_get_lines(report_buf, 0, -1, false)
+  local ranged = run(os.getenv("GOOD_FROM") .. ",$RepoctxApply")
+  report({ after = after, refused = { err = refused.err, message = refused.message, qf = qf },
+           qf_title = vim.fn.getqflist({ title = 1 }).title, before_range = before_range,
+           ranged = { err = ranged.err, message = ranged.message,
+                      lines = vim.api.nvim_buf_get_lines(report_buf, 0, -1, false) } })
+""", tmp_path, env={"PATCH_GOOD": BANNER_DIFF + NOTES_SR, "PATCH_MIXED": BAD_DIFF + "\n" + BANNER_DIFF.replace('"=" * 40', '"-" * 40').replace('"=" * 20', '"=" * 40'),
+                    "GOOD_FROM": str(BAD_DIFF.count("\n") + 2)})
+    a = data["after"]
+    assert a.get("err") is None, a["err"]
+    want = ["# unsaved top line"] + REPORT.replace('"=" * 20', '"=" * 40').splitlines()
+    assert a["report"] == want and a["modified"] is True
+    assert a["notes"] == ["unsaved notes line", "first line", "second line, edited"]
+    assert [(h["line"], h["relaxation"]) for h in a["result"]["hunks"]] == [(12, "offset"), (3, "offset")]
+    assert a["result"]["applied"] is True
+    assert "apply: 2 hunks applied to 2 files (offset 2); not saved yet (:wa)" in a["message"]
+    assert a["undone"] == ["# unsaved top line"] + REPORT.splitlines()
+    assert (repo / "pkg/report.py").read_text() == REPORT and (repo / "notes.txt").read_text() == "first line\nsecond line\n"
+    r = data["refused"]
+    assert r.get("err") is None and "apply: 1 of 2 hunks refused, nothing applied (see the quickfix list)" in r["message"]
+    assert data["before_range"] == want                         # all or nothing: the good hunk was not applied
+    first = r["qf"][0]
+    assert first["file"] == str(repo / "pkg/report.py") and first["type"] == "E"
+    assert first["lnum"] == 8 and first["text"].startswith("hunk 1 refused: the old text is not in the file")
+    assert "| closest (similarity 0.9" in first["text"] and first["text"].endswith(": c = hypotenuse(a, b)")
+    assert data["qf_title"] == "repoctx: refused hunks"
+    g = data["ranged"]
+    assert g.get("err") is None and "apply: 1 hunk applied to 1 file" in g["message"], g
+    assert g["lines"] == ["# unsaved top line"] + REPORT.replace('"=" * 20', '"-" * 40').splitlines()
+
+
+def test_apply_from_an_empty_register_is_a_clear_error(nvim, repo, tmp_path):
+    data = run_nvim(nvim, repo, r"""
+  setup({})
+  vim.cmd("edit " .. vim.fn.fnameescape(REPO .. "/pkg/report.py"))
+  vim.fn.setreg("z", "")
+  local empty = run("RepoctxApply z")
+  local usage = run("RepoctxApply abc")
+  vim.fn.setreg("z", "no patch in this answer")
+  local prose = run("RepoctxApply z")
+  vim.fn.setreg("z", os.getenv("ENVELOPE"))         -- a file no buffer holds, and a new file
+  local env = run("RepoctxApply z")
+  local function lines_of(name)
+    local b = vim.fn.bufnr(REPO .. "/" .. name)
+    return b ~= -1 and vim.api.nvim_buf_get_lines(b, 0, -1, false) or vim.NIL
+  end
+  report({ empty = empty.err, usage = usage.err, prose = prose.err, lines = vim.api.nvim_buf_get_lines(0, 0, -1, false),
+           env = { err = env.err, message = env.message, bulk = lines_of("pkg/bulk.py"), new = lines_of("pkg/new.py") } })
+""", tmp_path, env={"ENVELOPE": "*** Begin Patch\n*** Update File: pkg/bulk.py\n@@ def filler_7(value):\n"
+                                  "     marker = \"FILLER_BODY_7\"\n-    return value + 7\n+    return value * 7\n"
+                                  "*** Add File: pkg/new.py\n+def fresh():\n+    return 1\n*** End Patch\n"})
+    assert data["empty"] == "register z is empty: nothing to apply"
+    assert data["usage"].startswith("usage: :RepoctxApply")
+    assert "no edit found" in data["prose"]
+    assert data["lines"] == REPORT.splitlines()
+    env = data["env"]
+    assert env.get("err") is None and "apply: 2 hunks applied to 2 files (new file 1, offset 1)" in env["message"], env
+    assert env["bulk"] == BULK.replace("return value + 7\n", "return value * 7\n").splitlines()
+    assert env["new"] == ["def fresh():", "    return 1"]
+    assert (repo / "pkg/bulk.py").read_text() == BULK

@@ -105,6 +105,8 @@ def _plan_file(root, edit: FileEdit, buffers, files, results, texts) -> None:
         new_rel = confine(root, edit.new_path) if edit.new_path else None
     except OutsideWorkspace as exc:
         return _refuse_all(edit, shown, f"refused: {exc}", results)
+    if any(".git" in p.split("/") for p in (rel, new_rel) if p):
+        return _refuse_all(edit, rel, f"refused: {rel} is inside git's own folder (.git), which edits never touch", results)
     if edit.error:
         return _refuse_all(edit, rel, edit.error, results)
     try:

@@ -233,8 +233,9 @@ function M.finish(kind, result, e, cb)
 end
 
 -- Sends `method` to the client of `bufnr`'s root once it is initialized; calls cb(err, result)
--- exactly once (err a string), within the timeout.
-function M.request(kind, bufnr, method, params, cb, timeout)
+-- exactly once (err a string), within the timeout. With `flush_all`, the pending changes of every
+-- attached buffer are sent first (not only `bufnr`'s).
+function M.request(kind, bufnr, method, params, cb, timeout, flush_all)
   timeout = timeout or config.options.timeout
   local id, e = M.start(bufnr)
   if not id then
@@ -289,7 +290,7 @@ function M.request(kind, bufnr, method, params, cb, timeout)
         end
         complete(nil, result)
       end)
-    end, bufnr)
+    end, (not flush_all) and bufnr or nil)
     if not ok or not sent then
       return complete(("could not send %s: %s"):format(method, tostring(ok and "client stopped" or sent)))
     end

@@ -171,6 +171,113 @@ function M.map(opts, cb)
   end, opts.timeout)
 end
 
+--- Applies a model's edit (unified diff, SEARCH/REPLACE blocks or *** Begin Patch) through the
+--- server: placed against the buffers as they are (unsaved changes included), then applied by the
+--- server's workspace/applyEdit, so it lands in the buffers and their undo history (not saved).
+--- opts: { text, register, bufnr, line1, line2 (take the lines of bufnr) }. Refused hunks go to the
+--- quickfix list (nothing is applied then); cb(err, result) is called when done.
+function M.apply(opts, cb)
+  opts = opts or {}
+  local bufnr = (opts.bufnr == nil or opts.bufnr == 0) and vim.api.nvim_get_current_buf() or opts.bufnr
+  local text, source = opts.text, "the text given"
+  if not text and opts.line1 then
+    text = table.concat(vim.api.nvim_buf_get_lines(bufnr, opts.line1 - 1, opts.line2 or opts.line1, false), "\n")
+    source = ("lines %d-%d of the buffer"):format(opts.line1, opts.line2 or opts.line1)
+  elseif not text then
+    local reg = opts.register or config.apply_register()
+    text, source = vim.fn.getreg(reg), "register " .. reg
+  end
+  if type(text) ~= "string" or not text:match("%S") then
+    return finish("apply", nil, source .. " is empty: nothing to apply", cb or function(e) err(e) end)
+  end
+  local id, root = client.start(bufnr), client.root(bufnr, true)
+  if id then -- every loaded file of the workspace is the base as it is in its buffer, saved or not
+    for _, b in ipairs(vim.api.nvim_list_bufs()) do
+      if vim.api.nvim_buf_is_loaded(b) and is_file_buffer(b) and under(buf_path(b), root) then
+        vim.lsp.buf_attach_client(b, id)
+      end
+    end
+  end
+  request("apply", bufnr, "repoctx/applyEdit", { text = text, dryRun = false }, function(e, result)
+    if not e then
+      client.last.message = M.report_apply(result, root)
+    end
+    if cb then
+      return cb(e, result)
+    end
+    if e then
+      return err("apply: " .. e)
+    end
+  end, opts.timeout, true)
+end
+
+-- Text edits into an empty buffer leave the empty line it had after the new text ("a\nb\n" becomes
+-- "a", "b", ""), which would be written as an extra blank line: it goes, in the same undo step.
+local function drop_extra_last_line(fname)
+  local b = vim.fn.bufnr(fname)
+  if b == -1 or not vim.api.nvim_buf_is_loaded(b) then
+    return
+  end
+  local n = vim.api.nvim_buf_line_count(b)
+  if n > 1 and vim.api.nvim_buf_get_lines(b, n - 1, n, false)[1] == "" then
+    vim.api.nvim_buf_call(b, function()
+      pcall(vim.cmd, "undojoin")
+      vim.api.nvim_buf_set_lines(b, n - 1, n, false, {})
+    end)
+  end
+end
+
+--- Puts the refused hunks of an applyEdit result in the quickfix list, says what happened; returns
+--- the message.
+function M.report_apply(result, root)
+  local hunks = type(result.hunks) == "table" and result.hunks or {}
+  local items, placed, files, how = {}, 0, {}, {}
+  for _, h in ipairs(hunks) do
+    local fname = (type(h.uri) == "string" and vim.uri_to_fname(h.uri)) or (root .. "/" .. tostring(h.path))
+    if h.applied then
+      if h.relaxation == "new file" and result.applied then
+        drop_extra_last_line(fname)
+      end
+      placed = placed + 1
+      files[fname] = true
+      how[h.relaxation] = (how[h.relaxation] or 0) + 1
+    else
+      local cands = type(h.candidates) == "table" and h.candidates or {}
+      local first = cands[1]
+      local text = ("hunk %d refused: %s"):format(h.index or 0, tostring(h.reason))
+      if first then
+        text = text .. (" | closest (similarity %.2f): %s"):format(first.similarity or 0, vim.trim(first.text or ""))
+      end
+      table.insert(items, { filename = fname, lnum = first and first.line or 1, text = text, type = "E" })
+      for k = 2, #cands do
+        local c = cands[k]
+        table.insert(items, { filename = fname, lnum = c.line or 1, type = "I",
+          text = ("hunk %d: also close (similarity %.2f): %s"):format(h.index or 0, c.similarity or 0, vim.trim(c.text or "")) })
+      end
+    end
+  end
+  local msg
+  if #items > 0 then
+    vim.fn.setqflist({}, " ", { title = "repoctx: refused hunks", items = items })
+    msg = ("apply: %d of %d hunks refused, nothing applied (see the quickfix list)"):format(#hunks - placed, #hunks)
+    ui.notify(msg, vim.log.levels.WARN)
+  elseif result.applied == false then
+    msg = "apply: the editor did not apply the edit (see :messages)"
+    ui.notify(msg, vim.log.levels.ERROR)
+  else
+    local parts = {}
+    for k, n in pairs(how) do
+      table.insert(parts, ("%s %d"):format(tostring(k), n))
+    end
+    table.sort(parts)
+    local nf = vim.tbl_count(files)
+    msg = ("apply: %d %s applied to %d %s (%s); not saved yet (:wa)"):format(placed, placed == 1 and "hunk" or "hunks",
+      nf, nf == 1 and "file" or "files", table.concat(parts, ", "))
+    ui.notify(msg)
+  end
+  return "repoctx: " .. msg
+end
+
 -- user commands ---------------------------------------------------------------------------
 
 local function context_command(o)
@@ -208,7 +315,26 @@ local function map_command(o)
   M.map({ budget = args.budget })
 end
 
---- Defines :RepoctxContext, :RepoctxPack, :RepoctxMap and :RepoctxStop.
+-- :RepoctxApply [x] (register x), :RepoctxApply % (the buffer), :{range}RepoctxApply (those lines).
+local function apply_command(o)
+  local arg = o.fargs[1]
+  if arg == "" then -- 0.7 passes { "" } for no argument
+    arg = nil
+  end
+  if arg == "%" then
+    return M.apply({ line1 = 1, line2 = vim.api.nvim_buf_line_count(0) })
+  elseif arg and #arg ~= 1 then
+    return finish("apply", nil, "usage: :RepoctxApply [register] | :RepoctxApply % | :{range}RepoctxApply",
+      function(e) err(e) end)
+  elseif arg then
+    return M.apply({ register = arg })
+  elseif o.range and o.range > 0 then
+    return M.apply({ line1 = o.line1, line2 = o.line2 })
+  end
+  M.apply({})
+end
+
+--- Defines :RepoctxContext, :RepoctxPack, :RepoctxMap, :RepoctxApply and :RepoctxStop.
 function M.define()
   local cmd = vim.api.nvim_create_user_command
   cmd("RepoctxContext", context_command, {
@@ -216,6 +342,9 @@ function M.define()
   })
   cmd("RepoctxPack", pack_command, { nargs = "*", bang = true, desc = "repoctx: pack the repository" })
   cmd("RepoctxMap", map_command, { nargs = "*", desc = "repoctx: the repository map" })
+  cmd("RepoctxApply", apply_command, {
+    nargs = "?", range = true, desc = "repoctx: apply a model's edit from a register, the buffer (%) or a range",
+  })
   cmd("RepoctxStop", function()
     client.stop()
   end, { desc = "repoctx: stop the language servers" })

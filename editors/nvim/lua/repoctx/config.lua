@@ -149,4 +149,12 @@ function M.register()
   return '"'
 end
 
+--- The register :RepoctxApply reads by default: the clipboard "+" when there is one, else '"'.
+function M.apply_register()
+  if vim.fn.has("clipboard") == 1 then
+    return "+"
+  end
+  return '"'
+end
+
 return M

@@ -58,7 +58,7 @@ function M.check()
   if not rc._setup_done then
     warn("require('repoctx').setup() has not been called: no commands, no autostart; checking with the defaults")
   end
-  info("register for results: " .. rc.register())
+  info("register for results: " .. rc.register() .. "; :RepoctxApply reads " .. require("repoctx.config").apply_register())
 
   start("repoctx: server command")
   local cmd = cfg.cmd

@@ -1,5 +1,5 @@
 -- repoctx for Neovim: starts `repoctx serve` with the built-in LSP client, one client per
--- repository, and adds :RepoctxContext, :RepoctxPack and :RepoctxMap. See :help repoctx.
+-- repository, and adds :RepoctxContext, :RepoctxPack, :RepoctxMap and :RepoctxApply. See :help repoctx.
 --
 -- The plugin in modules: repoctx.config (options, validation, the budget rule, server settings),
 -- repoctx.client (roots, the server, requests), repoctx.commands (context/pack/map and the user
@@ -28,6 +28,7 @@ M.stop = client.stop
 M.context = commands.context
 M.pack = commands.pack
 M.map = commands.map
+M.apply = commands.apply
 M.show = ui.show
 M._setup_done = false
 
