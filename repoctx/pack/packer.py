@@ -72,12 +72,12 @@ class Packer:
 
     def __init__(self, repo: Repository, index: RetrievalIndex | None = None, redact: bool = True):
         self.repo = repo
-        self.index = index or RetrievalIndex.load(repo)
+        self._index = index  # the retrieval index and the closures are built on first use: a whole
+        self._closures: Closures | None = None  # pack needs neither
         self.enc = get_encoding(repo.encoding)
         #: Secrets are found in the files packed (cached beside the index) and redacted in place.
         self.redactor = Redactor(os.path.join(os.path.dirname(repo.index_path), "secrets.marshal")
                                  if repo.index_path else None, enabled=redact)
-        self.closures = Closures(repo, self.lines)
         self._lines: dict[str, list[str]] = {}
         self._costs: dict[str, list[int]] = {}
         self._gaps: dict[tuple[str, int, int], bool] = {}
@@ -89,16 +89,30 @@ class Packer:
         (editor buffers; `index` patched to match), keeping what this one computed for everything
         the change cannot affect."""
         new = Packer.__new__(Packer)
-        new.repo, new.index, new.enc, new._diff = repo, index, self.enc, None
+        new.repo, new._index, new.enc, new._diff = repo, index, self.enc, None
         gone = set(changed)
         new.redactor = self.redactor.derived(changed)
-        new.closures = self.closures.derived(repo, changed)
-        new.closures.lines = new.lines
+        new._closures = None
+        if self._closures is not None:
+            new._closures = self._closures.derived(repo, changed)
+            new._closures.lines = new.lines
         new._lines = {p: v for p, v in self._lines.items() if p not in gone}
         new._costs = {p: v for p, v in self._costs.items() if p not in gone}
         new._gaps = {k: v for k, v in self._gaps.items() if k[0] not in gone}
         new._maps = {b: m for b, m in self._maps.items() if not any(f"\n{p}\n" in f"\n{m[0]}\n" for p in changed)}
         return new
+
+    @property
+    def index(self) -> RetrievalIndex:
+        if self._index is None:
+            self._index = RetrievalIndex.load(self.repo)
+        return self._index
+
+    @property
+    def closures(self) -> Closures:
+        if self._closures is None:
+            self._closures = Closures(self.repo, self.lines)
+        return self._closures
 
     # -- text ------------------------------------------------------------------------------------
 
