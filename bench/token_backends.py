@@ -6,8 +6,7 @@ Corpora (whole texts, counted one file at a time and as one concatenated string)
 Python/Markdown files, the first 1,500 .py files of Python's standard library, and 2 MB of random
 Unicode (every plane, surrogates excluded, with `<|endoftext|>` sprinkled in). Each backend is loaded
 the way repoctx loads it; the figure is the median MB/s of RUNS passes (range in brackets), one thread.
-The last lines count the concatenated corpus split at safe boundaries on all cores. Prints figures
-and any disagreement with tiktoken; does not pass or fail.
+Prints figures and any disagreement with tiktoken; does not pass or fail.
 """
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ import statistics
 import sys
 import sysconfig
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -76,17 +74,6 @@ def main() -> None:
                     speeds.append(size / (time.perf_counter() - t))
                 print(f"{name:12s} {label:15s} {size:6.1f} MB {backend:11s} {statistics.median(speeds):6.1f} "
                       f"[{min(speeds):.1f}-{max(speeds):.1f}]" + (f"  {bad} DISAGREE" if bad else ""), flush=True)
-        whole = "".join(texts["repository"] + texts["stdlib"])
-        ref = fns["tiktoken"](whole)
-        for backend, fn in fns.items():
-            for workers in (1, os.cpu_count() or 1):
-                t = time.perf_counter()
-                parts = tokens.split_safely(whole)
-                with ThreadPoolExecutor(workers) as pool:
-                    got = sum(pool.map(fn, parts))
-                dt = time.perf_counter() - t
-                print(f"{name:12s} concatenated {len(whole) / 1e6:5.1f} M chars, {backend:11s} {workers} thread(s): "
-                      f"{dt:.2f} s" + ("" if got == ref else f"  DISAGREE {got} vs {ref}"), flush=True)
 
 
 if __name__ == "__main__":

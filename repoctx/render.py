@@ -64,9 +64,11 @@ def file_body(s: FileSlice, lines: list[str], line_numbers: bool) -> str:
     for a, b in s.spans:
         if a > nxt:
             out.append(elision_marker(s.language or s.path, nxt, a - 1))
-        for n in range(a, b + 1):
-            text = lines[n - 1] if n <= len(lines) else ""
-            out.append(f"{n:>{width}} | {text}" if line_numbers else text)
+        if line_numbers:
+            out += (f"{n:>{width}} | {lines[n - 1] if n <= len(lines) else ''}" for n in range(a, b + 1))
+        else:
+            out += lines[a - 1:b]
+            out += [""] * (b - max(a - 1, len(lines)))  # lines past the end (a file shorter than its facts)
         nxt = b + 1
     if s.spans and nxt <= s.total_lines:
         out.append(elision_marker(s.language or s.path, nxt, s.total_lines))
@@ -74,11 +76,11 @@ def file_body(s: FileSlice, lines: list[str], line_numbers: bool) -> str:
 
 
 def _fence(body: str) -> str:
-    longest = run = 0
-    for ch in body:
-        run = run + 1 if ch == "`" else 0
-        longest = max(longest, run)
+    longest = max(map(len, _BACKTICKS.findall(body)), default=0)
     return "`" * max(3, longest + 1)
+
+
+_BACKTICKS = re.compile("`{3,}")
 
 
 #: Characters XML 1.0 forbids (C0 controls but tab, newline and return; U+FFFE, U+FFFF; lone

@@ -3,7 +3,7 @@
 Counting goes to bpe-openai where it has the encoding (o200k_base, cl100k_base, and o200k_harmony,
 which is o200k_base plus special tokens), else to tiktoken; both give identical counts
 (tests/test_tokens.py checks them against each other over this repository, the standard library and
-random Unicode). Long texts are counted on two cores (`Encoding.count`).
+random Unicode).
 
 tiktoken normally downloads its encoding files on first use. repoctx never touches the network:
 the files for `o200k_base` and `cl100k_base` ship inside the `bpe-openai` wheel (gzipped, byte-for-byte
@@ -21,7 +21,6 @@ import importlib.machinery
 import importlib.util
 import marshal
 import os
-import re
 import sys
 import tempfile
 import threading
@@ -121,43 +120,13 @@ class Encoding:
         return f"<Encoding {self.name!r}>"
 
     def count(self, text: str) -> int:
-        """Exact number of tokens `text` costs; special-token strings count as the plain text they are.
-        A long text is cut where no token crosses (`split_safely`) and counted on two cores: bpe-openai
-        holds the interpreter lock while it counts, tiktoken does not, so a tiktoken thread counts
-        pieces beside it."""
+        """Exact number of tokens `text` costs; special-token strings count as the plain text they are."""
         if self._counter is None:
             return len(self.tiktoken.encode_ordinary(text))
-        if len(text) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
-            return self._count(text)
-        pieces = iter(split_safely(text))
-        lock = threading.Lock()
-        totals: list[int] = []
-
-        def work(fn) -> None:
-            n = 0
-            while True:
-                with lock:
-                    piece = next(pieces, None)
-                if piece is None:
-                    break
-                n += fn(piece)
-            totals.append(n)
-
-        helper = threading.Thread(target=work, args=(lambda t: len(self.tiktoken.encode_ordinary(t)),))
-        helper.start()
-        work(self._count)
-        helper.join()
-        return sum(totals)
-
-    def _count(self, text: str) -> int:
         try:
             return self._counter(text)
         except UnicodeEncodeError:  # lone surrogates: repaired exactly as tiktoken's encode_ordinary does
             return self._counter(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
-
-
-#: Texts at least this long (characters) are counted on two cores.
-PARALLEL_FROM = 4 << 20
 
 
 @lru_cache(maxsize=None)
@@ -253,25 +222,6 @@ def _bpe_openai(name: str):
         loader.exec_module(module)
         sys.modules[loader.name] = module
     return module.tokenizer_for_encoding(base) if base in module.supported_encodings() else None
-
-
-#: A split point no token of the bundled encodings' patterns can cross: a newline followed by a letter
-#: (no pre-token holds a line break and then a letter, and none looks behind).
-_SAFE_SPLIT = re.compile(r"\n(?=[A-Za-z])")
-
-
-def split_safely(text: str, size: int = 1 << 20) -> list[str]:
-    """`text` cut into pieces of about `size` characters at points where the pre-tokenizer of the
-    bundled encodings splits anyway, so the pieces' counts add up to the text's exact count."""
-    pieces, start = [], 0
-    while len(text) - start > size:
-        m = _SAFE_SPLIT.search(text, start + size)
-        if not m:
-            break
-        pieces.append(text[start:m.end()])
-        start = m.end()
-    pieces.append(text[start:])
-    return pieces
 
 
 def count(text: str, encoding: Encoding | tiktoken.Encoding) -> int:

@@ -18,7 +18,7 @@ from bpe_openai import _bindings as rust_bpe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repoctx.tokens import BUNDLED, PARALLEL_FROM, EncodingUnavailable, count, get_encoding, split_safely
+from repoctx.tokens import BUNDLED, EncodingUnavailable, count, get_encoding
 
 TEXTS = [
     "",
@@ -158,10 +158,3 @@ def test_counts_equal_tiktoken_over_a_large_corpus(name):
     assert sum(map(len, texts)) > 5_000_000
     assert [count(t, enc) for t in texts] == [len(reference.encode_ordinary(t)) for t in texts]
 
-
-def test_a_long_text_counted_on_two_cores_counts_as_one():
-    enc = get_encoding("o200k_base")
-    text = "".join(_corpus())
-    assert len(text) > PARALLEL_FROM and len(split_safely(text)) > 4
-    assert "".join(split_safely(text)) == text
-    assert count(text, enc) == len(enc.tiktoken.encode_ordinary(text)) == sum(count(p, enc) for p in split_safely(text))

@@ -187,8 +187,16 @@ class Packer:
         return "\n".join(out)
 
     def whole(self, fmt: str, line_numbers: bool) -> tuple[str, int, list[FileSlice]]:
-        spans = {p: ((1, f.lines),) if f.lines else () for p, f in self.repo.facts.items()}
-        text, slices = self.render_selection("", spans, fmt, line_numbers)
+        """The whole repository rendered and counted. Each file's lines are read, redacted and
+        rendered in turn, not kept: at most one file's lines are held beside the text."""
+        def lines(path: str) -> list[str]:
+            if path in self._lines:
+                return self._lines[path]
+            key = None if path in self.repo.overlay else self.repo.files[path].blob_sha
+            return self.redactor.file_lines(path, self.repo.text(path), key)
+
+        slices = [file_slice(self.repo, p, ((1, f.lines),) if f.lines else ()) for p, f in sorted(self.repo.facts.items())]
+        text = render(None, slices, lines, fmt, line_numbers, self._diff)
         return text, count(text, self.enc), slices
 
     def pack(self, request: PackRequest) -> PackResult:
