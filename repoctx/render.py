@@ -147,7 +147,10 @@ def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[st
             parts.append(f"=== change (diff) ===\n{diff}")
     else:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return "\n\n".join(parts) + "\n"
+    if not parts:
+        return "\n"
+    parts[-1] += "\n"  # not `join(...) + "\n"`: that would copy a whole pack's text once more
+    return "\n\n".join(parts)
 
 
 def result_dict(result) -> dict:
