@@ -27,7 +27,7 @@ import threading
 from functools import cached_property, lru_cache
 from importlib import resources
 
-import tiktoken
+from typing import TYPE_CHECKING
 
 from repoctx.files import write_atomic
 
@@ -35,6 +35,9 @@ from repoctx.files import write_atomic
 BUNDLED = ("o200k_base", "cl100k_base")
 #: Encodings built only from the bundled files (o200k_harmony extends o200k_base).
 OFFLINE = ("o200k_base", "cl100k_base", "o200k_harmony")
+if TYPE_CHECKING:  # tiktoken loads when an encoding is named or tiktoken itself is needed
+    import tiktoken
+
 _URL = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
 
 
@@ -85,6 +88,9 @@ def encoding_name(name: str | None = None) -> str:
             if os.path.exists(_cached_file(candidate)) or _bundled(candidate) is not None:
                 return candidate
         raise EncodingUnavailable("no token encoding is available offline; install the 'bpe-openai' package")
+    if name in OFFLINE:
+        return name
+    import tiktoken
     if name not in tiktoken.list_encoding_names():
         try:
             name = tiktoken.encoding_name_for_model(name)
@@ -166,6 +172,7 @@ def _fast_load(name: str) -> tiktoken.Encoding:
     cached file (keyed by that file's size and mtime): parsing the base64 file and checking its
     sha256 costs ~0.3 s, reading the marshal copy ~0.05 s. The Encoding is built by tiktoken's own
     constructor from the same arguments (name, pattern, ranks, special tokens)."""
+    import tiktoken
     import tiktoken_ext.openai_public as public
     constructor = getattr(public, name, None)
     source = _cached_file("o200k_base" if name.startswith("o200k") else name)
@@ -181,6 +188,7 @@ _LOAD_LOCK = threading.Lock()
 
 
 def _build(constructor, copy: str) -> tiktoken.Encoding:
+    import tiktoken
     import tiktoken_ext.openai_public as public
     original = public.load_tiktoken_bpe
     try:

@@ -16,21 +16,21 @@ from __future__ import annotations
 
 import os
 import time
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from repoctx.git import read_change
-from repoctx.index.load import Repository
 from repoctx.model import Focus, PackedFile, PackResult
-from repoctx.pack.closure import Closures
 from repoctx.pack.fit import largest_fit
-from repoctx.pack.map import repo_map
 from repoctx.pack.request import STAGED, WORKTREE, PackRequest
 from repoctx.render import FileSlice, elision_marker, file_slice, merge_spans, render
-from repoctx.retrieve.chunks import Chunk
-from repoctx.retrieve.rank import RetrievalIndex, central_chunks, node_of, rank_chunks
 from repoctx.secrets import Redactor
 from repoctx.tokens import count, get_encoding
+
+if TYPE_CHECKING:  # retrieval, closures and the map (and numpy) load on a slice pack's first use
+    from repoctx.index.load import Repository
+    from repoctx.pack.closure import Closures
+    from repoctx.retrieve.chunks import Chunk
+    from repoctx.retrieve.rank import RetrievalIndex
 
 #: Share of a slice-mode budget spent on the map (at most the request's `map_budget`).
 MAP_SHARE = 0.05
@@ -105,12 +105,14 @@ class Packer:
     @property
     def index(self) -> RetrievalIndex:
         if self._index is None:
+            from repoctx.retrieve.rank import RetrievalIndex
             self._index = RetrievalIndex.load(self.repo)
         return self._index
 
     @property
     def closures(self) -> Closures:
         if self._closures is None:
+            from repoctx.pack.closure import Closures
             self._closures = Closures(self.repo, self.lines)
         return self._closures
 
@@ -165,6 +167,7 @@ class Packer:
     def map(self, budget: int, seeds: dict[str, float] | None = None) -> str:
         """The signature map cut to `budget` tokens (most central files first, personalised by
         `seeds`), redacted."""
+        from repoctx.pack.map import repo_map
         return self.redactor.text("<map>", repo_map(self.index, budget, seeds))
 
     # -- packs -----------------------------------------------------------------------------------
@@ -286,6 +289,7 @@ class Packer:
         gets that far, and not for the context of a focus alone) the repository's most central code
         that the query did not reach — as a
         function giving a fresh iterator; and the set of chunks the query or focus reached."""
+        from repoctx.retrieve.rank import central_chunks, rank_chunks
         ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
         chunks = self.index.chunks
         reached = {i for i, _ in ranked}
@@ -303,6 +307,7 @@ class Packer:
         return order, {chunks[i] for i in reached}
 
     def _priced(self, ranked: list[tuple[int, float]], focus: list[Focus]) -> list[Chunk]:
+        import numpy as np
         chunks = self.index.chunks
         covered = self.index.covered(list(focus)) if focus else None
         forced = {i for i, _ in ranked if covered[i]} if focus else set()
