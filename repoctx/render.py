@@ -110,6 +110,17 @@ def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[st
     """The whole pack: the map (if any) first, then each file in the given order, then the call
     sites not shown as code (`callers`, one line per symbol), then the diff of the change being
     packed (if any): the most query-specific part last."""
+    return PART_SEP.join(render_parts(map_text, slices, lines_of, fmt, line_numbers, diff, callers))
+
+
+#: What joins the parts `render_parts` gives into the pack.
+PART_SEP = "\n\n"
+
+
+def render_parts(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[str], list[str]],
+                 fmt: str = "xml", line_numbers: bool = False, diff: str | None = None,
+                 callers: str | None = None) -> list[str]:
+    """`render`'s text as its parts (the map, each file, ...), to be joined by `PART_SEP`."""
     parts: list[str] = []
     if fmt in ("xml", "json"):
         parts.append("<context>")
@@ -148,9 +159,9 @@ def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[st
     else:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not parts:
-        return "\n"
+        return ["\n"]
     parts[-1] += "\n"  # not `join(...) + "\n"`: that would copy a whole pack's text once more
-    return "\n\n".join(parts)
+    return parts
 
 
 def result_dict(result) -> dict:

@@ -18,7 +18,7 @@ from bpe_openai import _bindings as rust_bpe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repoctx.tokens import BUNDLED, EncodingUnavailable, count, get_encoding
+from repoctx.tokens import BUNDLED, EncodingUnavailable, count, count_parts, get_encoding
 
 TEXTS = [
     "",
@@ -158,3 +158,23 @@ def test_counts_equal_tiktoken_over_a_large_corpus(name):
     assert sum(map(len, texts)) > 5_000_000
     assert [count(t, enc) for t in texts] == [len(reference.encode_ordinary(t)) for t in texts]
 
+
+
+@pytest.mark.parametrize("name", [*BUNDLED, "o200k_harmony"])
+def test_counting_by_parts_is_exact_and_remembered(tmp_path, name):
+    enc = get_encoding(name)
+    rng = random.Random(7)
+    texts = _corpus()[::7]
+    heads = ["<file>", "## a.py", "=== b ===", "x", "7", "é", "<|endoftext|>", "'s", "/x", " lead", "\ttab", "\nnl", "/"]
+    parts = [rng.choice(heads) + rng.choice(["", "\n", " \n", "}\n\n", "\r\n", "/\n"]) + t + rng.choice(["", "\n", "  ", "\r"])
+             for t in texts]
+    cache = str(tmp_path / "counts.marshal")
+    for sep in ("\n\n", "\n", " \n", "\n\n\n"):
+        joined = sep.join(parts)
+        expected = len(enc.tiktoken.encode_ordinary(joined))
+        assert count_parts(parts, sep, enc, cache) == expected == count_parts(parts, sep, enc, cache)
+        safe = [p for p in parts if not p[0].isspace() and p[0] != "/"]
+        expected = len(enc.tiktoken.encode_ordinary(sep.join(safe)))
+        assert count_parts(safe, sep, enc, cache) == expected == count_parts(safe, sep, enc, cache)
+        changed = [p + "changed" for p in safe[:3]] + safe[3:]  # remembered parts are reused, new ones counted
+        assert count_parts(changed, sep, enc, cache) == len(enc.tiktoken.encode_ordinary(sep.join(changed)))

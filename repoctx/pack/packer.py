@@ -22,9 +22,9 @@ from repoctx.git import read_change
 from repoctx.model import Focus, PackedFile, PackResult
 from repoctx.pack.fit import largest_fit
 from repoctx.pack.request import STAGED, WORKTREE, PackRequest
-from repoctx.render import FileSlice, elision_marker, file_slice, merge_spans, render
+from repoctx.render import PART_SEP, FileSlice, elision_marker, file_slice, merge_spans, render, render_parts
 from repoctx.secrets import Redactor
-from repoctx.tokens import count, get_encoding
+from repoctx.tokens import count, count_parts, get_encoding
 
 if TYPE_CHECKING:  # retrieval, closures and the map (and numpy) load on a slice pack's first use
     from repoctx.index.load import Repository
@@ -199,8 +199,10 @@ class Packer:
             return self.redactor.file_lines(path, self.repo.text(path), key)
 
         slices = [file_slice(self.repo, p, ((1, f.lines),) if f.lines else ()) for p, f in sorted(self.repo.facts.items())]
-        text = render(None, slices, lines, fmt, line_numbers, self._diff)
-        return text, count(text, self.enc), slices
+        parts = render_parts(None, slices, lines, fmt, line_numbers, self._diff)
+        cache = os.path.join(os.path.dirname(self.repo.index_path), "counts.marshal") if self.repo.index_path else None
+        tokens = count_parts(parts, PART_SEP, self.enc, cache)
+        return PART_SEP.join(parts), tokens, slices
 
     def pack(self, request: PackRequest) -> PackResult:
         """The pack a request asks for. With `request.diff`, that change's diff goes last in the pack
