@@ -22,6 +22,20 @@ Measured 2026-12-06 (2 vCPU shared with other jobs, load ≈ 2.5; ±30 %), branc
   pack passed 7 GiB and was killed: it loads every file's facts (2.9 GiB for 2.9 M symbols) and a
   1.45 GB retrieval cache (chunks, vocabulary, postings) into Python objects.
   Peak RSS of a warm query pack: requests 128 MiB → Django 312 MiB → Linux > 7 GiB (not bounded yet).
+
+Measured 2026-12-06 12:55 UTC, `nice -n 19 python bench/scale.py --django`, branch `tokens-whole`
+(2 vCPU shared with other helpers, load 3.1; median of 5 [range]):
+  --help 0.05 s [0.05-0.05] (2.9x `python -c pass`); Django warm index 0.18 s / 31 MiB;
+  warm pack --mode whole 1.06 s [1.04-3.07] / 357 MiB against Repomix 1.18.1 2.98 s [2.71-3.17] /
+  438 MiB in the same run: 2.80x faster, 0.82x its peak RSS (the run before the per-part count
+  cache: 2.50 s [1.89-8.36] / 387 MiB vs 4.01 s [3.01-6.99] / 439 MiB, 1.61x; before this branch
+  3.41 s / 919 MiB). snapshot take, one staged line: 2.62 s [2.48-2.74] / 360 MiB (target 0.5 s:
+  not met; cProfile of one run, 4.95 s under the profiler: Packer._priced prices 800 chunks by
+  their closures, 2.6 s, of which call sites 1.7 s, mostly decoding the references of every
+  caller's file; the map 0.7 s; RetrievalIndex.load 0.56 s and the graph 0.47 s from their
+  marshal caches; load_repository 0.75 s — the warm-query work of issue 13, not the hook's own).
+  Warm pack --query 32k: 8.13 s [5.09-14.88] / 354 MiB in that run, 2.6-2.9 s alone minutes later
+  (the base commit a2d1809: 5.3 s, same load; output byte-identical).
 """
 from __future__ import annotations
 
