@@ -57,10 +57,12 @@ def elision_marker(path_or_language: str, first: int, last: int) -> str:
 
 
 def file_body(s: FileSlice, lines: list[str], line_numbers: bool) -> str:
-    """The file's text as selected: verbatim spans, marked gaps."""
+    """The file's text as selected: verbatim spans, and a marker for each gap between them. The
+    lines before the first span and after the last are not marked: the file's header gives the
+    spans and the file's length (`where`)."""
     width = len(str(max(s.total_lines, 1)))
     out: list[str] = []
-    nxt = 1
+    nxt = s.spans[0][0] if s.spans else 1
     for a, b in s.spans:
         if a > nxt:
             out.append(elision_marker(s.language or s.path, nxt, a - 1))
@@ -70,9 +72,12 @@ def file_body(s: FileSlice, lines: list[str], line_numbers: bool) -> str:
             out += lines[a - 1:b]
             out += [""] * (b - max(a - 1, len(lines)))  # lines past the end (a file shorter than its facts)
         nxt = b + 1
-    if s.spans and nxt <= s.total_lines:
-        out.append(elision_marker(s.language or s.path, nxt, s.total_lines))
     return "\n".join(out)
+
+
+def where(s: FileSlice) -> str:
+    """What a sliced file's header says: its spans and its length, e.g. `lines 4-6,9 of 15`."""
+    return f"lines {span_label(s.spans)} of {s.total_lines}"
 
 
 def _fence(body: str) -> str:
@@ -127,7 +132,7 @@ def render_parts(map_text: str | None, slices: list[FileSlice], lines_of: Callab
         if map_text:
             parts.append(f"<map>\n{_cdata(map_text)}\n</map>")
         for s in slices:
-            spans = "" if s.whole else f' lines="{span_label(s.spans)}"'
+            spans = "" if s.whole else f' lines="{span_label(s.spans)}" of="{s.total_lines}"'
             parts.append(f'<file path="{_attr(s.path)}"{spans}>\n{_cdata(file_body(s, lines_of(s.path), line_numbers))}\n</file>')
         if callers:
             parts.append(f"<callers>\n{_cdata(callers)}\n</callers>")
@@ -139,9 +144,9 @@ def render_parts(map_text: str | None, slices: list[FileSlice], lines_of: Callab
             parts.append(f"## Repository map\n\n{_fence(map_text)}text\n{map_text}\n{_fence(map_text)}")
         for s in slices:
             body = file_body(s, lines_of(s.path), line_numbers)
-            where = "" if s.whole else f" (lines {span_label(s.spans)})"
+            part = "" if s.whole else f" ({where(s)})"
             fence = _fence(body)
-            parts.append(f"## {s.path}{where}\n\n{fence}{s.language or ''}\n{body}\n{fence}")
+            parts.append(f"## {s.path}{part}\n\n{fence}{s.language or ''}\n{body}\n{fence}")
         if callers:
             parts.append(f"## Other call sites\n\n{_fence(callers)}text\n{callers}\n{_fence(callers)}")
         if diff:
@@ -150,8 +155,8 @@ def render_parts(map_text: str | None, slices: list[FileSlice], lines_of: Callab
         if map_text:
             parts.append(f"=== repository map ===\n{map_text}")
         for s in slices:
-            where = "" if s.whole else f" (lines {span_label(s.spans)})"
-            parts.append(f"=== {s.path}{where} ===\n{file_body(s, lines_of(s.path), line_numbers)}")
+            part = "" if s.whole else f" ({where(s)})"
+            parts.append(f"=== {s.path}{part} ===\n{file_body(s, lines_of(s.path), line_numbers)}")
         if callers:
             parts.append(f"=== other call sites ===\n{callers}")
         if diff:

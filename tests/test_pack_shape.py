@@ -97,15 +97,17 @@ def test_no_marker_costs_more_than_the_lines_it_hides(repo):
     for query in ("report_3_4", "load json", "Total cents"):
         r = packer.pack(PackRequest(query, budget=1200, mode="slice"))
         for f in r.files:
-            lines = packer.lines(f.path)
-            gaps = [(b0 + 1, a1 - 1) for (_, b0), (a1, _) in zip([(0, 0)] + f.spans, f.spans) if a1 > b0 + 1]
-            if f.spans and f.spans[-1][1] < repo.facts[f.path].lines:
-                gaps.append((f.spans[-1][1] + 1, repo.facts[f.path].lines))
-            for a, b in gaps:
+            lines, total = packer.lines(f.path), repo.facts[f.path].lines
+            inner = [(b0 + 1, a1 - 1) for (_, b0), (a1, _) in zip(f.spans, f.spans[1:]) if a1 > b0 + 1]
+            ends = [(1, f.spans[0][0] - 1), (f.spans[-1][1] + 1, total)] if not f.whole else []
+            for a, b in inner + [(a, b) for a, b in ends if a <= b]:
                 marker = elision_marker(repo.files[f.path].language or f.path, a, b)
-                assert marker in r.text
+                # gaps between spans are marked; the header states the lines before and after them
+                assert (marker in r.text) == ((a, b) in inner), (f.path, a, b)
                 assert count("\n".join(lines[a - 1:b]), enc) > count(marker, enc), (f.path, a, b)
                 markers += 1
+            if not f.whole:
+                assert f'<file path="{f.path}" lines="' in r.text and f'of="{total}">' in r.text
     assert markers, "the packs elide something"
 
 
@@ -157,3 +159,33 @@ def test_an_empty_pack_warns(tmp_path):
     root = make_repo(tmp_path / "r", {"logo.png": b"\x89PNG\r\n\x1a\n\0\0\0"})
     r = run_cli("pack", str(root))
     assert r.returncode == 0 and "warning: the pack is empty" in r.stderr
+
+
+def test_code_outside_tests_takes_no_callee_signatures_from_tests(tmp_path):
+    """Library code calls a method whose only definition in the repository is a test double's: linked
+    by name, but not code the library can call."""
+    pad = "".join(f"\nfunc filler{i}(x int) int {{\n\treturn x * {i}\n}}\n" for i in range(40))
+    files = {
+        "go.mod": "module example.com/w\n",
+        "writer.go": ("package w\n\nimport \"io\"\n\ntype Sink interface {\n\tio.Writer\n}\n\n"
+                      "// Drain empties the sink and flushes it.\nfunc Drain(s Sink) error {\n\treturn s.Flush()\n}\n" + pad),
+        "writer_test.go": ("package w\n\ntype fakeSink struct{}\n" + pad.replace("filler", "tfiller") +
+                           "\nfunc (f *fakeSink) Flush() error {\n\treturn nil\n}\n"),
+    }
+    repo = load_repository(str(make_repo(tmp_path / "r", files)), workers=1)
+    r = Packer(repo).pack(PackRequest("Drain empties the sink", budget=300, mode="slice"))
+    assert "func Drain(s Sink) error {" in r.text
+    assert "func (f *fakeSink) Flush() error {" not in r.text, r.text
+
+
+def test_a_doc_comment_hit_brings_the_code_it_describes(tmp_path):
+    """JSDoc blocks a blank line above their function (a common style): a query that matches the
+    comment's words gets the function's body, not the comment alone."""
+    pad = "".join(f"\nfunction pad{i}(x) {{\n  return x + {i}\n}}\n" for i in range(60))
+    src = ("'use strict'\n" + pad + "\n/**\n * Report a failure on the console with the whole error object.\n *\n"
+           " * @param {Error} err\n * @private\n */\n\nfunction logerror(err) {\n"
+           "  if (this.get('env') !== 'test') process.stderr.write(inspect(err))\n}\n" + pad.replace("pad", "more"))
+    repo = load_repository(str(make_repo(tmp_path / "r", {"lib/app.js": src})), workers=1)
+    r = Packer(repo).pack(PackRequest("report failure on the console with the whole error object", budget=250, mode="slice"))
+    assert "Report a failure on the console" in r.text
+    assert "process.stderr.write(inspect(err))" in r.text, r.text

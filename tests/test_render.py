@@ -100,7 +100,7 @@ def test_xml_slices_carry_their_spans_and_stay_well_formed(repo):
     s = file_slice(repo, "web/fence.js", ((1, 1), (7, 9)))
     root = ET.fromstring(render(None, [s], lines_of(repo), "xml"))
     f = root.find("file")
-    assert f.get("lines") == "1,7-9" and root.find("map") is None
+    assert f.get("lines") == "1,7-9" and f.get("of") == "9" and root.find("map") is None
     assert f.text == ('\nexport const TEMPLATE = "</file><![CDATA[ not markup ]]>";\n// ... lines 2-6 elided\n'
                       'export function wrap(s) {\n  return `<b>${s}</b>`;\n}\n')
 
@@ -132,7 +132,7 @@ def test_markdown_fences_are_longer_than_any_backtick_run_inside(repo):
     assert blocks[0][2] == map_text and blocks[4][2] == "+ ``````` seven\n"
     for (_, _, body), s in zip(blocks[1:4], slices):
         assert body == file_body(s, lines_of(repo)(s.path), False)
-    assert "## grid/peek.go (lines 3-6)\n" in md and md.startswith("## Repository map\n")
+    assert "## grid/peek.go (lines 3-6 of 14)\n" in md and md.startswith("## Repository map\n")
     assert "## Change\n" in md
 
 
@@ -141,21 +141,20 @@ def test_plain_headers_name_the_file_and_its_spans(repo):
     text = render("MAP", slices, lines_of(repo), "plain", diff="DIFF")
     assert text == ("=== repository map ===\nMAP\n\n"
                     f"=== db/schema.sql ===\n{SQL.rstrip()}\n\n"
-                    "=== calc/ops.py (lines 4-6,9) ===\n# ... lines 1-3 elided\n"
+                    "=== calc/ops.py (lines 4-6,9 of 15) ===\n"
                     + "\n".join(PY.split("\n")[3:6]) + "\n# ... lines 7-8 elided\ndef bitmask(x):\n"
-                    "# ... lines 10-15 elided\n\n=== change (diff) ===\nDIFF\n")
+                    "\n=== change (diff) ===\nDIFF\n")
 
 
 @pytest.mark.parametrize("path,spans,expect", [
-    ("calc/ops.py", ((4, 4),), ["# ... lines 1-3 elided", "def in_range(a, b, c):", "# ... lines 5-15 elided"]),
-    ("grid/peek.go", ((1, 1), (3, 6)), ["package grid", "// ... line 2 elided", None, None, None, None,
-                                         "// ... lines 7-14 elided"]),
-    ("web/fence.js", ((3, 5),), ["// ... lines 1-2 elided", None, None, None, "// ... lines 6-9 elided"]),
-    ("db/schema.sql", ((2, 2), (5, 5)), ["-- ... line 1 elided", None, "-- ... lines 3-4 elided", "SELECT 2;"]),
-    ("web/page.html", ((3, 4),), ["<!-- ... lines 1-2 elided -->", None, None, "<!-- ... lines 5-6 elided -->"]),
-    ("docs/readme.md", ((1, 1), (5, 5)), ["# Title", "... lines 2-4 elided", "Two.", "... lines 6-7 elided"]),
+    ("calc/ops.py", ((4, 4), (9, 9)), ["def in_range(a, b, c):", "# ... lines 5-8 elided", "def bitmask(x):"]),
+    ("grid/peek.go", ((1, 1), (3, 6)), ["package grid", "// ... line 2 elided", None, None, None, None]),
+    ("web/fence.js", ((3, 3), (5, 5)), [None, "// ... line 4 elided", None]),
+    ("db/schema.sql", ((2, 2), (5, 5)), [None, "-- ... lines 3-4 elided", "SELECT 2;"]),
+    ("web/page.html", ((1, 1), (4, 4)), [None, "<!-- ... lines 2-3 elided -->", None]),
+    ("docs/readme.md", ((1, 1), (5, 5)), ["# Title", "... lines 2-4 elided", "Two."]),
 ])
-def test_gaps_are_marked_in_the_files_own_comment_syntax(repo, path, spans, expect):
+def test_gaps_between_spans_are_marked_in_the_files_own_comment_syntax(repo, path, spans, expect):
     s = file_slice(repo, path, spans)
     got = file_body(s, lines_of(repo)(path), False).split("\n")
     source = repo.text(path).split("\n")
@@ -181,7 +180,7 @@ def test_line_numbers_are_right_aligned_to_the_widest_and_markers_are_not_number
     repo = load_repository(str(make_repo(tmp_path / "r", {"go.mod": "module x\n", "f.go": src})), workers=1)
     s = file_slice(repo, "f.go", ((7, 8), (120, 120)))
     body = file_body(s, lines_of(repo)("f.go"), True)
-    assert body == ("// ... lines 1-6 elided\n  7 | func F7() {}\n  8 | func F8() {}\n"
+    assert body == ("  7 | func F7() {}\n  8 | func F8() {}\n"
                     "// ... lines 9-119 elided\n120 | func F120() {}")
     text = render(None, [s], lines_of(repo), "xml", line_numbers=True)
     assert ET.fromstring(text).find("file").text == "\n" + body + "\n"

@@ -12,6 +12,7 @@ import marshal
 import os
 import sqlite3
 import sys
+import time
 import zlib
 from collections.abc import Iterable
 
@@ -52,6 +53,20 @@ def decode_facts(blob: bytes) -> FileFacts:
     return FileFacts.from_record(marshal.loads(zlib.decompress(blob)))
 
 
+def _retry_busy(step):
+    """Run `step`, again while SQLite says busy, for up to LOCK_TIMEOUT_S in all. SQLite's own busy
+    handler waits for a lock, but some conflicts return at once without it: two connections switching a
+    new file to WAL together, a write from a stale snapshot."""
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if not ("locked" in str(exc) or "busy" in str(exc)) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 class IndexStore:
     """One SQLite file. Use as a context manager; `warnings` says what was repaired on open."""
 
@@ -70,7 +85,7 @@ class IndexStore:
             raise IndexError_(f"cannot create the index folder {folder}: {exc.strerror}; "
                               f"choose another place with --index or ${ENV_VAR}") from None
         try:
-            self.db = self._open()
+            self.db = _retry_busy(self._open)
         except sqlite3.OperationalError as exc:
             raise self._error("open", exc) from None
 
@@ -156,7 +171,7 @@ class IndexStore:
         IndexError_ when the index cannot be written (locked too long, disk full, read-only)."""
         # An explicit transaction: with isolation_level=None, `with db:` would begin none, and each row
         # would be a transaction of its own. IMMEDIATE takes the write lock up front (waiting for it).
-        try:
+        def write() -> None:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 self.db.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?)", blobs)
@@ -166,5 +181,7 @@ class IndexStore:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
                 raise
+        try:
+            _retry_busy(write)
         except sqlite3.OperationalError as exc:
             raise self._error("write", exc) from None

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from repoctx.index.load import Repository
 from repoctx.model import Symbol
 from repoctx.parse.languages import comment_prefix
-from repoctx.retrieve.chunks import Chunk
+from repoctx.retrieve.chunks import MAX_LINES, Chunk
 from repoctx.retrieve.rank import node_of
 from repoctx.scan import is_test_path
 
@@ -107,7 +107,7 @@ class Closures:
 
     def lead(self, path: str, line: int) -> int:
         """The first line of the doc comment, decorators and annotations right above `line` (no blank
-        line between), or `line` itself when there are none."""
+        line between, except after a `/** … */` block), or `line` itself when there are none."""
         lines = self.lines(path)
         prefix = comment_prefix(self.repo.files[path].language or path)
         starts = LEAD_STARTS + ((prefix,) if isinstance(prefix, str) else prefix or ())
@@ -117,7 +117,24 @@ class Closures:
             if not text or not text.startswith(starts):
                 break
             first -= 1
+        if first == line:
+            first = self._doc_block_above_blank(lines, line)
         return first
+
+    @staticmethod
+    def _doc_block_above_blank(lines: list[str], line: int) -> int:
+        """The first line of a `/** … */` doc block that ends one blank line above `line` (a common
+        JSDoc style), or `line` when there is none."""
+        end = line - 2  # the line above the blank one, 1-based
+        if end < 1 or end > len(lines) or lines[line - 2].strip() or not lines[end - 1].strip().endswith("*/"):
+            return line
+        for k in range(end, max(0, end - MAX_LEAD_LINES), -1):
+            text = lines[k - 1].strip()
+            if text.startswith("/**"):
+                return k
+            if not text.startswith("*"):
+                break
+        return line
 
     def definition_head(self, node: str) -> Span | None:
         """A definition's signature with its lead and, where the docstring opens the body (Python),
@@ -187,7 +204,11 @@ class Closures:
                 if s.start_line <= c.end and first < c.start:
                     spans.append((c.path, first, c.start - 1))
                 elif s.start_line == c.end + 1 and first <= c.end:
-                    spans.append(symbol_signature(c.path, s))
+                    # a chunk that is only this definition's doc comment brings the code it describes
+                    # (when short: a body of more than a chunk's lines brings its signature)
+                    only_lead = c.symbol is None and not any(t.strip() for t in self.lines(c.path)[c.start - 1:first - 1])
+                    small = s.end_line - s.start_line < MAX_LINES
+                    spans.append((c.path, s.start_line, s.end_line) if only_lead and small else symbol_signature(c.path, s))
         by_line = self.names_by_line(c.path)
         used = set().union(*(by_line.get(n, ()) for n in range(c.start, c.end + 1)))
         wanted = set()
@@ -201,7 +222,10 @@ class Closures:
         if not full:
             return spans
         seen: set[str] = set()
+        test = is_test_path(c.path)
         for target, name in self.callees.get(node, []):
+            if not test and is_test_path(target.split(":", 1)[0]):  # code outside tests never calls into them
+                continue
             if name in used and target not in seen and target != node and len(seen) < MAX_CALLEES:
                 seen.add(target)
                 head = self.definition_head(target)
