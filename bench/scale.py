@@ -23,19 +23,22 @@ Measured 2026-12-06 (2 vCPU shared with other jobs, load ≈ 2.5; ±30 %), branc
   1.45 GB retrieval cache (chunks, vocabulary, postings) into Python objects.
   Peak RSS of a warm query pack: requests 128 MiB → Django 312 MiB → Linux > 7 GiB (not bounded yet).
 
-Measured 2026-12-06 12:55 UTC, `nice -n 19 python bench/scale.py --django`, branch `tokens-whole`
-(2 vCPU shared with other helpers, load 3.1; median of 5 [range]):
-  --help 0.05 s [0.05-0.05] (2.9x `python -c pass`); Django warm index 0.18 s / 31 MiB;
-  warm pack --mode whole 1.06 s [1.04-3.07] / 357 MiB against Repomix 1.18.1 2.98 s [2.71-3.17] /
-  438 MiB in the same run: 2.80x faster, 0.82x its peak RSS (the run before the per-part count
-  cache: 2.50 s [1.89-8.36] / 387 MiB vs 4.01 s [3.01-6.99] / 439 MiB, 1.61x; before this branch
-  3.41 s / 919 MiB). snapshot take, one staged line: 2.62 s [2.48-2.74] / 360 MiB (target 0.5 s:
-  not met; cProfile of one run, 4.95 s under the profiler: Packer._priced prices 800 chunks by
-  their closures, 2.6 s, of which call sites 1.7 s, mostly decoding the references of every
-  caller's file; the map 0.7 s; RetrievalIndex.load 0.56 s and the graph 0.47 s from their
-  marshal caches; load_repository 0.75 s — the warm-query work of issue 13, not the hook's own).
-  Warm pack --query 32k: 8.13 s [5.09-14.88] / 354 MiB in that run, 2.6-2.9 s alone minutes later
-  (the base commit a2d1809: 5.3 s, same load; output byte-identical).
+Measured 2026-12-06 13:10 UTC, `nice -n 19 python bench/scale.py --django`, branch `tokens-whole`
+at 7a330af (2 vCPU shared with other helpers, load 1.8; median of 5 [range]):
+  --help 0.06 s [0.06-0.08] (2.6x `python -c pass`); Django warm index 0.21 s / 31 MiB;
+  warm pack --query 32k 2.68 s [2.62-3.19] / 330 MiB (base a2d1809 in an A/B pair at the same load:
+  10.1 vs 7.5-7.9 s, 366 vs 338 MiB; output byte-identical);
+  warm pack --mode whole 1.14 s [1.08-1.59] / 357 MiB against Repomix 1.18.1 3.04 s [2.86-4.04] /
+  438 MiB in the same run: 2.66x faster, 0.82x its peak RSS (before this branch: 3.41 s / 919 MiB).
+  An earlier run at load 3.1: 1.06 s vs 2.98 s (2.80x), 357 vs 438 MiB. With the per-part count
+  cache emptied (a first whole pack): 1.87-2.30 s / 367 MiB (3 runs, same tree).
+  snapshot take, one staged line: 2.41 s [2.07-2.59] / 317 MiB (was 4.3-4.5 s / 370 MiB; target
+  0.5 s not met). cProfile of one run (4.95 s under the profiler, before the last closure fix):
+  Packer._priced prices 800 chunks by their closures, 2.6 s, of which call sites 1.7 s (each
+  caller file's name → lines index; now built from the stored reference columns); the map 0.7 s;
+  RetrievalIndex.load 0.56 s and the graph 0.47 s from their marshal caches; load_repository
+  0.75 s. The hook is a warm slice pack: what stands in the way is the warm-query loading of
+  issue 13 (retrieval index, graph and facts read whole in every process), not the hook's own code.
 """
 from __future__ import annotations
 
