@@ -32,13 +32,15 @@ at 7a330af (2 vCPU shared with other helpers, load 1.8; median of 5 [range]):
   438 MiB in the same run: 2.66x faster, 0.82x its peak RSS (before this branch: 3.41 s / 919 MiB).
   An earlier run at load 3.1: 1.06 s vs 2.98 s (2.80x), 357 vs 438 MiB. With the per-part count
   cache emptied (a first whole pack): 1.87-2.30 s / 367 MiB (3 runs, same tree).
-  snapshot take, one staged line: 2.41 s [2.07-2.59] / 317 MiB (was 4.3-4.5 s / 370 MiB; target
-  0.5 s not met). cProfile of one run (4.95 s under the profiler, before the last closure fix):
-  Packer._priced prices 800 chunks by their closures, 2.6 s, of which call sites 1.7 s (each
-  caller file's name → lines index; now built from the stored reference columns); the map 0.7 s;
-  RetrievalIndex.load 0.56 s and the graph 0.47 s from their marshal caches; load_repository
-  0.75 s. The hook is a warm slice pack: what stands in the way is the warm-query loading of
-  issue 13 (retrieval index, graph and facts read whole in every process), not the hook's own code.
+  snapshot take, one staged line: 2.41 s [2.07-2.59] / 317 MiB (target 0.5 s not met); after
+  memoising is_test_path, an A/B pair at load 1.6, main vs this branch alternating:
+  2.59, 2.77 s / 371 MiB vs 1.91, 1.93 s / 325 MiB, the snapshot byte-identical.
+  cProfile of that one (2.70 s under the profiler): Packer._priced prices 800 chunks by their
+  closures, 1.27 s (closures 0.77 s, of which call sites 0.64 s; Closures() with the graph from
+  its marshal cache 0.49 s); the map 0.59 s, nearly all RetrievalIndex.load (0.39 s); the marshal
+  caches 0.42 s in all; load_repository 0.53 s. The hook is a warm slice pack: what stands in
+  the way is the warm-query loading of issue 13 (retrieval index, graph and facts read whole in
+  every process), not the hook's own code.
 """
 from __future__ import annotations
 
