@@ -94,6 +94,10 @@ class LazyReferences(Sequence):
     def __getitem__(self, i):
         return self._list()[i]
 
+    def pairs(self):
+        """(name, line) of each reference, without building the `Reference`s."""
+        return zip(self._names, self._lines) if self._items is None else iter(self._items)
+
     def __len__(self) -> int:
         return len(self._names)
 

@@ -66,9 +66,11 @@ def file_body(s: FileSlice, lines: list[str], line_numbers: bool) -> str:
     for a, b in s.spans:
         if a > nxt:
             out.append(elision_marker(s.language or s.path, nxt, a - 1))
-        for n in range(a, b + 1):
-            text = lines[n - 1] if n <= len(lines) else ""
-            out.append(f"{n:>{width}} | {text}" if line_numbers else text)
+        if line_numbers:
+            out += (f"{n:>{width}} | {lines[n - 1] if n <= len(lines) else ''}" for n in range(a, b + 1))
+        else:
+            out += lines[a - 1:b]
+            out += [""] * (b - max(a - 1, len(lines)))  # lines past the end (a file shorter than its facts)
         nxt = b + 1
     return "\n".join(out)
 
@@ -79,11 +81,11 @@ def where(s: FileSlice) -> str:
 
 
 def _fence(body: str) -> str:
-    longest = run = 0
-    for ch in body:
-        run = run + 1 if ch == "`" else 0
-        longest = max(longest, run)
+    longest = max(map(len, _BACKTICKS.findall(body)), default=0)
     return "`" * max(3, longest + 1)
+
+
+_BACKTICKS = re.compile("`{3,}")
 
 
 #: Characters XML 1.0 forbids (C0 controls but tab, newline and return; U+FFFE, U+FFFF; lone
@@ -113,6 +115,17 @@ def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[st
     """The whole pack: the map (if any) first, then each file in the given order, then the call
     sites not shown as code (`callers`, one line per symbol), then the diff of the change being
     packed (if any): the most query-specific part last."""
+    return PART_SEP.join(render_parts(map_text, slices, lines_of, fmt, line_numbers, diff, callers))
+
+
+#: What joins the parts `render_parts` gives into the pack.
+PART_SEP = "\n\n"
+
+
+def render_parts(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[str], list[str]],
+                 fmt: str = "xml", line_numbers: bool = False, diff: str | None = None,
+                 callers: str | None = None) -> list[str]:
+    """`render`'s text as its parts (the map, each file, ...), to be joined by `PART_SEP`."""
     parts: list[str] = []
     if fmt in ("xml", "json"):
         parts.append("<context>")
@@ -150,7 +163,10 @@ def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[st
             parts.append(f"=== change (diff) ===\n{diff}")
     else:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return "\n\n".join(parts) + "\n"
+    if not parts:
+        return ["\n"]
+    parts[-1] += "\n"  # not `join(...) + "\n"`: that would copy a whole pack's text once more
+    return parts
 
 
 def result_dict(result) -> dict:

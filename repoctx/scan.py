@@ -16,6 +16,7 @@ import os
 import re
 import stat
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pathspec
 
@@ -54,6 +55,7 @@ _TEST_NAME = re.compile(r"(?i)^(tests?|test_.*|.*[._-](test|tests|spec))\.\w+$|^
 _TEST_CLASS = re.compile(r"[a-z0-9]Tests?\.(java|kt|cs|scala|swift|php)$")
 
 
+@lru_cache(maxsize=1 << 16)
 def is_test_path(path: str) -> bool:
     """A test file: inside a test folder (test, tests, __tests__, spec, …) or named like a test
     (test_x.py, x_test.go, x.test.js, x.spec.ts, conftest.py, FooTest.java)."""

@@ -78,3 +78,30 @@ def test_the_cli_loads_only_what_a_command_needs():
             f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "", f"loaded at start-up: {out}"
+
+
+WATCH = (*HEAVY, "bpe_openai._bindings")
+#: What each command may load once the index is warm; everything else in WATCH stays unloaded.
+NEEDS = {
+    ("index", "REPO"): set(), ("stats", "REPO"): set(), ("graph", "REPO", "--format", "json"): set(),
+    ("pack", "REPO", "--mode", "whole", "--budget", "1m"): {"bpe_openai._bindings"},
+    ("search", "load", "REPO"): {"numpy"},
+    ("pack", "REPO", "--query", "load the settings", "--budget", "2k"): {"numpy", "bpe_openai._bindings"},
+}
+TRACE = ("import atexit, runpy, sys; "
+         "atexit.register(lambda: print('LOADED', *sorted(m for m in {watch!r} if m in sys.modules), file=sys.stderr)); "
+         "sys.argv = ['repoctx', *sys.argv[1:]]; runpy.run_module('repoctx.cli', run_name='__main__')")
+
+
+def test_each_command_loads_only_what_it_needs(tmp_path):
+    from conftest import make_repo
+    repo = make_repo(tmp_path / "r", {"pkg/settings.py": "def load(path):\n    return open(path).read()\n",
+                                      "pkg/app.py": "from pkg.settings import load\n\nCONFIG = load('x.toml')\n"})
+    code = TRACE.format(watch=WATCH)
+    subprocess.run([sys.executable, "-c", code, "pack", str(repo), "--query", "load"], check=True, capture_output=True)
+    for cmd, allowed in NEEDS.items():
+        args = [str(repo) if a == "REPO" else a for a in cmd]
+        r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        loaded = set(r.stderr.strip().splitlines()[-1].split()[1:])
+        assert loaded <= allowed, (cmd, loaded - allowed)

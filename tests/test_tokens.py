@@ -1,10 +1,15 @@
 """Tokens: exact counts, offline, for the encodings repoctx bundles; clear errors for the rest.
 
-Counts are checked against a second, independent implementation: the Rust BPE tokenizer of the
-`bpe-openai` wheel (the same vocabulary files, a different algorithm and code base)."""
+repoctx counts with the Rust BPE tokenizer of the `bpe-openai` wheel (the same vocabulary files as
+tiktoken, a different algorithm and code base); every count is checked against tiktoken's, the
+reference, over a large corpus: this repository's source, a slice of the standard library and random
+Unicode with lone surrogates and special-token text."""
 from __future__ import annotations
 
 import json
+import random
+import sysconfig
+from pathlib import Path
 import subprocess
 import sys
 
@@ -13,7 +18,7 @@ from bpe_openai import _bindings as rust_bpe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repoctx.tokens import BUNDLED, EncodingUnavailable, count, get_encoding
+from repoctx.tokens import BUNDLED, EncodingUnavailable, count, count_parts, get_encoding
 
 TEXTS = [
     "",
@@ -94,7 +99,8 @@ def refuse(*args, **kwargs):
 socket.socket.connect = socket.create_connection = socket.getaddrinfo = refuse
 from repoctx.tokens import count, get_encoding
 counts = {n: count(sys.argv[1], get_encoding(n)) for n in ("o200k_base", "cl100k_base", "gpt-4o")}
-print(json.dumps({"counts": counts, "cache": sorted(os.listdir(os.environ["TIKTOKEN_CACHE_DIR"]))}))
+reference = {n: len(get_encoding(n).encode_ordinary(sys.argv[1])) for n in ("o200k_base", "cl100k_base", "gpt-4o")}
+print(json.dumps({"counts": counts, "reference": reference, "cache": sorted(os.listdir(os.environ["TIKTOKEN_CACHE_DIR"]))}))
 """
 
 
@@ -105,9 +111,9 @@ def test_encodings_load_from_installed_packages_with_the_network_off(tmp_path):
                        env={"PATH": "/usr/bin:/bin", "TIKTOKEN_CACHE_DIR": str(cache), "HOME": str(tmp_path)})
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["counts"] == {"o200k_base": count(text, get_encoding("o200k_base")),
-                             "cl100k_base": count(text, get_encoding("cl100k_base")),
-                             "gpt-4o": count(text, get_encoding("o200k_base"))}
+    assert out["counts"] == out["reference"] == {"o200k_base": count(text, get_encoding("o200k_base")),
+                                                 "cl100k_base": count(text, get_encoding("cl100k_base")),
+                                                 "gpt-4o": count(text, get_encoding("o200k_base"))}
     # tiktoken's own cache keys: sha1 of the download URL of each bundled file
     keys = sorted(["fb374d419588a4632f3f557e76b4b70aebbca790", "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"])
     assert [c for c in out["cache"] if "." not in c] == keys
@@ -127,3 +133,48 @@ def test_a_damaged_ranks_copy_is_rebuilt_and_counts_stay_exact(tmp_path):
         r = subprocess.run([sys.executable, "-c", code, step, text], capture_output=True, text=True, timeout=120, env=env)
         assert r.returncode == 0, r.stderr
         assert r.stdout.split() == expected.split(), step
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _corpus() -> list[str]:
+    own = [p.read_text(errors="replace") for p in sorted(ROOT.glob("*/**/*")) if p.suffix in (".py", ".md", ".lua", ".ts")
+           and not any(part.startswith(".") or part == "node_modules" for part in p.parts[len(ROOT.parts):]) and p.is_file()]
+    stdlib = sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py"))
+    stdlib = [p.read_text(errors="replace") for p in stdlib if "site-packages" not in p.parts][::8]
+    rng = random.Random(13)
+    alphabet = [chr(c) for c in rng.sample(range(0x110000), 60000)]  # every plane, lone surrogates too
+    alphabet += list(" \n\t\r") * 2000 + ["<|endoftext|>", "<|fim_prefix|>", "<|endofprompt|>", "\ud83d\ude00"] * 200
+    noise = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5000))) for _ in range(60)]
+    return own + stdlib + noise
+
+
+@pytest.mark.parametrize("name", [*BUNDLED, "o200k_harmony"])
+def test_counts_equal_tiktoken_over_a_large_corpus(name):
+    enc = get_encoding(name)
+    reference = enc.tiktoken  # tiktoken's own Encoding
+    texts = _corpus()
+    assert sum(map(len, texts)) > 5_000_000
+    assert [count(t, enc) for t in texts] == [len(reference.encode_ordinary(t)) for t in texts]
+
+
+
+@pytest.mark.parametrize("name", [*BUNDLED, "o200k_harmony"])
+def test_counting_by_parts_is_exact_and_remembered(tmp_path, name):
+    enc = get_encoding(name)
+    rng = random.Random(7)
+    texts = _corpus()[::7]
+    heads = ["<file>", "## a.py", "=== b ===", "x", "7", "é", "<|endoftext|>", "'s", "/x", " lead", "\ttab", "\nnl", "/"]
+    parts = [rng.choice(heads) + rng.choice(["", "\n", " \n", "}\n\n", "\r\n", "/\n"]) + t + rng.choice(["", "\n", "  ", "\r"])
+             for t in texts]
+    cache = str(tmp_path / "counts.marshal")
+    for sep in ("\n\n", "\n", " \n", "\n\n\n"):
+        joined = sep.join(parts)
+        expected = len(enc.tiktoken.encode_ordinary(joined))
+        assert count_parts(parts, sep, enc, cache) == expected == count_parts(parts, sep, enc, cache)
+        safe = [p for p in parts if not p[0].isspace() and p[0] != "/"]
+        expected = len(enc.tiktoken.encode_ordinary(sep.join(safe)))
+        assert count_parts(safe, sep, enc, cache) == expected == count_parts(safe, sep, enc, cache)
+        changed = [p + "changed" for p in safe[:3]] + safe[3:]  # remembered parts are reused, new ones counted
+        assert count_parts(changed, sep, enc, cache) == len(enc.tiktoken.encode_ordinary(sep.join(changed)))

@@ -15,7 +15,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 
 from repoctx.index.load import Repository
-from repoctx.model import Symbol
+from repoctx.model import LazyReferences, Symbol
 from repoctx.parse.languages import comment_prefix
 from repoctx.retrieve.chunks import MAX_LINES, Chunk
 from repoctx.retrieve.rank import node_of
@@ -100,8 +100,9 @@ class Closures:
         """The lines of a file that use each name, sorted (built once per file)."""
         if path not in self._uses:
             by_name: dict[str, list[int]] = {}
-            for r in self.repo.facts[path].references:
-                by_name.setdefault(r.name, []).append(r.line)
+            refs = self.repo.facts[path].references
+            for name, line in refs.pairs() if isinstance(refs, LazyReferences) else refs:
+                by_name.setdefault(name, []).append(line)
             self._uses[path] = {k: sorted(v) for k, v in by_name.items()}
         return self._uses[path]
 

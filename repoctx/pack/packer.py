@@ -16,21 +16,21 @@ from __future__ import annotations
 
 import os
 import time
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from repoctx.git import read_change
-from repoctx.index.load import Repository
 from repoctx.model import Focus, PackedFile, PackResult
-from repoctx.pack.closure import Closures
 from repoctx.pack.fit import largest_fit
-from repoctx.pack.map import repo_map
 from repoctx.pack.request import STAGED, WORKTREE, PackRequest
-from repoctx.render import FileSlice, elision_marker, file_slice, merge_spans, render
-from repoctx.retrieve.chunks import Chunk
-from repoctx.retrieve.rank import RetrievalIndex, central_chunks, node_of, rank_chunks
+from repoctx.render import PART_SEP, FileSlice, elision_marker, file_slice, merge_spans, render, render_parts
 from repoctx.secrets import Redactor
-from repoctx.tokens import count, get_encoding
+from repoctx.tokens import count, count_parts, get_encoding
+
+if TYPE_CHECKING:  # retrieval, closures and the map (and numpy) load on a slice pack's first use
+    from repoctx.index.load import Repository
+    from repoctx.pack.closure import Closures
+    from repoctx.retrieve.chunks import Chunk
+    from repoctx.retrieve.rank import RetrievalIndex
 
 #: Share of a slice-mode budget spent on the map (at most the request's `map_budget`).
 MAP_SHARE = 0.05
@@ -72,12 +72,12 @@ class Packer:
 
     def __init__(self, repo: Repository, index: RetrievalIndex | None = None, redact: bool = True):
         self.repo = repo
-        self.index = index or RetrievalIndex.load(repo)
+        self._index = index  # the retrieval index and the closures are built on first use: a whole
+        self._closures: Closures | None = None  # pack needs neither
         self.enc = get_encoding(repo.encoding)
         #: Secrets are found in the files packed (cached beside the index) and redacted in place.
         self.redactor = Redactor(os.path.join(os.path.dirname(repo.index_path), "secrets.marshal")
                                  if repo.index_path else None, enabled=redact)
-        self.closures = Closures(repo, self.lines)
         self._lines: dict[str, list[str]] = {}
         self._costs: dict[str, list[int]] = {}
         self._gaps: dict[tuple[str, int, int], bool] = {}
@@ -89,16 +89,32 @@ class Packer:
         (editor buffers; `index` patched to match), keeping what this one computed for everything
         the change cannot affect."""
         new = Packer.__new__(Packer)
-        new.repo, new.index, new.enc, new._diff = repo, index, self.enc, None
+        new.repo, new._index, new.enc, new._diff = repo, index, self.enc, None
         gone = set(changed)
         new.redactor = self.redactor.derived(changed)
-        new.closures = self.closures.derived(repo, changed)
-        new.closures.lines = new.lines
+        new._closures = None
+        if self._closures is not None:
+            new._closures = self._closures.derived(repo, changed)
+            new._closures.lines = new.lines
         new._lines = {p: v for p, v in self._lines.items() if p not in gone}
         new._costs = {p: v for p, v in self._costs.items() if p not in gone}
         new._gaps = {k: v for k, v in self._gaps.items() if k[0] not in gone}
         new._maps = {b: m for b, m in self._maps.items() if not any(f"\n{p}\n" in f"\n{m[0]}\n" for p in changed)}
         return new
+
+    @property
+    def index(self) -> RetrievalIndex:
+        if self._index is None:
+            from repoctx.retrieve.rank import RetrievalIndex
+            self._index = RetrievalIndex.load(self.repo)
+        return self._index
+
+    @property
+    def closures(self) -> Closures:
+        if self._closures is None:
+            from repoctx.pack.closure import Closures
+            self._closures = Closures(self.repo, self.lines)
+        return self._closures
 
     # -- text ------------------------------------------------------------------------------------
 
@@ -151,6 +167,7 @@ class Packer:
     def map(self, budget: int, seeds: dict[str, float] | None = None) -> str:
         """The signature map cut to `budget` tokens (most central files first, personalised by
         `seeds`), redacted."""
+        from repoctx.pack.map import repo_map
         return self.redactor.text("<map>", repo_map(self.index, budget, seeds))
 
     # -- packs -----------------------------------------------------------------------------------
@@ -173,9 +190,19 @@ class Packer:
         return "\n".join(out)
 
     def whole(self, fmt: str, line_numbers: bool) -> tuple[str, int, list[FileSlice]]:
-        spans = {p: ((1, f.lines),) if f.lines else () for p, f in self.repo.facts.items()}
-        text, slices = self.render_selection("", spans, fmt, line_numbers)
-        return text, count(text, self.enc), slices
+        """The whole repository rendered and counted. Each file's lines are read, redacted and
+        rendered in turn, not kept: at most one file's lines are held beside the text."""
+        def lines(path: str) -> list[str]:
+            if path in self._lines:
+                return self._lines[path]
+            key = None if path in self.repo.overlay else self.repo.files[path].blob_sha
+            return self.redactor.file_lines(path, self.repo.text(path), key)
+
+        slices = [file_slice(self.repo, p, ((1, f.lines),) if f.lines else ()) for p, f in sorted(self.repo.facts.items())]
+        parts = render_parts(None, slices, lines, fmt, line_numbers, self._diff)
+        cache = os.path.join(os.path.dirname(self.repo.index_path), "counts.marshal") if self.repo.index_path else None
+        tokens = count_parts(parts, PART_SEP, self.enc, cache)
+        return PART_SEP.join(parts), tokens, slices
 
     def pack(self, request: PackRequest) -> PackResult:
         """The pack a request asks for. With `request.diff`, that change's diff goes last in the pack
@@ -264,6 +291,7 @@ class Packer:
         gets that far, and not for the context of a focus alone) the repository's most central code
         that the query did not reach — as a
         function giving a fresh iterator; and the set of chunks the query or focus reached."""
+        from repoctx.retrieve.rank import central_chunks, rank_chunks
         ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
         chunks = self.index.chunks
         reached = {i for i, _ in ranked}
@@ -281,6 +309,7 @@ class Packer:
         return order, {chunks[i] for i in reached}
 
     def _priced(self, ranked: list[tuple[int, float]], focus: list[Focus]) -> list[Chunk]:
+        import numpy as np
         chunks = self.index.chunks
         covered = self.index.covered(list(focus)) if focus else None
         forced = {i for i, _ in ranked if covered[i]} if focus else set()

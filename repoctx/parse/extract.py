@@ -55,8 +55,10 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
-from tree_sitter import Node, QueryCursor
+if TYPE_CHECKING:
+    from tree_sitter import Node
 
 from repoctx.parse.languages import LANGUAGES, LanguageSpec, get_parser, get_query, language_for_file
 from repoctx.model import FileFacts, Import, Reference, Symbol
@@ -118,6 +120,7 @@ def extract(language: str, data: bytes, lines: int | None = None) -> FileFacts:
         lines = count_lines(data)
     if data.startswith(_BOM):  # a UTF-8 byte order mark is no code; rows stay the same
         data = data[3:]
+    from tree_sitter import QueryCursor  # loaded with the first grammar (languages.get_parser)
     tree = get_parser(language).parse(data)
     root = tree.root_node
     caps = QueryCursor(get_query(language)).captures(root)

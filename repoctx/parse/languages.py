@@ -42,8 +42,10 @@ import re
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from tree_sitter import Language, Parser, Query
+if TYPE_CHECKING:  # tree-sitter loads with the first grammar: a warm index needs none
+    from tree_sitter import Language, Parser, Query
 
 
 @dataclass(frozen=True)
@@ -363,6 +365,7 @@ def comment_prefix(path_or_language: str) -> str | tuple[str, str] | None:
 @lru_cache(maxsize=None)
 def get_language(name: str) -> Language:
     """The grammar of a language in LANGUAGES, loaded from its wheel on first use."""
+    from tree_sitter import Language
     module, function = LANGUAGES[name].grammar
     return Language(getattr(importlib.import_module(module), function)())
 
@@ -377,6 +380,7 @@ def get_parser(name: str) -> Parser:
         parsers = _THREAD.parsers = {}
     parser = parsers.get(name)
     if parser is None:
+        from tree_sitter import Parser
         parser = parsers[name] = Parser(get_language(name))
     return parser
 
@@ -394,6 +398,7 @@ def get_query(name: str) -> Query:
     """The compiled query of a language; the shipped tags patterns without a definition are
     disabled (the parser takes references from the `@ref` pattern instead), and so are those the
     language's own patterns replace (`LanguageSpec.replaces`)."""
+    from tree_sitter import Query
     source, shipped_end = query_source(name)
     query = Query(get_language(name), source)
     raw = source.encode()
