@@ -224,11 +224,10 @@ def test_installed_wheel_packs_a_repository_offline(built, tmp_path):
     for server in ("serve", "mcp"):
         assert run(bin_dir / "repoctx", server, "--help", cwd=home, env=env).stdout.startswith(f"usage: repoctx {server}")
 
-    # Token caches that start empty: one named by TIKTOKEN_CACHE_DIR, then tiktoken's default ($TMPDIR/data-gym-cache).
-    for encoding, cache, cache_env in (("o200k_base", tmp_path / "token-cache", {"TIKTOKEN_CACHE_DIR": str(tmp_path / "token-cache")}),
-                                       ("cl100k_base", tmp / "data-gym-cache", {})):
+    # Token caches that start empty (one named by TIKTOKEN_CACHE_DIR, then tiktoken's default) and no network:
+    # counts come from the encodings the wheels ship.
+    for encoding, cache_env in (("o200k_base", {"TIKTOKEN_CACHE_DIR": str(tmp_path / "token-cache")}), ("cl100k_base", {})):
         r = run(bin_dir / "repoctx", "pack", "--encoding", encoding, cwd=repo, env={**env, **cache_env})
-        assert any(cache.iterdir())  # seeded from the bpe-openai wheel (there is no network to fetch it)
         for rel, text in FIXTURE.items():
             assert rel in r.stdout and text in r.stdout, rel
         tokens = re.fullmatch(rf"repoctx: whole: ([\d,]+)/32,000 tokens, 5 files whole, 0 files sliced, {encoding}, "
