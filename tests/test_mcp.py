@@ -191,6 +191,28 @@ async def test_apply_edit_candidates_are_redacted(tmp_path):
         assert "[REDACTED:AWS Access Key]" in _text(r)
 
 
+async def test_no_tool_answer_carries_a_secret(tmp_path):
+    key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq6Ft1bWxZ9Q2kq3mN8vZr4x0C9yT2uLhPq3sJd8fK2wXyZ\n-----END RSA PRIVATE KEY-----\n"
+    files = {"conf.py": f'AWS_ACCESS_KEY_ID = "{AWS_ID}"\n\n\ndef s3_client(key_id=AWS_ACCESS_KEY_ID, secret="{AWS_ID}"):\n'
+                        '    return (key_id, secret)\n',
+             "app.py": "from conf import s3_client\n\n\ndef upload():\n    return s3_client()\n",
+             "deploy.py": f'KEY = """{key}"""\n'}
+    root = make_repo(tmp_path / "keys", files)
+    async with Client(_params(root)) as c:
+        answers = [await c.call_tool("pack_context", {"query": "s3 client upload key"}),
+                   await c.call_tool("pack_context", {"paths": ["conf.py:1-5"], "budget": 2000}),
+                   await c.call_tool("repo_map", {"query": "s3_client"}),
+                   await c.call_tool("find_symbol", {"name": "s3_client"}),
+                   await c.call_tool("symbol_references", {"name": "s3_client"})]
+        (root / "conf.py").write_text(files["conf.py"] + "\nREGION = 1\n")       # a change in the work tree
+        answers.append(await c.call_tool("pack_context", {"diff": "worktree"}))
+    for r in answers:
+        assert not r.is_error, _text(r)
+        text = _text(r) + json.dumps(r.structured_content)
+        assert AWS_ID not in text and "MIIEowIBAAKCAQEA" not in text, text
+    assert "[REDACTED:AWS Access Key]" in _text(answers[0]) and "s3_client(key_id" in _text(answers[3])
+
+
 @pytest.mark.parametrize("args,message", [
     ({}, "text is required"),
     ({"text": "   "}, "text is required"),
