@@ -155,6 +155,19 @@ def test_place_never_guesses_between_two_equal_blocks():
     assert place(lines, ["a", "b"], ["a", "c"], hint=2).start == 2
 
 
+def test_apply_patch_anchor_places_only_what_its_block_makes_unique():
+    lines = ["class A:", "    def f(self):", "        return 1", "", "    def g(self):", "        return 1",
+             "", "class B:", "    def h(self):", "        return 1"]
+    # Twice inside A's block: refused, not put at the first after the @@ line (it could be g's).
+    assert place(lines, ["        return 1"], ["        return 2"], anchor="class A:").reason.startswith("ambiguous")
+    # Once inside the anchor's block (and again after it): that one.
+    got = place(lines, ["        return 1"], ["        return 2"], anchor="    def g(self):")
+    assert got.start == 5
+    # The anchor is a landmark line that opens no block holding the text: the first match after it.
+    got = place(["# tests", "x = 1", "y = 2", "x = 1"], ["x = 1"], ["x = 3"], anchor="# tests")
+    assert got.start == 1
+
+
 def test_cli_exit_codes(repo, tmp_path):
     good, bad = tmp_path / "good.diff", tmp_path / "bad.diff"
     good.write_text(udiff(3, BODY))

@@ -96,13 +96,13 @@ def place(lines: list[str], old: list[str], new: list[str], hint: int | None = N
         if not lines:
             return Placement(0, 0, list(new), "exact")
         return Refusal("the hunk has no context lines to place it by")
-    floor = 0
+    floor = scope = 0
     if anchor:   # apply_patch `@@ def f`: the first match after that (unique) line
         at = [i for i, ln in enumerate(lines) if _norm(ln) == _norm(anchor)] or \
              [i for i, ln in enumerate(lines) if _norm(anchor) in _norm(ln)]
         if len(at) != 1:
             return Refusal(f"the @@ anchor {anchor!r} matches {len(at)} lines", closest(lines, [anchor]))
-        floor = at[0] + 1
+        floor, scope = at[0] + 1, _block_end(lines, at[0])
 
     def ok(i: int, n: int) -> bool:
         return i >= floor and not any(i < e and s < i + n or (n == 0 and s <= i < e) for s, e in blocked)
@@ -117,9 +117,14 @@ def place(lines: list[str], old: list[str], new: list[str], hint: int | None = N
         if len(found) == 1:
             i = found[0]
             return Placement(i, i + n, _merge(lines[i:i + n], old, new, key is not None), name)
-        if len(found) > 1 and (len(found) == _twins(old, later) or floor):
+        if len(found) > 1 and len(found) == _twins(old, later):
             i = found[0]
             return Placement(i, i + n, _merge(lines[i:i + n], old, new, key is not None), name + ", in order")
+        if len(found) > 1 and floor:
+            inside = [i for i in found if i < scope]
+            if len(inside) <= 1:   # the one inside the anchor's block, or the first after a landmark line
+                i = (inside or found)[0]
+                return Placement(i, i + n, _merge(lines[i:i + n], old, new, key is not None), name + ", after the @@ line")
         if len(found) > 1:
             ambiguous.append((name, found))
             break
@@ -140,6 +145,12 @@ def place(lines: list[str], old: list[str], new: list[str], hint: int | None = N
         return Refusal(f"ambiguous: the old text matches {len(found)} places ({name}) at lines {where}",
                        [{"line": i + 1, "similarity": 1.0, "text": lines[i]} for i in found[:3]])
     return Refusal("the old text is not in the file", closest(lines, old))
+
+
+def _block_end(lines: list[str], at: int) -> int:
+    """The end of the block a line opens: the next non-blank line indented no deeper than it."""
+    depth = len(_indent(lines[at]))
+    return next((j for j in range(at + 1, len(lines)) if lines[j].strip() and len(_indent(lines[j])) <= depth), len(lines))
 
 
 def _contains(big: list[str], small: list[str]) -> bool:
