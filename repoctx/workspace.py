@@ -280,11 +280,12 @@ class Workspace:
         g = self.repo.graph
         tpath, target = g.symbols[sid]
         out = [Location(tpath, target.start_line, target.start_line, target.name)] if include_declaration else []
+        owners: dict[str, set[str | None]] = {}
         for caller in g.callers_of(sid):
-            cpath = caller.rpartition(":")[0]
-            owner = caller if caller in g.symbols else None
+            owners.setdefault(caller.rpartition(":")[0], set()).add(caller if caller in g.symbols else None)
+        for cpath, callers in owners.items():   # each file once: its lines naming the target, kept where a caller encloses them
             lines = {r.line for r in self.repo.facts[cpath].references if r.name == target.name}
-            out += [Location(cpath, n, n) for n in sorted(lines) if self._innermost(cpath, n) == owner]
+            out += [Location(cpath, n, n) for n in sorted(lines) if self._innermost(cpath, n) in callers]
         return sorted(set(out), key=lambda loc: (loc.path, loc.start_line))
 
     def describe(self, sid: str) -> dict:

@@ -24,6 +24,7 @@ class Hit:
 #: symbol picker, substring and the letters in order.
 EXACT, EXACT_CASE, PREFIX, SUBSTRING, FUZZY = range(5)
 _IMPORTED = re.compile(r"\brequire\s*\(|\bimport\s*\(|^\s*(?:import|from)\s")
+_PLAIN_NAME = re.compile(r"[\w$]+")
 _NAME_CHAIN = re.compile(r"[\w$]+(?:(?:\.|::|#|->)[\w$]+)*")
 
 
@@ -71,13 +72,19 @@ def _by_name(index: RetrievalIndex, query: str, fuzzy: int = 0, limit: int = 0
         rank = index._symbol_rank = index.pagerank_vector({})
     nodes = index.graph[0]
     root = os.path.basename(os.path.normpath(index.repo.root))
-    symbols = [(sid, path, s) for sid, (path, s) in index.repo.graph.symbols.items() if not is_import_binding(s)]
+    symbols = index.__dict__.get("_named_symbols")
+    if symbols is None:  # (id, path, symbol, lowercased name), once per index
+        symbols = index._named_symbols = [(sid, path, s, sid.split(":", 1)[1].rsplit(".", 1)[-1].lower())
+                                          for sid, (path, s) in index.repo.graph.symbols.items() if not is_import_binding(s)]
+    plain = query.strip().lower() if _PLAIN_NAME.fullmatch(query.strip()) else None
 
     def matches(level: int):
-        for sid, path, s in symbols:
+        for sid, path, s, name in symbols:
+            if plain is not None and (plain not in name if level < 2 else not _subsequence(plain, name)):
+                continue  # a plain name matches (exactly, by prefix, as a substring) only a name holding it; fuzzily, its letters in order
             tier = name_tier(query, path, sid.split(":", 1)[1], level, root) if query.strip() else EXACT
             if tier is not None:
-                yield tier, -(rank[nodes[sid]] if sid in nodes else 0.0), sid, path, s
+                yield tier, -(float(rank[nodes[sid]]) if sid in nodes else 0.0), sid, path, s
 
     hits = list(matches(min(fuzzy, 1)))
     if fuzzy > 1 and len(hits) < limit:
