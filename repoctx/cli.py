@@ -58,9 +58,21 @@ def _repo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", default=None, metavar="FILE", help="index file (default: $REPOCTX_INDEX or PATH/.repoctx/index.sqlite)")
 
 
+def _located(args: argparse.Namespace) -> tuple[str, str]:
+    """(repository root, scope) of the command's PATH, found as git finds a repository
+    (`scan.locate`): a subfolder narrows the files to itself, but its repository's index, settings
+    and paths are used. A change (--diff, --staged) is the whole repository's, wherever it runs."""
+    if getattr(args, "root", None) is None:
+        from repoctx.scan import locate
+        args.root, args.scope = locate(args.path)
+        if getattr(args, "diff", None) is not None or getattr(args, "staged", False):
+            args.scope = ""
+    return args.root, args.scope
+
+
 def _settings(args: argparse.Namespace, root: str | None = None) -> Settings:
     """The repository's settings file, overridden by the flags given on the command line."""
-    root = root or args.path
+    root = root or _located(args)[0]
     if not os.path.isdir(root):
         raise NotADirectoryError(f"not a folder: {os.path.abspath(root)}")
     settings = load_settings(root)
@@ -71,6 +83,14 @@ def _settings(args: argparse.Namespace, root: str | None = None) -> Settings:
     flags["redact"] = False if getattr(args, "no_redact", False) else None
     return settings.merged(**flags, include=getattr(args, "include", None) or None,
                            exclude=getattr(args, "exclude", None) or None)
+
+
+def _options(args: argparse.Namespace, st: Settings):
+    """The scan the settings and this run ask for: its scope, and what it writes never packed."""
+    import dataclasses
+
+    from repoctx.scan import ScanOptions
+    return dataclasses.replace(ScanOptions.from_settings(st), outputs=_outputs(args), scope=_located(args)[1])
 
 
 def _warn(st: Settings, warnings: list[str]) -> None:
@@ -84,7 +104,7 @@ def _warn(st: Settings, warnings: list[str]) -> None:
 def _outputs(args: argparse.Namespace) -> tuple[str, ...]:
     """What this run writes inside the repository (the -o target, an --index folder), as
     repository-relative paths: never packed."""
-    root = os.path.realpath(args.path)
+    root = _located(args)[0]
     out = []
     for target, folder in ((getattr(args, "output", None), False), (args.index, True)):
         if target:
@@ -97,15 +117,12 @@ def _outputs(args: argparse.Namespace) -> tuple[str, ...]:
 
 def _load(args: argparse.Namespace) -> tuple[Repository, Settings]:
     """The repository loaded as the settings say, and those settings; index repairs are warnings."""
-    import dataclasses
-
     from repoctx.index.load import load_repository
-    from repoctx.scan import ScanOptions
     from repoctx.secrets import warm_up
     st = _settings(args)
     progress = ProgressBar("indexing", on_start=warm_up if st.redact else None)
-    options = dataclasses.replace(ScanOptions.from_settings(st), outputs=_outputs(args))
-    repo = load_repository(args.path, options, encoding=st.encoding, index_path=args.index, progress=progress)
+    repo = load_repository(_located(args)[0], _options(args, st), encoding=st.encoding, index_path=args.index,
+                           progress=progress)
     _warn(st, repo.report.warnings)
     # One command, then exit: what was loaded lives to the end, and is acyclic, so the cyclic GC
     # need not walk it again on every later collection (0.3 s of a warm Django pack).
@@ -116,9 +133,8 @@ def _load(args: argparse.Namespace) -> tuple[Repository, Settings]:
 
 def cmd_index(args: argparse.Namespace) -> int:
     from repoctx.index.load import index_repository
-    from repoctx.scan import ScanOptions
     st = _settings(args)
-    report = index_repository(args.path, ScanOptions.from_settings(st), encoding=st.encoding, index_path=args.index,
+    report = index_repository(_located(args)[0], _options(args, st), encoding=st.encoding, index_path=args.index,
                               progress=ProgressBar("indexing"))
     _warn(st, report.warnings)
     print(report.summary())
@@ -221,8 +237,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from repoctx import snapshot as snap
+    from repoctx.scan import locate
     from repoctx.tokens import count, get_encoding
-    root = os.path.abspath(args.repo)
+    root = locate(args.repo)[0]  # snapshots are the repository's, whichever folder runs them
     if args.action == "show":
         with open(snap.find_snapshot(root, args.commit or "HEAD"), encoding="utf-8") as f:
             sys.stdout.write(f.read())
@@ -252,7 +269,8 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 def cmd_hook(args: argparse.Namespace) -> int:
     from repoctx import snapshot as snap
-    root = os.path.abspath(args.repo)
+    from repoctx.scan import locate
+    root = locate(args.repo)[0]
     paths = snap.install_hooks(root, notes=args.notes) if args.action == "install" else snap.uninstall_hooks(root)
     for p in paths:
         print(f"repoctx: {'installed' if args.action == 'install' else 'removed'} {p}")
@@ -293,7 +311,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
         else:
             with open(args.patch, "rb") as f:
                 text = f.read().decode("utf-8", "surrogateescape")
-        p = plan(text, args.repo)
+        from repoctx.scan import locate
+        p = plan(text, locate(args.repo)[0])  # an edit's paths are repository-relative, as git's are
     except NoEdit as exc:
         print(f"repoctx: {exc}", file=sys.stderr)
         return 2
@@ -316,7 +335,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    print(f"repoctx: wrote {write_default_config(args.path, force=args.force)}")
+    from repoctx.scan import locate
+    print(f"repoctx: wrote {write_default_config(locate(args.path)[0], force=args.force)}")
     return 0
 
 

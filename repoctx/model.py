@@ -45,6 +45,7 @@ class ScanResult:
     files: list[SourceFile]
     skipped: list[Skipped]
     is_git: bool
+    scope: str = ""           # the repository-relative folder the scan was narrowed to ("" = all)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from functools import lru_cache
 import pathspec
 
 from repoctx.parse.languages import language_for_path
-from repoctx.git import GitError, run
+from repoctx.git import GitError, run, toplevel
 from repoctx.model import ScanResult, Skipped, SourceFile
 
 DEFAULT_MAX_BYTES = 1_000_000
@@ -73,6 +73,7 @@ class ScanOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
     secret_files: bool = False      # keep files that are secrets by nature (SECRET_FILES); off by default
     outputs: tuple[str, ...] = ()   # repository-relative paths (a folder ends in "/") this run writes to
+    scope: str = ""                 # a repository-relative folder: only files under it are kept ("" = all)
 
     @classmethod
     def from_settings(cls, settings) -> ScanOptions:
@@ -91,6 +92,26 @@ SECRET_FILES = re.compile(
 AUTH_FILES = {".npmrc": re.compile(rb"_auth|_password|//[^\n]*:_"), ".pypirc": re.compile(rb"(?m)^\s*password\s*[=:]"),
               ".yarnrc.yml": re.compile(rb"npmAuth(Token|Ident)"), ".dockercfg": re.compile(rb'"auth"'),
 }
+
+
+def locate(path: str) -> tuple[str, str]:
+    """(repository root, scope) of a folder, found as git finds a repository: inside a git work tree
+    the root is the work tree's top folder and the scope is the folder's repository-relative path
+    ("" at the top), so a command run in a subfolder uses the repository's index, settings and
+    paths, narrowed to that subfolder; outside git, the folder itself and "". NotADirectoryError
+    when `path` is not a folder."""
+    full = os.path.realpath(path)
+    if not os.path.isdir(full):
+        raise NotADirectoryError(f"not a folder: {os.path.abspath(path)}")
+    top = toplevel(full)
+    if top is None or top == full or os.path.commonpath([top, full]) != top:
+        return full, ""
+    return top, os.path.relpath(full, top).replace(os.sep, "/")
+
+
+def in_scope(path: str, scope: str) -> bool:
+    """Whether a repository path lies under the scope folder (everything does under "")."""
+    return not scope or path.startswith(scope + "/")
 
 
 def secret_file_reason(root: str, path: str) -> str | None:
@@ -162,8 +183,12 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
     if listed is None:
         listed = _walk(root, skipped)
     user_filter = _UserFilter(root, options)
+    scope = options.scope.strip("/")
     for path, known_sha in sorted(listed.items()):
-        reason = _path_skip_reason(path) or user_filter.reason(path)
+        if not in_scope(path, scope):
+            continue  # outside the folder the command was given: not part of this run at all
+        # Folder rules apply below the scope, so a scope inside `vendor/` is still read.
+        reason = _path_skip_reason(path[len(scope) + 1:] if scope else path) or user_filter.reason(path)
         if any(path == o or o.endswith("/") and path.startswith(o) for o in options.outputs):
             reason = "repoctx-output"
         if not reason and not options.secret_files:
@@ -197,7 +222,7 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
                 continue
         files.append(SourceFile(path, sha, language_for_path(path), st.st_size))
     skipped.sort(key=lambda s: s.path)
-    return ScanResult(root=root, files=files, skipped=skipped, is_git=is_git)
+    return ScanResult(root=root, files=files, skipped=skipped, is_git=is_git, scope=scope)
 
 
 def _path_skip_reason(path: str) -> str | None:

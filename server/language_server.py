@@ -27,7 +27,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
 from repoctx import (ConfigError, Focus, GitError, NoEdit, OutsideWorkspace, PackError, RequestError, Settings,
-                     Workspace, __version__, confine, from_client, load_settings, plan_edit, result_dict)
+                     Workspace, __version__, confine, from_client, load_settings, locate, plan_edit, result_dict)
 
 log = logging.getLogger("repoctx.server")
 
@@ -80,7 +80,7 @@ class RepoctxServer(LanguageServer):
         if not isinstance(uri, str) or not uri.startswith("file:"):
             raise JsonRpcInvalidParams(f"not a file URI: {uri!r}")
         path = unquote(urlparse(uri).path)
-        for folder in sorted(self.folders, key=lambda f: -len(f.ws.root)):
+        for folder in sorted(self.folders, key=lambda f: (-len(f.ws.root), -len(f.ws.scope))):  # innermost first
             try:
                 return folder, folder.ws.relpath(path)
             except OutsideWorkspace:
@@ -100,8 +100,8 @@ class RepoctxServer(LanguageServer):
     # -- loading ---------------------------------------------------------------------------------
 
     def add_folder(self, root: str) -> None:
-        try:
-            settings = load_settings(root).merged(**from_client(self.options))
+        try:  # a folder inside a repository serves that repository, narrowed to the folder
+            settings = load_settings(locate(root)[0]).merged(**from_client(self.options))
         except ConfigError as exc:
             self.window_show_message(t.ShowMessageParams(t.MessageType.Error, f"repoctx: {exc}"))
             settings = Settings()
