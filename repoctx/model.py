@@ -36,6 +36,7 @@ SKIP_REASONS = (
     "unreadable",
     "secret-file",    # secrets by nature: .env*, private keys, keystores, .npmrc with auth, …
     "repoctx-output", # repoctx's own output: this run's -o target, the index folder, an earlier pack
+    "repoctx-config", # repoctx's own settings: .repoctx.toml, .repoctxignore
 )
 
 

@@ -42,6 +42,9 @@ LOCK_FILES = frozenset({
     "flake.lock", "gradle.lockfile",
 })
 
+#: repoctx's own settings files: they tell repoctx what to pack, they are not what is packed.
+CONFIG_FILES = frozenset({".repoctx.toml", ".repoctxignore"})
+
 MINIFIED_SUFFIXES = (".min.js", ".min.css", ".min.mjs", ".js.map", ".css.map", ".map")
 
 #: A line longer than this means minified or generated text, not code a person wrote.
@@ -231,6 +234,8 @@ def _path_skip_reason(path: str) -> str | None:
         return "ignored-folder"
     if parts[-1] in LOCK_FILES:
         return "lock-file"
+    if parts[-1] in CONFIG_FILES:
+        return "repoctx-config"
     return None
 
 
