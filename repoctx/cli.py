@@ -162,7 +162,7 @@ def write_output(text: str, target: str | None) -> None:
     """To stdout, or atomically to a file (see `files.write_atomic`)."""
     if target:
         from repoctx.files import write_atomic
-        write_atomic(target, text)
+        write_atomic(target, text, parents=True)
     else:
         sys.stdout.write(text)
 
@@ -173,8 +173,11 @@ def cmd_pack(args: argparse.Namespace) -> int:
     from repoctx.render import result_dict
     query = args.query or ""
     if args.query_file:
-        with open(args.query_file, encoding="utf-8", errors="replace") as f:
-            query = f.read()
+        try:
+            with open(args.query_file, encoding="utf-8", errors="replace") as f:
+                query = f.read()
+        except OSError as exc:  # exits 2 with the usage, as a bad argument does
+            args.usage_error(f"argument --query-file: cannot read {args.query_file}: {exc.strerror or exc}")
     repo, st = _load(args)
     diff = STAGED if args.staged else (args.diff or WORKTREE) if args.diff is not None else None
     request = PackRequest.from_settings(st, query=query, focus=[parse_focus(f, repo.root) for f in args.focus],
@@ -237,24 +240,33 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from repoctx import snapshot as snap
-    from repoctx.scan import locate
     from repoctx.tokens import count, get_encoding
-    root = locate(args.repo)[0]  # snapshots are the repository's, whichever folder runs them
+    if args.action == "take":
+        return _take_snapshot(args)
+    root = snap.repository_root(args.repo)  # snapshots are the repository's, whichever folder asks
     if args.action == "show":
         with open(snap.find_snapshot(root, args.commit or "HEAD"), encoding="utf-8") as f:
             sys.stdout.write(f.read())
         return 0
     if args.action == "list":
         enc = get_encoding(None)
-        for e in snap.list_snapshots(root):
+        entries = snap.list_snapshots(root)
+        if not entries:
+            print(f"repoctx: no snapshots in {os.path.relpath(snap.snapshot_dir(root), root)} yet: `repoctx hook install` "
+                  "takes one at every commit, `repoctx snapshot take` takes one of the staged change now", file=sys.stderr)
+        for e in entries:
             with open(e.path, encoding="utf-8") as f:
                 tokens = count(f.read(), enc)
             print(f"{(e.commit or '(not committed)')[:12]:<15} {e.date or '-':<25} {tokens:>9,} tokens  {os.path.relpath(e.path, root)}")
         return 0
-    if args.action == "note":
-        snap.attach_note(root, args.commit or "HEAD")
-        return 0
-    try:  # take: the pre-commit step, which must never block a commit because of its own failure
+    snap.attach_note(root, args.commit or "HEAD")
+    return 0
+
+
+def _take_snapshot(args: argparse.Namespace) -> int:
+    from repoctx import snapshot as snap
+    try:  # the pre-commit step, which must never block a commit because of its own failure
+        root = snap.repository_root(args.repo)
         st = _settings(args, root)
         path, result, repo = snap.take(root, st, args.index, progress=ProgressBar("indexing"))
         _warn(st, repo.report.warnings)
@@ -269,8 +281,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 def cmd_hook(args: argparse.Namespace) -> int:
     from repoctx import snapshot as snap
-    from repoctx.scan import locate
-    root = locate(args.repo)[0]
+    root = snap.repository_root(args.repo)
     paths = snap.install_hooks(root, notes=args.notes) if args.action == "install" else snap.uninstall_hooks(root)
     for p in paths:
         print(f"repoctx: {'installed' if args.action == 'install' else 'removed'} {p}")
@@ -377,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write the pack here (atomically) instead of stdout")
     p.add_argument("--no-redact", action="store_true",
                    help="pack secrets as they are (no redaction) and include secret files (.env, keys): use with care")
-    p.set_defaults(func=cmd_pack)
+    p.set_defaults(func=cmd_pack, usage_error=p.error)
 
     p = sub.add_parser("map", help="the signatures-only map of the repository, most central first")
     _repo_args(p)
@@ -460,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         code = _exit_code(exc)
         if code is None:
             raise
-        print(f"repoctx: error: {exc}", file=sys.stderr)
+        print(f"repoctx: error: {_message(exc)}", file=sys.stderr)
         return code
 
 
@@ -469,6 +480,13 @@ def main(argv: list[str] | None = None) -> int:
 _ERRORS = {"repoctx.pack.packer.PackError": 3, "repoctx.eval.tasks.EvalError": 1, "repoctx.git.GitError": 1,
            "repoctx.index.store.IndexError_": 1, "repoctx.pack.request.RequestError": 1,
            "repoctx.tokens.EncodingUnavailable": 1, "repoctx.settings.ConfigError": 1}
+
+
+def _message(exc: Exception) -> str:
+    """An error's one line: a system error as `FILE: reason`, never with its `[Errno N]`."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)
 
 
 def _exit_code(exc: Exception) -> int | None:

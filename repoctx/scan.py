@@ -181,7 +181,7 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
         raise NotADirectoryError(f"not a folder: {root}")
     files: list[SourceFile] = []
     skipped: list[Skipped] = []
-    listed = _git_listing(root)
+    listed = _git_listing(root, skipped)
     is_git = listed is not None
     if listed is None:
         listed = _walk(root, skipped)
@@ -204,8 +204,11 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
         full = os.path.join(root, path)
         try:
             st = os.lstat(full)
-        except OSError:
+        except (FileNotFoundError, NotADirectoryError):
             continue  # listed by git but deleted from the work tree: nothing to read
+        except OSError:
+            skipped.append(Skipped(path, "unreadable"))  # in a folder we may not enter
+            continue
         if stat.S_ISLNK(st.st_mode):
             skipped.append(Skipped(path, "symlink"))
             continue
@@ -263,16 +266,25 @@ class _UserFilter:
         return None
 
 
-def _git_listing(root: str) -> dict[str, str | None] | None:
-    """{path: blob sha, or None where the work tree differs from the index}; None outside git."""
+_UNOPENED = re.compile(r"could not open directory '(.*)': ")
+
+
+def _git_listing(root: str, skipped: list[Skipped]) -> dict[str, str | None] | None:
+    """{path: blob sha, or None where the work tree differs from the index}; None outside git.
+    Folders git could not open (no permission) go to `skipped` as "folder/"."""
+    warnings: list[str] = []
     try:
         if run(root, "rev-parse", "--is-inside-work-tree").strip() != "true":
             return None
         staged = run(root, "ls-files", "-s", "-z", "--", ".")
         modified = run(root, "diff-files", "--name-only", "-z", "--relative", "--", ".")
-        untracked = run(root, "ls-files", "-o", "--exclude-standard", "-z", "--", ".")
+        untracked = run(root, "ls-files", "-o", "--exclude-standard", "-z", "--", ".", warnings=warnings)
     except GitError:  # not a repository, git missing, or a broken .git: walk the folder instead
         return None
+    for line in warnings:
+        m = _UNOPENED.search(line)
+        if m:
+            skipped.append(Skipped(m[1].rstrip("/") + "/", "unreadable"))
     listing: dict[str, str | None] = {}
     for entry in filter(None, staged.split("\0")):
         meta, path = entry.split("\t", 1)
@@ -304,6 +316,8 @@ def _walk(root: str, skipped: list[Skipped]) -> dict[str, str | None]:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
+            if rel:
+                skipped.append(Skipped(rel + "/", "unreadable"))  # a folder we may not enter
             continue
         for entry in entries:
             path = f"{rel}/{entry.name}" if rel else entry.name
