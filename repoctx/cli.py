@@ -49,7 +49,9 @@ class ProgressBar:
 
 
 def _repo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", nargs="?", default=".", help="repository folder (default: .)")
+    p.add_argument("path", nargs="?", default=".",
+                   help="repository folder, or a folder inside one: its files only, with the repository's "
+                        "index, settings and paths (default: .)")
     p.add_argument("--include", action="append", default=[], metavar="GLOB", help="only files matching (gitignore syntax; repeatable)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="leave out files matching (repeatable)")
     p.add_argument("--max-file-size", type=parse_size, default=None, metavar="BYTES",
@@ -362,12 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stats", help="files, lines and tokens; what was skipped; which windows it fits")
     _repo_args(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the figures as JSON")
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("graph", help="the import and symbol graph as JSON or Graphviz DOT")
     _repo_args(p)
-    p.add_argument("--format", choices=("json", "dot"), default="json", dest="graph_format")
+    p.add_argument("--format", choices=("json", "dot"), default="json", dest="graph_format",
+                   help="json (default): files, imports, symbols and references; dot: the file graph for Graphviz")
     p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser("pack", help="pack the repository (or the slices a query needs) into a prompt")
@@ -376,13 +379,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--query", help="what the change is about: an issue text, a commit message")
     q.add_argument("--query-file", metavar="FILE", help="read the query from a file")
     p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]",
-                   help="code the change is about (repeatable)")
+                   help="code the change is about (repeatable); FILE is repository-relative (a path from the "
+                        "current folder works too), LINE 1-based")
     change = p.add_mutually_exclusive_group()
     change.add_argument("--diff", nargs="?", const="", default=None, metavar="REV",
                         help="pack a change: the work tree's diff against REV (default HEAD), with the code it touches")
     change.add_argument("--staged", action="store_true", help="pack the staged change (the diff of the index against HEAD)")
     p.add_argument("--budget", type=parse_size, default=None, help=f"token budget, e.g. 8k, 128k (default {Settings.budget:,})")
-    p.add_argument("--mode", choices=MODES, default=None, help="auto (default): whole repository if it fits, else slices")
+    p.add_argument("--mode", choices=MODES, default=None,
+                   help="auto (default): the whole repository if it fits the budget, else map + slices; whole: the "
+                        "whole repository or exit 3 with the size it needs; slice: map + slices")
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default xml)")
     p.add_argument("--line-numbers", action="store_true", default=None, help="prefix each code line with its number")
     p.add_argument("-o", "--output", metavar="FILE", help="write the pack here (atomically) instead of stdout")
@@ -393,30 +399,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("map", help="the signatures-only map of the repository, most central first")
     _repo_args(p)
     p.add_argument("--budget", type=parse_size, default=None, help=f"token budget (default: the map_budget setting, {Settings.map_budget:,})")
-    p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]")
-    p.add_argument("--query")
+    p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]",
+                   help="put the files and symbols around this code first (repeatable; FILE repository-relative)")
+    p.add_argument("--query", help="put what this text names first (an issue text, a commit message)")
     p.set_defaults(func=cmd_map)
 
     p = sub.add_parser("search", help="ranked symbols for a query")
-    p.add_argument("query")
+    p.add_argument("query", help="a symbol name (exact, qualified as Class.method, or a prefix) or words to rank by")
     _repo_args(p)
     p.add_argument("--limit", type=parse_size, default=20, help="at most this many symbols (default 20)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the hits as JSON: path, symbol, start_line, end_line, score")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("snapshot", help="pre-commit context snapshots: take (default), show [COMMIT], list, note [COMMIT]")
-    p.add_argument("action", nargs="?", choices=("take", "show", "list", "note"), default="take")
+    p.add_argument("action", nargs="?", choices=("take", "show", "list", "note"), default="take",
+                   help="take (default): the pack of the staged change; show: a commit's snapshot; list: the "
+                        "snapshots there are; note: attach a commit's snapshot as a git note")
     p.add_argument("commit", nargs="?", help="for show / note: the commit (default HEAD)")
     p.add_argument("-C", "--repo", default=".", help="repository folder (default: .)")
     p.add_argument("--strict", action="store_true", help="fail (and so block the commit) when the snapshot fails")
-    p.add_argument("--budget", type=parse_size, default=None)
-    p.add_argument("--format", choices=FORMATS, default=None)
-    p.add_argument("--encoding", default=None)
-    p.add_argument("--index", default=None, metavar="FILE")
+    p.add_argument("--budget", type=parse_size, default=None,
+                   help="for take: token budget of the snapshot (default: the budget setting)")
+    p.add_argument("--format", choices=FORMATS, default=None, help="for take: output format (default xml)")
+    p.add_argument("--encoding", default=None, help="for take: token encoding or model name (default o200k_base)")
+    p.add_argument("--index", default=None, metavar="FILE",
+                   help="for take: index file (default: $REPOCTX_INDEX or .repoctx/index.sqlite)")
     p.set_defaults(func=cmd_snapshot, mode=None, max_file_size=None, line_numbers=None)
 
     p = sub.add_parser("hook", help="install or uninstall repoctx's git hooks (an existing hook is kept and chained)")
-    p.add_argument("action", choices=("install", "uninstall"))
+    p.add_argument("action", choices=("install", "uninstall"), help="install or uninstall the hooks")
     p.add_argument("-C", "--repo", default=".", help="repository folder (default: .)")
     p.add_argument("--notes", action="store_true", help="also attach each snapshot to its commit as a git note")
     p.set_defaults(func=cmd_hook)

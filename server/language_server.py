@@ -445,13 +445,18 @@ symbols.register(server)
 __all__ = ["server", "main"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """`repoctx serve`'s flags (the README's command table lists them: tests/test_help.py)."""
     ap = argparse.ArgumentParser(prog="repoctx serve", description="run the repoctx language server")
     ap.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
     ap.add_argument("--tcp", metavar="[HOST:]PORT", type=listen_address,
                     help="listen on a TCP port instead (for debugging; host 127.0.0.1 unless given)")
     ap.add_argument("--log", metavar="FILE", help="write a debug log to FILE")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.log:
         logging.basicConfig(filename=args.log, level=logging.DEBUG)
     if args.tcp:

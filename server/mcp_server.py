@@ -442,7 +442,8 @@ def serve_http(server: Server, host: str, port: int, token: str | None, allow_ho
     uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")).run(sockets=[sock])
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """`repoctx mcp`'s flags (the README's command table lists them: tests/test_help.py)."""
     ap = argparse.ArgumentParser(prog="repoctx mcp", description="run the repoctx MCP server for coding agents")
     ap.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="repositories to serve (default: .)")
     ap.add_argument("--http", metavar="[HOST:]PORT", type=listen_address, help="serve Streamable HTTP at /mcp instead of stdio "
@@ -452,7 +453,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                     help="another Host/Origin name clients reach the server by (DNS-rebinding check)")
     ap.add_argument("--log", metavar="FILE", help="write a debug log to FILE")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(filename=args.log, level=logging.DEBUG if args.log else logging.WARNING)
     for p in args.paths:
         if not os.path.isdir(p):
