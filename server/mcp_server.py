@@ -445,7 +445,7 @@ def serve_http(server: Server, host: str, port: int, token: str | None, allow_ho
 def build_parser() -> argparse.ArgumentParser:
     """`repoctx mcp`'s flags (the README's command table lists them: tests/test_help.py)."""
     ap = argparse.ArgumentParser(prog="repoctx mcp", description="run the repoctx MCP server for coding agents")
-    ap.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="repositories to serve (default: .)")
+    ap.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="repositories (or folders inside one, narrowed to them) to serve (default: .)")
     ap.add_argument("--http", metavar="[HOST:]PORT", type=listen_address, help="serve Streamable HTTP at /mcp instead of stdio "
                                                          "(host 127.0.0.1 unless given)")
     ap.add_argument("--token", default=os.environ.get("REPOCTX_MCP_TOKEN"),
