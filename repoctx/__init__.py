@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Repository": "repoctx.index.load", "load_repository": "repoctx.index.load",
     "index_repository": "repoctx.index.load", "IndexError_": "repoctx.index.store",
-    "ScanOptions": "repoctx.scan",
+    "ScanOptions": "repoctx.scan", "locate": "repoctx.scan",
     "Settings": "repoctx.settings", "load_settings": "repoctx.settings", "ConfigError": "repoctx.settings",
     "FORMATS": "repoctx.settings", "MODES": "repoctx.settings", "from_client": "repoctx.settings",
     "check_setting": "repoctx.settings",

@@ -49,7 +49,9 @@ class ProgressBar:
 
 
 def _repo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", nargs="?", default=".", help="repository folder (default: .)")
+    p.add_argument("path", nargs="?", default=".",
+                   help="repository folder, or a folder inside one: its files only, with the repository's "
+                        "index, settings and paths (default: .)")
     p.add_argument("--include", action="append", default=[], metavar="GLOB", help="only files matching (gitignore syntax; repeatable)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="leave out files matching (repeatable)")
     p.add_argument("--max-file-size", type=parse_size, default=None, metavar="BYTES",
@@ -58,9 +60,21 @@ def _repo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", default=None, metavar="FILE", help="index file (default: $REPOCTX_INDEX or PATH/.repoctx/index.sqlite)")
 
 
+def _located(args: argparse.Namespace) -> tuple[str, str]:
+    """(repository root, scope) of the command's PATH, found as git finds a repository
+    (`scan.locate`): a subfolder narrows the files to itself, but its repository's index, settings
+    and paths are used. A change (--diff, --staged) is the whole repository's, wherever it runs."""
+    if getattr(args, "root", None) is None:
+        from repoctx.scan import locate
+        args.root, args.scope = locate(args.path)
+        if getattr(args, "diff", None) is not None or getattr(args, "staged", False):
+            args.scope = ""
+    return args.root, args.scope
+
+
 def _settings(args: argparse.Namespace, root: str | None = None) -> Settings:
     """The repository's settings file, overridden by the flags given on the command line."""
-    root = root or args.path
+    root = root or _located(args)[0]
     if not os.path.isdir(root):
         raise NotADirectoryError(f"not a folder: {os.path.abspath(root)}")
     settings = load_settings(root)
@@ -71,6 +85,14 @@ def _settings(args: argparse.Namespace, root: str | None = None) -> Settings:
     flags["redact"] = False if getattr(args, "no_redact", False) else None
     return settings.merged(**flags, include=getattr(args, "include", None) or None,
                            exclude=getattr(args, "exclude", None) or None)
+
+
+def _options(args: argparse.Namespace, st: Settings):
+    """The scan the settings and this run ask for: its scope, and what it writes never packed."""
+    import dataclasses
+
+    from repoctx.scan import ScanOptions
+    return dataclasses.replace(ScanOptions.from_settings(st), outputs=_outputs(args), scope=_located(args)[1])
 
 
 def _warn(st: Settings, warnings: list[str]) -> None:
@@ -84,7 +106,7 @@ def _warn(st: Settings, warnings: list[str]) -> None:
 def _outputs(args: argparse.Namespace) -> tuple[str, ...]:
     """What this run writes inside the repository (the -o target, an --index folder), as
     repository-relative paths: never packed."""
-    root = os.path.realpath(args.path)
+    root = _located(args)[0]
     out = []
     for target, folder in ((getattr(args, "output", None), False), (args.index, True)):
         if target:
@@ -97,15 +119,12 @@ def _outputs(args: argparse.Namespace) -> tuple[str, ...]:
 
 def _load(args: argparse.Namespace) -> tuple[Repository, Settings]:
     """The repository loaded as the settings say, and those settings; index repairs are warnings."""
-    import dataclasses
-
     from repoctx.index.load import load_repository
-    from repoctx.scan import ScanOptions
     from repoctx.secrets import warm_up
     st = _settings(args)
     progress = ProgressBar("indexing", on_start=warm_up if st.redact else None)
-    options = dataclasses.replace(ScanOptions.from_settings(st), outputs=_outputs(args))
-    repo = load_repository(args.path, options, encoding=st.encoding, index_path=args.index, progress=progress)
+    repo = load_repository(_located(args)[0], _options(args, st), encoding=st.encoding, index_path=args.index,
+                           progress=progress)
     _warn(st, repo.report.warnings)
     # One command, then exit: what was loaded lives to the end, and is acyclic, so the cyclic GC
     # need not walk it again on every later collection (0.3 s of a warm Django pack).
@@ -116,9 +135,8 @@ def _load(args: argparse.Namespace) -> tuple[Repository, Settings]:
 
 def cmd_index(args: argparse.Namespace) -> int:
     from repoctx.index.load import index_repository
-    from repoctx.scan import ScanOptions
     st = _settings(args)
-    report = index_repository(args.path, ScanOptions.from_settings(st), encoding=st.encoding, index_path=args.index,
+    report = index_repository(_located(args)[0], _options(args, st), encoding=st.encoding, index_path=args.index,
                               progress=ProgressBar("indexing"))
     _warn(st, report.warnings)
     print(report.summary())
@@ -146,7 +164,7 @@ def write_output(text: str, target: str | None) -> None:
     """To stdout, or atomically to a file (see `files.write_atomic`)."""
     if target:
         from repoctx.files import write_atomic
-        write_atomic(target, text)
+        write_atomic(target, text, parents=True)
     else:
         sys.stdout.write(text)
 
@@ -157,8 +175,11 @@ def cmd_pack(args: argparse.Namespace) -> int:
     from repoctx.render import result_dict
     query = args.query or ""
     if args.query_file:
-        with open(args.query_file, encoding="utf-8", errors="replace") as f:
-            query = f.read()
+        try:
+            with open(args.query_file, encoding="utf-8", errors="replace") as f:
+                query = f.read()
+        except OSError as exc:  # exits 2 with the usage, as a bad argument does
+            args.usage_error(f"argument --query-file: cannot read {args.query_file}: {exc.strerror or exc}")
     repo, st = _load(args)
     diff = STAGED if args.staged else (args.diff or WORKTREE) if args.diff is not None else None
     request = PackRequest.from_settings(st, query=query, focus=[parse_focus(f, repo.root) for f in args.focus],
@@ -222,22 +243,32 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from repoctx import snapshot as snap
     from repoctx.tokens import count, get_encoding
-    root = os.path.abspath(args.repo)
+    if args.action == "take":
+        return _take_snapshot(args)
+    root = snap.repository_root(args.repo)  # snapshots are the repository's, whichever folder asks
     if args.action == "show":
         with open(snap.find_snapshot(root, args.commit or "HEAD"), encoding="utf-8") as f:
             sys.stdout.write(f.read())
         return 0
     if args.action == "list":
         enc = get_encoding(None)
-        for e in snap.list_snapshots(root):
+        entries = snap.list_snapshots(root)
+        if not entries:
+            print(f"repoctx: no snapshots in {os.path.relpath(snap.snapshot_dir(root), root)} yet: `repoctx hook install` "
+                  "takes one at every commit, `repoctx snapshot take` takes one of the staged change now", file=sys.stderr)
+        for e in entries:
             with open(e.path, encoding="utf-8") as f:
                 tokens = count(f.read(), enc)
             print(f"{(e.commit or '(not committed)')[:12]:<15} {e.date or '-':<25} {tokens:>9,} tokens  {os.path.relpath(e.path, root)}")
         return 0
-    if args.action == "note":
-        snap.attach_note(root, args.commit or "HEAD")
-        return 0
-    try:  # take: the pre-commit step, which must never block a commit because of its own failure
+    snap.attach_note(root, args.commit or "HEAD")
+    return 0
+
+
+def _take_snapshot(args: argparse.Namespace) -> int:
+    from repoctx import snapshot as snap
+    try:  # the pre-commit step, which must never block a commit because of its own failure
+        root = snap.repository_root(args.repo)
         st = _settings(args, root)
         path, result, repo = snap.take(root, st, args.index, progress=ProgressBar("indexing"))
         _warn(st, repo.report.warnings)
@@ -252,7 +283,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 def cmd_hook(args: argparse.Namespace) -> int:
     from repoctx import snapshot as snap
-    root = os.path.abspath(args.repo)
+    root = snap.repository_root(args.repo)
     paths = snap.install_hooks(root, notes=args.notes) if args.action == "install" else snap.uninstall_hooks(root)
     for p in paths:
         print(f"repoctx: {'installed' if args.action == 'install' else 'removed'} {p}")
@@ -293,7 +324,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
         else:
             with open(args.patch, "rb") as f:
                 text = f.read().decode("utf-8", "surrogateescape")
-        p = plan(text, args.repo)
+        from repoctx.scan import locate
+        p = plan(text, locate(args.repo)[0])  # an edit's paths are repository-relative, as git's are
     except NoEdit as exc:
         print(f"repoctx: {exc}", file=sys.stderr)
         return 2
@@ -316,7 +348,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    print(f"repoctx: wrote {write_default_config(args.path, force=args.force)}")
+    from repoctx.scan import locate
+    print(f"repoctx: wrote {write_default_config(locate(args.path)[0], force=args.force)}")
     return 0
 
 
@@ -331,12 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stats", help="files, lines and tokens; what was skipped; which windows it fits")
     _repo_args(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the figures as JSON")
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("graph", help="the import and symbol graph as JSON or Graphviz DOT")
     _repo_args(p)
-    p.add_argument("--format", choices=("json", "dot"), default="json", dest="graph_format")
+    p.add_argument("--format", choices=("json", "dot"), default="json", dest="graph_format",
+                   help="json (default): files, imports, symbols and references; dot: the file graph for Graphviz")
     p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser("pack", help="pack the repository (or the slices a query needs) into a prompt")
@@ -345,47 +379,55 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--query", help="what the change is about: an issue text, a commit message")
     q.add_argument("--query-file", metavar="FILE", help="read the query from a file")
     p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]",
-                   help="code the change is about (repeatable)")
+                   help="code the change is about (repeatable); FILE is repository-relative (a path from the "
+                        "current folder works too), LINE 1-based")
     change = p.add_mutually_exclusive_group()
     change.add_argument("--diff", nargs="?", const="", default=None, metavar="REV",
                         help="pack a change: the work tree's diff against REV (default HEAD), with the code it touches")
     change.add_argument("--staged", action="store_true", help="pack the staged change (the diff of the index against HEAD)")
     p.add_argument("--budget", type=parse_size, default=None, help=f"token budget, e.g. 8k, 128k (default {Settings.budget:,})")
-    p.add_argument("--mode", choices=MODES, default=None, help="auto (default): whole repository if it fits, else slices")
+    p.add_argument("--mode", choices=MODES, default=None,
+                   help="auto (default): the whole repository if it fits the budget, else map + slices; whole: the "
+                        "whole repository or exit 3 with the size it needs; slice: map + slices")
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default xml)")
     p.add_argument("--line-numbers", action="store_true", default=None, help="prefix each code line with its number")
     p.add_argument("-o", "--output", metavar="FILE", help="write the pack here (atomically) instead of stdout")
     p.add_argument("--no-redact", action="store_true",
                    help="pack secrets as they are (no redaction) and include secret files (.env, keys): use with care")
-    p.set_defaults(func=cmd_pack)
+    p.set_defaults(func=cmd_pack, usage_error=p.error)
 
     p = sub.add_parser("map", help="the signatures-only map of the repository, most central first")
     _repo_args(p)
     p.add_argument("--budget", type=parse_size, default=None, help=f"token budget (default: the map_budget setting, {Settings.map_budget:,})")
-    p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]")
-    p.add_argument("--query")
+    p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]",
+                   help="put the files and symbols around this code first (repeatable; FILE repository-relative)")
+    p.add_argument("--query", help="put what this text names first (an issue text, a commit message)")
     p.set_defaults(func=cmd_map)
 
     p = sub.add_parser("search", help="ranked symbols for a query")
-    p.add_argument("query")
+    p.add_argument("query", help="a symbol name (exact, qualified as Class.method, or a prefix) or words to rank by")
     _repo_args(p)
     p.add_argument("--limit", type=parse_size, default=20, help="at most this many symbols (default 20)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the hits as JSON: path, symbol, start_line, end_line, score")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("snapshot", help="pre-commit context snapshots: take (default), show [COMMIT], list, note [COMMIT]")
-    p.add_argument("action", nargs="?", choices=("take", "show", "list", "note"), default="take")
+    p.add_argument("action", nargs="?", choices=("take", "show", "list", "note"), default="take",
+                   help="take (default): the pack of the staged change; show: a commit's snapshot; list: the "
+                        "snapshots there are; note: attach a commit's snapshot as a git note")
     p.add_argument("commit", nargs="?", help="for show / note: the commit (default HEAD)")
     p.add_argument("-C", "--repo", default=".", help="repository folder (default: .)")
     p.add_argument("--strict", action="store_true", help="fail (and so block the commit) when the snapshot fails")
-    p.add_argument("--budget", type=parse_size, default=None)
-    p.add_argument("--format", choices=FORMATS, default=None)
-    p.add_argument("--encoding", default=None)
-    p.add_argument("--index", default=None, metavar="FILE")
+    p.add_argument("--budget", type=parse_size, default=None,
+                   help="for take: token budget of the snapshot (default: the budget setting)")
+    p.add_argument("--format", choices=FORMATS, default=None, help="for take: output format (default xml)")
+    p.add_argument("--encoding", default=None, help="for take: token encoding or model name (default o200k_base)")
+    p.add_argument("--index", default=None, metavar="FILE",
+                   help="for take: index file (default: $REPOCTX_INDEX or .repoctx/index.sqlite)")
     p.set_defaults(func=cmd_snapshot, mode=None, max_file_size=None, line_numbers=None)
 
     p = sub.add_parser("hook", help="install or uninstall repoctx's git hooks (an existing hook is kept and chained)")
-    p.add_argument("action", choices=("install", "uninstall"))
+    p.add_argument("action", choices=("install", "uninstall"), help="install or uninstall the hooks")
     p.add_argument("-C", "--repo", default=".", help="repository folder (default: .)")
     p.add_argument("--notes", action="store_true", help="also attach each snapshot to its commit as a git note")
     p.set_defaults(func=cmd_hook)
@@ -440,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         code = _exit_code(exc)
         if code is None:
             raise
-        print(f"repoctx: error: {exc}", file=sys.stderr)
+        print(f"repoctx: error: {_message(exc)}", file=sys.stderr)
         return code
 
 
@@ -449,6 +491,13 @@ def main(argv: list[str] | None = None) -> int:
 _ERRORS = {"repoctx.pack.packer.PackError": 3, "repoctx.eval.tasks.EvalError": 1, "repoctx.git.GitError": 1,
            "repoctx.index.store.IndexError_": 1, "repoctx.pack.request.RequestError": 1,
            "repoctx.tokens.EncodingUnavailable": 1, "repoctx.settings.ConfigError": 1}
+
+
+def _message(exc: Exception) -> str:
+    """An error's one line: a system error as `FILE: reason`, never with its `[Errno N]`."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)
 
 
 def _exit_code(exc: Exception) -> int | None:

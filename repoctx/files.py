@@ -22,18 +22,21 @@ def split_lines(text: str) -> list[str]:
     return [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
 
 
-def write_atomic(target: str, data: str | bytes, mode: int | None = None) -> None:
+def write_atomic(target: str, data: str | bytes, mode: int | None = None, parents: bool = False) -> None:
     """Write `data` (text as UTF-8) to `target` atomically. The file gets `mode`, or by default the
     permissions a plainly created file would get (not mkstemp's 0600). A target that exists but is
-    not a regular file (/dev/stdout, a FIFO, a device) is written to, never replaced. Failures are
-    an OSError naming the target."""
+    not a regular file (/dev/stdout, a FIFO, a device) is written to, never replaced. With `parents`,
+    missing folders on the way are created. Failures are an OSError naming the target."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
+        folder = os.path.dirname(os.path.abspath(target))
+        if parents and not os.path.lexists(folder):  # a file in the way fails below, as "Not a directory"
+            os.makedirs(folder, exist_ok=True)
         if os.path.exists(target) and not os.path.isfile(target):
             with open(target, "wb") as f:
                 f.write(raw)
             return
-        fd, tmp = tempfile.mkstemp(prefix=".repoctx-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(target)))
+        fd, tmp = tempfile.mkstemp(prefix=".repoctx-", suffix=".tmp", dir=folder)
         try:
             if mode is None:
                 umask = os.umask(0)

@@ -37,8 +37,10 @@ class GitError(Exception):
     """A git command failed (or git is missing); the message says which and why."""
 
 
-def run(cwd: str, *args: str, binary: bool = False, isolated: bool = False) -> str | bytes:
-    """stdout of `git ARGS` run in `cwd`; GitError with git's message when it fails."""
+def run(cwd: str, *args: str, binary: bool = False, isolated: bool = False,
+        warnings: list[str] | None = None) -> str | bytes:
+    """stdout of `git ARGS` run in `cwd`; GitError with git's message when it fails. What git
+    prints on stderr when it succeeds goes, line by line, to `warnings` if given."""
     env = None
     config = ["-c", "core.quotePath=false"]
     if isolated:
@@ -54,6 +56,8 @@ def run(cwd: str, *args: str, binary: bool = False, isolated: bool = False) -> s
     if proc.returncode:
         message = proc.stderr.decode("utf-8", "replace").strip() or f"exit code {proc.returncode}"
         raise GitError(f"git {' '.join(args[:2])} failed: {message}")
+    if warnings is not None and proc.stderr:
+        warnings += proc.stderr.decode("utf-8", "replace").splitlines()
     return proc.stdout if binary else proc.stdout.decode("utf-8", "replace")
 
 

@@ -36,6 +36,7 @@ SKIP_REASONS = (
     "unreadable",
     "secret-file",    # secrets by nature: .env*, private keys, keystores, .npmrc with auth, …
     "repoctx-output", # repoctx's own output: this run's -o target, the index folder, an earlier pack
+    "repoctx-config", # repoctx's own settings: .repoctx.toml, .repoctxignore
 )
 
 
@@ -45,6 +46,7 @@ class ScanResult:
     files: list[SourceFile]
     skipped: list[Skipped]
     is_git: bool
+    scope: str = ""           # the repository-relative folder the scan was narrowed to ("" = all)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from repoctx.settings import FORMATS
-from repoctx.parse.languages import comment_prefix
+from repoctx.parse.languages import comment_prefix, fence_language
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def render_parts(map_text: str | None, slices: list[FileSlice], lines_of: Callab
             body = file_body(s, lines_of(s.path), line_numbers)
             part = "" if s.whole else f" ({where(s)})"
             fence = _fence(body)
-            parts.append(f"## {s.path}{part}\n\n{fence}{s.language or ''}\n{body}\n{fence}")
+            parts.append(f"## {s.path}{part}\n\n{fence}{fence_language(s.path, s.language)}\n{body}\n{fence}")
         if callers:
             parts.append(f"## Other call sites\n\n{_fence(callers)}text\n{callers}\n{_fence(callers)}")
         if diff:

@@ -21,7 +21,7 @@ from functools import lru_cache
 import pathspec
 
 from repoctx.parse.languages import language_for_path
-from repoctx.git import GitError, run
+from repoctx.git import GitError, run, toplevel
 from repoctx.model import ScanResult, Skipped, SourceFile
 
 DEFAULT_MAX_BYTES = 1_000_000
@@ -41,6 +41,9 @@ LOCK_FILES = frozenset({
     "Gemfile.lock", "go.sum", "mix.lock", "pubspec.lock", "Podfile.lock", "packages.lock.json",
     "flake.lock", "gradle.lockfile",
 })
+
+#: repoctx's own settings files: they tell repoctx what to pack, they are not what is packed.
+CONFIG_FILES = frozenset({".repoctx.toml", ".repoctxignore"})
 
 MINIFIED_SUFFIXES = (".min.js", ".min.css", ".min.mjs", ".js.map", ".css.map", ".map")
 
@@ -73,6 +76,7 @@ class ScanOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
     secret_files: bool = False      # keep files that are secrets by nature (SECRET_FILES); off by default
     outputs: tuple[str, ...] = ()   # repository-relative paths (a folder ends in "/") this run writes to
+    scope: str = ""                 # a repository-relative folder: only files under it are kept ("" = all)
 
     @classmethod
     def from_settings(cls, settings) -> ScanOptions:
@@ -91,6 +95,26 @@ SECRET_FILES = re.compile(
 AUTH_FILES = {".npmrc": re.compile(rb"_auth|_password|//[^\n]*:_"), ".pypirc": re.compile(rb"(?m)^\s*password\s*[=:]"),
               ".yarnrc.yml": re.compile(rb"npmAuth(Token|Ident)"), ".dockercfg": re.compile(rb'"auth"'),
 }
+
+
+def locate(path: str) -> tuple[str, str]:
+    """(repository root, scope) of a folder, found as git finds a repository: inside a git work tree
+    the root is the work tree's top folder and the scope is the folder's repository-relative path
+    ("" at the top), so a command run in a subfolder uses the repository's index, settings and
+    paths, narrowed to that subfolder; outside git, the folder itself and "". NotADirectoryError
+    when `path` is not a folder."""
+    full = os.path.realpath(path)
+    if not os.path.isdir(full):
+        raise NotADirectoryError(f"not a folder: {os.path.abspath(path)}")
+    top = toplevel(full)
+    if top is None or top == full or os.path.commonpath([top, full]) != top:
+        return full, ""
+    return top, os.path.relpath(full, top).replace(os.sep, "/")
+
+
+def in_scope(path: str, scope: str) -> bool:
+    """Whether a repository path lies under the scope folder (everything does under "")."""
+    return not scope or path.startswith(scope + "/")
 
 
 def secret_file_reason(root: str, path: str) -> str | None:
@@ -157,13 +181,17 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
         raise NotADirectoryError(f"not a folder: {root}")
     files: list[SourceFile] = []
     skipped: list[Skipped] = []
-    listed = _git_listing(root)
+    listed = _git_listing(root, skipped)
     is_git = listed is not None
     if listed is None:
         listed = _walk(root, skipped)
     user_filter = _UserFilter(root, options)
+    scope = options.scope.strip("/")
     for path, known_sha in sorted(listed.items()):
-        reason = _path_skip_reason(path) or user_filter.reason(path)
+        if not in_scope(path, scope):
+            continue  # outside the folder the command was given: not part of this run at all
+        # Folder rules apply below the scope, so a scope inside `vendor/` is still read.
+        reason = _path_skip_reason(path[len(scope) + 1:] if scope else path) or user_filter.reason(path)
         if any(path == o or o.endswith("/") and path.startswith(o) for o in options.outputs):
             reason = "repoctx-output"
         if not reason and not options.secret_files:
@@ -176,8 +204,11 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
         full = os.path.join(root, path)
         try:
             st = os.lstat(full)
-        except OSError:
+        except (FileNotFoundError, NotADirectoryError):
             continue  # listed by git but deleted from the work tree: nothing to read
+        except OSError:
+            skipped.append(Skipped(path, "unreadable"))  # in a folder we may not enter
+            continue
         if stat.S_ISLNK(st.st_mode):
             skipped.append(Skipped(path, "symlink"))
             continue
@@ -197,7 +228,7 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
                 continue
         files.append(SourceFile(path, sha, language_for_path(path), st.st_size))
     skipped.sort(key=lambda s: s.path)
-    return ScanResult(root=root, files=files, skipped=skipped, is_git=is_git)
+    return ScanResult(root=root, files=files, skipped=skipped, is_git=is_git, scope=scope)
 
 
 def _path_skip_reason(path: str) -> str | None:
@@ -206,6 +237,8 @@ def _path_skip_reason(path: str) -> str | None:
         return "ignored-folder"
     if parts[-1] in LOCK_FILES:
         return "lock-file"
+    if parts[-1] in CONFIG_FILES:
+        return "repoctx-config"
     return None
 
 
@@ -233,16 +266,25 @@ class _UserFilter:
         return None
 
 
-def _git_listing(root: str) -> dict[str, str | None] | None:
-    """{path: blob sha, or None where the work tree differs from the index}; None outside git."""
+_UNOPENED = re.compile(r"could not open directory '(.*)': ")
+
+
+def _git_listing(root: str, skipped: list[Skipped]) -> dict[str, str | None] | None:
+    """{path: blob sha, or None where the work tree differs from the index}; None outside git.
+    Folders git could not open (no permission) go to `skipped` as "folder/"."""
+    warnings: list[str] = []
     try:
         if run(root, "rev-parse", "--is-inside-work-tree").strip() != "true":
             return None
         staged = run(root, "ls-files", "-s", "-z", "--", ".")
         modified = run(root, "diff-files", "--name-only", "-z", "--relative", "--", ".")
-        untracked = run(root, "ls-files", "-o", "--exclude-standard", "-z", "--", ".")
+        untracked = run(root, "ls-files", "-o", "--exclude-standard", "-z", "--", ".", warnings=warnings)
     except GitError:  # not a repository, git missing, or a broken .git: walk the folder instead
         return None
+    for line in warnings:
+        m = _UNOPENED.search(line)
+        if m:
+            skipped.append(Skipped(m[1].rstrip("/") + "/", "unreadable"))
     listing: dict[str, str | None] = {}
     for entry in filter(None, staged.split("\0")):
         meta, path = entry.split("\t", 1)
@@ -274,6 +316,8 @@ def _walk(root: str, skipped: list[Skipped]) -> dict[str, str | None]:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
+            if rel:
+                skipped.append(Skipped(rel + "/", "unreadable"))  # a folder we may not enter
             continue
         for entry in entries:
             path = f"{rel}/{entry.name}" if rel else entry.name

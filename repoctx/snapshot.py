@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 
 from repoctx.files import write_atomic
-from repoctx.git import GitError, run
+from repoctx.git import GitError, run, toplevel
 from repoctx.settings import Settings
 
 EXTENSIONS = {"xml": "xml", "markdown": "md", "plain": "txt", "json": "xml"}  # json packs keep their XML text
@@ -25,6 +25,16 @@ CHAINED = ".repoctx-chained"
 
 def _git(root: str, *args: str) -> str:
     return run(root, *args).strip()
+
+
+def repository_root(path: str) -> str:
+    """The top folder of the git work tree holding `path` (snapshots and hooks are a repository's,
+    whichever of its folders asks); GitError saying what to do outside git."""
+    top = toplevel(path) if os.path.isdir(path) else None
+    if top is None:
+        raise GitError(f"not a git repository: {os.path.abspath(path)} (snapshots and hooks need git; "
+                       "`git init` makes one)")
+    return top
 
 
 def snapshot_dir(root: str) -> str:
@@ -84,7 +94,7 @@ def find_snapshot(root: str, commit: str = "HEAD") -> str:
     try:
         tree = _git(root, "rev-parse", "--verify", "--quiet", f"{commit}^{{tree}}")
     except GitError:
-        raise GitError(f"no such commit: {commit!r}") from None
+        raise GitError(f"no such commit: {commit!r} (`repoctx snapshot list` shows the commits with a snapshot)") from None
     folder = snapshot_dir(root)
     for ext in EXTENSIONS.values():
         path = os.path.join(folder, f"{tree}.{ext}")

@@ -13,9 +13,11 @@ def repo_stats(repo: Repository) -> dict:
     """Plain-data summary; `fits` compares the sum of file tokens with common windows."""
     by_lang: dict[str, Counter] = defaultdict(Counter)
     by_folder: dict[str, Counter] = defaultdict(Counter)
+    top = repo.scope + "/" if repo.scope else ""  # folders are counted one level below the scope
     for path, f in repo.files.items():
         lines, tokens = repo.facts[path].lines, repo.tokens[path]
-        folder = path.split("/", 1)[0] + "/" if "/" in path else "."
+        rest = path[len(top):]
+        folder = top + rest.split("/", 1)[0] + "/" if "/" in rest else top or "."
         for bucket in (by_lang[f.language or "text"], by_folder[folder]):
             bucket.update(files=1, lines=lines, tokens=tokens)
     total = sum(repo.tokens.values())
@@ -33,6 +35,7 @@ def repo_stats(repo: Repository) -> dict:
     largest = sorted(repo.files, key=lambda p: (-repo.tokens[p], p))[:TOP]
     return {
         "root": repo.root,
+        "scope": repo.scope,
         "encoding": repo.encoding,
         "git": repo.is_git,
         "files": len(repo.files),
@@ -51,7 +54,8 @@ def _window_name(w: int) -> str:
 
 
 def format_stats(s: dict) -> str:
-    out = [f"{s['root']}  ({'git' if s['git'] else 'not a git repository'}; tokens in {s['encoding']})",
+    where = f"{s['root']}, only {s['scope']}/" if s.get("scope") else s["root"]
+    out = [f"{where}  ({'git' if s['git'] else 'not a git repository'}; tokens in {s['encoding']})",
            f"{s['files']:,} files, {s['lines']:,} lines, {s['tokens']:,} tokens", ""]
 
     def table(title: str, rows: list[dict], key: str) -> None:

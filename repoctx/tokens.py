@@ -96,7 +96,7 @@ def encoding_name(name: str | None = None) -> str:
             name = tiktoken.encoding_name_for_model(name)
         except KeyError:
             raise EncodingUnavailable(
-                f"unknown encoding or model {name!r}; encodings: {', '.join(tiktoken.list_encoding_names())}"
+                f"unknown encoding or model {name!r}; use one of {', '.join(OFFLINE)} or a model name such as gpt-4o"
             ) from None
     if name not in OFFLINE:
         raise EncodingUnavailable(f"encoding {name!r} is not available offline; available: {', '.join(OFFLINE)}")

@@ -30,7 +30,7 @@ from repoctx.pack.packer import Packer
 from repoctx.pack.request import PackRequest
 from repoctx.retrieve.rank import MODULE, RetrievalIndex, query_signals
 from repoctx.retrieve.search import find_symbols
-from repoctx.scan import ScanOptions
+from repoctx.scan import ScanOptions, in_scope, locate
 from repoctx.settings import Settings, load_settings
 from repoctx.tokens import count, get_encoding
 
@@ -81,8 +81,15 @@ class _View:
 
 
 class Workspace:
+    """A folder's repository kept loaded. A folder inside a git work tree serves that repository
+    (its root, index, settings and repository-relative paths), narrowed to the folder's files
+    (`scope`), as the command line does (`scan.locate`)."""
+
     def __init__(self, root: str, settings: Settings | None = None, index_path: str | None = None):
-        self.root = os.path.realpath(root)
+        try:
+            self.root, self.scope = locate(root)
+        except NotADirectoryError:  # loading says so, where a front end reports it
+            self.root, self.scope = os.path.realpath(root), ""
         self.settings = settings or load_settings(self.root)
         self.index_path = index_path
         self.buffers: dict[str, str] = {}   # path → unsaved text, as the editor last sent it
@@ -95,8 +102,11 @@ class Workspace:
 
     def relpath(self, path: str) -> str:
         """The repository path of an absolute or root-relative path; OutsideWorkspace when it (or a
-        symlink on the way) leads outside the root."""
-        return confine(self.root, path)
+        symlink on the way) leads outside the root, or outside the scope folder."""
+        rel = confine(self.root, path)
+        if not in_scope(rel, self.scope):
+            raise OutsideWorkspace(f"{path} is outside the workspace folder {os.path.join(self.root, self.scope)}")
+        return rel
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -108,8 +118,8 @@ class Workspace:
         """Scan and index the repository (only what changed since the last index is parsed) and
         make it the base the buffers overlay."""
         st = self.settings
-        repo = load_repository(self.root, ScanOptions.from_settings(st), encoding=st.encoding, index_path=self.index_path,
-                               progress=progress)
+        options = dataclasses.replace(ScanOptions.from_settings(st), scope=self.scope)
+        repo = load_repository(self.root, options, encoding=st.encoding, index_path=self.index_path, progress=progress)
         stamp = self._disk_stamp(repo)
         old = self._base
         same = old and old.repo.encoding == repo.encoding and old.packer.redactor.enabled == st.redact

@@ -23,13 +23,32 @@ from urllib.parse import unquote, urlparse
 
 from lsprotocol import types as t
 from lsprotocol.converters import get_converter
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
+from repoctx_server import listen_address
 from repoctx import (ConfigError, Focus, GitError, NoEdit, OutsideWorkspace, PackError, RequestError, Settings,
-                     Workspace, __version__, confine, from_client, load_settings, plan_edit, result_dict)
+                     Workspace, __version__, confine, from_client, load_settings, locate, plan_edit, result_dict)
 
 log = logging.getLogger("repoctx.server")
+
+
+class _AnsweredErrors(logging.Filter):
+    """pygls logs every error a handler raises with its full traceback. An InvalidParams or a
+    RequestFailed is the answer to a bad or early request, not a fault of the server: it is logged
+    as one line. Internal errors (bugs) keep their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, JsonRpcException) and not isinstance(exc, JsonRpcInternalError):
+            what = record.getMessage().split("\n", 1)[0][:200]  # the request, not all its params
+            record.msg, record.args = "%s: answered %s: %s", (what, type(exc).__name__, exc)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+logging.getLogger("pygls.protocol.json_rpc").addFilter(_AnsweredErrors())
 
 #: How long a request waits for the first index of its workspace before it fails.
 WAIT_SECONDS = 60.0
@@ -80,7 +99,7 @@ class RepoctxServer(LanguageServer):
         if not isinstance(uri, str) or not uri.startswith("file:"):
             raise JsonRpcInvalidParams(f"not a file URI: {uri!r}")
         path = unquote(urlparse(uri).path)
-        for folder in sorted(self.folders, key=lambda f: -len(f.ws.root)):
+        for folder in sorted(self.folders, key=lambda f: (-len(f.ws.root), -len(f.ws.scope))):  # innermost first
             try:
                 return folder, folder.ws.relpath(path)
             except OutsideWorkspace:
@@ -100,8 +119,8 @@ class RepoctxServer(LanguageServer):
     # -- loading ---------------------------------------------------------------------------------
 
     def add_folder(self, root: str) -> None:
-        try:
-            settings = load_settings(root).merged(**from_client(self.options))
+        try:  # a folder inside a repository serves that repository, narrowed to the folder
+            settings = load_settings(locate(root)[0]).merged(**from_client(self.options))
         except ConfigError as exc:
             self.window_show_message(t.ShowMessageParams(t.MessageType.Error, f"repoctx: {exc}"))
             settings = Settings()
@@ -426,17 +445,22 @@ symbols.register(server)
 __all__ = ["server", "main"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """`repoctx serve`'s flags (the README's command table lists them: tests/test_help.py)."""
     ap = argparse.ArgumentParser(prog="repoctx serve", description="run the repoctx language server")
     ap.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
-    ap.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP port instead (for debugging)")
+    ap.add_argument("--tcp", metavar="[HOST:]PORT", type=listen_address,
+                    help="listen on a TCP port instead (for debugging; host 127.0.0.1 unless given)")
     ap.add_argument("--log", metavar="FILE", help="write a debug log to FILE")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.log:
         logging.basicConfig(filename=args.log, level=logging.DEBUG)
     if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        server.start_tcp(host or "127.0.0.1", int(port))
+        server.start_tcp(*args.tcp)
     else:
         server.start_io()
     return 0

@@ -30,6 +30,7 @@ import anyio
 import mcp_types as types
 from mcp.server.lowlevel import Server
 
+from repoctx_server import listen_address
 from repoctx import (ChangedOnDisk, ConfigError, GitError, NoEdit, OutsideWorkspace, PackError, RequestError,
                      Workspace, __version__, format_plan, parse_focus, plan_edit, result_dict, write_edit)
 
@@ -395,19 +396,6 @@ async def serve_stdio(server: Server) -> None:
         await server.run(read, write, server.create_initialization_options())
 
 
-def parse_listen(text: str) -> tuple[str, int]:
-    """'[HOST:]PORT' (HOST may be '[v6]') → (host, port); 127.0.0.1 when no host is given."""
-    host, sep, port = text.rpartition(":")
-    host = host.strip("[]") if sep else "127.0.0.1"
-    try:
-        number = int(port)
-    except ValueError:
-        raise ValueError(f"--http {text!r}: expected [HOST:]PORT") from None
-    if not 0 <= number <= 65535:
-        raise ValueError(f"--http {text!r}: port must be 0-65535")
-    return host or "127.0.0.1", number
-
-
 class _StaticToken:
     """The one bearer token given with --token (compared in constant time)."""
 
@@ -454,30 +442,31 @@ def serve_http(server: Server, host: str, port: int, token: str | None, allow_ho
     uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")).run(sockets=[sock])
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """`repoctx mcp`'s flags (the README's command table lists them: tests/test_help.py)."""
     ap = argparse.ArgumentParser(prog="repoctx mcp", description="run the repoctx MCP server for coding agents")
-    ap.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="repositories to serve (default: .)")
-    ap.add_argument("--http", metavar="[HOST:]PORT", help="serve Streamable HTTP at /mcp instead of stdio "
+    ap.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="repositories (or folders inside one, narrowed to them) to serve (default: .)")
+    ap.add_argument("--http", metavar="[HOST:]PORT", type=listen_address, help="serve Streamable HTTP at /mcp instead of stdio "
                                                          "(host 127.0.0.1 unless given)")
     ap.add_argument("--token", default=os.environ.get("REPOCTX_MCP_TOKEN"),
                     help="bearer token HTTP clients must send (default $REPOCTX_MCP_TOKEN); required off loopback")
     ap.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                     help="another Host/Origin name clients reach the server by (DNS-rebinding check)")
     ap.add_argument("--log", metavar="FILE", help="write a debug log to FILE")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(filename=args.log, level=logging.DEBUG if args.log else logging.WARNING)
     for p in args.paths:
         if not os.path.isdir(p):
             print(f"repoctx: error: not a folder: {os.path.abspath(p)}", file=sys.stderr)
             return 1
     if args.http:
-        try:
-            host, port = parse_listen(args.http)
-        except ValueError as exc:
-            print(f"repoctx: error: {exc}", file=sys.stderr)
-            return 1
+        host, port = args.http
         if host not in LOOPBACK and not args.token:
-            print(f"repoctx: error: --http {args.http} listens beyond this machine; give --token TOKEN (or set "
+            print(f"repoctx: error: --http {host}:{port} listens beyond this machine; give --token TOKEN (or set "
                   f"REPOCTX_MCP_TOKEN), and clients send 'Authorization: Bearer TOKEN'", file=sys.stderr)
             return 2
         server, _ = build_server(args.paths)

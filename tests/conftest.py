@@ -44,7 +44,8 @@ def make_repo(root: Path, files: dict[str, str | bytes], commit: bool = True) ->
     return root
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`repoctx ARGS` as a user runs it: a separate process."""
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input: str | None = None
+            ) -> subprocess.CompletedProcess:
+    """`repoctx ARGS` as a user runs it: a separate process (`input` on its stdin)."""
     return subprocess.run([sys.executable, "-m", "repoctx", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+                          env={**os.environ, **(env or {})}, timeout=300, input=input)

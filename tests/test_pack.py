@@ -201,7 +201,7 @@ def test_formats_parse_back(py_repo, tmp_path):
     assert root.tag == "context"
     assert "<tags> & ampersands" in "".join(f.text for f in root.iter("file") if f.get("path") == "docs/notes.md")
     md = Packer(py_repo).pack(PackRequest("notes fences", budget=200_000, format="markdown")).text
-    assert "````\n# Notes" in md  # the fence is longer than the ``` inside the file
+    assert "````markdown\n# Notes" in md  # the fence is longer than the ``` inside the file
     fences = re.findall(r"^(`{3,})", md, flags=re.M)
     assert len(fences) % 2 == 0
     out = tmp_path / "pack.json"

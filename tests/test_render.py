@@ -223,3 +223,15 @@ def test_rendering_is_byte_identical_in_process_and_across_hash_seeds(repo):
         assert r.returncode == 0, r.stderr
         outs.add(r.stdout)
     assert len(outs) == 1 and "func Peek" in outs.pop()
+
+
+def test_markdown_fences_name_the_language_of_files_without_a_grammar(tmp_path):
+    repo = load_repository(str(make_repo(tmp_path / "r", {
+        "conf.json": '{"a": 1}\n', "ci.yaml": "on: push\n", "ci2.yml": "a: 1\n", "pyproject.toml": "[x]\n",
+        "Makefile": "all:\n\ttrue\n", "run.sh": "echo hi\n", "notes.unknownext": "hello\n", "m.py": "x = 1\n",
+        "q.sql": "select 1;\n"})))
+    md = Packer(repo).pack(PackRequest(budget=100_000, format="markdown", mode="whole")).text
+    infos = dict(re.findall(r"^## (\S+)\n\n```(\w*)\n", md, flags=re.M))
+    assert infos == {"conf.json": "json", "ci.yaml": "yaml", "ci2.yml": "yaml", "pyproject.toml": "toml",
+                     "Makefile": "makefile", "run.sh": "bash", "notes.unknownext": "text", "m.py": "python",
+                     "q.sql": "sql"}

@@ -46,9 +46,27 @@ def test_blob_shas_match_git_for_clean_modified_and_untracked_files(tmp_path):
 def test_repoctxignore_and_globs(tmp_path):
     repo = make_repo(tmp_path / "r", {"src/a.py": PY, "src/gen/b.py": PY, "docs/x.md": "# x\n",
                                       ".repoctxignore": "src/gen/\n"})
-    assert paths(scan(str(repo))) == [".repoctxignore", "docs/x.md", "src/a.py"]
+    assert paths(scan(str(repo))) == ["docs/x.md", "src/a.py"]
     assert paths(scan(str(repo), ScanOptions(include=("src/",)))) == ["src/a.py"]
-    assert paths(scan(str(repo), ScanOptions(exclude=("*.md", ".repoctxignore")))) == ["src/a.py"]
+    assert paths(scan(str(repo), ScanOptions(exclude=("*.md",)))) == ["src/a.py"]
+
+
+def test_repoctx_settings_files_are_not_packed(tmp_path):
+    repo = make_repo(tmp_path / "r", {"a.py": PY, ".repoctx.toml": 'budget = "8k"\n', ".repoctxignore": "x/\n",
+                                      "pkg/.repoctx.toml": "", "pyproject.toml": "[project]\nname = 'a'\n"})
+    result = scan(str(repo))
+    assert paths(result) == ["a.py", "pyproject.toml"]
+    assert reasons(result) == {".repoctx.toml": "repoctx-config", ".repoctxignore": "repoctx-config",
+                               "pkg/.repoctx.toml": "repoctx-config"}
+
+
+def test_a_scope_keeps_the_files_under_it_with_repository_paths(tmp_path):
+    repo = make_repo(tmp_path / "r", {"top.py": PY, "lib/a.py": PY, "lib/sub/b.py": PY, "library.py": PY,
+                                      "lib/node_modules/m.js": "x", "vendor/v/c.py": PY})
+    result = scan(str(repo), ScanOptions(scope="lib"))
+    assert paths(result) == ["lib/a.py", "lib/sub/b.py"] and result.scope == "lib"
+    assert reasons(result) == {"lib/node_modules/m.js": "ignored-folder"}  # nothing outside the scope
+    assert paths(scan(str(repo), ScanOptions(scope="vendor/v"))) == ["vendor/v/c.py"]  # asked for: read
 
 
 def test_size_cap_and_symlinks_are_skipped_with_reasons(tmp_path):

@@ -34,6 +34,7 @@ class Repository:
     report: IndexReport
     overlay: dict[str, str] = field(default_factory=dict)  # unsaved editor buffers, by path
     index_path: str | None = None      # the SQLite index these facts came from (caches live beside it)
+    scope: str = ""                    # the repository-relative folder the files were narrowed to ("" = all)
 
     @cached_property
     def graph(self):
@@ -133,4 +134,5 @@ def load_repository(root: str, options: ScanOptions = ScanOptions(), encoding: s
         files[f.path], facts[f.path], tokens[f.path] = f, fa, count
     skipped.sort(key=lambda s: s.path)
     return Repository(root=result.root, encoding=enc, is_git=result.is_git, files=files, facts=facts,
-                      tokens=tokens, skipped=skipped, report=report, index_path=index_path)
+                      tokens=tokens, skipped=skipped, report=report, index_path=index_path,
+                      scope=result.scope)

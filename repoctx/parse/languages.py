@@ -319,6 +319,43 @@ PLAIN_FILENAMES: dict[str, str] = dict.fromkeys(
      "Procfile", "BUILD", "WORKSPACE", "Justfile", "justfile", ".bashrc", ".zshrc", ".profile"), "#")
 
 
+#: The Markdown fence info string of files without a grammar, by extension or file name (a grammar's
+#: files are fenced with its name: python, go, tsx, ...); anything else is fenced as `text`.
+FENCE_NAMES: dict[str, str] = {
+    **dict.fromkeys((".json", ".jsonc", ".json5", ".ipynb"), "json"), ".yaml": "yaml", ".yml": "yaml",
+    ".toml": "toml", ".ini": "ini", ".cfg": "ini", ".conf": "ini", ".properties": "properties",
+    ".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt": "text", ".csv": "csv", ".tsv": "tsv",
+    ".xml": "xml", ".svg": "xml", ".xsd": "xml", ".xsl": "xml", ".plist": "xml", ".csproj": "xml",
+    ".html": "html", ".htm": "html", ".xhtml": "html", ".vue": "vue", ".svelte": "svelte",
+    ".css": "css", ".scss": "scss", ".less": "less", ".sql": "sql", ".graphql": "graphql", ".gql": "graphql",
+    ".sh": "bash", ".bash": "bash", ".zsh": "zsh", ".fish": "fish", ".ps1": "powershell", ".psm1": "powershell",
+    ".bat": "batch", ".cmd": "batch", ".lua": "lua", ".swift": "swift", ".scala": "scala", ".sc": "scala",
+    ".dart": "dart", ".m": "objectivec", ".mm": "objectivec", ".zig": "zig", ".proto": "protobuf",
+    ".gradle": "groovy", ".groovy": "groovy", ".sol": "solidity", ".hs": "haskell", ".elm": "elm",
+    ".ex": "elixir", ".exs": "elixir", ".erl": "erlang", ".hrl": "erlang", ".clj": "clojure", ".cljs": "clojure",
+    ".edn": "clojure", ".el": "elisp", ".lisp": "lisp", ".scm": "scheme", ".rkt": "racket", ".r": "r",
+    ".pl": "perl", ".pm": "perl", ".jl": "julia", ".nim": "nim", ".cr": "crystal", ".coffee": "coffeescript",
+    ".tf": "hcl", ".tfvars": "hcl", ".hcl": "hcl", ".nix": "nix", ".cmake": "cmake", ".mk": "makefile",
+    ".make": "makefile", ".dockerfile": "dockerfile", ".tex": "latex", ".sty": "latex", ".ml": "ocaml",
+    ".mli": "ocaml", ".fs": "fsharp", ".fsx": "fsharp", ".vim": "vim", ".diff": "diff", ".patch": "diff",
+    ".glsl": "glsl", ".hlsl": "hlsl", ".wgsl": "wgsl", ".bzl": "starlark", ".star": "starlark",
+    ".f90": "fortran", ".f95": "fortran", ".f03": "fortran", ".asm": "asm", ".s": "asm", ".v": "verilog",
+    ".sv": "systemverilog", ".vhd": "vhdl", ".vhdl": "vhdl", ".awk": "awk", ".tcl": "tcl",
+    "Makefile": "makefile", "GNUmakefile": "makefile", "makefile": "makefile", "Dockerfile": "dockerfile",
+    "Containerfile": "dockerfile", "CMakeLists.txt": "cmake", "Jenkinsfile": "groovy", "BUILD": "starlark",
+    "WORKSPACE": "starlark", ".bashrc": "bash", ".zshrc": "zsh", ".profile": "bash",
+}
+
+
+def fence_language(path: str, language: str | None = None) -> str:
+    """The info string a Markdown fence of this file carries: its grammar's name, else what its
+    extension or name says (json, yaml, toml, ...), else `text`."""
+    if language:
+        return language
+    base = posixpath.basename(path)
+    return FENCE_NAMES.get(base) or FENCE_NAMES.get(posixpath.splitext(base)[1].lower(), "text")
+
+
 def language_for_path(path: str) -> str | None:
     """The grammar for a repository path by its extension or well-known file name; None if none."""
     base = posixpath.basename(path)
