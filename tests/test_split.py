@@ -304,3 +304,13 @@ def test_copy_says_what_to_do_when_no_clipboard_works(cli_repo, tmp_path):
     r = run_cli("pack", str(cli_repo), "--copy", env={"PATH": path, "DISPLAY": "", "WAYLAND_DISPLAY": ""})
     assert r.returncode == 1 and "this session has no clipboard (neither WAYLAND_DISPLAY nor DISPLAY is set)" in r.stderr
     assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_parts_carry_no_secret_and_say_where_redactions_are(tmp_path):
+    key = "AKIA" + "QWERTYUIOPASDFGH"
+    files = {"conf.py": f'AWS_ACCESS_KEY_ID = "{key}"\n', **{f"m{i}.py": py_module(6) for i in range(4)}}
+    repo = load_repository(str(make_repo(tmp_path / "r", files)))
+    result, parts = parts_of(repo, "whole", "xml", 1500)
+    assert len(parts) >= 3 and result.redactions
+    assert not any(key in p.written for p in parts)
+    assert [r for p in parts for r in p.result.redactions] == result.redactions

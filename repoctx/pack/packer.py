@@ -24,7 +24,7 @@ from repoctx.pack.fit import largest_fit
 from repoctx.pack.request import STAGED, WORKTREE, PackRequest
 from repoctx.render import PART_SEP, FileSlice, elision_marker, file_slice, merge_spans, render, render_parts
 from repoctx.secrets import Redactor
-from repoctx.tokens import count, count_parts, get_encoding
+from repoctx.tokens import count, count_parts, counts_cache, get_encoding
 
 if TYPE_CHECKING:  # retrieval, closures and the map (and numpy) load on a slice pack's first use
     from repoctx.index.load import Repository
@@ -201,8 +201,7 @@ class Packer:
         rendered in turn, not kept: at most one file's lines are held beside the text."""
         slices = [file_slice(self.repo, p, ((1, f.lines),) if f.lines else ()) for p, f in sorted(self.repo.facts.items())]
         parts = render_parts(None, slices, self.streamed_lines, fmt, line_numbers, self._diff)
-        cache = os.path.join(os.path.dirname(self.repo.index_path), "counts.marshal") if self.repo.index_path else None
-        tokens = count_parts(parts, PART_SEP, self.enc, cache)
+        tokens = count_parts(parts, PART_SEP, self.enc, counts_cache(self.repo.index_path))
         return PART_SEP.join(parts), tokens, slices
 
     def pack(self, request: PackRequest) -> PackResult:

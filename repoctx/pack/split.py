@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass, replace
 
 from repoctx.model import PackedFile, PackResult, Rendering
-from repoctx.render import FileSlice, render, written
-from repoctx.tokens import count, get_encoding
+from repoctx.render import PART_SEP, FileSlice, render, render_parts, written
+from repoctx.tokens import count, count_each, counts_cache, get_encoding
 
 
 class SplitError(ValueError):
@@ -55,7 +55,7 @@ def split_pack(result: PackResult, limit: int, repo) -> list[Part]:
     if r is None:
         raise SplitError("this pack cannot be split: it does not say what it was rendered from")
     splitter = _Splitter(result, r, limit, repo)
-    n = 1
+    n = len(splitter.fill(1, exact=False))  # a first guess from the items' counts alone
     for _ in range(12):  # the parts' count is in every part's frame: settle it
         groups = splitter.fill(n)
         if len(groups) == n:
@@ -100,6 +100,12 @@ class _Splitter:
         self.items: list[Item] = ([("map", r.map_text)] if r.map_text else []) + [("file", s) for s in r.slices]
         self.items += ([("callers", r.callers)] if r.callers else []) + ([("diff", r.diff)] if r.diff else [])
         self._costs: dict[tuple[Item, int], int] = {}
+        if r.format != "json" and self.items:  # each item's count, as the whole pack counted it
+            rendered = render_parts(r.map_text, list(r.slices), r.lines_of, r.format, r.line_numbers, r.diff,
+                                    r.callers)
+            first = 1 if r.format == "xml" else 0
+            each = count_each(rendered, PART_SEP, self.enc, counts_cache(getattr(repo, "index_path", None)))
+            self._costs.update(((item, 1), c) for item, c in zip(self.items, each[first:]))
         self._depth: dict[str, tuple[list[int], set[int]]] = {}
         self._checked: dict[tuple, Part] = {}
 
@@ -133,10 +139,11 @@ class _Splitter:
         return self.part(items, part).tokens
 
     def cost(self, item: Item, n: int) -> int:
-        """What an item adds to a part (exact on its own; parts are checked whole in the end)."""
-        key = (item, n)
+        """What an item adds to a part: exact alone in part 1 of 1 (the frames of other parts differ by
+        their numbers' tokens at most; every part is counted whole before it is taken)."""
+        key = (item, 1)
         if key not in self._costs:
-            self._costs[key] = self.size([item], (1, n)) - self.overhead(n)
+            self._costs[key] = self.size([item], (1, 1)) - self.overhead(1)
         return self._costs[key]
 
     def overhead(self, n: int) -> int:
@@ -147,8 +154,9 @@ class _Splitter:
 
     # -- filling ---------------------------------------------------------------------------------
 
-    def fill(self, n: int) -> list[list[Item]]:
-        """The items grouped into parts, each checked exactly as part i of n."""
+    def fill(self, n: int, exact: bool = True) -> list[list[Item]]:
+        """The items grouped into parts, each checked exactly as part i of n (or, not `exact`, by the
+        sum of its items' counts)."""
         frame = self.overhead(n)
         if frame >= self.limit:
             raise SplitError(f"--split {self.limit:,} is below the {frame:,} tokens a part takes with nothing in it; "
@@ -162,7 +170,7 @@ class _Splitter:
         def close():
             nonlocal current, used
             i = len(groups) + 1
-            while (got := self.checked(current, (i, n))).tokens > self.limit:
+            while exact and (got := self.checked(current, (i, n))).tokens > self.limit:
                 if len(current) > 1:
                     queue.append(current.pop())  # the estimate was short: the last item moves on
                     continue
