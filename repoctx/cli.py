@@ -172,7 +172,15 @@ def write_output(text: str, target: str | None) -> None:
 def cmd_pack(args: argparse.Namespace) -> int:
     from repoctx.pack.packer import Packer
     from repoctx.pack.request import STAGED, WORKTREE, PackRequest, parse_focus
-    from repoctx.render import result_dict
+    from repoctx.render import written
+    if args.split and not args.output:
+        print("repoctx: error: --split needs -o NAME.xml: the parts are written as NAME.1.xml ... NAME.n.xml",
+              file=sys.stderr)
+        return 2
+    if args.split and args.copy:
+        print("repoctx: error: --copy takes one text and --split makes several: copy a part from its file, "
+              "or leave out --split", file=sys.stderr)
+        return 2
     query = args.query or ""
     if args.query_file:
         try:
@@ -185,11 +193,28 @@ def cmd_pack(args: argparse.Namespace) -> int:
     request = PackRequest.from_settings(st, query=query, focus=[parse_focus(f, repo.root) for f in args.focus],
                                         diff=diff, origin="--")
     result = Packer(repo, redact=st.redact).pack(request)
-    out = json.dumps(result_dict(result), indent=1) + "\n" if st.format == "json" else result.text
-    write_output(out, args.output)
     whole = sum(f.whole for f in result.files)
-    print(f"repoctx: {result.mode}: {result.tokens:,}/{result.budget:,} tokens, {whole} files whole, "
-          f"{len(result.files) - whole} files sliced, {result.encoding}, {result.seconds:.2f}s", file=sys.stderr)
+    summary = (f"repoctx: {result.mode}: {result.tokens:,}/{result.budget:,} tokens, {whole} files whole, "
+               f"{len(result.files) - whole} files sliced, {result.encoding}, {result.seconds:.2f}s")
+    if args.split:
+        from repoctx.pack.split import split_pack, write_parts
+        parts = split_pack(result, args.split, repo)
+        paths, removed, kept = write_parts(parts, args.output)
+        summary += (f"; {len(parts)} part(s) of at most {args.split:,} tokens: "
+                    + ", ".join(f"{p} {part.tokens:,}" for p, part in zip(paths, parts)))
+    else:
+        out = written(result, st.format)
+        if args.output or not args.copy:
+            write_output(out, args.output)
+        if args.copy:
+            from repoctx.clipboard import copy
+            summary += f"; copied to the clipboard ({copy(out)})"
+    print(summary, file=sys.stderr)
+    if args.split and removed:
+        print(f"repoctx: removed {len(removed)} part(s) an earlier run left beyond this one's: {', '.join(removed)}",
+              file=sys.stderr)
+    if args.split and kept:
+        print(f"repoctx: warning: kept {', '.join(kept)}: named like a part but not a repoctx pack", file=sys.stderr)
     report_secrets(result.redactions, result.secret_files)
     outputs = [s.path for s in repo.skipped if s.reason == "repoctx-output"]
     if outputs:
@@ -392,6 +417,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default xml)")
     p.add_argument("--line-numbers", action="store_true", default=None, help="prefix each code line with its number")
     p.add_argument("-o", "--output", metavar="FILE", help="write the pack here (atomically) instead of stdout")
+    p.add_argument("--split", type=parse_size, default=None, metavar="TOKENS",
+                   help="write the pack in parts of at most TOKENS each (e.g. 100k), cut between files (a larger "
+                        "file between definitions): -o NAME.xml gives NAME.1.xml ... NAME.n.xml, the map in the "
+                        "first; --budget stays the total")
+    p.add_argument("--copy", action="store_true",
+                   help="put the pack on the clipboard (wl-copy, xclip, xsel or pbcopy, as the session has); "
+                        "with -o, write the file too")
     p.add_argument("--no-redact", action="store_true",
                    help="pack secrets as they are (no redaction) and include secret files (.env, keys): use with care")
     p.set_defaults(func=cmd_pack, usage_error=p.error)
@@ -490,7 +522,8 @@ def main(argv: list[str] | None = None) -> int:
 #: Named, not imported: a command that never loaded a module cannot have raised its error.
 _ERRORS = {"repoctx.pack.packer.PackError": 3, "repoctx.eval.tasks.EvalError": 1, "repoctx.git.GitError": 1,
            "repoctx.index.store.IndexError_": 1, "repoctx.pack.request.RequestError": 1,
-           "repoctx.tokens.EncodingUnavailable": 1, "repoctx.settings.ConfigError": 1}
+           "repoctx.tokens.EncodingUnavailable": 1, "repoctx.settings.ConfigError": 1,
+           "repoctx.pack.split.SplitError": 2, "repoctx.clipboard.ClipboardError": 1}
 
 
 def _message(exc: Exception) -> str:

@@ -6,8 +6,8 @@ Paths are repository-relative POSIX strings; lines are 1-based and inclusive.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +158,25 @@ class PackResult:
     redactions: list[tuple[str, int, str]] = field(default_factory=list)  # (path, line, secret type) packed redacted
     secret_files: list[str] = field(default_factory=list)  # files left out because they are secrets by nature
     warnings: list[str] = field(default_factory=list)  # what the user should know: a query that matched little, …
+    #: What `text` was rendered from, so it can be rendered again in parts (`pack/split.py`).
+    rendering: Rendering | None = field(default=None, repr=False, compare=False)
+    #: A part of a split pack: part `part` of `parts` (both 0 for a pack that is not split).
+    part: int = 0
+    parts: int = 0
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """A pack's selection as the renderer takes it (`render.render_parts`): the map, the file slices
+    in order, the call sites listed, the change's diff, the format, and the packed (redacted) lines
+    of each file."""
+    map_text: str | None
+    slices: tuple[Any, ...]       # render.FileSlice, in the order rendered
+    callers: str | None
+    diff: str | None
+    format: str
+    line_numbers: bool
+    lines_of: Callable[[str], list[str]]
 
 
 @dataclass(frozen=True)

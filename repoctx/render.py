@@ -7,6 +7,7 @@ backtick run in the content, and the same selection always renders to the same b
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,11 +112,24 @@ def _attr(value: str) -> str:
 
 
 def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[str], list[str]],
-           fmt: str = "xml", line_numbers: bool = False, diff: str | None = None, callers: str | None = None) -> str:
+           fmt: str = "xml", line_numbers: bool = False, diff: str | None = None, callers: str | None = None,
+           part: tuple[int, int] | None = None) -> str:
     """The whole pack: the map (if any) first, then each file in the given order, then the call
     sites not shown as code (`callers`, one line per symbol), then the diff of the change being
-    packed (if any): the most query-specific part last."""
-    return PART_SEP.join(render_parts(map_text, slices, lines_of, fmt, line_numbers, diff, callers))
+    packed (if any): the most query-specific part last. With `part` = (i, n), the text is part i of
+    a pack split in n (`pack/split.py`) and says so first."""
+    return PART_SEP.join(render_parts(map_text, slices, lines_of, fmt, line_numbers, diff, callers, part))
+
+
+def part_header(fmt: str, part: tuple[int, int]) -> str:
+    """How a part of a split pack says which it is, in the format's own syntax (xml and json: the
+    root element's attributes)."""
+    i, n = part
+    if fmt in ("xml", "json"):
+        return f'<context part="{i}" of="{n}">'
+    if fmt == "markdown":
+        return f"# repoctx pack, part {i} of {n}"
+    return f"=== repoctx pack, part {i} of {n} ==="
 
 
 #: What joins the parts `render_parts` gives into the pack.
@@ -124,11 +138,13 @@ PART_SEP = "\n\n"
 
 def render_parts(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[str], list[str]],
                  fmt: str = "xml", line_numbers: bool = False, diff: str | None = None,
-                 callers: str | None = None) -> list[str]:
+                 callers: str | None = None, part: tuple[int, int] | None = None) -> list[str]:
     """`render`'s text as its parts (the map, each file, ...), to be joined by `PART_SEP`."""
     parts: list[str] = []
+    if part and fmt in ("markdown", "plain"):
+        parts.append(part_header(fmt, part))
     if fmt in ("xml", "json"):
-        parts.append("<context>")
+        parts.append(part_header(fmt, part) if part else "<context>")
         if map_text:
             parts.append(f"<map>\n{_cdata(map_text)}\n</map>")
         for s in slices:
@@ -176,4 +192,12 @@ def result_dict(result) -> dict:
             "text": result.text,
             "files": [{"path": f.path, "spans": f.spans, "whole": f.whole} for f in result.files],
             "redacted": [{"path": p, "line": n, "type": k} for p, n, k in result.redactions],
-            "secret_files_left_out": list(result.secret_files), "warnings": list(result.warnings)}
+            "secret_files_left_out": list(result.secret_files), "warnings": list(result.warnings),
+            **({"part": result.part, "parts": result.parts} if result.parts else {})}
+
+
+def written(result, fmt: str) -> str:
+    """A `PackResult` as `repoctx pack` writes it in format `fmt`: the `json` object, or the text."""
+    if fmt == "json":
+        return json.dumps(result_dict(result), indent=1) + "\n"
+    return result.text

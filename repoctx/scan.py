@@ -139,10 +139,12 @@ def git_blob_sha(data: bytes) -> str:
 
 
 #: How repoctx's own renderings begin (render.py): xml and the json object holding it, and markdown
-#: and plain packs (with their map, or a file header followed by a second one).
+#: and plain packs (with their map, or a file header followed by a second one); a part of a split
+#: pack (`pack/split.py`) begins with its part line or attributes.
 _PACK_START = re.compile(
-    rb'\A(?:\xef\xbb\xbf)?\s*(?:<context>\s*<(?:map>|file path="|callers>|diff>|/context>)'
+    rb'\A(?:\xef\xbb\xbf)?\s*(?:<context(?: part="\d+" of="\d+")?>\s*<(?:map>|file path="|callers>|diff>|/context>)'
     rb'|\{\s*"mode": "(?:whole|slice)",\s*"encoding": '
+    rb'|(?:# repoctx pack, part \d+ of \d+|=== repoctx pack, part \d+ of \d+ ===)\r?\n(?:\r?\n(?:## |=== )|\Z)'
     rb'|## Repository map\r?\n\r?\n```|=== repository map ===\r?\n'
     rb'|## \S+(?: \(lines [\d,-]+\))?\r?\n\r?\n```[\s\S]*?\n```+\r?\n\r?\n## \S'
     rb'|=== \S+(?: \(lines [\d,-]+\))? ===\r?\n[\s\S]*?\n\r?\n=== \S)')

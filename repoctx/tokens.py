@@ -232,6 +232,11 @@ def _bpe_openai(name: str):
     return module.tokenizer_for_encoding(base) if base in module.supported_encodings() else None
 
 
+def counts_cache(index_path: str | None) -> str | None:
+    """Where the counts of pack parts are remembered for the index at `index_path` (None: nowhere)."""
+    return os.path.join(os.path.dirname(index_path), "counts.marshal") if index_path else None
+
+
 def count_parts(parts: list[str], sep: str, encoding: Encoding, cache_path: str | None = None) -> int:
     """Exact count of `sep.join(parts)` as the sum of its parts' counts, each remembered by content
     in `cache_path` (a warm whole pack then counts only what changed). Exact because each part after
@@ -241,6 +246,12 @@ def count_parts(parts: list[str], sep: str, encoding: Encoding, cache_path: str 
     if not (sep.endswith("\n") and encoding.name in OFFLINE
             and all(p[:1] and not p[0].isspace() and p[0] != "/" for p in parts[1:])):
         return count(sep.join(parts), encoding)
+    return sum(count_each(parts, sep, encoding, cache_path))
+
+
+def count_each(parts: list[str], sep: str, encoding: Encoding, cache_path: str | None = None) -> list[int]:
+    """The count of each part followed by `sep` (the last one alone), remembered by content in
+    `cache_path` as `count_parts` does."""
     known: dict[bytes, int] = {}
     if cache_path:
         try:
@@ -251,7 +262,7 @@ def count_parts(parts: list[str], sep: str, encoding: Encoding, cache_path: str 
         except (OSError, EOFError, ValueError, TypeError):
             known = {}
     used: dict[bytes, int] = {}
-    total = 0
+    each = []
     for i, part in enumerate(parts):
         piece = part + sep if i < len(parts) - 1 else part
         key = hashlib.blake2b(piece.encode("utf-8", "surrogatepass"), digest_size=16).digest()
@@ -259,14 +270,14 @@ def count_parts(parts: list[str], sep: str, encoding: Encoding, cache_path: str 
         if n is None:
             n = count(piece, encoding)
         used[key] = n
-        total += n
+        each.append(n)
     if cache_path and used.keys() - known.keys():
         keep = {**known, **used} if len(known) + len(used) <= COUNTS_KEPT else used  # other formats' parts too
         try:  # a failure only costs counting again next time
             write_atomic(cache_path, marshal.dumps(((COUNTS_VERSION, encoding.name), keep)))
         except OSError:
             pass
-    return total
+    return each
 
 
 COUNTS_VERSION = 1

@@ -19,12 +19,12 @@ import time
 from typing import TYPE_CHECKING
 
 from repoctx.git import read_change
-from repoctx.model import Focus, PackedFile, PackResult
+from repoctx.model import Focus, PackedFile, PackResult, Rendering
 from repoctx.pack.fit import largest_fit
 from repoctx.pack.request import STAGED, WORKTREE, PackRequest
 from repoctx.render import PART_SEP, FileSlice, elision_marker, file_slice, merge_spans, render, render_parts
 from repoctx.secrets import Redactor
-from repoctx.tokens import count, count_parts, get_encoding
+from repoctx.tokens import count, count_parts, counts_cache, get_encoding
 
 if TYPE_CHECKING:  # retrieval, closures and the map (and numpy) load on a slice pack's first use
     from repoctx.index.load import Repository
@@ -189,19 +189,19 @@ class Packer:
                 out.append(f"{c.symbol} ({c.path}) called at {', '.join(fresh)}" + (f", +{more} more" if more else ""))
         return "\n".join(out)
 
+    def streamed_lines(self, path: str) -> list[str]:
+        """`lines`, not kept (a whole pack reads each file once)."""
+        if path in self._lines:
+            return self._lines[path]
+        key = None if path in self.repo.overlay else self.repo.files[path].blob_sha
+        return self.redactor.file_lines(path, self.repo.text(path), key)
+
     def whole(self, fmt: str, line_numbers: bool) -> tuple[str, int, list[FileSlice]]:
         """The whole repository rendered and counted. Each file's lines are read, redacted and
         rendered in turn, not kept: at most one file's lines are held beside the text."""
-        def lines(path: str) -> list[str]:
-            if path in self._lines:
-                return self._lines[path]
-            key = None if path in self.repo.overlay else self.repo.files[path].blob_sha
-            return self.redactor.file_lines(path, self.repo.text(path), key)
-
         slices = [file_slice(self.repo, p, ((1, f.lines),) if f.lines else ()) for p, f in sorted(self.repo.facts.items())]
-        parts = render_parts(None, slices, lines, fmt, line_numbers, self._diff)
-        cache = os.path.join(os.path.dirname(self.repo.index_path), "counts.marshal") if self.repo.index_path else None
-        tokens = count_parts(parts, PART_SEP, self.enc, cache)
+        parts = render_parts(None, slices, self.streamed_lines, fmt, line_numbers, self._diff)
+        tokens = count_parts(parts, PART_SEP, self.enc, counts_cache(self.repo.index_path))
         return PART_SEP.join(parts), tokens, slices
 
     def pack(self, request: PackRequest) -> PackResult:
@@ -225,7 +225,8 @@ class Packer:
                 if tokens <= budget:
                     empty = [] if self.repo.files else ["the pack is empty: the repository has no file to pack "
                                                         "(see `repoctx stats` for what was skipped and why)"]
-                    return self._result("whole", budget, text, tokens, slices, start, (), empty)
+                    rendering = Rendering(None, tuple(slices), None, self._diff, fmt, numbers, self.streamed_lines)
+                    return self._result("whole", budget, text, tokens, slices, start, (), empty, rendering)
             if request.mode == "whole":
                 tokens = (whole or self.whole(fmt, numbers))[1]
                 raise PackError(f"the whole repository needs {tokens:,} tokens (budget {budget:,}); "
@@ -250,7 +251,7 @@ class Packer:
             spans = {p: self.spans(p, ls) for p, ls in lines.items()}
             callers = self.callers_listing([c for c, _ in additions[:k]], spans)
             text, slices = self.render_selection(map_text, spans, fmt, line_numbers, callers)
-            return text, count(text, self.enc), slices, k
+            return text, count(text, self.enc), slices, k, callers
 
         # Selection works on estimated line costs; when the real count leaves much of the budget
         # unused, select once more with the estimate scaled to what it actually cost.
@@ -269,7 +270,7 @@ class Packer:
         if best[1] > budget:  # even the map alone is too big: drop it
             with_map = False
             text, slices = self.render_selection("", {}, fmt, line_numbers)
-            best = (text, count(text, self.enc), slices, 0)
+            best = (text, count(text, self.enc), slices, 0, "")
             if best[1] > budget:
                 what = "the diff alone" if self._diff else "an empty pack"
                 raise PackError(f"a budget of {budget:,} tokens is below the {best[1]:,} that {what} takes")
@@ -282,8 +283,10 @@ class Packer:
             warnings.append(f"the pack uses only {best[1]:,} of {budget:,} tokens: "
                             + ("the repository has no more code to add" if len(additions) == best[3] else
                                "the next slices do not fit with their closures"))
+        rendering = Rendering(map_text if with_map else None, tuple(best[2]), best[4] or None, self._diff, fmt,
+                              line_numbers, self.lines)
         return self._result("slice", budget, best[0], best[1], best[2], start, map_found if with_map else (),
-                            warnings)
+                            warnings, rendering)
 
     def _order(self, query: str, focus: list[Focus]):
         """The candidate chunks in the order the fill takes them — covered by the focus first, then
@@ -361,7 +364,8 @@ class Packer:
                 used += cost
         return additions, costs
 
-    def _result(self, mode, budget, text, tokens, slices: list[FileSlice], start, map_found=(), warnings=()) -> PackResult:
+    def _result(self, mode, budget, text, tokens, slices: list[FileSlice], start, map_found=(), warnings=(),
+                rendering: Rendering | None = None) -> PackResult:
         files = [PackedFile(s.path, [list(sp) for sp in s.spans], s.whole) for s in slices if s.spans or s.whole]
         found = self.redactor.findings
         redactions = sorted({(s.path, f.line, f.kind) for s in slices for f in found.get(s.path, ())
@@ -373,7 +377,7 @@ class Packer:
         secret_files = [s.path for s in self.repo.skipped if s.reason == "secret-file"]
         return PackResult(mode=mode, encoding=self.enc.name, budget=budget, tokens=tokens, text=text,
                           files=files, seconds=time.perf_counter() - start, redactions=redactions,
-                          secret_files=secret_files, warnings=list(warnings))
+                          secret_files=secret_files, warnings=list(warnings), rendering=rendering)
 
 
 def pack(repo: Repository, request: PackRequest = PackRequest(), redact: bool = True) -> PackResult:
