@@ -48,10 +48,18 @@ class ProgressBar:
         sys.stderr.flush()
 
 
-def _repo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", nargs="?", default=".",
-                   help="repository folder, or a folder inside one: its files only, with the repository's "
-                        "index, settings and paths (default: .)")
+def _repo_args(p: argparse.ArgumentParser, remote: bool = False) -> None:
+    local = "repository folder, or a folder inside one: its files only, with the repository's index, settings and paths"
+    if remote:
+        p.add_argument("path", nargs="?", default=".",
+                       help=f"{local} (default: .); or a git URL: https://…, ssh://…, git@HOST:PATH, "
+                            "file://…, github:OWNER/REPO (cloned into the cache, see --ref)")
+        p.add_argument("--ref", default=None, metavar="BRANCH|TAG|SHA",
+                       help="with a URL: the branch, tag or full commit id to fetch (default: the remote's default branch)")
+        p.add_argument("--refresh", action="store_true",
+                       help="with a URL: fetch the ref again instead of using the cached clone as it is")
+    else:
+        p.add_argument("path", nargs="?", default=".", help=f"{local} (default: .)")
     p.add_argument("--include", action="append", default=[], metavar="GLOB", help="only files matching (gitignore syntax; repeatable)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="leave out files matching (repeatable)")
     p.add_argument("--max-file-size", type=parse_size, default=None, metavar="BYTES",
@@ -160,6 +168,25 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resolve_remote(args: argparse.Namespace) -> None:
+    """A URL in PATH becomes the folder of its cached clone (`remote.resolve`) before the command
+    runs; `args.source` keeps where it came from."""
+    args.source = None
+    if not hasattr(args, "ref"):
+        return
+    from repoctx.remote import BadRemote, resolve
+    checkout = resolve(args.path, ref=args.ref, refresh=args.refresh)
+    if checkout is None:
+        if args.ref is not None or args.refresh:
+            raise BadRemote(f"--ref and --refresh are for a repository URL; {args.path!r} is a local folder "
+                            "(check out the ref there with git instead)" if os.path.isdir(args.path) else
+                            f"--ref and --refresh are for a repository URL, and {args.path!r} is neither a URL nor a folder")
+        return
+    args.path, args.source = checkout.path, checkout
+    if args.command != "pack":  # pack names it in its summary line
+        print(f"repoctx: {checkout.describe()}", file=sys.stderr)
+
+
 def write_output(text: str, target: str | None) -> None:
     """To stdout, or atomically to a file (see `files.write_atomic`)."""
     if target:
@@ -195,7 +222,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
     result = Packer(repo, redact=st.redact).pack(request)
     whole = sum(f.whole for f in result.files)
     summary = (f"repoctx: {result.mode}: {result.tokens:,}/{result.budget:,} tokens, {whole} files whole, "
-               f"{len(result.files) - whole} files sliced, {result.encoding}, {result.seconds:.2f}s")
+               f"{len(result.files) - whole} files sliced, {result.encoding}, {result.seconds:.2f}s"
+               + (f"; {args.source.describe()}" if getattr(args, "source", None) else ""))
     if args.split:
         from repoctx.pack.split import split_pack, write_parts
         parts = split_pack(result, args.split, repo)
@@ -388,18 +416,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("stats", help="files, lines and tokens; what was skipped; which windows it fits")
-    _repo_args(p)
+    _repo_args(p, remote=True)
     p.add_argument("--json", action="store_true", help="the figures as JSON")
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("graph", help="the import and symbol graph as JSON or Graphviz DOT")
-    _repo_args(p)
+    _repo_args(p, remote=True)
     p.add_argument("--format", choices=("json", "dot"), default="json", dest="graph_format",
                    help="json (default): files, imports, symbols and references; dot: the file graph for Graphviz")
     p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser("pack", help="pack the repository (or the slices a query needs) into a prompt")
-    _repo_args(p)
+    _repo_args(p, remote=True)
     q = p.add_mutually_exclusive_group()
     q.add_argument("--query", help="what the change is about: an issue text, a commit message")
     q.add_argument("--query-file", metavar="FILE", help="read the query from a file")
@@ -429,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_pack, usage_error=p.error)
 
     p = sub.add_parser("map", help="the signatures-only map of the repository, most central first")
-    _repo_args(p)
+    _repo_args(p, remote=True)
     p.add_argument("--budget", type=parse_size, default=None, help=f"token budget (default: the map_budget setting, {Settings.map_budget:,})")
     p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]",
                    help="put the files and symbols around this code first (repeatable; FILE repository-relative)")
@@ -438,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="ranked symbols for a query")
     p.add_argument("query", help="a symbol name (exact, qualified as Class.method, or a prefix) or words to rank by")
-    _repo_args(p)
+    _repo_args(p, remote=True)
     p.add_argument("--limit", type=parse_size, default=20, help="at most this many symbols (default 20)")
     p.add_argument("--json", action="store_true", help="the hits as JSON: path, symbol, start_line, end_line, score")
     p.set_defaults(func=cmd_search)
@@ -504,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
         return mcp(argv[1:])
     args = build_parser().parse_args(argv)
     try:
+        _resolve_remote(args)
         return args.func(args)
     except KeyboardInterrupt:
         print("\nrepoctx: interrupted; the index keeps everything stored so far", file=sys.stderr)
@@ -523,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
 _ERRORS = {"repoctx.pack.packer.PackError": 3, "repoctx.eval.tasks.EvalError": 1, "repoctx.git.GitError": 1,
            "repoctx.index.store.IndexError_": 1, "repoctx.pack.request.RequestError": 1,
            "repoctx.tokens.EncodingUnavailable": 1, "repoctx.settings.ConfigError": 1,
-           "repoctx.pack.split.SplitError": 2, "repoctx.clipboard.ClipboardError": 1}
+           "repoctx.pack.split.SplitError": 2, "repoctx.clipboard.ClipboardError": 1,
+           "repoctx.remote.RemoteError": 1, "repoctx.remote.BadRemote": 2}
 
 
 def _message(exc: Exception) -> str:

@@ -7,6 +7,13 @@ the `GIT_DIR`-style variables a caller's environment may hold. The other calls k
 pre-commit hook sees the index git gives it (`git commit PATH` stages into a temporary index named by
 `GIT_INDEX_FILE`).
 
+`untrusted=True` is for a repository fetched from elsewhere (`remote.py`'s cached clones): isolated as
+above, and nothing the repository holds can make git run a program — no hooks, no filter or LFS
+smudge, no global attributes file, no submodule recursion, no `ext::` transport, no background gc. The
+user's own credentials stay as git uses them (credential helpers, SSH keys), and git may prompt for
+them only when stdin is a terminal (`GIT_TERMINAL_PROMPT=0` otherwise, so a script fails instead of
+hanging). A failure's own text, as git printed it, is kept in `GitError.detail`.
+
 A change (`read_change`) is the unified diff of the work tree (or the staged index) against a
 revision, with the post-image line ranges it touches, which the packer takes as its focus. It works on
 the first commit of a repository (no HEAD: the diff is against the empty tree), on a detached HEAD
@@ -22,6 +29,7 @@ import codecs
 import os
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's id of the empty tree: not a secret
@@ -33,20 +41,40 @@ _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _HUNK_CONTEXT = re.compile(r"(?m)^(@@ [^@\n]* @@).*$")
 
 
+#: Configuration every command on an untrusted repository runs with (and that its clone keeps, see
+#: `remote.py`): git runs nothing the repository's content could name.
+UNTRUSTED_CONFIG = (
+    f"core.hooksPath={os.devnull}", f"core.attributesFile={os.devnull}", "core.fsmonitor=false",
+    "submodule.recurse=false", "fetch.recurseSubmodules=false", "protocol.ext.allow=never",
+    "filter.lfs.smudge=", "filter.lfs.clean=", "filter.lfs.process=", "filter.lfs.required=false",
+    "gc.auto=0", "maintenance.auto=false", "advice.detachedHead=false",
+)
+
+
 class GitError(Exception):
-    """A git command failed (or git is missing); the message says which and why."""
+    """A git command failed (or git is missing); the message says which and why, `detail` holds
+    git's own error output."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
 
 
-def run(cwd: str, *args: str, binary: bool = False, isolated: bool = False,
+def run(cwd: str, *args: str, binary: bool = False, isolated: bool = False, untrusted: bool = False,
         warnings: list[str] | None = None) -> str | bytes:
     """stdout of `git ARGS` run in `cwd`; GitError with git's message when it fails. What git
     prints on stderr when it succeeds goes, line by line, to `warnings` if given."""
     env = None
     config = ["-c", "core.quotePath=false"]
-    if isolated:
+    if isolated or untrusted:
         env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_ENV}
         env["GIT_OPTIONAL_LOCKS"] = "0"
         config += ["-c", f"core.hooksPath={os.devnull}"]
+    if untrusted:
+        env["GIT_LFS_SKIP_SMUDGE"] = "1"
+        if not (sys.stdin and sys.stdin.isatty()):
+            env["GIT_TERMINAL_PROMPT"] = "0"
+        config += [a for c in UNTRUSTED_CONFIG for a in ("-c", c)]
     try:
         proc = subprocess.run(["git", *config, *args], cwd=cwd, env=env, capture_output=True)
     except FileNotFoundError:
@@ -55,7 +83,7 @@ def run(cwd: str, *args: str, binary: bool = False, isolated: bool = False,
         raise GitError(f"not a folder: {cwd}") from None
     if proc.returncode:
         message = proc.stderr.decode("utf-8", "replace").strip() or f"exit code {proc.returncode}"
-        raise GitError(f"git {' '.join(args[:2])} failed: {message}")
+        raise GitError(f"git {' '.join(args[:2])} failed: {message}", message)
     if warnings is not None and proc.stderr:
         warnings += proc.stderr.decode("utf-8", "replace").splitlines()
     return proc.stdout if binary else proc.stdout.decode("utf-8", "replace")

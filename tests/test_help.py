@@ -40,7 +40,8 @@ def table() -> dict[str, list[str]]:
         m = re.match(r"\| `(repoctx [^|]*?(?:\\\|[^|]*?)*)` ", line)
         if m:
             cell = line.split(" | ", 1)[0]
-            rows.setdefault(m[1].split()[1], []).append(cell.replace("\\|", "|"))
+            for name in m[1].split()[1].split("\\|"):  # `repoctx pack\|map URL ...`: a row for each
+                rows.setdefault(name, []).append(cell.replace("\\|", "|"))
     return rows
 
 
