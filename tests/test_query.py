@@ -237,10 +237,23 @@ def test_long_issue_costs_what_its_signals_cost(shop):
 
 
 def test_literal_index_splits_format_strings_at_placeholders(shop):
-    frags = set(LiteralIndex(shop).sites)
+    frags = set(LiteralIndex(shop).frags)
     assert "quantity must be positive, got" in frags
     assert "pricing at zero" in frags
     assert not any("%s" in f or "{" in f for f in frags)
+
+
+def test_literal_index_is_kept_beside_the_index_and_a_damaged_copy_is_rebuilt(shop, tmp_path):
+    text = "ValueError: quantity must be positive, got -3"
+    built = LiteralIndex(shop).matches(text)
+    assert built and RetrievalIndex.build(shop).literals().matches(text) == built
+    [kept] = (tmp_path / "literals").iterdir()  # written beside the index by the first use
+    assert RetrievalIndex.build(shop).literals().matches(text) == built  # read back from it
+    kept.write_bytes(kept.read_bytes()[:40])
+    assert RetrievalIndex.build(shop).literals().matches(text) == built
+    edited = shop.with_buffers({"shop/cart.py": 'raise ValueError("quantity must be whole")\n'})
+    now = RetrievalIndex.build(edited).literals().matches(text)  # an editor's buffer is never cached
+    assert now == LiteralIndex(edited).matches(text) and "shop/cart.py" not in {p for p, *_ in now}
 
 
 # -- task files ------------------------------------------------------------------------------------

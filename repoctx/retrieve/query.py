@@ -20,6 +20,7 @@ identifiers that the repository defines become weighted symbols.
 from __future__ import annotations
 
 import re
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -384,12 +385,17 @@ _PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdrifgxXoecvqTt
 
 class LiteralIndex:
     """The string literals of a repository's code, cut at their placeholders into fixed fragments:
-    fragment → [(path, line)]. Built once per repository state (the caller keeps it)."""
+    fragment → [(path, line)]. Built once per repository state: `RetrievalIndex.literals` keeps it
+    beside the index (`record`/`from_record`), as flat arrays whose sites are decoded only for the
+    fragments a query matches."""
 
-    def __init__(self, repo: Repository):
-        self.sites: dict[str, list[tuple[str, int]]] = {}
-        #: first word of each fragment → fragments, so a query tests only fragments it may contain.
-        self.by_word: dict[str, list[str]] = {}
+    #: Bump when what a fragment is changes: cached literal indexes are then rebuilt.
+    VERSION = "1"
+
+    def __init__(self, repo: Repository | None = None):
+        if repo is None:
+            return
+        sites: dict[str, list[tuple[str, int]]] = {}
         for path, facts in repo.facts.items():
             if facts.language is None:
                 continue
@@ -400,12 +406,43 @@ class LiteralIndex:
                     for frag in _PLACEHOLDER.split(m.group(1)[1:-1]):
                         frag = " ".join(frag.split()).strip(" ,;:")
                         if _fragment_ok(frag):
-                            self.sites.setdefault(frag, []).append((path, n))
-        self.lowered: dict[str, list[str]] = {}
-        for frag in self.sites:
-            self.lowered.setdefault(frag.lower(), []).append(frag)
-        for frag in self.lowered:
-            self.by_word.setdefault(_WORD.search(frag).group(0).lower(), []).append(frag)
+                            sites.setdefault(frag, []).append((path, n))
+        path_id: dict[str, int] = {}
+        #: fragments, each's sites as slices [start[i], start[i + 1]) of two flat arrays.
+        self.frags = list(sites)
+        self._start, self._path, self._line = array("i", [0]), array("i"), array("i")
+        for frag in self.frags:
+            for path, n in sites[frag]:
+                self._path.append(path_id.setdefault(path, len(path_id)))
+                self._line.append(n)
+            self._start.append(len(self._path))
+        self._paths = list(path_id)
+        #: lowered fragment → its fragments' ids.
+        self.lowered: dict[str, list[int]] = {}
+        for i, frag in enumerate(self.frags):
+            self.lowered.setdefault(frag.lower(), []).append(i)
+        #: first word of each fragment → lowered fragments, so a query tests only those it may contain.
+        self.by_word: dict[str, list[str]] = {}
+        for low in self.lowered:
+            self.by_word.setdefault(_WORD.search(low).group(0).lower(), []).append(low)
+
+    def sites(self, i: int) -> list[tuple[str, int]]:
+        """(path, line) of each site of fragment `i`."""
+        a, b = self._start[i], self._start[i + 1]
+        return [(self._paths[p], n) for p, n in zip(self._path[a:b], self._line[a:b])]
+
+    def record(self) -> tuple:
+        return (self.frags, self._paths, self._start.tobytes(), self._path.tobytes(), self._line.tobytes(),
+                self.lowered, self.by_word)
+
+    @classmethod
+    def from_record(cls, rec: tuple) -> LiteralIndex:
+        out = cls()
+        out.frags, out._paths, start, path, line, out.lowered, out.by_word = rec
+        out._start, out._path, out._line = (array("i", b) for b in (start, path, line))
+        if len(out._start) != len(out.frags) + 1 or len(out._path) != len(out._line):
+            raise ValueError("damaged literal index")
+        return out
 
     def matches(self, text: str) -> list[tuple[str, int, float, str]]:
         """(path, line, weight, fragment) for each literal site whose fragment the text contains,
@@ -414,8 +451,7 @@ class LiteralIndex:
         lowered = text.lower()
         found = []
         for word in words & self.by_word.keys():
-            for frag in self.by_word[word]:
-                low = frag.lower()
+            for low in self.by_word[word]:
                 i = lowered.find(low)
                 while i >= 0 and ((i > 0 and lowered[i - 1].isalnum() and low[0].isalnum()) or (
                         i + len(low) < len(lowered) and lowered[i + len(low)].isalnum() and low[-1].isalnum())):
@@ -431,8 +467,8 @@ class LiteralIndex:
                 kept.append(low)
         out = []
         for low in kept:
-            for frag in self.lowered[low]:
-                sites = self.sites[frag]
+            for i in self.lowered[low]:
+                frag, sites = self.frags[i], self.sites(i)
                 code_sites = sum(not is_test_path(p) for p, _ in sites) or len(sites)
                 w = min(1.0, len(frag) / LITERAL_FULL) / code_sites ** 0.5
                 out += [(p, n, w, frag) for p, n in sites]

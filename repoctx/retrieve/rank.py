@@ -133,9 +133,14 @@ class RetrievalIndex:
         return hit & (self.prior > 0)
 
     def literals(self) -> LiteralIndex:
-        """The string literals of the repository's code (built on first use)."""
+        """The string literals of the repository's code (read from the cache or built, on first use)."""
         if "_literals" not in self.__dict__:
-            self._literals = LiteralIndex(self.repo)
+            repo = self.repo
+            if repo.overlay:
+                self._literals = LiteralIndex(repo)
+            else:  # a pure function of the files: kept beside the index like this one
+                self._literals = cached(repo.index_path, "literals", state_key(repo.files, LiteralIndex.VERSION),
+                                        lambda: LiteralIndex(repo), LiteralIndex.record, LiteralIndex.from_record)
         return self._literals
 
     def issue_share(self, issue: Signals) -> np.ndarray:
