@@ -51,13 +51,12 @@ class Closures:
         self.repo = repo
         self.lines = lines  # a file's lines as packed
         self.symbols: dict[str, tuple[str, Symbol]] = repo.graph.symbols  # node id → (path, symbol)
-        self.callees: dict[str, list[tuple[str, str]]] = {}  # node id → [(target id, name used)]
-        for source, target, name in repo.graph.references:
-            self.callees.setdefault(source, []).append((target, name))
+        self._callees: dict[str, dict[str, list[tuple[str, str]]]] = {}  # path → node id → [(target id, name used)]
         self._names: dict[str, dict[int, set[str]]] = {}
         self._uses: dict[str, dict[str, list[int]]] = {}
         self._blocks: dict[str, list[tuple[int, int]]] = {}
         self._closures: dict[tuple[Chunk, bool], list[Span]] = {}
+        self._sites: dict[Chunk, list[tuple[str, int]]] = {}  # see call_sites
         self._closures_by: dict[str, set[tuple[Chunk, bool]]] = {}  # path or node id → closures it is in
 
     def derived(self, repo: Repository, changed: list[str]) -> Closures:
@@ -67,20 +66,28 @@ class Closures:
         new = Closures.__new__(Closures)
         new.repo, new.lines = repo, self.lines
         gone = set(changed)
-        prefixes = tuple(f"{p}:" for p in changed)
         new._names = {p: v for p, v in self._names.items() if p not in gone}
         new._uses = {p: v for p, v in self._uses.items() if p not in gone}
         new._blocks = {p: v for p, v in self._blocks.items() if p not in gone}
         new.symbols = repo.graph.symbols
-        new.callees = {k: v for k, v in self.callees.items() if not k.startswith(prefixes)}
+        new._callees = {p: v for p, v in self._callees.items() if p not in gone}
         refs = [r for p in changed for r in repo.graph.references_from(p)]
-        for source, target, name in refs:
-            new.callees.setdefault(source, []).append((target, name))
         touched = {t for _, t, _ in refs} | {t for p in changed for _, t, _ in self.repo.graph.references_from(p)}
         drop = set().union(*(self._closures_by.get(x, ()) for x in touched | gone))
         new._closures = {k: v for k, v in self._closures.items() if k not in drop}
+        new._sites = {}
         new._closures_by = {}  # views are derived from the base only, never from each other
         return new
+
+    def callees(self, path: str, node: str) -> list[tuple[str, str]]:
+        """(target id, name used) of each reference from `node`, a definition in `path` (the file's
+        references grouped once, on first use: most files are never asked for)."""
+        if path not in self._callees:
+            by_source: dict[str, list[tuple[str, str]]] = {}
+            for source, target, name in self.repo.graph.references_from(path):
+                by_source.setdefault(source, []).append((target, name))
+            self._callees[path] = by_source
+        return self._callees[path].get(node, [])
 
     def signature_span(self, node: str) -> Span | None:
         if node not in self.symbols:
@@ -224,7 +231,7 @@ class Closures:
             return spans
         seen: set[str] = set()
         test = is_test_path(c.path)
-        for target, name in self.callees.get(node, []):
+        for target, name in self.callees(c.path, node):
             if not test and is_test_path(target.split(":", 1)[0]):  # code outside tests never calls into them
                 continue
             if name in used and target not in seen and target != node and len(seen) < MAX_CALLEES:
@@ -251,6 +258,11 @@ class Closures:
     def call_sites(self, c: Chunk) -> list[tuple[str, int]]:
         """(caller node, line) of each call of the chunk's symbol, in the chunk that starts the symbol
         only: callers outside tests first, then the chunk's own file, then by path and line."""
+        if c not in self._sites:
+            self._sites[c] = self._call_sites(c)
+        return self._sites[c]
+
+    def _call_sites(self, c: Chunk) -> list[tuple[str, int]]:
         node = node_of(c)
         if not (c.symbol and node in self.symbols and self.symbols[node][1].start_line >= c.start):
             return []
