@@ -196,8 +196,7 @@ def cli_repo(tmp_path):
 
 
 def test_cli_writes_the_parts_and_lists_them(cli_repo, tmp_path):
-    out = tmp_path / "out" / "ctx.xml"
-    out.parent.mkdir()
+    out = tmp_path / "out" / "ctx.xml"  # a folder that does not exist yet: made, as for -o alone
     r = run_cli("pack", str(cli_repo), "--mode", "whole", "--budget", "1m", "--split", "2k", "-o", str(out))
     assert r.returncode == 0, r.stderr
     written = sorted(out.parent.iterdir())

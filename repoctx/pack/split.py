@@ -73,7 +73,7 @@ def write_parts(parts: list[Part], target: str) -> tuple[list[str], list[str], l
     paths = []
     for i, p in enumerate(parts, 1):
         path = part_path(target, i)
-        write_atomic(path, p.written)
+        write_atomic(path, p.written, parents=True)  # as -o without --split: missing folders are made
         paths.append(path)
     stem, ext = os.path.splitext(target)
     pattern = re.compile(re.escape(os.path.basename(stem)) + r"\.([1-9]\d*)" + re.escape(ext) + r"\Z")
