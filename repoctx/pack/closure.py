@@ -34,6 +34,8 @@ MAX_LEAD_LINES = 30
 IMPORT_GAP = 8
 #: Lines that continue a block comment or are attributes/annotations/decorators, in any language.
 LEAD_STARTS = ("/*", "*", "@", "#[", "[")
+#: Lead lines that are attributes, annotations or decorators (never cut from a definition).
+ANNOTATION_STARTS = ("@", "#[", "[")
 
 Span = tuple[str, int, int]  # (path, first line, last line), 1-based inclusive
 
@@ -57,8 +59,8 @@ class Closures:
         self._names: dict[str, dict[int, set[str]]] = {}
         self._uses: dict[str, dict[str, list[int]]] = {}
         self._blocks: dict[str, list[tuple[int, int]]] = {}
-        self._closures: dict[tuple[Chunk, bool], list[Span]] = {}
-        self._closures_by: dict[str, set[tuple[Chunk, bool]]] = {}  # path or node id → closures it is in
+        self._closures: dict[tuple[Chunk, bool, int | None], list[Span]] = {}
+        self._closures_by: dict[str, set[tuple[Chunk, bool, int | None]]] = {}  # path or node id → closures it is in
 
     def derived(self, repo: Repository, changed: list[str]) -> Closures:
         """The closures of `repo`, which is this one's repository with the `changed` files replaced
@@ -140,17 +142,63 @@ class Closures:
     def definition_head(self, node: str) -> Span | None:
         """A definition's signature with its lead and, where the docstring opens the body (Python),
         the docstring."""
+        parts = self._head_parts(node)
+        return parts and (parts[0], parts[1], parts[4])
+
+    def head_spans(self, node: str, doc: int | None = None) -> list[Span]:
+        """`definition_head` as spans, its lead's comment and its docstring cut to `doc` lines
+        (`doc_end`); decorators and the signature are never cut."""
+        parts = self._head_parts(node)
+        if not parts:
+            return []
+        path, lead, sig_first, sig_last, last = parts
+        spans = self.lead_spans(path, lead, sig_first - 1, doc) if lead < sig_first else []
+        end = self.doc_end(path, sig_last + 1, last, doc) if last > sig_last else sig_last
+        return spans + [(path, sig_first, end)]
+
+    def _head_parts(self, node: str) -> tuple[str, int, int, int, int] | None:
+        """(path, lead's first line, signature's first and last line, docstring's last line or the
+        signature's)."""
         sig = self.signature_span(node)
         if not sig:
             return None
-        path, first, last = sig
+        path, first, sig_last = sig
+        last = sig_last
         s = self.symbols[node][1]
         if s.doc and s.body_start_line and s.body_start_line > last:
             text = self.lines(path)[s.body_start_line - 1:s.body_start_line].pop().lstrip() \
                 if s.body_start_line <= len(self.lines(path)) else ""
             if text[:1] in "\"'rRbBuUfF" and text[:4].strip("rRbBuUfF")[:1] in "\"'":
                 last = min(s.end_line, s.body_start_line + s.doc.count("\n"))
-        return path, self.lead(path, first), last
+        return path, self.lead(path, first), first, sig_last, last
+
+    def doc_end(self, path: str, first: int, last: int, doc: int | None) -> int:
+        """The last line to show of a doc comment or docstring on lines first..last: all of it when
+        it has at most `doc` lines (or `doc` is None), else its first paragraph — up to the first
+        line with no text after one with text — and at most `doc` lines. The lines cut are a gap
+        like any other (marked, or shown when a marker would cost more)."""
+        if doc is None or last - first + 1 <= doc:
+            return last
+        lines, seen = self.lines(path), False
+        stop = min(last, first + max(1, doc) - 1, len(lines))
+        for n in range(first, stop + 1):
+            if lines[n - 1].strip().lstrip("/*#!").strip().strip("\"'"):
+                seen = True
+            elif seen:
+                return n - 1
+        return stop
+
+    def lead_spans(self, path: str, first: int, last: int, doc: int | None) -> list[Span]:
+        """A lead on lines first..last (comment lines, then annotations) as spans, its comment cut
+        to `doc` lines (`doc_end`); the annotations right above the definition always go."""
+        lines = self.lines(path)
+        k = first
+        while k <= last and k <= len(lines) and not lines[k - 1].strip().startswith(ANNOTATION_STARTS):
+            k += 1
+        end = self.doc_end(path, first, k - 1, doc) if k > first else first - 1
+        if end >= k - 1:
+            return [(path, first, last)]
+        return [(path, first, end)] + ([(path, k, last)] if k <= last else [])
 
     def import_blocks(self, path: str) -> list[tuple[int, int]]:
         """A file's imports as blocks of lines: import lines no definition separates and at most
@@ -177,33 +225,34 @@ class Closures:
             self._blocks[path] = [(a, b) for a, b in blocks]
         return self._blocks[path]
 
-    def of(self, c: Chunk, full: bool = True) -> list[Span]:
+    def of(self, c: Chunk, full: bool = True, doc: int | None = None) -> list[Span]:
         """The chunk's lines plus what it needs (headers, imports; with `full`, callee signatures and
-        call sites) as spans. Memoised."""
-        key = (c, full)
+        call sites) as spans; with `doc`, every doc comment or docstring the closure adds (a lead,
+        an enclosing definition's docstring) longer than `doc` lines is cut (`doc_end`). Memoised."""
+        key = (c, full, doc)
         if key not in self._closures:
-            self._closures[key] = spans = self._closure(c, full)
+            self._closures[key] = spans = self._closure(c, full, doc)
             for where in {p for p, _, _ in spans} | {node_of(c)}:
                 self._closures_by.setdefault(where, set()).add(key)
         return self._closures[key]
 
-    def _closure(self, c: Chunk, full: bool) -> list[Span]:
+    def _closure(self, c: Chunk, full: bool, doc: int | None = None) -> list[Span]:
         spans = [(c.path, c.start, c.end)]
         node = node_of(c)
         facts = self.repo.facts[c.path]
         parts = (c.symbol or "").split(".")
         heads = [f"{c.path}:{'.'.join(parts[:i])}" for i in range(1, len(parts) + 1)] if c.symbol else []
         for h in heads:
-            head = self.definition_head(h)
-            if head and head[1] < c.start:
-                spans.append(head)
+            head = self.head_spans(h, doc)
+            if head and head[0][1] < c.start:
+                spans += head
         # Definitions starting in the chunk bring their lead; one starting right after it brings its
         # signature when the chunk ends in its lead (a doc comment without the code it describes).
         for s in facts.symbols:
             if c.start <= s.start_line <= c.end + 1:
                 first = self.lead(c.path, s.start_line)
                 if s.start_line <= c.end and first < c.start:
-                    spans.append((c.path, first, c.start - 1))
+                    spans += self.lead_spans(c.path, first, c.start - 1, doc)
                 elif s.start_line == c.end + 1 and first <= c.end:
                     # a chunk that is only this definition's doc comment brings the code it describes
                     # (when short: a body of more than a chunk's lines brings its signature)

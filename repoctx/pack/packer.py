@@ -55,6 +55,15 @@ LISTED_DEFINITIONS = 30
 GAP_FILL = 3
 #: A slice pack using less than this share of its budget warns.
 SMALL_PACK = 0.5
+#: Docs scale with the budget: a doc comment or docstring that a closure adds (a definition's lead,
+#: an enclosing class's or function's docstring) and that is longer than one line per this many
+#: tokens of budget is cut to its first paragraph (8 lines at most at 8k; at 128k no doc is cut).
+DOC_LINE_TOKENS = 1000
+
+
+def doc_lines(budget: int) -> int:
+    """The longest doc a closure takes whole at `budget` (see DOC_LINE_TOKENS)."""
+    return max(2, budget // DOC_LINE_TOKENS)
 
 
 class PackError(Exception):
@@ -255,9 +264,10 @@ class Packer:
         # Selection works on estimated line costs; when the real count leaves much of the budget
         # unused, select once more with the estimate scaled to what it actually cost.
         estimate = budget - base
-        order, matched = self._order(query, focus)
+        doc = doc_lines(budget)
+        order, matched = self._order(query, focus, doc)
         for attempt in range(2):
-            additions, costs = self._select(order(), estimate)
+            additions, costs = self._select(order(), estimate, doc)
             used = sum(costs)
             best = build(len(additions))
             if attempt or best[1] > budget or best[1] >= REFILL_BELOW * budget or used < REFILL_BELOW * estimate:
@@ -285,7 +295,7 @@ class Packer:
         return self._result("slice", budget, best[0], best[1], best[2], start, map_found if with_map else (),
                             warnings)
 
-    def _order(self, query: str, focus: list[Focus]):
+    def _order(self, query: str, focus: list[Focus], doc: int | None = None):
         """The candidate chunks in the order the fill takes them — covered by the focus first, then
         the best-ranked by value per token, then the rest by rank, then (worked out only when the fill
         gets that far, and not for the context of a focus alone) the repository's most central code
@@ -295,7 +305,7 @@ class Packer:
         ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
         chunks = self.index.chunks
         reached = {i for i, _ in ranked}
-        first, tail = self._priced(ranked, focus), []
+        first, tail = self._priced(ranked, focus, doc), []
 
         def order():
             yield from first
@@ -303,12 +313,12 @@ class Packer:
                 return  # the context of given code: what it reaches, nothing unrelated
             if not tail:
                 tail.append(self._priced([(i, v) for i, v in central_chunks(self.index) if i not in reached]
-                                         [:CANDIDATES], []))
+                                         [:CANDIDATES], [], doc))
             yield from tail[0]
 
         return order, {chunks[i] for i in reached}
 
-    def _priced(self, ranked: list[tuple[int, float]], focus: list[Focus]) -> list[Chunk]:
+    def _priced(self, ranked: list[tuple[int, float]], focus: list[Focus], doc: int | None = None) -> list[Chunk]:
         import numpy as np
         chunks = self.index.chunks
         covered = self.index.covered(list(focus)) if focus else None
@@ -318,7 +328,7 @@ class Packer:
             """Score × the share of the slice's cost that is the chunk itself (not its closure)."""
             c = chunks[ranked[k][0]]
             own = c.end - c.start + 1
-            total = sum(b - a + 1 for _, a, b in self.closures.of(c))
+            total = sum(b - a + 1 for _, a, b in self.closures.of(c, True, doc))
             return ranked[k][1] * (own / total) ** CLOSURE_POWER
 
         priority = np.zeros(len(ranked))
@@ -327,9 +337,9 @@ class Packer:
         order = np.lexsort((np.arange(len(ranked)), -priority, unforced)).tolist()
         return [chunks[ranked[k][0]] for k in order]
 
-    def _select(self, order, budget: int) -> tuple[list[tuple[Chunk, list[tuple[str, int]]]], list[int]]:
-        """Chunks with their closures, greedily in `order` while they fit `budget` (estimated), as
-        (chunk, new (path, line)s); and the estimated tokens each adds."""
+    def _select(self, order, budget: int, doc: int | None = None) -> tuple[list[tuple[Chunk, list[tuple[str, int]]]], list[int]]:
+        """Chunks with their closures (docs cut to `doc` lines), greedily in `order` while they fit
+        `budget` (estimated), as (chunk, new (path, line)s); and the estimated tokens each adds."""
         selected: dict[str, set[int]] = {}
         additions: list[tuple[Chunk, list[tuple[str, int]]]] = []
         costs: list[int] = []
@@ -337,7 +347,7 @@ class Packer:
         misses = 0
         for c in order:
             for full in (True, False):
-                new = [(p, n) for p, a, b in self.closures.of(c, full) for n in range(a, b + 1)
+                new = [(p, n) for p, a, b in self.closures.of(c, full, doc) for n in range(a, b + 1)
                        if n not in selected.get(p, ()) and n <= len(self.lines(p))]
                 new = list(dict.fromkeys(new))
                 fresh = set(new)
