@@ -10,6 +10,7 @@ import pytest
 from conftest import make_repo, run_cli
 from repoctx.index.load import load_repository
 from repoctx.model import Focus
+from repoctx.pack.closure import Detail
 from repoctx.pack.packer import Packer
 from repoctx.pack.request import PackRequest
 from repoctx.render import elision_marker
@@ -222,18 +223,18 @@ def test_a_tight_budget_cuts_a_closures_docs_to_their_first_paragraph(tmp_path):
     chunk = next(c for c in packer.index.chunks if c.path == "shop/basket.py" and c.start <= at <= c.end)
     assert chunk.start > head + 21  # a chunk of the class's body, far below its docstring
     full = {n for p, a, b in packer.closures.of(chunk) if p == "shop/basket.py" for n in range(a, b + 1)}
-    cut = {n for p, a, b in packer.closures.of(chunk, True, 8) if p == "shop/basket.py" for n in range(a, b + 1)}
+    cut = {n for p, a, b in packer.closures.of(chunk, True, Detail(8)) if p == "shop/basket.py" for n in range(a, b + 1)}
     assert set(range(head, head + 21)) <= full                  # signature and the whole docstring
     assert {head, head + 1, head + 2} <= cut and not cut & set(range(head + 3, head + 21))
     reprice = next(c for c in packer.index.chunks if c.symbol == "reprice")
     lead = packer.lines("shop/basket.py").index("# Reprice every basket at night.") + 1
-    spans = packer.closures.of(reprice, True, 8)
+    spans = packer.closures.of(reprice, True, Detail(8))
     lines = {n for _, a, b in spans for n in range(a, b + 1)}
     assert lead in lines and lead + 5 not in lines and lead + 14 in lines  # the comment cut, the decorator kept
 
     send = next(c for c in packer.index.chunks if c.symbol == "send")
     whole = {n for _, a, b in packer.closures.of(send) for n in range(a, b + 1)}
-    first = {n for _, a, b in packer.closures.of(send, True, 8) for n in range(a, b + 1)}
+    first = {n for _, a, b in packer.closures.of(send, True, Detail(8)) for n in range(a, b + 1)}
     assert set(range(3, 28)) <= whole and first == {3, 4, 25, 26, 27}  # `/**`, the summary, the function
     # A pack too small for the whole comment still gets the function, its summary and a marker.
     small = packer.pack(PackRequest(budget=150, mode="slice", focus=(Focus("lib/send.js", 25, 25),)))

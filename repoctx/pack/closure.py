@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable
+from typing import NamedTuple
 
 from repoctx.index.load import Repository
 from repoctx.model import LazyReferences, Symbol
@@ -38,6 +39,30 @@ LEAD_STARTS = ("/*", "*", "@", "#[", "[")
 ANNOTATION_STARTS = ("@", "#[", "[")
 
 Span = tuple[str, int, int]  # (path, first line, last line), 1-based inclusive
+#: Under a tight budget closures degrade: per this many tokens of budget, one line of a doc taken
+#: whole, one callee signature and one call site shown as code (each within its limit above).
+DOC_LINE_TOKENS = 1_000
+CALLEE_TOKENS = 2_000
+CALLER_TOKENS = 8_000
+
+
+class Detail(NamedTuple):
+    """How much of its closure a chunk takes: docs (a lead's comment, an enclosing definition's
+    docstring) longer than `doc` lines go to their first paragraph (`doc_end`; None: whole), at most
+    `callees` callee signatures and `callers` call sites shown as code (the rest are listed)."""
+    doc: int | None = None
+    callees: int = MAX_CALLEES
+    callers: int = MAX_CALLERS
+
+    @classmethod
+    def for_budget(cls, budget: int) -> Detail:
+        """What a pack of `budget` tokens affords: everything from 32k up (docs to 32 lines, 128 at
+        128k); at 8k docs to 8 lines, 4 callee signatures, 1 call site."""
+        return cls(max(2, budget // DOC_LINE_TOKENS), max(2, min(MAX_CALLEES, budget // CALLEE_TOKENS)),
+                   max(1, min(MAX_CALLERS, budget // CALLER_TOKENS)))
+
+
+FULL = Detail()
 
 
 def symbol_signature(path: str, s: Symbol) -> Span:
@@ -59,8 +84,8 @@ class Closures:
         self._names: dict[str, dict[int, set[str]]] = {}
         self._uses: dict[str, dict[str, list[int]]] = {}
         self._blocks: dict[str, list[tuple[int, int]]] = {}
-        self._closures: dict[tuple[Chunk, bool, int | None], list[Span]] = {}
-        self._closures_by: dict[str, set[tuple[Chunk, bool, int | None]]] = {}  # path or node id → closures it is in
+        self._closures: dict[tuple[Chunk, bool, Detail], list[Span]] = {}
+        self._closures_by: dict[str, set[tuple[Chunk, bool, Detail]]] = {}  # path or node id → closures it is in
 
     def derived(self, repo: Repository, changed: list[str]) -> Closures:
         """The closures of `repo`, which is this one's repository with the `changed` files replaced
@@ -225,18 +250,19 @@ class Closures:
             self._blocks[path] = [(a, b) for a, b in blocks]
         return self._blocks[path]
 
-    def of(self, c: Chunk, full: bool = True, doc: int | None = None) -> list[Span]:
+    def of(self, c: Chunk, full: bool = True, detail: Detail | None = None) -> list[Span]:
         """The chunk's lines plus what it needs (headers, imports; with `full`, callee signatures and
-        call sites) as spans; with `doc`, every doc comment or docstring the closure adds (a lead,
-        an enclosing definition's docstring) longer than `doc` lines is cut (`doc_end`). Memoised."""
-        key = (c, full, doc)
+        call sites) as spans, as much of it as `detail` says (default: all of it). Memoised."""
+        detail = detail or FULL
+        key = (c, full, detail)
         if key not in self._closures:
-            self._closures[key] = spans = self._closure(c, full, doc)
+            self._closures[key] = spans = self._closure(c, full, detail)
             for where in {p for p, _, _ in spans} | {node_of(c)}:
                 self._closures_by.setdefault(where, set()).add(key)
         return self._closures[key]
 
-    def _closure(self, c: Chunk, full: bool, doc: int | None = None) -> list[Span]:
+    def _closure(self, c: Chunk, full: bool, detail: Detail = FULL) -> list[Span]:
+        doc = detail.doc
         spans = [(c.path, c.start, c.end)]
         node = node_of(c)
         facts = self.repo.facts[c.path]
@@ -276,12 +302,12 @@ class Closures:
         for target, name in self.callees.get(node, []):
             if not test and is_test_path(target.split(":", 1)[0]):  # code outside tests never calls into them
                 continue
-            if name in used and target not in seen and target != node and len(seen) < MAX_CALLEES:
+            if name in used and target not in seen and target != node and len(seen) < detail.callees:
                 seen.add(target)
                 head = self.definition_head(target)
                 if head:
                     spans.append(head if head[2] - head[1] < MAX_CALLEE_LINES else self.signature_span(target))
-        for caller, line in self.shown_call_sites(c):
+        for caller, line in self.shown_call_sites(c, detail.callers):
             cpath = caller.split(":", 1)[0]
             lo, hi = line - 1, line + 1  # the call's statement, as far as its caller's extent allows
             if caller in self.symbols:
@@ -291,11 +317,11 @@ class Closures:
             spans.append((cpath, max(1, min(lo, line)), max(hi, line)))
         return spans
 
-    def shown_call_sites(self, c: Chunk) -> list[tuple[str, int]]:
-        """The call sites shown as code: the first MAX_CALLERS outside tests (calls from tests are
+    def shown_call_sites(self, c: Chunk, most: int = MAX_CALLERS) -> list[tuple[str, int]]:
+        """The call sites shown as code: the first `most` outside tests (calls from tests are
         listed, not shown, unless the chunk is test code itself)."""
         test = is_test_path(c.path)
-        return [s for s in self.call_sites(c) if test or not is_test_path(s[0].split(":", 1)[0])][:MAX_CALLERS]
+        return [s for s in self.call_sites(c) if test or not is_test_path(s[0].split(":", 1)[0])][:most]
 
     def call_sites(self, c: Chunk) -> list[tuple[str, int]]:
         """(caller node, line) of each call of the chunk's symbol, in the chunk that starts the symbol
@@ -319,9 +345,9 @@ class Closures:
                 sites[cpath, uses[at]] = caller
         return sorted(((caller, line) for (_, line), caller in sites.items()), key=lambda s: (is_test_path(s[0].split(":", 1)[0]), s[0].split(":", 1)[0] != c.path, s))
 
-    def other_callers(self, c: Chunk) -> tuple[list[str], int]:
-        """The call sites of the chunk's symbol not shown as code, as `path:line` (at most
-        MAX_LISTED_CALLERS), and how many more there are."""
-        shown = set(self.shown_call_sites(c))
+    def other_callers(self, c: Chunk, detail: Detail | None = None) -> tuple[list[str], int]:
+        """The call sites of the chunk's symbol not shown as code (in its closure of `detail`), as
+        `path:line` (at most MAX_LISTED_CALLERS), and how many more there are."""
+        shown = set(self.shown_call_sites(c, (detail or FULL).callers))
         rest = [f"{caller.split(':', 1)[0]}:{line}" for caller, line in self.call_sites(c) if (caller, line) not in shown]
         return rest[:MAX_LISTED_CALLERS], max(0, len(rest) - MAX_LISTED_CALLERS)
