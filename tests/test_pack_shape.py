@@ -208,6 +208,8 @@ DOCS = {
         + "".join(f" *     res.send('example {i}')\n" for i in range(12))
         + " *\n * @param {string} body\n * @public\n */\n\nfunction send(body) {\n  return body.length\n}\n"),
 }
+for name in ("report", "audit"):  # two callers of `reprice` outside tests
+    DOCS[f"shop/{name}.py"] = f"from shop.basket import reprice\n\n\ndef {name}(baskets):\n    return reprice(baskets)\n"
 for i in range(12):  # filler so the repository does not fit the budgets below
     DOCS[f"shop/filler{i}.py"] = "".join(f"def filler_{i}_{j}(v):\n    return v + {j}\n\n\n" for j in range(12))
 
@@ -231,6 +233,14 @@ def test_a_tight_budget_cuts_a_closures_docs_to_their_first_paragraph(tmp_path):
     spans = packer.closures.of(reprice, True, Detail(8))
     lines = {n for _, a, b in spans for n in range(a, b + 1)}
     assert lead in lines and lead + 5 not in lines and lead + 14 in lines  # the comment cut, the decorator kept
+
+    # Call sites shown as code scale too: two from 32k on, one at 8k (the other is listed).
+    assert Detail.for_budget(32_000) == (32, 6, 2) and Detail.for_budget(8_000) == (8, 4, 1)
+    callers = {p for p, _, _ in packer.closures.of(reprice)} - {"shop/basket.py"}
+    assert callers == {"shop/audit.py", "shop/report.py"}
+    tight = Detail.for_budget(8_000)
+    assert len({p for p, _, _ in packer.closures.of(reprice, True, tight)} - {"shop/basket.py"}) == 1
+    assert len(packer.closures.other_callers(reprice, tight)[0]) == 1 and not packer.closures.other_callers(reprice)[0]
 
     send = next(c for c in packer.index.chunks if c.symbol == "send")
     whole = {n for _, a, b in packer.closures.of(send) for n in range(a, b + 1)}
