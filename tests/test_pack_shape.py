@@ -10,6 +10,7 @@ import pytest
 from conftest import make_repo, run_cli
 from repoctx.index.load import load_repository
 from repoctx.model import Focus
+from repoctx.pack.closure import Detail
 from repoctx.pack.packer import Packer
 from repoctx.pack.request import PackRequest
 from repoctx.render import elision_marker
@@ -189,3 +190,63 @@ def test_a_doc_comment_hit_brings_the_code_it_describes(tmp_path):
     r = Packer(repo).pack(PackRequest("report failure on the console with the whole error object", budget=250, mode="slice"))
     assert "Report a failure on the console" in r.text
     assert "process.stderr.write(inspect(err))" in r.text, r.text
+
+
+DOCS = {
+    "shop/basket.py": (
+        "import json\n\n\nclass Basket:\n"
+        '    """A customer\'s basket of priced items,\n    kept until checkout.\n\n'
+        + "".join(f"    Detail line {i} about how baskets behave.\n" for i in range(16)) + '    """\n\n'
+        + "".join(f"    def helper_{i}(self, x):\n        y = x * {i}\n        z = y + {i}\n        return z - x\n\n"
+                  for i in range(14))
+        + "    def checkout(self, till):\n        total = till.total(self)\n        return json.dumps(total)\n\n\n"
+        + "# Reprice every basket at night.\n#\n"
+        + "".join(f"# Note {i} on the nightly repricing job.\n" for i in range(12))
+        + "@staticmethod\ndef reprice(baskets):\n    return [b for b in baskets]\n"),
+    "lib/send.js": (
+        "'use strict'\n\n/**\n * Send a response body.\n *\n * Examples:\n *\n"
+        + "".join(f" *     res.send('example {i}')\n" for i in range(12))
+        + " *\n * @param {string} body\n * @public\n */\n\nfunction send(body) {\n  return body.length\n}\n"),
+}
+for name in ("report", "audit"):  # two callers of `reprice` outside tests
+    DOCS[f"shop/{name}.py"] = f"from shop.basket import reprice\n\n\ndef {name}(baskets):\n    return reprice(baskets)\n"
+for i in range(12):  # filler so the repository does not fit the budgets below
+    DOCS[f"shop/filler{i}.py"] = "".join(f"def filler_{i}_{j}(v):\n    return v + {j}\n\n\n" for j in range(12))
+
+
+def test_a_tight_budget_cuts_a_closures_docs_to_their_first_paragraph(tmp_path):
+    """Docs scale with the budget: at a small budget the docstring of an enclosing class and a long
+    doc comment above a definition go to their first paragraph (decorators and signatures always
+    go); at a large one they go whole."""
+    repo = load_repository(str(make_repo(tmp_path / "r", DOCS)), workers=1)
+    packer = Packer(repo)
+    head = packer.lines("shop/basket.py").index("class Basket:") + 1
+    at = packer.lines("shop/basket.py").index("    def checkout(self, till):") + 1
+    chunk = next(c for c in packer.index.chunks if c.path == "shop/basket.py" and c.start <= at <= c.end)
+    assert chunk.start > head + 21  # a chunk of the class's body, far below its docstring
+    full = {n for p, a, b in packer.closures.of(chunk) if p == "shop/basket.py" for n in range(a, b + 1)}
+    cut = {n for p, a, b in packer.closures.of(chunk, True, Detail(8)) if p == "shop/basket.py" for n in range(a, b + 1)}
+    assert set(range(head, head + 21)) <= full                  # signature and the whole docstring
+    assert {head, head + 1, head + 2} <= cut and not cut & set(range(head + 3, head + 21))
+    reprice = next(c for c in packer.index.chunks if c.symbol == "reprice")
+    lead = packer.lines("shop/basket.py").index("# Reprice every basket at night.") + 1
+    spans = packer.closures.of(reprice, True, Detail(8))
+    lines = {n for _, a, b in spans for n in range(a, b + 1)}
+    assert lead in lines and lead + 5 not in lines and lead + 14 in lines  # the comment cut, the decorator kept
+
+    # Call sites shown as code scale too: two from 32k on, one at 8k (the other is listed).
+    assert Detail.for_budget(32_000) == (32, 6, 2) and Detail.for_budget(8_000) == (8, 4, 1)
+    callers = {p for p, _, _ in packer.closures.of(reprice)} - {"shop/basket.py"}
+    assert callers == {"shop/audit.py", "shop/report.py"}
+    tight = Detail.for_budget(8_000)
+    assert len({p for p, _, _ in packer.closures.of(reprice, True, tight)} - {"shop/basket.py"}) == 1
+    assert len(packer.closures.other_callers(reprice, tight)[0]) == 1 and not packer.closures.other_callers(reprice)[0]
+
+    send = next(c for c in packer.index.chunks if c.symbol == "send")
+    whole = {n for _, a, b in packer.closures.of(send) for n in range(a, b + 1)}
+    first = {n for _, a, b in packer.closures.of(send, True, Detail(8)) for n in range(a, b + 1)}
+    assert set(range(3, 28)) <= whole and first == {3, 4, 25, 26, 27}  # `/**`, the summary, the function
+    # A pack too small for the whole comment still gets the function, its summary and a marker.
+    small = packer.pack(PackRequest(budget=150, mode="slice", focus=(Focus("lib/send.js", 25, 25),)))
+    assert "Send a response body." in small.text and "return body.length" in small.text
+    assert "example 5" not in small.text and "lines 5-24 elided" in small.text

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable
+from typing import NamedTuple
 
 from repoctx.index.load import Repository
 from repoctx.model import LazyReferences, Symbol
@@ -34,8 +35,34 @@ MAX_LEAD_LINES = 30
 IMPORT_GAP = 8
 #: Lines that continue a block comment or are attributes/annotations/decorators, in any language.
 LEAD_STARTS = ("/*", "*", "@", "#[", "[")
+#: Lead lines that are attributes, annotations or decorators (never cut from a definition).
+ANNOTATION_STARTS = ("@", "#[", "[")
 
 Span = tuple[str, int, int]  # (path, first line, last line), 1-based inclusive
+#: Under a tight budget closures degrade: per this many tokens of budget, one line of a doc taken
+#: whole, one callee signature and one call site shown as code (each within its limit above).
+DOC_LINE_TOKENS = 1_000
+CALLEE_TOKENS = 2_000
+CALLER_TOKENS = 8_000
+
+
+class Detail(NamedTuple):
+    """How much of its closure a chunk takes: docs (a lead's comment, an enclosing definition's
+    docstring) longer than `doc` lines go to their first paragraph (`doc_end`; None: whole), at most
+    `callees` callee signatures and `callers` call sites shown as code (the rest are listed)."""
+    doc: int | None = None
+    callees: int = MAX_CALLEES
+    callers: int = MAX_CALLERS
+
+    @classmethod
+    def for_budget(cls, budget: int) -> Detail:
+        """What a pack of `budget` tokens affords: everything from 32k up (docs to 32 lines, 128 at
+        128k); at 8k docs to 8 lines, 4 callee signatures, 1 call site."""
+        return cls(max(2, budget // DOC_LINE_TOKENS), max(2, min(MAX_CALLEES, budget // CALLEE_TOKENS)),
+                   max(1, min(MAX_CALLERS, budget // CALLER_TOKENS)))
+
+
+FULL = Detail()
 
 
 def symbol_signature(path: str, s: Symbol) -> Span:
@@ -55,9 +82,9 @@ class Closures:
         self._names: dict[str, dict[int, set[str]]] = {}
         self._uses: dict[str, dict[str, list[int]]] = {}
         self._blocks: dict[str, list[tuple[int, int]]] = {}
-        self._closures: dict[tuple[Chunk, bool], list[Span]] = {}
+        self._closures: dict[tuple[Chunk, bool, Detail], list[Span]] = {}
         self._sites: dict[Chunk, list[tuple[str, int]]] = {}  # see call_sites
-        self._closures_by: dict[str, set[tuple[Chunk, bool]]] = {}  # path or node id → closures it is in
+        self._closures_by: dict[str, set[tuple[Chunk, bool, Detail]]] = {}  # path or node id → closures it is in
 
     def derived(self, repo: Repository, changed: list[str]) -> Closures:
         """The closures of `repo`, which is this one's repository with the `changed` files replaced
@@ -147,17 +174,63 @@ class Closures:
     def definition_head(self, node: str) -> Span | None:
         """A definition's signature with its lead and, where the docstring opens the body (Python),
         the docstring."""
+        parts = self._head_parts(node)
+        return parts and (parts[0], parts[1], parts[4])
+
+    def head_spans(self, node: str, doc: int | None = None) -> list[Span]:
+        """`definition_head` as spans, its lead's comment and its docstring cut to `doc` lines
+        (`doc_end`); decorators and the signature are never cut."""
+        parts = self._head_parts(node)
+        if not parts:
+            return []
+        path, lead, sig_first, sig_last, last = parts
+        spans = self.lead_spans(path, lead, sig_first - 1, doc) if lead < sig_first else []
+        end = self.doc_end(path, sig_last + 1, last, doc) if last > sig_last else sig_last
+        return spans + [(path, sig_first, end)]
+
+    def _head_parts(self, node: str) -> tuple[str, int, int, int, int] | None:
+        """(path, lead's first line, signature's first and last line, docstring's last line or the
+        signature's)."""
         sig = self.signature_span(node)
         if not sig:
             return None
-        path, first, last = sig
+        path, first, sig_last = sig
+        last = sig_last
         s = self.symbols[node][1]
         if s.doc and s.body_start_line and s.body_start_line > last:
             text = self.lines(path)[s.body_start_line - 1:s.body_start_line].pop().lstrip() \
                 if s.body_start_line <= len(self.lines(path)) else ""
             if text[:1] in "\"'rRbBuUfF" and text[:4].strip("rRbBuUfF")[:1] in "\"'":
                 last = min(s.end_line, s.body_start_line + s.doc.count("\n"))
-        return path, self.lead(path, first), last
+        return path, self.lead(path, first), first, sig_last, last
+
+    def doc_end(self, path: str, first: int, last: int, doc: int | None) -> int:
+        """The last line to show of a doc comment or docstring on lines first..last: all of it when
+        it has at most `doc` lines (or `doc` is None), else its first paragraph — up to the first
+        line with no text after one with text — and at most `doc` lines. The lines cut are a gap
+        like any other (marked, or shown when a marker would cost more)."""
+        if doc is None or last - first + 1 <= doc:
+            return last
+        lines, seen = self.lines(path), False
+        stop = min(last, first + max(1, doc) - 1, len(lines))
+        for n in range(first, stop + 1):
+            if lines[n - 1].strip().lstrip("/*#!").strip().strip("\"'"):
+                seen = True
+            elif seen:
+                return n - 1
+        return stop
+
+    def lead_spans(self, path: str, first: int, last: int, doc: int | None) -> list[Span]:
+        """A lead on lines first..last (comment lines, then annotations) as spans, its comment cut
+        to `doc` lines (`doc_end`); the annotations right above the definition always go."""
+        lines = self.lines(path)
+        k = first
+        while k <= last and k <= len(lines) and not lines[k - 1].strip().startswith(ANNOTATION_STARTS):
+            k += 1
+        end = self.doc_end(path, first, k - 1, doc) if k > first else first - 1
+        if end >= k - 1:
+            return [(path, first, last)]
+        return [(path, first, end)] + ([(path, k, last)] if k <= last else [])
 
     def import_blocks(self, path: str) -> list[tuple[int, int]]:
         """A file's imports as blocks of lines: import lines no definition separates and at most
@@ -184,33 +257,35 @@ class Closures:
             self._blocks[path] = [(a, b) for a, b in blocks]
         return self._blocks[path]
 
-    def of(self, c: Chunk, full: bool = True) -> list[Span]:
+    def of(self, c: Chunk, full: bool = True, detail: Detail | None = None) -> list[Span]:
         """The chunk's lines plus what it needs (headers, imports; with `full`, callee signatures and
-        call sites) as spans. Memoised."""
-        key = (c, full)
+        call sites) as spans, as much of it as `detail` says (default: all of it). Memoised."""
+        detail = detail or FULL
+        key = (c, full, detail)
         if key not in self._closures:
-            self._closures[key] = spans = self._closure(c, full)
+            self._closures[key] = spans = self._closure(c, full, detail)
             for where in {p for p, _, _ in spans} | {node_of(c)}:
                 self._closures_by.setdefault(where, set()).add(key)
         return self._closures[key]
 
-    def _closure(self, c: Chunk, full: bool) -> list[Span]:
+    def _closure(self, c: Chunk, full: bool, detail: Detail = FULL) -> list[Span]:
+        doc = detail.doc
         spans = [(c.path, c.start, c.end)]
         node = node_of(c)
         facts = self.repo.facts[c.path]
         parts = (c.symbol or "").split(".")
         heads = [f"{c.path}:{'.'.join(parts[:i])}" for i in range(1, len(parts) + 1)] if c.symbol else []
         for h in heads:
-            head = self.definition_head(h)
-            if head and head[1] < c.start:
-                spans.append(head)
+            head = self.head_spans(h, doc)
+            if head and head[0][1] < c.start:
+                spans += head
         # Definitions starting in the chunk bring their lead; one starting right after it brings its
         # signature when the chunk ends in its lead (a doc comment without the code it describes).
         for s in facts.symbols:
             if c.start <= s.start_line <= c.end + 1:
                 first = self.lead(c.path, s.start_line)
                 if s.start_line <= c.end and first < c.start:
-                    spans.append((c.path, first, c.start - 1))
+                    spans += self.lead_spans(c.path, first, c.start - 1, doc)
                 elif s.start_line == c.end + 1 and first <= c.end:
                     # a chunk that is only this definition's doc comment brings the code it describes
                     # (when short: a body of more than a chunk's lines brings its signature)
@@ -234,12 +309,12 @@ class Closures:
         for target, name in self.callees(c.path, node):
             if not test and is_test_path(target.split(":", 1)[0]):  # code outside tests never calls into them
                 continue
-            if name in used and target not in seen and target != node and len(seen) < MAX_CALLEES:
+            if name in used and target not in seen and target != node and len(seen) < detail.callees:
                 seen.add(target)
                 head = self.definition_head(target)
                 if head:
                     spans.append(head if head[2] - head[1] < MAX_CALLEE_LINES else self.signature_span(target))
-        for caller, line in self.shown_call_sites(c):
+        for caller, line in self.shown_call_sites(c, detail.callers):
             cpath = caller.split(":", 1)[0]
             lo, hi = line - 1, line + 1  # the call's statement, as far as its caller's extent allows
             if caller in self.symbols:
@@ -249,11 +324,11 @@ class Closures:
             spans.append((cpath, max(1, min(lo, line)), max(hi, line)))
         return spans
 
-    def shown_call_sites(self, c: Chunk) -> list[tuple[str, int]]:
-        """The call sites shown as code: the first MAX_CALLERS outside tests (calls from tests are
+    def shown_call_sites(self, c: Chunk, most: int = MAX_CALLERS) -> list[tuple[str, int]]:
+        """The call sites shown as code: the first `most` outside tests (calls from tests are
         listed, not shown, unless the chunk is test code itself)."""
         test = is_test_path(c.path)
-        return [s for s in self.call_sites(c) if test or not is_test_path(s[0].split(":", 1)[0])][:MAX_CALLERS]
+        return [s for s in self.call_sites(c) if test or not is_test_path(s[0].split(":", 1)[0])][:most]
 
     def call_sites(self, c: Chunk) -> list[tuple[str, int]]:
         """(caller node, line) of each call of the chunk's symbol, in the chunk that starts the symbol
@@ -282,9 +357,9 @@ class Closures:
                 sites[cpath, uses[at]] = caller
         return sorted(((caller, line) for (_, line), caller in sites.items()), key=lambda s: (is_test_path(s[0].split(":", 1)[0]), s[0].split(":", 1)[0] != c.path, s))
 
-    def other_callers(self, c: Chunk) -> tuple[list[str], int]:
-        """The call sites of the chunk's symbol not shown as code, as `path:line` (at most
-        MAX_LISTED_CALLERS), and how many more there are."""
-        shown = set(self.shown_call_sites(c))
+    def other_callers(self, c: Chunk, detail: Detail | None = None) -> tuple[list[str], int]:
+        """The call sites of the chunk's symbol not shown as code (in its closure of `detail`), as
+        `path:line` (at most MAX_LISTED_CALLERS), and how many more there are."""
+        shown = set(self.shown_call_sites(c, (detail or FULL).callers))
         rest = [f"{caller.split(':', 1)[0]}:{line}" for caller, line in self.call_sites(c) if (caller, line) not in shown]
         return rest[:MAX_LISTED_CALLERS], max(0, len(rest) - MAX_LISTED_CALLERS)

@@ -28,7 +28,7 @@ from repoctx.tokens import count, count_parts, counts_cache, get_encoding
 
 if TYPE_CHECKING:  # retrieval, closures and the map (and numpy) load on a slice pack's first use
     from repoctx.index.load import Repository
-    from repoctx.pack.closure import Closures
+    from repoctx.pack.closure import Closures, Detail
     from repoctx.retrieve.chunks import Chunk
     from repoctx.retrieve.rank import RetrievalIndex
 
@@ -55,8 +55,6 @@ LISTED_DEFINITIONS = 30
 GAP_FILL = 3
 #: A slice pack using less than this share of its budget warns.
 SMALL_PACK = 0.5
-
-
 class PackError(Exception):
     """The pack cannot be made as asked (e.g. `whole` mode over budget); says what would be needed."""
 
@@ -177,12 +175,13 @@ class Packer:
         slices = [file_slice(self.repo, p, s) for p, s in sorted(spans.items())]
         return render(map_text or None, slices, self.lines, fmt, line_numbers, self._diff, callers or None), slices
 
-    def callers_listing(self, chunks: list[Chunk], spans: dict[str, tuple[tuple[int, int], ...]]) -> str:
-        """One line per packed definition whose call sites are not all shown: where else it is
-        called, each place once in the pack."""
+    def callers_listing(self, chunks: list[Chunk], spans: dict[str, tuple[tuple[int, int], ...]],
+                        detail: Detail | None = None) -> str:
+        """One line per packed definition whose call sites are not all shown (with closures of
+        `detail`): where else it is called, each place once in the pack."""
         out, listed = [], set()
         for c in sorted(set(chunks[:LISTED_DEFINITIONS])):
-            where, more = self.closures.other_callers(c)
+            where, more = self.closures.other_callers(c, detail)
             fresh = [w for w in where if w not in listed and not _shown(w, spans)]
             listed.update(fresh)
             if fresh:
@@ -249,16 +248,18 @@ class Packer:
                 for p, n in adds:
                     lines.setdefault(p, set()).add(n)
             spans = {p: self.spans(p, ls) for p, ls in lines.items()}
-            callers = self.callers_listing([c for c, _ in additions[:k]], spans)
+            callers = self.callers_listing([c for c, _ in additions[:k]], spans, detail)
             text, slices = self.render_selection(map_text, spans, fmt, line_numbers, callers)
             return text, count(text, self.enc), slices, k, callers
 
         # Selection works on estimated line costs; when the real count leaves much of the budget
         # unused, select once more with the estimate scaled to what it actually cost.
         estimate = budget - base
-        order, matched = self._order(query, focus)
+        from repoctx.pack.closure import Detail
+        detail = Detail.for_budget(budget)  # a tight budget takes lighter closures
+        order, matched = self._order(query, focus, detail)
         for attempt in range(2):
-            additions, costs = self._select(order(), estimate)
+            additions, costs = self._select(order(), estimate, detail)
             used = sum(costs)
             best = build(len(additions))
             if attempt or best[1] > budget or best[1] >= REFILL_BELOW * budget or used < REFILL_BELOW * estimate:
@@ -288,7 +289,7 @@ class Packer:
         return self._result("slice", budget, best[0], best[1], best[2], start, map_found if with_map else (),
                             warnings, rendering)
 
-    def _order(self, query: str, focus: list[Focus]):
+    def _order(self, query: str, focus: list[Focus], detail: Detail | None = None):
         """The candidate chunks in the order the fill takes them — covered by the focus first, then
         the best-ranked by value per token, then the rest by rank, then (worked out only when the fill
         gets that far, and not for the context of a focus alone) the repository's most central code
@@ -298,7 +299,7 @@ class Packer:
         ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
         chunks = self.index.chunks
         reached = {i for i, _ in ranked}
-        first, tail = self._priced(ranked, focus), []
+        first, tail = self._priced(ranked, focus, detail), []
 
         def order():
             yield from first
@@ -306,12 +307,12 @@ class Packer:
                 return  # the context of given code: what it reaches, nothing unrelated
             if not tail:
                 tail.append(self._priced([(i, v) for i, v in central_chunks(self.index) if i not in reached]
-                                         [:CANDIDATES], []))
+                                         [:CANDIDATES], [], detail))
             yield from tail[0]
 
         return order, {chunks[i] for i in reached}
 
-    def _priced(self, ranked: list[tuple[int, float]], focus: list[Focus]) -> list[Chunk]:
+    def _priced(self, ranked: list[tuple[int, float]], focus: list[Focus], detail: Detail | None = None) -> list[Chunk]:
         import numpy as np
         chunks = self.index.chunks
         covered = self.index.covered(list(focus)) if focus else None
@@ -321,7 +322,7 @@ class Packer:
             """Score × the share of the slice's cost that is the chunk itself (not its closure)."""
             c = chunks[ranked[k][0]]
             own = c.end - c.start + 1
-            total = sum(b - a + 1 for _, a, b in self.closures.of(c))
+            total = sum(b - a + 1 for _, a, b in self.closures.of(c, True, detail))
             return ranked[k][1] * (own / total) ** CLOSURE_POWER
 
         priority = np.zeros(len(ranked))
@@ -330,9 +331,9 @@ class Packer:
         order = np.lexsort((np.arange(len(ranked)), -priority, unforced)).tolist()
         return [chunks[ranked[k][0]] for k in order]
 
-    def _select(self, order, budget: int) -> tuple[list[tuple[Chunk, list[tuple[str, int]]]], list[int]]:
-        """Chunks with their closures, greedily in `order` while they fit `budget` (estimated), as
-        (chunk, new (path, line)s); and the estimated tokens each adds."""
+    def _select(self, order, budget: int, detail: Detail | None = None) -> tuple[list[tuple[Chunk, list[tuple[str, int]]]], list[int]]:
+        """Chunks with their closures (of `detail`), greedily in `order` while they fit
+        `budget` (estimated), as (chunk, new (path, line)s); and the estimated tokens each adds."""
         selected: dict[str, set[int]] = {}
         additions: list[tuple[Chunk, list[tuple[str, int]]]] = []
         costs: list[int] = []
@@ -340,7 +341,7 @@ class Packer:
         misses = 0
         for c in order:
             for full in (True, False):
-                new = [(p, n) for p, a, b in self.closures.of(c, full) for n in range(a, b + 1)
+                new = [(p, n) for p, a, b in self.closures.of(c, full, detail) for n in range(a, b + 1)
                        if n not in selected.get(p, ()) and n <= len(self.lines(p))]
                 new = list(dict.fromkeys(new))
                 fresh = set(new)
@@ -348,7 +349,7 @@ class Packer:
                 cost += FILE_OVERHEAD * len({p for p, _ in new if p not in selected})
                 cost += GAP_OVERHEAD * sum((p, n - 1) not in fresh and n - 1 not in selected.get(p, ()) for p, n in new)
                 if full and len(additions) < LISTED_DEFINITIONS:
-                    cost += CALLER_OVERHEAD * len(self.closures.other_callers(c)[0])
+                    cost += CALLER_OVERHEAD * len(self.closures.other_callers(c, detail)[0])
                 if used + cost <= budget:
                     break
             else:
