@@ -256,6 +256,22 @@ def test_literal_index_is_kept_beside_the_index_and_a_damaged_copy_is_rebuilt(sh
     assert now == LiteralIndex(edited).matches(text) and "shop/cart.py" not in {p for p, *_ in now}
 
 
+def test_definitions_are_kept_beside_the_index_and_the_ranking_is_the_same(shop, tmp_path):
+    query = "Cart.total is wrong when a quantity is zero"
+    fresh = RetrievalIndex.build(shop)
+    expected = rank_chunks(fresh, query)
+    [kept] = (tmp_path / "definitions").iterdir()  # the first query wrote it
+    assert "shop/cart.py:Cart.total" in fresh.definitions()["Cart.total"]
+    assert rank_chunks(RetrievalIndex.build(shop), query) == expected  # read back from it
+    kept.write_bytes(b"\x00not a table")
+    again = RetrievalIndex.build(shop)
+    assert rank_chunks(again, query) == expected and again.definitions() == fresh.definitions()
+    # an editor's buffer that renames the method: never cached, and the new name is what is defined
+    edited = shop.with_buffers({"shop/cart.py": shop.text("shop/cart.py").replace("def total", "def grand_total")})
+    names = RetrievalIndex.build(edited).definitions()
+    assert "Cart.grand_total" in names and "Cart.total" not in names
+
+
 # -- task files ------------------------------------------------------------------------------------
 
 def _task_line(root: Path, query: str, path: str, lines: list[int], **extra) -> str:

@@ -227,8 +227,10 @@ def _quoted(text: str, inline: list[str]) -> tuple[str, str]:
 
 # -- resolving against a repository ----------------------------------------------------------------
 
-def understand(repo: Repository, query: str, literals: LiteralIndex | None = None) -> Signals:
-    """The signals of `query` in `repo` (`literals`: the repository's literal index, if built)."""
+def understand(repo: Repository, query: str, literals: LiteralIndex | None = None,
+               definitions: dict[str, list[str]] | None = None) -> Signals:
+    """The signals of `query` in `repo` (`literals`, `definitions`: the repository's literal index
+    and `definitions(repo)`, if the caller keeps them)."""
     p = parse(query)
     out = Signals(p.prose)
     by_base = _files_by_name(repo)
@@ -264,7 +266,7 @@ def understand(repo: Repository, query: str, literals: LiteralIndex | None = Non
                           f"literal {literal!r}"))
     if dests:  # the code that reads an option names it by its destination, not its flag
         out.text += "\n" + " ".join(dict.fromkeys(dests))
-    defined = _definitions(repo)
+    defined = definitions if definitions is not None else _definitions(repo)
     for ident in p.code:
         parts = ident.split(".")
         for k in range(len(parts)):
@@ -350,7 +352,8 @@ def _function_in(repo: Repository, path: str, function: str | None, line: int | 
 
 
 def _definitions(repo: Repository) -> dict[str, list[str]]:
-    """Symbol name and qualified name ("Class.method") → walk-graph nodes "path:Qualified.name"."""
+    """Symbol name and qualified name ("Class.method") → walk-graph nodes "path:Qualified.name", in
+    file and line order. A pure function of the files: `RetrievalIndex.definitions` keeps it."""
     from repoctx.graph.link import qualified_names
     out: dict[str, list[str]] = {}
     for path, facts in repo.facts.items():

@@ -18,7 +18,7 @@ from repoctx.model import Focus
 from repoctx.retrieve.chunks import Chunk, file_chunks
 from repoctx.index.cache import cached, state_key
 from repoctx.retrieve.bm25 import BM25, tokenize
-from repoctx.retrieve.query import LiteralIndex, Signals, understand
+from repoctx.retrieve.query import LiteralIndex, Signals, _definitions, understand
 from repoctx.index.load import Repository
 from repoctx.scan import is_test_path
 
@@ -143,6 +143,31 @@ class RetrievalIndex:
                                         lambda: LiteralIndex(repo), LiteralIndex.record, LiteralIndex.from_record)
         return self._literals
 
+    #: Bump when what `_definitions` returns changes: cached tables are then rebuilt.
+    DEFINITIONS_VERSION = "1"
+
+    def definitions(self) -> dict[str, list[str]]:
+        """Name and qualified name → defining nodes (`query._definitions`): read from the cache or
+        built, once per index, not per query (a quarter second of every query on Django)."""
+        if "_definitions" not in self.__dict__:
+            repo = self.repo
+            if repo.overlay:
+                self._definitions = _definitions(repo)
+            else:
+                self._definitions = cached(repo.index_path, "definitions", state_key(repo.files, self.DEFINITIONS_VERSION),
+                                           lambda: _definitions(repo), lambda d: d, _checked_definitions)
+        return self._definitions
+
+    def leaf_chunks(self) -> dict[str, list[int]]:
+        """Last component of a chunk's symbol → the chunks (ids), built once per index."""
+        if "_leaf_chunks" not in self.__dict__:
+            out: dict[str, list[int]] = {}
+            for i, c in enumerate(self.chunks):
+                if c.symbol is not None:
+                    out.setdefault(c.symbol.rsplit(".", 1)[-1], []).append(i)
+            self._leaf_chunks = out
+        return self._leaf_chunks
+
     def issue_share(self, issue: Signals) -> np.ndarray:
         """Per chunk, the weight an issue's signals give it (0..1): chunks around a spot (a
         traceback frame's function or line, a quoted literal's line), the chunks of a named symbol,
@@ -265,23 +290,33 @@ class RetrievalIndex:
         return r
 
 
+def _checked_definitions(rec) -> dict[str, list[str]]:
+    """A cached definitions table, or ValueError when it is not one (then it is built again)."""
+    if not isinstance(rec, dict) or not all(isinstance(v, list) for v in rec.values()):
+        raise ValueError("damaged definitions table")
+    return rec
+
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _PATHISH = re.compile(r"[\w./-]+\.\w+|[\w-]+(?:/[\w.-]+)+")
 
 
-def named_in_query(repo: Repository, query: str) -> tuple[set[str], set[str]]:
-    """(paths, symbol nodes) the query names outright: a path or file name, or a defined symbol's
-    name that is distinctive (has an underscore, inner capital or digit, or ≥ 8 characters)."""
+def named_in_query(repo: Repository, query: str,
+                   definitions: dict[str, list[str]] | None = None) -> tuple[set[str], set[str]]:
+    """(paths, symbol names) the query names outright: a path or file name, or a defined symbol's
+    name that is distinctive (has an underscore, inner capital or digit, or ≥ 8 characters) and
+    defined in at most three files (`definitions`: `query._definitions(repo)`, if kept)."""
     paths: set[str] = set()
     words = set(_PATHISH.findall(query))
-    by_name: dict[str, list[str]] = {}
     for path in repo.files:
         base = path.rsplit("/", 1)[-1]
         if path in words or base in words or any(w.endswith("/" + base) or path.endswith("/" + w) for w in words if "/" in w):
             paths.add(path)
-    for path, facts in repo.facts.items():
-        for s in facts.symbols:
-            by_name.setdefault(s.name, []).append(path)
+    defined = definitions if definitions is not None else _definitions(repo)
+    # a plain name's nodes are those of the definitions so named (a top-level one's qualified name
+    # is its name), so their files are the files defining that name
+    by_name = {name: {n.rsplit(":", 1)[0] for n in nodes} for name in set(_IDENT.findall(query)) | {
+        i.rsplit(".", 1)[-1] for i in _IDENT.findall(query)} if "." not in name and (nodes := defined.get(name))}
     symbols: set[str] = set()
     for ident in set(_IDENT.findall(query)):
         for part in {ident, ident.rsplit(".", 1)[-1]}:
@@ -303,13 +338,13 @@ class QuerySignals:
 
 def query_signals(index: RetrievalIndex, query: str, focus: list[Focus] = ()) -> QuerySignals:
     chunks = index.chunks
-    issue = understand(index.repo, query, index.literals()) if query.strip() else None
+    issue = understand(index.repo, query, index.literals(), index.definitions()) if query.strip() else None
     query = issue.text if issue else query
     bm = index.bm25.scores(tokenize(query)) if query.strip() else np.zeros(len(chunks))
     bm = bm * (index.prior > 0)  # chunks an editor buffer replaced score nothing
     top = float(bm.max()) if len(bm) else 0.0
     bm_norm = bm / top if top > 0 else bm
-    named_paths, named_symbols = named_in_query(index.repo, query) if query else (set(), set())
+    named_paths, named_symbols = named_in_query(index.repo, query, index.definitions()) if query else (set(), set())
     # A named symbol's chunks get the whole bonus. In a named file, its best-matching chunk gets the
     # whole bonus and the others a steeply falling share, so the file ranks first without its every
     # line outranking the rest of the repository.
@@ -320,8 +355,10 @@ def query_signals(index: RetrievalIndex, query: str, focus: list[Focus] = ()) ->
         ratio = np.divide(bm, file_best, out=np.ones(len(chunks)), where=file_best > 0)
         share = np.where(in_named, ratio ** 4, 0.0)
     if named_symbols:
-        leaf = np.array([c.symbol is not None and c.symbol.rsplit(".", 1)[-1] in named_symbols for c in chunks],
-                        dtype=bool)
+        leaf = np.zeros(len(chunks), dtype=bool)
+        by_leaf = index.leaf_chunks()
+        for name in named_symbols:
+            leaf[by_leaf.get(name, [])] = True
         share = np.where(leaf & (index.prior > 0), 1.0, share)
     if issue:
         share = np.maximum(share, index.issue_share(issue))
