@@ -57,6 +57,22 @@ def _parents(path: str):
         yield "/".join(parts[:i])
 
 
+def _unchanged(stamp: dict[str, tuple[int, int]]) -> bool:
+    """Whether every path still has its (mtime_ns, size): the stat loop of every MCP call, kept bare
+    (no join, no call per path: a third of its time on Django's 8,700 paths)."""
+    stat = os.stat
+    for full, (mtime, size) in stamp.items():
+        try:
+            st = stat(full)
+        except OSError:
+            if mtime != -1:  # gone since the load (a path missing then too is unchanged)
+                return False
+            continue
+        if st.st_mtime_ns != mtime or st.st_size != size:
+            return False
+    return True
+
+
 def _stat(full: str) -> tuple[int, int]:
     try:
         st = os.stat(full)
@@ -96,7 +112,7 @@ class Workspace:
         self._base: _View | None = None
         self._view: _View | None = None
         self._lock = threading.RLock()
-        self._stamp: dict[str, tuple[int, int]] = {}  # path → (mtime_ns, size) of what the last load read
+        self._stamp: dict[str, tuple[int, int]] = {}  # absolute path → (mtime_ns, size) of what the last load read
 
     # -- paths -----------------------------------------------------------------------------------
 
@@ -148,7 +164,7 @@ class Workspace:
         """(mtime_ns, size) of every file the load read and of the folders holding them or a skipped
         file (a file added, removed or renamed changes its folder's), for `refresh` to compare."""
         paths = set(repo.files) | {d for p in [*repo.files, *(s.path for s in repo.skipped)] for d in _parents(p)}
-        return {p: _stat(os.path.join(self.root, p)) for p in paths}
+        return {full: _stat(full) for full in (os.path.join(self.root, p) for p in paths)}
 
     def refresh(self, progress=None) -> bool:
         """Load again if anything on disk changed since the last load (a stat of each file and folder:
@@ -156,8 +172,7 @@ class Workspace:
         saves (an agent writes files itself)."""
         with self._lock:
             stamp = self._stamp
-        if self._base is not None and stamp and all(
-                _stat(os.path.join(self.root, p)) == v for p, v in stamp.items()):
+        if self._base is not None and stamp and _unchanged(stamp):
             return False
         self.load(progress)
         return True
