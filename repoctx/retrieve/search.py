@@ -78,11 +78,20 @@ def _by_name(index: RetrievalIndex, query: str, fuzzy: int = 0, limit: int = 0
                                           for sid, (path, s) in index.repo.graph.symbols.items() if not is_import_binding(s)]
     plain = query.strip().lower() if _PLAIN_NAME.fullmatch(query.strip()) else None
 
+    def plain_tier(sid: str, name: str, level: int) -> int | None:
+        """`name_tier` for a plain name held by `name` (what it works out, without its candidates)."""
+        if name == plain:
+            return EXACT if sid.split(":", 1)[1].rsplit(".", 1)[-1] == query.strip() else EXACT_CASE
+        return PREFIX if name.startswith(plain) else SUBSTRING if level else None
+
     def matches(level: int):
         for sid, path, s, name in symbols:
             if plain is not None and (plain not in name if level < 2 else not _subsequence(plain, name)):
                 continue  # a plain name matches (exactly, by prefix, as a substring) only a name holding it; fuzzily, its letters in order
-            tier = name_tier(query, path, sid.split(":", 1)[1], level, root) if query.strip() else EXACT
+            if plain is not None and level < 2:
+                tier = plain_tier(sid, name, level)
+            else:
+                tier = name_tier(query, path, sid.split(":", 1)[1], level, root) if query.strip() else EXACT
             if tier is not None:
                 yield tier, -(float(rank[nodes[sid]]) if sid in nodes else 0.0), sid, path, s
 
