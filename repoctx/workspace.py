@@ -240,11 +240,12 @@ class Workspace:
         g = view.repo.graph
         return [(sid, self._redacted(view, path, g.symbols[sid][1])) for sid in g.symbols_in(path)]
 
-    def find_symbols(self, query: str, limit: int = 100, kind: str | None = None) -> list[tuple[str, str, Symbol]]:
+    def find_symbols(self, query: str, limit: int = 100, kind: str | None = None,
+                     fuzzy: int = 2) -> list[tuple[str, str, Symbol]]:
         """(id, path, symbol) whose name matches `query` (see `retrieve.search.find_symbols`), of one
         `kind` if given; signatures and docs redacted."""
         view = self.view()
-        hits = find_symbols(view.index, query, limit if kind is None else len(view.repo.graph.symbols))
+        hits = find_symbols(view.index, query, limit if kind is None else len(view.repo.graph.symbols), fuzzy)
         if kind is not None:
             hits = [h for h in hits if h[2].kind == kind][:limit]
         return [(sid, p, self._redacted(view, p, s)) for sid, p, s in hits]

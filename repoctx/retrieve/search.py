@@ -127,11 +127,11 @@ def search(index: RetrievalIndex, query: str, limit: int = 20) -> list[Hit]:
     return list(best.values())
 
 
-def find_symbols(index: RetrievalIndex, query: str, limit: int = 100) -> list[tuple[str, str, Symbol]]:
+def find_symbols(index: RetrievalIndex, query: str, limit: int = 100, fuzzy: int = 2) -> list[tuple[str, str, Symbol]]:
     """(id, path, symbol) whose name matches `query`, as `search` ranks names (exact, qualified or
-    not, then prefix), then substring, then the letters in order; within each, the more central
-    symbol (global PageRank) first. An editor's workspace/symbol."""
-    return [(sid, path, s) for _, _, sid, path, s in _by_name(index, query, 2, limit)[:limit]]
+    not, then prefix), then (`fuzzy` 1 or 2) substring, then (2) the letters in order; within each,
+    the more central symbol (global PageRank) first. An editor's workspace/symbol."""
+    return [(sid, path, s) for _, _, sid, path, s in _by_name(index, query, fuzzy, limit)[:limit]]
 
 
 def _subsequence(q: str, name: str) -> bool:
