@@ -21,6 +21,7 @@ import dataclasses
 import os
 import re
 import threading
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from repoctx.files import OutsideWorkspace, confine  # noqa: F401  (re-exported)
@@ -310,8 +311,9 @@ class Workspace:
         for caller in g.callers_of(sid):
             owners.setdefault(caller.rpartition(":")[0], set()).add(caller if caller in g.symbols else None)
         for cpath, callers in owners.items():   # each file once: its lines naming the target, kept where a caller encloses them
-            lines = {r.line for r in self.repo.facts[cpath].references if r.name == target.name}
-            out += [Location(cpath, n, n) for n in sorted(lines) if self._innermost(cpath, n) in callers]
+            lines = sorted({r.line for r in self.repo.facts[cpath].references if r.name == target.name})
+            inner = self._innermost_at(cpath, lines)
+            out += [Location(cpath, n, n) for n in lines if inner[n] in callers]
         return sorted(set(out), key=lambda loc: (loc.path, loc.start_line))
 
     def describe(self, sid: str) -> dict:
@@ -328,11 +330,21 @@ class Workspace:
                 "encoding": view.repo.encoding}
 
     def _innermost(self, path: str, line: int) -> str | None:
+        return self._innermost_at(path, [line])[line]
+
+    def _innermost_at(self, path: str, lines) -> dict[int, str | None]:
+        """line → the innermost definition of `path` enclosing it (the one starting last; of those
+        starting on one line, the last in file order), or None: one sort per file, not a scan of
+        its definitions per line."""
         g = self.repo.graph
-        best = None
-        for sid in g.symbols_in(path):
-            s = g.symbols[sid][1]
-            if s.start_line <= line <= s.end_line and (best is None or s.start_line >= g.symbols[best][1].start_line):
-                best = sid
-        return best
+        spans = sorted((g.symbols[sid][1].start_line, k, g.symbols[sid][1].end_line, sid)
+                       for k, sid in enumerate(g.symbols_in(path)))
+        starts = [s[0] for s in spans]
+        out = {}
+        for n in lines:
+            i = bisect_right(starts, n) - 1
+            while i >= 0 and spans[i][2] < n:
+                i -= 1
+            out[n] = spans[i][3] if i >= 0 else None
+        return out
 
