@@ -41,6 +41,15 @@ at 7a330af (2 vCPU shared with other helpers, load 1.8; median of 5 [range]):
   caches 0.42 s in all; load_repository 0.53 s. The hook is a warm slice pack: what stands in
   the way is the warm-query loading of issue 13 (retrieval index, graph and facts read whole in
   every process), not the hook's own code.
+
+Measured 2026-12-07 04:23 UTC, `python bench/scale.py --django`, main (2 cores, load 0.9; median of 5):
+  --help 0.05 s (2.8x `python -c pass`); Django warm index 0.20 s / 31 MiB; warm pack --query 32k
+  1.97 s [1.94-1.99] / 337 MiB (2.68 s before the literal and definitions tables were kept beside
+  the index); whole 1.15 s / 357 MiB vs Repomix 1.18.1 2.69 s / 442 MiB (2.34x faster, 0.81x its
+  RSS); snapshot take, one staged line, 2.09 s / 306 MiB. cProfile of the query pack (2.9 s under
+  the profiler): marshal loads of graph, retrieval index and tables 0.55 s, load_repository 0.64 s
+  (scan 0.35 s of it, git ls-files 0.23 s), pricing 800 candidate closures 1.04 s (call sites
+  0.40 s, the graph load inside it 0.37 s), the map 0.64 s (RetrievalIndex.load 0.40 s).
 """
 from __future__ import annotations
 
