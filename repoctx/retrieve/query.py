@@ -230,7 +230,7 @@ def _quoted(text: str, inline: list[str]) -> tuple[str, str]:
 def understand(repo: Repository, query: str, literals: LiteralIndex | None = None,
                definitions: dict[str, list[str]] | None = None) -> Signals:
     """The signals of `query` in `repo` (`literals`, `definitions`: the repository's literal index
-    and `definitions(repo)`, if the caller keeps them)."""
+    and `definition_table(repo)`, if the caller keeps them)."""
     p = parse(query)
     out = Signals(p.prose)
     by_base = _files_by_name(repo)
@@ -266,7 +266,7 @@ def understand(repo: Repository, query: str, literals: LiteralIndex | None = Non
                           f"literal {literal!r}"))
     if dests:  # the code that reads an option names it by its destination, not its flag
         out.text += "\n" + " ".join(dict.fromkeys(dests))
-    defined = definitions if definitions is not None else _definitions(repo)
+    defined = definitions if definitions is not None else definition_table(repo)
     for ident in p.code:
         parts = ident.split(".")
         for k in range(len(parts)):
@@ -351,7 +351,7 @@ def _function_in(repo: Repository, path: str, function: str | None, line: int | 
     return min(named, key=lambda s: abs(s.start_line - line) if line else 0) if named else None
 
 
-def _definitions(repo: Repository) -> dict[str, list[str]]:
+def definition_table(repo: Repository) -> dict[str, list[str]]:
     """Symbol name and qualified name ("Class.method") → walk-graph nodes "path:Qualified.name", in
     file and line order. A pure function of the files: `RetrievalIndex.definitions` keeps it."""
     from repoctx.graph.link import qualified_names

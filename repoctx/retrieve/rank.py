@@ -18,7 +18,7 @@ from repoctx.model import Focus
 from repoctx.retrieve.chunks import Chunk, file_chunks
 from repoctx.index.cache import cached, state_key
 from repoctx.retrieve.bm25 import BM25, tokenize
-from repoctx.retrieve.query import LiteralIndex, Signals, _definitions, understand
+from repoctx.retrieve.query import LiteralIndex, Signals, definition_table, understand
 from repoctx.index.load import Repository
 from repoctx.scan import is_test_path
 
@@ -143,19 +143,19 @@ class RetrievalIndex:
                                         lambda: LiteralIndex(repo), LiteralIndex.record, LiteralIndex.from_record)
         return self._literals
 
-    #: Bump when what `_definitions` returns changes: cached tables are then rebuilt.
+    #: Bump when what `definition_table` returns changes: cached tables are then rebuilt.
     DEFINITIONS_VERSION = "1"
 
     def definitions(self) -> dict[str, list[str]]:
-        """Name and qualified name → defining nodes (`query._definitions`): read from the cache or
+        """Name and qualified name → defining nodes (`query.definition_table`): read from the cache or
         built, once per index, not per query (a quarter second of every query on Django)."""
         if "_definitions" not in self.__dict__:
             repo = self.repo
             if repo.overlay:
-                self._definitions = _definitions(repo)
+                self._definitions = definition_table(repo)
             else:
                 self._definitions = cached(repo.index_path, "definitions", state_key(repo.files, self.DEFINITIONS_VERSION),
-                                           lambda: _definitions(repo), lambda d: d, _checked_definitions)
+                                           lambda: definition_table(repo), lambda d: d, _checked_definitions)
         return self._definitions
 
     def leaf_chunks(self) -> dict[str, list[int]]:
@@ -305,14 +305,14 @@ def named_in_query(repo: Repository, query: str,
                    definitions: dict[str, list[str]] | None = None) -> tuple[set[str], set[str]]:
     """(paths, symbol names) the query names outright: a path or file name, or a defined symbol's
     name that is distinctive (has an underscore, inner capital or digit, or ≥ 8 characters) and
-    defined in at most three files (`definitions`: `query._definitions(repo)`, if kept)."""
+    defined in at most three files (`definitions`: `query.definition_table(repo)`, if kept)."""
     paths: set[str] = set()
     words = set(_PATHISH.findall(query))
     for path in repo.files:
         base = path.rsplit("/", 1)[-1]
         if path in words or base in words or any(w.endswith("/" + base) or path.endswith("/" + w) for w in words if "/" in w):
             paths.add(path)
-    defined = definitions if definitions is not None else _definitions(repo)
+    defined = definitions if definitions is not None else definition_table(repo)
     # a plain name's nodes are those of the definitions so named (a top-level one's qualified name
     # is its name), so their files are the files defining that name
     by_name = {name: {n.rsplit(":", 1)[0] for n in nodes} for name in set(_IDENT.findall(query)) | {
