@@ -224,12 +224,17 @@ def cmd_pack(args: argparse.Namespace) -> int:
     summary = (f"repoctx: {result.mode}: {result.tokens:,}/{result.budget:,} tokens, {whole} files whole, "
                f"{len(result.files) - whole} files sliced, {result.encoding}, {result.seconds:.2f}s"
                + (f"; {args.source.describe()}" if getattr(args, "source", None) else ""))
+    after = []  # lines that follow the summary
     if args.split:
         from repoctx.pack.split import split_pack, write_parts
         parts = split_pack(result, args.split, repo)
         paths, removed, kept = write_parts(parts, args.output)
         summary += (f"; {len(parts)} part(s) of at most {args.split:,} tokens: "
                     + ", ".join(f"{p} {part.tokens:,}" for p, part in zip(paths, parts)))
+        if removed:
+            after.append(f"repoctx: removed {len(removed)} part(s) an earlier run left beyond this one's: {', '.join(removed)}")
+        if kept:
+            after.append(f"repoctx: warning: kept {', '.join(kept)}: named like a part but not a repoctx pack")
     else:
         out = written(result, st.format)
         if args.output or not args.copy:
@@ -237,12 +242,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         if args.copy:
             from repoctx.clipboard import copy
             summary += f"; copied to the clipboard ({copy(out)})"
-    print(summary, file=sys.stderr)
-    if args.split and removed:
-        print(f"repoctx: removed {len(removed)} part(s) an earlier run left beyond this one's: {', '.join(removed)}",
-              file=sys.stderr)
-    if args.split and kept:
-        print(f"repoctx: warning: kept {', '.join(kept)}: named like a part but not a repoctx pack", file=sys.stderr)
+    print("\n".join([summary, *after]), file=sys.stderr)
     report_secrets(result.redactions, result.secret_files)
     outputs = [s.path for s in repo.skipped if s.reason == "repoctx-output"]
     if outputs:

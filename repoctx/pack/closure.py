@@ -268,7 +268,7 @@ class Closures:
                 self._closures_by.setdefault(where, set()).add(key)
         return self._closures[key]
 
-    def _closure(self, c: Chunk, full: bool, detail: Detail = FULL) -> list[Span]:
+    def _closure(self, c: Chunk, full: bool, detail: Detail) -> list[Span]:
         doc = detail.doc
         spans = [(c.path, c.start, c.end)]
         node = node_of(c)

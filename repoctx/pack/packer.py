@@ -55,6 +55,8 @@ LISTED_DEFINITIONS = 30
 GAP_FILL = 3
 #: A slice pack using less than this share of its budget warns.
 SMALL_PACK = 0.5
+
+
 class PackError(Exception):
     """The pack cannot be made as asked (e.g. `whole` mode over budget); says what would be needed."""
 

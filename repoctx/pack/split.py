@@ -99,13 +99,14 @@ class _Splitter:
         self.enc = get_encoding(result.encoding)
         self.items: list[Item] = ([("map", r.map_text)] if r.map_text else []) + [("file", s) for s in r.slices]
         self.items += ([("callers", r.callers)] if r.callers else []) + ([("diff", r.diff)] if r.diff else [])
-        self._costs: dict[tuple[Item, int], int] = {}
+        self._costs: dict[Item, int] = {}   # what each item adds to a part (see `cost`)
+        self._frames: dict[int, int] = {}   # n → the tokens of an empty part of n (see `overhead`)
         if r.format != "json" and self.items:  # each item's count, as the whole pack counted it
             rendered = render_parts(r.map_text, list(r.slices), r.lines_of, r.format, r.line_numbers, r.diff,
                                     r.callers)
             first = 1 if r.format == "xml" else 0
-            each = count_each(rendered, PART_SEP, self.enc, counts_cache(getattr(repo, "index_path", None)))
-            self._costs.update(((item, 1), c) for item, c in zip(self.items, each[first:]))
+            each = count_each(rendered, PART_SEP, self.enc, counts_cache(repo.index_path))
+            self._costs.update(zip(self.items, each[first:]))
         self._depth: dict[str, tuple[list[int], set[int]]] = {}
         self._checked: dict[tuple, Part] = {}
 
@@ -138,19 +139,18 @@ class _Splitter:
     def size(self, items: list[Item], part: tuple[int, int]) -> int:
         return self.part(items, part).tokens
 
-    def cost(self, item: Item, n: int) -> int:
+    def cost(self, item: Item) -> int:
         """What an item adds to a part: exact alone in part 1 of 1 (the frames of other parts differ by
         their numbers' tokens at most; every part is counted whole before it is taken)."""
-        key = (item, 1)
-        if key not in self._costs:
-            self._costs[key] = self.size([item], (1, 1)) - self.overhead(1)
-        return self._costs[key]
+        if item not in self._costs:
+            self._costs[item] = self.size([item], (1, 1)) - self.overhead(1)
+        return self._costs[item]
 
     def overhead(self, n: int) -> int:
-        key = (("frame", ""), n)
-        if key not in self._costs:
-            self._costs[key] = self.size([], (n, n))
-        return self._costs[key]
+        """The tokens of part n of n with nothing in it (its frame)."""
+        if n not in self._frames:
+            self._frames[n] = self.size([], (n, n))
+        return self._frames[n]
 
     # -- filling ---------------------------------------------------------------------------------
 
@@ -187,7 +187,7 @@ class _Splitter:
 
         while queue:
             item = queue.pop()
-            c = self.cost(item, n)
+            c = self.cost(item)
             if used + c <= self.limit:
                 current.append(item)
                 used += c
@@ -201,7 +201,7 @@ class _Splitter:
                 continue
             # A file larger than a part: its first piece fills what is left of this part (cut between
             # lines only in a part of its own, where nothing else could go first).
-            head, rest = self.cut(item[1], lambda p: used + self.cost(("file", p), n) <= self.limit, not current)
+            head, rest = self.cut(item[1], lambda p: used + self.cost(("file", p)) <= self.limit, not current)
             if head is None:
                 if not current:
                     raise SplitError(f"line {item[1].spans[0][0]} of {item[1].path} alone takes more than a part of "

@@ -86,12 +86,12 @@ def _by_name(index: RetrievalIndex, query: str, fuzzy: int = 0, limit: int = 0
 
     def matches(level: int):
         for sid, path, s, name in symbols:
-            if plain is not None and (plain not in name if level < 2 else not _subsequence(plain, name)):
-                continue  # a plain name matches (exactly, by prefix, as a substring) only a name holding it; fuzzily, its letters in order
-            if plain is not None and level < 2:
-                tier = plain_tier(sid, name, level)
-            else:
+            if plain is None:
                 tier = name_tier(query, path, sid.split(":", 1)[1], level, root) if query.strip() else EXACT
+            elif level < 2:  # a plain name matches (exactly, by prefix, as a substring) only a name holding it
+                tier = plain_tier(sid, name, level) if plain in name else None
+            else:  # fuzzily, only one holding its letters in order
+                tier = name_tier(query, path, sid.split(":", 1)[1], level, root) if _subsequence(plain, name) else None
             if tier is not None:
                 yield tier, -(float(rank[nodes[sid]]) if sid in nodes else 0.0), sid, path, s
 
