@@ -100,6 +100,16 @@ class LazyReferences(Sequence):
         """(name, line) of each reference, without building the `Reference`s."""
         return zip(self._names, self._lines) if self._items is None else iter(self._items)
 
+    def lines_of(self, name: str) -> list[int]:
+        """The lines that use `name`, sorted (found by the list's own search, not a loop here)."""
+        names, lines, out, at = self._names, self._lines, [], -1
+        try:
+            while True:
+                at = names.index(name, at + 1)
+                out.append(lines[at])
+        except ValueError:
+            return sorted(out)
+
     def __len__(self) -> int:
         return len(self._names)
 

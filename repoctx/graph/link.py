@@ -74,12 +74,7 @@ class RepoGraph:
     @classmethod
     def from_record(cls, rec: tuple, facts: Mapping[str, FileFacts]) -> RepoGraph:
         imports, external, references, ambiguous = rec
-        files = sorted(facts)
-        symbols: dict[str, tuple[str, Symbol]] = {}
-        for path in files:
-            for sid, s in ordered_symbols(path, facts[path].symbols):
-                symbols.setdefault(sid, (path, s))
-        return cls(files=files, symbols=symbols, imports=[tuple(x) for x in imports],
+        return cls(files=sorted(facts), symbols=SymbolTable(facts), imports=[tuple(x) for x in imports],
                    external_imports=[tuple(x) for x in external], references=[tuple(x) for x in references],
                    ambiguous=[tuple(x) for x in ambiguous])
 
@@ -188,6 +183,8 @@ class RepoGraph:
 
     def symbols_in(self, path: str) -> list[str]:
         """The ids of a file's symbols, in line order."""
+        if isinstance(self.symbols, SymbolTable) and "_by_file" not in self.__dict__:
+            return list(self.symbols.of_file(path)) if path in self.symbols.facts else []
         return self._by_file.get(path, [])
 
     def callers_of(self, symbol_id: str) -> list[str]:
@@ -228,6 +225,60 @@ class RepoGraph:
     @cached_property
     def _imported(self) -> dict[str, list[str]]:
         return _adjacency(self.imports)
+
+
+class SymbolTable(Mapping):
+    """Symbol id → (path, Symbol) over the files' facts, each file's part built when one of its ids
+    is first looked up: a pack looks up a few hundred files' symbols, and building every file's
+    would read every file's facts. Iterates in file and line order, like the dict it stands for."""
+
+    def __init__(self, facts: Mapping[str, FileFacts]):
+        self.facts = facts
+        self._files: dict[str, dict[str, tuple[str, Symbol]]] = {}
+
+    def of_file(self, path: str) -> dict[str, tuple[str, Symbol]]:
+        """The file's ids, in line order (the file must be one of the facts')."""
+        out = self._files.get(path)
+        if out is None:
+            out = {}
+            for sid, s in ordered_symbols(path, self.facts[path].symbols):
+                out.setdefault(sid, (path, s))
+            self._files[path] = out
+        return out
+
+    def __getitem__(self, sid: str) -> tuple[str, Symbol]:
+        at = sid.find(":")
+        while at >= 0:  # the path is a prefix that ends before a ":" (paths may hold one)
+            if sid[:at] in self.facts:
+                found = self.of_file(sid[:at]).get(sid)
+                if found:
+                    return found
+            at = sid.find(":", at + 1)
+        raise KeyError(sid)
+
+    def __contains__(self, sid) -> bool:
+        try:
+            self[sid]
+        except (KeyError, TypeError, AttributeError):
+            return False
+        return True
+
+    def _parts(self):
+        self.facts.values()  # facts read from an index come in one read
+        return map(self.of_file, sorted(self.facts))
+
+    def __iter__(self):
+        for part in self._parts():
+            yield from part
+
+    def items(self):
+        return [item for part in self._parts() for item in part.items()]
+
+    def values(self):
+        return [value for part in self._parts() for value in part.values()]
+
+    def __len__(self) -> int:
+        return sum(map(len, self._parts()))
 
 
 def _splice(items: list, lo_key: tuple, hi_key: tuple, run: list) -> list:

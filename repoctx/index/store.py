@@ -89,6 +89,18 @@ class IndexStore:
         except sqlite3.OperationalError as exc:
             raise self._error("open", exc) from None
 
+    @classmethod
+    def reader(cls, path: str) -> IndexStore:
+        """A connection for reads alone, without the checks and repairs of opening one (for an index
+        a load has just opened and checked), usable from any thread one at a time."""
+        self = cls.__new__(cls)
+        self.path, self.warnings = os.path.abspath(path), []
+        try:
+            self.db = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise self._error("open", exc) from None
+        return self
+
     def _error(self, doing: str, exc: sqlite3.Error) -> IndexError_:
         if "locked" in str(exc) or "busy" in str(exc):
             return IndexError_(f"the index {self.path} is locked by another process "
@@ -150,11 +162,18 @@ class IndexStore:
         return dict(self.db.execute("SELECT sha, count FROM tokens WHERE encoding=?", (encoding,)))
 
     def facts(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], FileFacts]:
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (sha TEXT, language TEXT)")
-        self.db.execute("DELETE FROM wanted")
-        self.db.executemany("INSERT INTO wanted VALUES (?, ?)", set(keys))
-        rows = self.db.execute("SELECT b.sha, b.language, b.facts FROM wanted w JOIN blobs b "
-                               "ON b.sha = w.sha AND b.language = w.language WHERE b.facts IS NOT NULL")
+        """The stored facts of these (sha, language) keys; a missing or damaged row is left out."""
+        keys = set(keys)
+        if len(keys) <= 64:  # a few files: one primary-key lookup each
+            rows = [(sha, lang, row[0]) for sha, lang in keys
+                    for row in self.db.execute("SELECT facts FROM blobs WHERE sha=? AND language=? "
+                                               "AND facts IS NOT NULL", (sha, lang))]
+        else:
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (sha TEXT, language TEXT)")
+            self.db.execute("DELETE FROM wanted")
+            self.db.executemany("INSERT INTO wanted VALUES (?, ?)", keys)
+            rows = self.db.execute("SELECT b.sha, b.language, b.facts FROM wanted w JOIN blobs b "
+                                   "ON b.sha = w.sha AND b.language = w.language WHERE b.facts IS NOT NULL")
         out: dict[tuple[str, str], FileFacts] = {}
         for sha, lang, blob in rows:
             try:

@@ -80,10 +80,10 @@ class Closures:
         self.symbols: dict[str, tuple[str, Symbol]] = repo.graph.symbols  # node id → (path, symbol)
         self._callees: dict[str, dict[str, list[tuple[str, str]]]] = {}  # path → node id → [(target id, name used)]
         self._names: dict[str, dict[int, set[str]]] = {}
-        self._uses: dict[str, dict[str, list[int]]] = {}
+        self._uses: dict[tuple[str, str], list[int]] = {}  # (path, name) → lines
         self._blocks: dict[str, list[tuple[int, int]]] = {}
         self._closures: dict[tuple[Chunk, bool, Detail], list[Span]] = {}
-        self._sites: dict[Chunk, list[tuple[str, int]]] = {}  # see call_sites
+        self._sites: dict[tuple[Chunk, bool], list[tuple[str, int]]] = {}  # see call_sites
         self._closures_by: dict[str, set[tuple[Chunk, bool, Detail]]] = {}  # path or node id → closures it is in
 
     def derived(self, repo: Repository, changed: list[str]) -> Closures:
@@ -94,7 +94,7 @@ class Closures:
         new.repo, new.lines = repo, self.lines
         gone = set(changed)
         new._names = {p: v for p, v in self._names.items() if p not in gone}
-        new._uses = {p: v for p, v in self._uses.items() if p not in gone}
+        new._uses = {k: v for k, v in self._uses.items() if k[0] not in gone}
         new._blocks = {p: v for p, v in self._blocks.items() if p not in gone}
         new.symbols = repo.graph.symbols
         new._callees = {p: v for p, v in self._callees.items() if p not in gone}
@@ -125,20 +125,21 @@ class Closures:
         """The names a file's lines use, by line (built once per file)."""
         if path not in self._names:
             by_line: dict[int, set[str]] = {}
-            for r in self.repo.facts[path].references:
-                by_line.setdefault(r.line, set()).add(r.name)
+            refs = self.repo.facts[path].references
+            for name, line in refs.pairs() if isinstance(refs, LazyReferences) else refs:
+                by_line.setdefault(line, set()).add(name)
             self._names[path] = by_line
         return self._names[path]
 
-    def lines_using(self, path: str) -> dict[str, list[int]]:
-        """The lines of a file that use each name, sorted (built once per file)."""
-        if path not in self._uses:
-            by_name: dict[str, list[int]] = {}
+    def lines_using(self, path: str, name: str) -> list[int]:
+        """The lines of a file that use `name`, sorted (once per file and name: a call site is
+        looked for in a few hundred files, a name or two each)."""
+        key = (path, name)
+        if key not in self._uses:
             refs = self.repo.facts[path].references
-            for name, line in refs.pairs() if isinstance(refs, LazyReferences) else refs:
-                by_name.setdefault(name, []).append(line)
-            self._uses[path] = {k: sorted(v) for k, v in by_name.items()}
-        return self._uses[path]
+            self._uses[key] = refs.lines_of(name) if isinstance(refs, LazyReferences) else \
+                sorted(r.line for r in refs if r.name == name)
+        return self._uses[key]
 
     def lead(self, path: str, line: int) -> int:
         """The first line of the doc comment, decorators and annotations right above `line` (no blank
@@ -328,16 +329,18 @@ class Closures:
         """The call sites shown as code: the first `most` outside tests (calls from tests are
         listed, not shown, unless the chunk is test code itself)."""
         test = is_test_path(c.path)
-        return [s for s in self.call_sites(c) if test or not is_test_path(s[0].split(":", 1)[0])][:most]
+        return [s for s in self.call_sites(c, test) if test or not is_test_path(s[0].split(":", 1)[0])][:most]
 
-    def call_sites(self, c: Chunk) -> list[tuple[str, int]]:
+    def call_sites(self, c: Chunk, tests: bool = True) -> list[tuple[str, int]]:
         """(caller node, line) of each call of the chunk's symbol, in the chunk that starts the symbol
-        only: callers outside tests first, then the chunk's own file, then by path and line."""
-        if c not in self._sites:
-            self._sites[c] = self._call_sites(c)
-        return self._sites[c]
+        only: callers outside tests first, then the chunk's own file, then by path and line. Without
+        `tests`, the calls from test files are left out (and their files not read)."""
+        key = (c, tests)
+        if key not in self._sites:
+            self._sites[key] = self._call_sites(c, tests)
+        return self._sites[key]
 
-    def _call_sites(self, c: Chunk) -> list[tuple[str, int]]:
+    def _call_sites(self, c: Chunk, tests: bool) -> list[tuple[str, int]]:
         node = node_of(c)
         if not (c.symbol and node in self.symbols and self.symbols[node][1].start_line >= c.start):
             return []
@@ -345,11 +348,13 @@ class Closures:
         sites = {}  # (path, line) → the innermost caller there (a definition rather than its module)
         for caller in self.repo.graph.callers_of(node):
             cpath = caller.split(":", 1)[0]
+            if not tests and is_test_path(cpath):
+                continue
             lo, hi = 1, self.repo.facts[cpath].lines
             if caller in self.symbols:
                 lo, hi = self.symbols[caller][1].start_line, self.symbols[caller][1].end_line
             imports = {i.line for i in self.repo.facts[cpath].imports}
-            uses = self.lines_using(cpath).get(name, [])
+            uses = self.lines_using(cpath, name)
             at = bisect_left(uses, lo)
             while at < len(uses) and uses[at] in imports:
                 at += 1  # importing a name is no call of it
