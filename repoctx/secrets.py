@@ -124,7 +124,7 @@ class SecretScanner:
         if cache_path and os.path.exists(cache_path):
             try:
                 with open(cache_path, "rb") as f:
-                    version, cache = marshal.load(f)
+                    version, cache = marshal.loads(f.read())
                 if version == SCANNER_VERSION:
                     self._cache = cache
             except (OSError, EOFError, ValueError, TypeError):

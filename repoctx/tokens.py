@@ -193,7 +193,7 @@ def _build(constructor, copy: str) -> tiktoken.Encoding:
     original = public.load_tiktoken_bpe
     try:
         with open(copy, "rb") as fh:
-            ranks = marshal.load(fh)
+            ranks = marshal.loads(fh.read())
         if not isinstance(ranks, dict):
             raise ValueError("not a ranks table")
         public.load_tiktoken_bpe = lambda *a, **k: ranks
@@ -256,7 +256,7 @@ def count_each(parts: list[str], sep: str, encoding: Encoding, cache_path: str |
     if cache_path:
         try:
             with open(cache_path, "rb") as f:
-                version, known = marshal.load(f)
+                version, known = marshal.loads(f.read())
             if version != (COUNTS_VERSION, encoding.name) or not isinstance(known, dict):
                 known = {}
         except (OSError, EOFError, ValueError, TypeError):

@@ -50,9 +50,9 @@ def cached(index_path: str | None, kind: str, key: str, build: Callable[[], Any]
         return build()
     folder = os.path.join(os.path.dirname(index_path), kind)
     file = os.path.join(folder, key + ".marshal")
-    try:
+    try:  # loads of the bytes: marshal.load(file) reads the file a value at a time, 4-10x slower
         with open(file, "rb") as fh, gc_paused():
-            return from_record(marshal.load(fh))
+            return from_record(marshal.loads(fh.read()))
     except (OSError, ValueError, EOFError, TypeError, KeyError, IndexError):
         pass
     value = build()

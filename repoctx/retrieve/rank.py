@@ -24,7 +24,7 @@ from repoctx.scan import is_test_path
 
 MODULE = "<module>"
 #: Bump when chunking, tokenising or the walk graph change: old cache files are then ignored.
-CACHE_VERSION = "3"
+CACHE_VERSION = "4"
 DAMPING = 0.85
 ITERATIONS = 30
 SEEDS_FROM_BM25 = 20
@@ -76,12 +76,18 @@ class RetrievalIndex:
     exact repository state (every path with its blob SHA): a warm pack reads it back in milliseconds.
     """
 
-    def __init__(self, repo: Repository, chunks: list[Chunk], bm25: BM25, graph: tuple):
+    def __init__(self, repo: Repository, chunks: list[Chunk], bm25: BM25, graph: tuple, derived: tuple | None = None):
         self.repo = repo
         self.chunks = chunks
         self.bm25 = bm25
         #: (node → index, edge sources, edge targets, edge weights normalised per source).
         self.graph = graph
+        self._global_files: list[str] | None = None
+        if derived:  # what the lines below compute, read back from the cache (see `_record`)
+            self.paths, self.prior, self.chunk_path, self.chunk_start, self.chunk_end, self.chunk_node, \
+                self._global_files, self._leaf_chunks = derived
+            self._path_id = {p: i for i, p in enumerate(self.paths)}
+            return
         factor = {p: _factor(p, f.language) for p, f in repo.files.items()}
         #: Prior by kind of file: tests and plain text (docs, changelogs, config) are less often what a
         #: change is about than program code, and changelogs match every query. 0 for a chunk that an
@@ -91,7 +97,6 @@ class RetrievalIndex:
         self.paths: list[str] = []
         self._path_id: dict[str, int] = {}
         self.chunk_path, self.chunk_start, self.chunk_end, self.chunk_node = self._arrays(chunks)
-        self._global_files: list[str] | None = None
 
     def _arrays(self, chunks: list[Chunk]) -> tuple[np.ndarray, ...]:
         """(file id, first line, last line, walk-graph node or -1) of each chunk; new files get ids."""
@@ -235,19 +240,27 @@ class RetrievalIndex:
 
     @staticmethod
     def _record(self) -> tuple:
+        """Everything a query reads, as plain values and array bytes: the chunks, the BM25 index, the
+        walk graph, and what is derived from them and the repository state alone (the per-chunk
+        arrays, the priors, the global file order, the chunks by symbol name), so that a warm query
+        computes none of it again."""
         n, avglen, vocab, indptr, post_doc, post_weight = self.bm25.state()
         nodes, s, d, w = self.graph
-        arrays = [a.tobytes() for a in (indptr, post_doc, post_weight, s, d, w)]
-        return ([tuple(c) for c in self.chunks], n, avglen, vocab, list(nodes), arrays)
+        arrays = [a.tobytes() for a in (indptr, post_doc, post_weight, s, d, w, self.prior, self.chunk_path,
+                                        self.chunk_start, self.chunk_end, self.chunk_node)]
+        return ([tuple(c) for c in self.chunks], n, avglen, vocab, list(nodes), arrays, self.paths,
+                self.global_files(), self.leaf_chunks())
 
     @classmethod
     def _from_record(cls, repo: Repository, rec: tuple) -> RetrievalIndex:
-        chunks, n, avglen, vocab, nodes, arrays = rec
-        indptr, post_doc, post_weight, s, d, w = (
-            np.frombuffer(b, dtype=t) for b, t in zip(arrays, (np.int64, np.int32, np.float64, np.int64, np.int64, np.float64)))
+        chunks, n, avglen, vocab, nodes, arrays, paths, global_files, leaf_chunks = rec
+        i64, f64 = np.int64, np.float64
+        indptr, post_doc, post_weight, s, d, w, prior, cpath, cstart, cend, cnode = (
+            np.frombuffer(b, dtype=t) for b, t in zip(arrays, (i64, np.int32, f64, i64, i64, f64, f64, i64, i64, i64, i64)))
         bm25 = BM25.from_state((n, avglen, vocab, indptr, post_doc, post_weight))
         graph = ({name: i for i, name in enumerate(nodes)}, s, d, w)
-        return cls(repo, list(map(Chunk._make, chunks)), bm25, graph)
+        return cls(repo, list(map(Chunk._make, chunks)), bm25, graph,
+                   (paths, prior, cpath, cstart, cend, cnode, global_files, leaf_chunks))
 
     def pagerank(self, seeds: dict[str, float]) -> dict[str, float]:
         """Personalised PageRank restarting at `seeds` (node → weight); uniform restart when empty."""
