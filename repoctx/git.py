@@ -30,6 +30,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's id of the empty tree: not a secret
@@ -87,6 +88,31 @@ def run(cwd: str, *args: str, binary: bool = False, isolated: bool = False, untr
     if warnings is not None and proc.stderr:
         warnings += proc.stderr.decode("utf-8", "replace").splitlines()
     return proc.stdout if binary else proc.stdout.decode("utf-8", "replace")
+
+
+def run_all(cwd: str, *commands: tuple[str, ...], warnings: list[str] | None = None) -> list[str]:
+    """`run(cwd, *command)` of each command, run at the same time (each waits on git, not on the
+    others); GitError of the first that fails."""
+    out: list = [None] * len(commands)
+    said: list[list[str]] = [[] for _ in commands]
+
+    def one(i: int) -> None:
+        try:
+            out[i] = run(cwd, *commands[i], warnings=said[i])
+        except GitError as exc:
+            out[i] = exc
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(1, len(commands))]
+    for t in threads:
+        t.start()
+    one(0)
+    for t in threads:
+        t.join()
+    for result in out:
+        if isinstance(result, GitError):
+            raise result
+    if warnings is not None:
+        warnings += [line for lines in said for line in lines]
+    return out
 
 
 def toplevel(path: str) -> str | None:

@@ -21,7 +21,7 @@ from functools import lru_cache
 import pathspec
 
 from repoctx.parse.languages import language_for_path
-from repoctx.git import GitError, run, toplevel
+from repoctx.git import GitError, run_all, toplevel
 from repoctx.model import ScanResult, Skipped, SourceFile
 
 DEFAULT_MAX_BYTES = 1_000_000
@@ -275,12 +275,11 @@ def _git_listing(root: str, skipped: list[Skipped]) -> dict[str, str | None] | N
     """{path: blob sha, or None where the work tree differs from the index}; None outside git.
     Folders git could not open (no permission) go to `skipped` as "folder/"."""
     warnings: list[str] = []
-    try:
-        if run(root, "rev-parse", "--is-inside-work-tree").strip() != "true":
-            return None
-        staged = run(root, "ls-files", "-s", "-z", "--", ".")
-        modified = run(root, "diff-files", "--name-only", "-z", "--relative", "--", ".")
-        untracked = run(root, "ls-files", "-o", "--exclude-standard", "-z", "--", ".", warnings=warnings)
+    try:  # at once: each git start costs more than its work here (a folder outside a work tree —
+        # none, a bare repository, .git itself — fails them all)
+        staged, modified, untracked = run_all(
+            root, ("ls-files", "-s", "-z", "--", "."), ("diff-files", "--name-only", "-z", "--relative", "--", "."),
+            ("ls-files", "-o", "--exclude-standard", "-z", "--", "."), warnings=warnings)
     except GitError:  # not a repository, git missing, or a broken .git: walk the folder instead
         return None
     for line in warnings:
