@@ -48,7 +48,7 @@ from repoctx.model import FileFacts, Symbol
 
 MODULE = "<module>"
 #: Bump when resolution or linking rules change: cached graphs of the old rules are then ignored.
-GRAPH_VERSION = "3"
+GRAPH_VERSION = "4"
 
 
 def module_id(path: str) -> str:
@@ -66,23 +66,6 @@ class RepoGraph:
     external_imports: list[tuple[str, str]]        # (importing path, module as written) not in the repo
     references: list[tuple[str, str, str]]         # (source id, target id, name), once however often used
     ambiguous: list[tuple[str, str]]               # (source id, name) defined in several places, unlinked
-
-    def to_record(self) -> tuple:
-        """The graph as plain tuples (for the cache), with the callers of each symbol (a pack asks
-        for them at once, and grouping every reference costs more than reading the groups back);
-        symbols are looked up in the facts."""
-        return self.imports, self.external_imports, self.references, self.ambiguous, self._callers
-
-    @classmethod
-    def from_record(cls, rec: tuple, facts: Mapping[str, FileFacts]) -> RepoGraph:
-        imports, external, references, ambiguous, callers = rec
-        graph = cls(files=sorted(facts), symbols=SymbolTable(facts), imports=[tuple(x) for x in imports],
-                    external_imports=[tuple(x) for x in external], references=[tuple(x) for x in references],
-                    ambiguous=[tuple(x) for x in ambiguous])
-        if not isinstance(callers, dict):
-            raise ValueError("damaged graph record")
-        graph._callers = callers
-        return graph
 
     def patched(self, root: str, facts: Mapping[str, FileFacts], new_facts: Mapping[str, FileFacts],
                 changed: list[str]) -> RepoGraph:

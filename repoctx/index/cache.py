@@ -11,6 +11,7 @@ import gc
 import hashlib
 import marshal
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,21 +47,37 @@ def gc_paused() -> Iterator[None]:
 def cached(index_path: str | None, kind: str, key: str, build: Callable[[], Any],
            to_record: Callable[[Any], Any], from_record: Callable[[Any], Any]) -> Any:
     """`from_record(<cached record>)` if there is a good one, else `build()` (and cache it)."""
+    def read(file: str) -> Any:  # loads of the bytes: marshal.load(file) reads a value at a time, 4-10x slower
+        with open(file, "rb") as fh, gc_paused():
+            return from_record(marshal.loads(fh.read()))
+    return cached_file(index_path, kind, key, ".marshal", build,
+                       lambda value, file: write_atomic(file, marshal.dumps(to_record(value))), read)
+
+
+def cached_file(index_path: str | None, kind: str, key: str, suffix: str, build: Callable[[], Any],
+                write: Callable[[Any, str], None], read: Callable[[str], Any], reopen: bool = False) -> Any:
+    """`read(<cache file>)` if there is a good one, else `build()`, written to its cache file by
+    `write(value, file)` (which replaces the file atomically). A cache file that `read` finds damaged
+    (an OSError, ValueError, …, sqlite3.DatabaseError) is built again. With `reopen`, a value just
+    built and written is dropped and read back from its file (what `read` gives is the lighter: a
+    file mapped or queried, not held)."""
     if not index_path:
         return build()
     folder = os.path.join(os.path.dirname(index_path), kind)
-    file = os.path.join(folder, key + ".marshal")
-    try:  # loads of the bytes: marshal.load(file) reads the file a value at a time, 4-10x slower
-        with open(file, "rb") as fh, gc_paused():
-            return from_record(marshal.loads(fh.read()))
-    except (OSError, ValueError, EOFError, TypeError, KeyError, IndexError):
+    file = os.path.join(folder, key + suffix)
+    try:
+        return read(file)
+    except (OSError, ValueError, EOFError, TypeError, KeyError, IndexError, sqlite3.DatabaseError):
         pass
     value = build()
     try:
         os.makedirs(folder, exist_ok=True)
-        write_atomic(file, marshal.dumps(to_record(value)))
+        write(value, file)
         for old in sorted(os.scandir(folder), key=lambda e: e.stat().st_mtime)[:-KEEP]:
             os.unlink(old.path)
-    except OSError:
-        pass  # a cache we cannot write only costs time
+    except (OSError, sqlite3.Error):
+        return value  # a cache we cannot write only costs time
+    if reopen:
+        del value
+        return read(file)
     return value

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from repoctx import tokens as tok
-from repoctx.index.cache import cached, gc_paused, state_key
+from repoctx.index.cache import cached_file, gc_paused, state_key
 from repoctx.index.store import IndexError_, IndexStore, default_index_path
 from repoctx.files import read_file
 from repoctx.index.update import IndexReport, Progress, analyze, update_index
@@ -42,12 +42,13 @@ class Repository:
     @cached_property
     def graph(self):
         """The import and symbol graph (cached beside the index for this exact repository state)."""
-        from repoctx.graph.link import GRAPH_VERSION, RepoGraph, build_graph
+        from repoctx.graph.link import GRAPH_VERSION, build_graph
+        from repoctx.graph.store import StoredGraph, write_graph
         if self.overlay:
             return build_graph(self.root, self.facts)
-        return cached(self.index_path, "graph", state_key(self.files, GRAPH_VERSION),
-                      lambda: build_graph(self.root, self.facts), RepoGraph.to_record,
-                      lambda rec: RepoGraph.from_record(rec, self.facts))
+        return cached_file(self.index_path, "graph", state_key(self.files, GRAPH_VERSION), ".sqlite",
+                           lambda: build_graph(self.root, self.facts), write_graph,
+                           lambda file: StoredGraph(file, self.facts), reopen=True)
 
     def with_buffers(self, buffers: dict[str, str]) -> Repository:
         """This repository as an editor sees it: each buffer (path → unsaved text) replaces its file's

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from itertools import chain
 
 import numpy as np
@@ -172,7 +172,8 @@ class BM25:
     def from_state(cls, state: tuple) -> BM25:
         self = cls.__new__(cls)
         self.n_docs, self.avglen, vocab, self.indptr, self.post_doc, self.post_weight = state
-        self.vocab = {t: i for i, t in enumerate(vocab)}
+        #: term → id: a dict, or any mapping (an on-disk `StringTable`)
+        self.vocab = vocab if isinstance(vocab, Mapping) else {t: i for i, t in enumerate(vocab)}
         self.extra = []
         return self
 

@@ -9,6 +9,7 @@ so rank flows from what the text matched to what that code needs and what depend
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,8 @@ import numpy as np
 from repoctx.files import split_lines
 from repoctx.model import Focus
 from repoctx.retrieve.chunks import Chunk, file_chunks
-from repoctx.index.cache import cached, state_key
+from repoctx.index.arrays import ListTable, StringTable, read_arrays, write_arrays
+from repoctx.index.cache import cached, cached_file, state_key
 from repoctx.retrieve.bm25 import BM25, tokenize
 from repoctx.retrieve.query import LiteralIndex, Signals, definition_table, understand
 from repoctx.index.load import Repository
@@ -24,7 +26,7 @@ from repoctx.scan import is_test_path
 
 MODULE = "<module>"
 #: Bump when chunking, tokenising or the walk graph change: old cache files are then ignored.
-CACHE_VERSION = "4"
+CACHE_VERSION = "5"
 DAMPING = 0.85
 ITERATIONS = 30
 SEEDS_FROM_BM25 = 20
@@ -41,6 +43,28 @@ NAMED_BONUS = 1.0
 
 def node_of(chunk: Chunk) -> str:
     return f"{chunk.path}:{chunk.symbol or MODULE}"
+
+
+class ChunkTable(Sequence):
+    """The chunks of a read-back index, made as they are asked for from its arrays (a Linux-sized
+    index has a million and a half; a query looks at a few thousand)."""
+
+    def __init__(self, paths: list[str], path: np.ndarray, start: np.ndarray, end: np.ndarray,
+                 symbol: np.ndarray, symbols: StringTable):
+        self._paths, self._path, self._start, self._end, self._symbol, self._symbols = paths, path, start, end, symbol, symbols
+
+    def __len__(self) -> int:
+        return len(self._path)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        sym = int(self._symbol[i])
+        return Chunk(self._paths[self._path[i]], int(self._start[i]), int(self._end[i]),
+                     None if sym < 0 else self._symbols.name(sym))
+
+    def __add__(self, other: list[Chunk]) -> list[Chunk]:
+        return list(self) + list(other)
 
 
 def _walk_graph(repo: Repository, chunks: list[Chunk]) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
@@ -83,9 +107,9 @@ class RetrievalIndex:
         #: (node → index, edge sources, edge targets, edge weights normalised per source).
         self.graph = graph
         self._global_files: list[str] | None = None
-        if derived:  # what the lines below compute, read back from the cache (see `_record`)
+        if derived:  # what the lines below compute, read back from the cache (see `_write`)
             self.paths, self.prior, self.chunk_path, self.chunk_start, self.chunk_end, self.chunk_node, \
-                self._global_files, self._leaf_chunks = derived
+                self._global_files, self._leaf_chunks, self._node_file = derived
             self._path_id = {p: i for i, p in enumerate(self.paths)}
             return
         factor = {p: _factor(p, f.language) for p, f in repo.files.items()}
@@ -235,38 +259,50 @@ class RetrievalIndex:
         """From the cache when the repository state is unchanged, else built (and cached)."""
         if repo.overlay:
             return cls.build(repo)
-        return cached(repo.index_path, "retrieval", state_key(repo.files, CACHE_VERSION),
-                      lambda: cls.build(repo), cls._record, lambda rec: cls._from_record(repo, rec))
+        return cached_file(repo.index_path, "retrieval", state_key(repo.files, CACHE_VERSION), ".arrays",
+                           lambda: cls.build(repo), cls._write, lambda file: cls._read(repo, file), reopen=True)
 
     @staticmethod
-    def _record(self) -> tuple:
-        """Everything a query reads, as plain values and array bytes: the chunks, the BM25 index, the
-        walk graph, and what is derived from them and the repository state alone (the per-chunk
-        arrays, the priors, the global file order, the chunks by symbol name), so that a warm query
-        computes none of it again."""
+    def _write(self, file: str) -> None:
+        """Everything a query reads, as arrays in one file (`index.arrays`): the BM25 postings, the walk
+        graph, the chunks, and what is derived from them and the repository state alone (priors, the
+        global file order, the chunks by symbol name, each walk node's file), so that a warm query
+        computes none of it again and reads only the pages it touches. Strings are tables, never
+        dicts: the vocabulary, the walk nodes, the chunks' symbols."""
         n, avglen, vocab, indptr, post_doc, post_weight = self.bm25.state()
-        nodes, s, d, w = self.graph
-        arrays = [a.tobytes() for a in (indptr, post_doc, post_weight, s, d, w, self.prior, self.chunk_path,
-                                        self.chunk_start, self.chunk_end, self.chunk_node)]
-        return ([tuple(c) for c in self.chunks], n, avglen, vocab, list(nodes), arrays, self.paths,
-                self.global_files(), self.leaf_chunks())
+        nodes, src, dst, w = self.graph
+        symbols = sorted({c.symbol for c in self.chunks if c.symbol is not None})
+        symbol_id = {name: i for i, name in enumerate(symbols)}
+        file_id = {p: i for i, p in enumerate(self.repo.files)}
+        arrays = {
+            "indptr": indptr, "post_doc": post_doc, "post_weight": post_weight, "src": src, "dst": dst, "w": w,
+            "prior": self.prior, "chunk_path": self.chunk_path, "chunk_start": self.chunk_start,
+            "chunk_end": self.chunk_end, "chunk_node": self.chunk_node,
+            "chunk_symbol": np.fromiter((-1 if c.symbol is None else symbol_id[c.symbol] for c in self.chunks),
+                                        dtype=np.int64, count=len(self.chunks)),
+            "node_file": np.fromiter((file_id.get(name.split(":", 1)[0], -1) for name in nodes), dtype=np.int64,
+                                     count=len(nodes)),
+            "global_files": np.array([file_id[p] for p in self.global_files()], dtype=np.int64),
+            **StringTable.columns("vocab", vocab), **StringTable.columns("nodes", list(nodes)),
+            **StringTable.columns("symbols", symbols), **StringTable.columns("paths", self.paths),
+            **ListTable.columns("leaves", self.leaf_chunks()),
+        }
+        write_arrays(file, arrays, (n, avglen))
 
     @classmethod
-    def _from_record(cls, repo: Repository, rec: tuple) -> RetrievalIndex:
-        chunks, n, avglen, vocab, nodes, arrays, paths, global_files, leaf_chunks = rec
-        i64, f64 = np.int64, np.float64
-        indptr, post_doc, post_weight, s, d, w, prior, cpath, cstart, cend, cnode = (
-            np.frombuffer(b, dtype=t) for b, t in zip(arrays, (i64, np.int32, f64, i64, i64, f64, f64, i64, i64, i64, i64)))
-        bm25 = BM25.from_state((n, avglen, vocab, indptr, post_doc, post_weight))
-        graph = ({name: i for i, name in enumerate(nodes)}, s, d, w)
-        return cls(repo, list(map(Chunk._make, chunks)), bm25, graph,
-                   (paths, prior, cpath, cstart, cend, cnode, global_files, leaf_chunks))
-
-    def pagerank(self, seeds: dict[str, float]) -> dict[str, float]:
-        """Personalised PageRank restarting at `seeds` (node → weight); uniform restart when empty."""
-        r = self.pagerank_vector(seeds)
-        names = list(self.graph[0])
-        return {names[i]: float(r[i]) for i in np.flatnonzero(r)}
+    def _read(cls, repo: Repository, file: str) -> RetrievalIndex:
+        a, (n, avglen) = read_arrays(file)
+        bm25 = BM25.from_state((n, avglen, StringTable.of(a, "vocab"), a["indptr"], a["post_doc"], a["post_weight"]))
+        graph = (StringTable.of(a, "nodes"), a["src"], a["dst"], a["w"])
+        paths = list(StringTable.of(a, "paths"))
+        files = list(repo.files)
+        if len(a["chunk_path"]) != len(a["chunk_symbol"]) or len(a["node_file"]) != len(graph[0]):
+            raise ValueError("damaged retrieval index")
+        chunks = ChunkTable(paths, a["chunk_path"], a["chunk_start"], a["chunk_end"], a["chunk_symbol"],
+                            StringTable.of(a, "symbols"))
+        return cls(repo, chunks, bm25, graph,
+                   (paths, a["prior"], a["chunk_path"], a["chunk_start"], a["chunk_end"], a["chunk_node"],
+                    [files[i] for i in a["global_files"].tolist()], ListTable.of(a, "leaves"), a["node_file"]))
 
     def global_files(self) -> list[str]:
         """Files by the summed global PageRank of their nodes (query-independent, so computed once)."""
@@ -275,14 +311,20 @@ class RetrievalIndex:
         return self._global_files
 
     def ranked_files(self, seeds: dict[str, float] | None = None) -> list[str]:
-        """Files by the summed PageRank of their nodes, personalised by `seeds` (ties by path)."""
-        rank = self.pagerank(seeds or {})
-        per_file: dict[str, float] = dict.fromkeys(self.repo.files, 0.0)
-        for node, r in rank.items():
-            path = node.split(":", 1)[0]
-            if path in per_file:
-                per_file[path] += r
-        return sorted(per_file, key=lambda p: (-per_file[p], p))
+        """Files by the summed PageRank of their nodes, personalised by `seeds` (ties by path). A node
+        counts for the file its id starts with ("path:…"), nodes of no file for none."""
+        if "_node_file" not in self.__dict__:
+            file_id = {p: i for i, p in enumerate(self.repo.files)}
+            self._node_file = np.fromiter((file_id.get(name.split(":", 1)[0], -1) for name in self.graph[0]),
+                                          dtype=np.int64, count=len(self.graph[0]))
+        rank = self.pagerank_vector(seeds or {})
+        files = list(self.repo.files)
+        if len(rank) and len(self._node_file) == len(rank):
+            known = self._node_file >= 0  # summed in node order, as a loop over the nodes would
+            per_file = np.bincount(self._node_file[known], rank[known], minlength=len(files)).tolist()
+        else:
+            per_file = [0.0] * len(files)
+        return [files[i] for i in sorted(range(len(files)), key=lambda i: (-per_file[i], files[i]))]
 
     def pagerank_vector(self, seeds: dict[str, float]) -> np.ndarray:
         """`pagerank` as an array over the walk graph's nodes."""

@@ -1,0 +1,158 @@
+"""Arrays on disk, memory-mapped: what a warm query reads of a large index without loading it.
+
+One file holds named numpy arrays (a marshal header of names, dtypes, shapes and offsets, then the
+raw data, each array 64-byte aligned). `read_arrays` maps the file: an array costs nothing until
+its pages are touched, and the pages are the page cache's, shared between processes. Strings go
+in as `StringTable`s: the UTF-8 of every string in id order, with offsets and a sorted order for
+lookups by binary search — no dict of millions of strings is built by a process that looks up
+fifty of them.
+
+    write_arrays(path, {"postings": a, **StringTable.columns("vocab", terms)})
+    arrays = read_arrays(path)
+    vocab = StringTable.of(arrays, "vocab");  vocab["token"] → id;  vocab.name(7) → "token"
+"""
+from __future__ import annotations
+
+import marshal
+import mmap
+import os
+from collections.abc import Iterator, Mapping, Sequence
+
+import numpy as np
+
+from repoctx.files import write_atomic
+
+_MAGIC = b"RCTXARR1"
+_ALIGN = 64
+
+
+def write_arrays(path: str, arrays: dict[str, np.ndarray], extra=None) -> None:
+    """The arrays (and `extra`, any marshal-able value) as one file at `path`, replaced atomically."""
+    header, offset, parts = {}, 0, []
+    for name, a in arrays.items():
+        a = np.ascontiguousarray(a)
+        header[name] = (a.dtype.str, a.shape, offset)
+        raw = a.tobytes()
+        parts.append(raw + b"\0" * (-len(raw) % _ALIGN))
+        offset += len(parts[-1])
+    head = marshal.dumps((header, extra))
+    start = len(_MAGIC) + 8 + len(head)
+    start += -start % _ALIGN
+    prefix = _MAGIC + start.to_bytes(8, "little") + head
+    write_atomic(path, b"".join([prefix + b"\0" * (start - len(prefix)), *parts]))
+
+
+def read_arrays(path: str) -> tuple[dict[str, np.ndarray], object]:
+    """(name → read-only array mapped from the file, extra); ValueError for a file that is not one."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size < len(_MAGIC) + 8:
+            raise ValueError(f"not an array file: {path}")
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    if mm[:len(_MAGIC)] != _MAGIC:
+        raise ValueError(f"not an array file: {path}")
+    start = int.from_bytes(mm[len(_MAGIC):len(_MAGIC) + 8], "little")
+    header, extra = marshal.loads(mm[len(_MAGIC) + 8:start])
+    out = {}
+    for name, (dtype, shape, offset) in header.items():
+        dt = np.dtype(dtype)
+        count = int(np.prod(shape)) if shape else 1
+        if start + offset + count * dt.itemsize > size:
+            raise ValueError(f"truncated array file: {path}")
+        out[name] = np.frombuffer(mm, dtype=dt, count=count, offset=start + offset).reshape(shape) if count \
+            else np.zeros(shape, dtype=dt)
+    return out, extra
+
+
+class StringTable(Mapping):
+    """Strings by id and ids by string, over three arrays: the UTF-8 bytes of all strings in id order,
+    where each starts (n + 1 offsets), and the ids in string order (for a binary search). Iterates
+    the strings in id order."""
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray, order: np.ndarray):
+        self._blob, self._offsets, self._order = blob, offsets, order
+
+    @staticmethod
+    def columns(prefix: str, strings: Sequence[str]) -> dict[str, np.ndarray]:
+        """The three arrays of `strings` (id = position), named `prefix.blob` … for `write_arrays`."""
+        encoded = [s.encode("utf-8", "surrogatepass") for s in strings]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+        order = np.array(sorted(range(len(strings)), key=strings.__getitem__), dtype=np.int64)
+        return {f"{prefix}.blob": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+                f"{prefix}.offsets": offsets, f"{prefix}.order": order}
+
+    @classmethod
+    def of(cls, arrays: dict[str, np.ndarray], prefix: str) -> StringTable:
+        return cls(arrays[f"{prefix}.blob"], arrays[f"{prefix}.offsets"], arrays[f"{prefix}.order"])
+
+    def name(self, i: int) -> str:
+        """The string of id `i`."""
+        a, b = self._offsets[i], self._offsets[i + 1]
+        return self._blob[a:b].tobytes().decode("utf-8", "surrogatepass")
+
+    def __getitem__(self, key: str) -> int:
+        order = self._order
+        lo, hi = 0, len(order)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            found = self.name(int(order[mid]))
+            if found < key:
+                lo = mid + 1
+            elif found > key:
+                hi = mid
+            else:
+                return int(order[mid])
+        raise KeyError(key)
+
+    def __contains__(self, key) -> bool:
+        if not isinstance(key, str):
+            return False
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __iter__(self) -> Iterator[str]:
+        blob = self._blob.tobytes().decode("utf-8", "surrogatepass")
+        if blob.isascii():  # byte offsets are character offsets: slice one decoded string
+            bounds = self._offsets.tolist()
+            return (blob[bounds[i]:bounds[i + 1]] for i in range(len(self)))
+        return (self.name(i) for i in range(len(self)))
+
+
+class ListTable(Mapping):
+    """String → list of ints (a `StringTable` of keys, and each key's values as one run of a flat
+    array, CSR style)."""
+
+    def __init__(self, keys: StringTable, indptr: np.ndarray, values: np.ndarray):
+        self._keys, self._indptr, self._values = keys, indptr, values
+
+    @staticmethod
+    def columns(prefix: str, table: Mapping[str, Sequence[int]]) -> dict[str, np.ndarray]:
+        keys = list(table)
+        indptr = np.zeros(len(keys) + 1, dtype=np.int64)
+        np.cumsum([len(table[k]) for k in keys], out=indptr[1:])
+        values = np.fromiter((v for k in keys for v in table[k]), dtype=np.int64, count=int(indptr[-1]))
+        return {**StringTable.columns(f"{prefix}.keys", keys), f"{prefix}.indptr": indptr, f"{prefix}.values": values}
+
+    @classmethod
+    def of(cls, arrays: dict[str, np.ndarray], prefix: str) -> ListTable:
+        return cls(StringTable.of(arrays, f"{prefix}.keys"), arrays[f"{prefix}.indptr"], arrays[f"{prefix}.values"])
+
+    def __getitem__(self, key: str) -> list[int]:
+        i = self._keys[key]
+        return self._values[self._indptr[i]:self._indptr[i + 1]].tolist()
+
+    def __contains__(self, key) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
