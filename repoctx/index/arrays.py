@@ -86,6 +86,10 @@ class StringTable(Mapping):
     def of(cls, arrays: dict[str, np.ndarray], prefix: str) -> StringTable:
         return cls(arrays[f"{prefix}.blob"], arrays[f"{prefix}.offsets"], arrays[f"{prefix}.order"])
 
+    def strings(self) -> Sequence[str]:
+        """The strings as a sequence by id (each decoded when it is read)."""
+        return _Strings(self)
+
     def name(self, i: int) -> str:
         """The string of id `i`."""
         a, b = self._offsets[i], self._offsets[i + 1]
@@ -125,6 +129,19 @@ class StringTable(Mapping):
         return (self.name(i) for i in range(len(self)))
 
 
+class _Strings(Sequence):
+    def __init__(self, table: StringTable):
+        self._table = table
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._table.name(k) for k in range(*i.indices(len(self)))]
+        return self._table.name(i)
+
+
 class ListTable(Mapping):
     """String → list of ints (a `StringTable` of keys, and each key's values as one run of a flat
     array, CSR style)."""
@@ -156,3 +173,32 @@ class ListTable(Mapping):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
+
+
+class StringListTable(Mapping):
+    """String → list of strings: a `ListTable` of ids into a `StringTable` of the distinct values."""
+
+    def __init__(self, ids: ListTable, values: StringTable):
+        self._ids, self._values = ids, values
+
+    @staticmethod
+    def columns(prefix: str, table: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
+        value_id: dict[str, int] = {}
+        ids = {k: [value_id.setdefault(v, len(value_id)) for v in vs] for k, vs in table.items()}
+        return {**ListTable.columns(f"{prefix}.ids", ids), **StringTable.columns(f"{prefix}.values", list(value_id))}
+
+    @classmethod
+    def of(cls, arrays: dict[str, np.ndarray], prefix: str) -> StringListTable:
+        return cls(ListTable.of(arrays, f"{prefix}.ids"), StringTable.of(arrays, f"{prefix}.values"))
+
+    def __getitem__(self, key: str) -> list[str]:
+        return [self._values.name(i) for i in self._ids[key]]
+
+    def __contains__(self, key) -> bool:
+        return key in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)

@@ -1,15 +1,16 @@
 """Derived data cached beside the index, keyed by the exact repository state.
 
-The graph and the retrieval index are pure functions of the repository's files (paths and blob
-SHAs). Rebuilding them costs seconds on a large repository; reading them back costs milliseconds.
-Each is one marshal file under `<index folder>/<kind>/<state key>.marshal`, written atomically; a
-missing, damaged or outdated file simply means "build it again". The newest few states are kept.
+The graph, the retrieval index, the definitions table and the literal index are pure functions of
+the repository's files (paths and blob SHAs). Rebuilding them costs seconds on a large repository;
+reading them back costs milliseconds, and reads only what a query touches: each is one file under
+`<index folder>/<kind>/<state key><suffix>` — an SQLite file of lookups (the graph) or a file of
+memory-mapped arrays (`index/arrays.py`) — written atomically; a missing, damaged or outdated file
+simply means "build it again". The newest few states are kept.
 """
 from __future__ import annotations
 
 import gc
 import hashlib
-import marshal
 import os
 import sqlite3
 import sys
@@ -42,16 +43,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def cached(index_path: str | None, kind: str, key: str, build: Callable[[], Any],
-           to_record: Callable[[Any], Any], from_record: Callable[[Any], Any]) -> Any:
-    """`from_record(<cached record>)` if there is a good one, else `build()` (and cache it)."""
-    def read(file: str) -> Any:  # loads of the bytes: marshal.load(file) reads a value at a time, 4-10x slower
-        with open(file, "rb") as fh, gc_paused():
-            return from_record(marshal.loads(fh.read()))
-    return cached_file(index_path, kind, key, ".marshal", build,
-                       lambda value, file: write_atomic(file, marshal.dumps(to_record(value))), read)
 
 
 def cached_file(index_path: str | None, kind: str, key: str, suffix: str, build: Callable[[], Any],

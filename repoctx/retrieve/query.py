@@ -24,6 +24,9 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from repoctx.index.arrays import ListTable, StringListTable, StringTable
 from repoctx.index.load import Repository
 from repoctx.scan import is_test_path
 
@@ -389,11 +392,11 @@ _PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdrifgxXoecvqTt
 class LiteralIndex:
     """The string literals of a repository's code, cut at their placeholders into fixed fragments:
     fragment → [(path, line)]. Built once per repository state: `RetrievalIndex.literals` keeps it
-    beside the index (`record`/`from_record`), as flat arrays whose sites are decoded only for the
-    fragments a query matches."""
+    beside the index (`columns`/`of`), as mapped arrays whose fragments and sites are decoded only
+    for what a query matches."""
 
     #: Bump when what a fragment is changes: cached literal indexes are then rebuilt.
-    VERSION = "1"
+    VERSION = "2"
 
     def __init__(self, repo: Repository | None = None):
         if repo is None:
@@ -419,6 +422,7 @@ class LiteralIndex:
                 self._path.append(path_id.setdefault(path, len(path_id)))
                 self._line.append(n)
             self._start.append(len(self._path))
+        self._start, self._path, self._line = (np.frombuffer(a, dtype=np.int32) for a in (self._start, self._path, self._line))
         self._paths = list(path_id)
         #: lowered fragment → its fragments' ids.
         self.lowered: dict[str, list[int]] = {}
@@ -431,18 +435,22 @@ class LiteralIndex:
 
     def sites(self, i: int) -> list[tuple[str, int]]:
         """(path, line) of each site of fragment `i`."""
-        a, b = self._start[i], self._start[i + 1]
-        return [(self._paths[p], n) for p, n in zip(self._path[a:b], self._line[a:b])]
+        a, b = int(self._start[i]), int(self._start[i + 1])
+        return [(self._paths[p], n) for p, n in zip(self._path[a:b].tolist(), self._line[a:b].tolist())]
 
-    def record(self) -> tuple:
-        return (self.frags, self._paths, self._start.tobytes(), self._path.tobytes(), self._line.tobytes(),
-                self.lowered, self.by_word)
+    def columns(self) -> dict:
+        """The index as named arrays (`index.arrays.write_arrays`)."""
+        return {"start": self._start, "path": self._path, "line": self._line, **StringTable.columns("frags", self.frags),
+                **StringTable.columns("paths", self._paths), **ListTable.columns("lowered", self.lowered),
+                **StringListTable.columns("by_word", self.by_word)}
 
     @classmethod
-    def from_record(cls, rec: tuple) -> LiteralIndex:
+    def of(cls, arrays: dict) -> LiteralIndex:
+        """The index of `columns`, read from mapped arrays: a query decodes the fragments it matches."""
         out = cls()
-        out.frags, out._paths, start, path, line, out.lowered, out.by_word = rec
-        out._start, out._path, out._line = (array("i", b) for b in (start, path, line))
+        out.frags, out._paths = StringTable.of(arrays, "frags").strings(), list(StringTable.of(arrays, "paths"))
+        out._start, out._path, out._line = arrays["start"], arrays["path"], arrays["line"]
+        out.lowered, out.by_word = ListTable.of(arrays, "lowered"), StringListTable.of(arrays, "by_word")
         if len(out._start) != len(out.frags) + 1 or len(out._path) != len(out._line):
             raise ValueError("damaged literal index")
         return out

@@ -17,8 +17,8 @@ import numpy as np
 from repoctx.files import split_lines
 from repoctx.model import Focus
 from repoctx.retrieve.chunks import Chunk, file_chunks
-from repoctx.index.arrays import ListTable, StringTable, read_arrays, write_arrays
-from repoctx.index.cache import cached, cached_file, state_key
+from repoctx.index.arrays import ListTable, StringListTable, StringTable, read_arrays, write_arrays
+from repoctx.index.cache import cached_file, state_key
 from repoctx.retrieve.bm25 import BM25, tokenize
 from repoctx.retrieve.query import LiteralIndex, Signals, definition_table, understand
 from repoctx.index.load import Repository
@@ -168,12 +168,14 @@ class RetrievalIndex:
             if repo.overlay:
                 self._literals = LiteralIndex(repo)
             else:  # a pure function of the files: kept beside the index like this one
-                self._literals = cached(repo.index_path, "literals", state_key(repo.files, LiteralIndex.VERSION),
-                                        lambda: LiteralIndex(repo), LiteralIndex.record, LiteralIndex.from_record)
+                self._literals = cached_file(
+                    repo.index_path, "literals", state_key(repo.files, LiteralIndex.VERSION), ".arrays",
+                    lambda: LiteralIndex(repo), lambda lit, file: write_arrays(file, lit.columns()),
+                    lambda file: LiteralIndex.of(read_arrays(file)[0]), reopen=True)
         return self._literals
 
     #: Bump when what `definition_table` returns changes: cached tables are then rebuilt.
-    DEFINITIONS_VERSION = "1"
+    DEFINITIONS_VERSION = "2"
 
     def definitions(self) -> dict[str, list[str]]:
         """Name and qualified name → defining nodes (`query.definition_table`): read from the cache or
@@ -183,8 +185,10 @@ class RetrievalIndex:
             if repo.overlay:
                 self._definitions = definition_table(repo)
             else:
-                self._definitions = cached(repo.index_path, "definitions", state_key(repo.files, self.DEFINITIONS_VERSION),
-                                           lambda: definition_table(repo), lambda d: d, _checked_definitions)
+                self._definitions = cached_file(
+                    repo.index_path, "definitions", state_key(repo.files, self.DEFINITIONS_VERSION), ".arrays",
+                    lambda: definition_table(repo), lambda d, file: write_arrays(file, StringListTable.columns("defs", d)),
+                    lambda file: StringListTable.of(read_arrays(file)[0], "defs"), reopen=True)
         return self._definitions
 
     def leaf_chunks(self) -> dict[str, list[int]]:
@@ -343,13 +347,6 @@ class RetrievalIndex:
             dangling = r[~has_out].sum()
             r = (1 - DAMPING) * p + DAMPING * (np.bincount(d, r[s] * w, minlength=n) + dangling * p)
         return r
-
-
-def _checked_definitions(rec) -> dict[str, list[str]]:
-    """A cached definitions table, or ValueError when it is not one (then it is built again)."""
-    if not isinstance(rec, dict) or not all(isinstance(v, list) for v in rec.values()):
-        raise ValueError("damaged definitions table")
-    return rec
 
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
