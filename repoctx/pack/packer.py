@@ -262,7 +262,7 @@ class Packer:
         estimate = budget - base
         from repoctx.pack.closure import Detail
         detail = Detail.for_budget(budget)  # a tight budget takes lighter closures
-        order, matched = self._order(query, focus, detail)
+        order, matched, central = self._order(query, focus, detail)
         for attempt in range(2):
             additions, costs = self._select(order(), estimate, detail)
             used = sum(costs)
@@ -282,8 +282,8 @@ class Packer:
                 raise PackError(f"a budget of {budget:,} tokens is below the {best[1]:,} that {what} takes")
         warnings = []
         packed = [c for c, _ in additions[:best[3]]]
-        if (query.strip() or focus) and any(c not in matched for c in packed):
-            warnings.append(f"the query matched little ({len(matched):,} chunk(s)); the rest of the pack is the "
+        if (query.strip() or focus) and any(c in central for c in packed):
+            warnings.append(f"the query matched little ({matched:,} chunk(s)); the rest of the pack is the "
                             f"repository's most central code")
         if best[1] < SMALL_PACK * budget:
             warnings.append(f"the pack uses only {best[1]:,} of {budget:,} tokens: "
@@ -298,13 +298,12 @@ class Packer:
         """The candidate chunks in the order the fill takes them — covered by the focus first, then
         the best-ranked by value per token, then the rest by rank, then (worked out only when the fill
         gets that far, and not for the context of a focus alone) the repository's most central code
-        that the query did not reach — as a
-        function giving a fresh iterator; and the set of chunks the query or focus reached."""
+        that the query did not reach — as a function giving a fresh iterator; how many chunks the
+        query or focus reached; and the set of the central chunks the iterators have given so far."""
         from repoctx.retrieve.rank import central_chunks, rank_chunks
         ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
-        chunks = self.index.chunks
         reached = {i for i, _ in ranked}
-        first, tail = self._priced(ranked, focus, detail), []
+        first, tail, central = self._priced(ranked, focus, detail), [], set()
 
         def order():
             yield from first
@@ -313,9 +312,11 @@ class Packer:
             if not tail:
                 tail.append(self._priced([(i, v) for i, v in central_chunks(self.index) if i not in reached]
                                          [:CANDIDATES], [], detail))
-            yield from tail[0]
+            for c in tail[0]:
+                central.add(c)
+                yield c
 
-        return order, {chunks[i] for i in reached}
+        return order, len(reached), central
 
     def _priced(self, ranked: list[tuple[int, float]], focus: list[Focus], detail: Detail | None = None) -> _Replayed:
         """The ranked chunks in fill order: those the focus covers first, then the first PRICED by

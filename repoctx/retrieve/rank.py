@@ -66,6 +66,9 @@ class ChunkTable(Sequence):
     def __add__(self, other: list[Chunk]) -> list[Chunk]:
         return list(self) + list(other)
 
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
 
 def _walk_graph(repo: Repository, chunks: list[Chunk]) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
     """The walk's graph: (node → index, edge sources, edge targets, edge weights normalised per source).
