@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 
 
 def read_file(root: str, path: str) -> bytes:
@@ -22,19 +23,22 @@ def split_lines(text: str) -> list[str]:
     return [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
 
 
-def write_atomic(target: str, data: str | bytes, mode: int | None = None, parents: bool = False) -> None:
-    """Write `data` (text as UTF-8) to `target` atomically. The file gets `mode`, or by default the
-    permissions a plainly created file would get (not mkstemp's 0600). A target that exists but is
-    not a regular file (/dev/stdout, a FIFO, a device) is written to, never replaced. With `parents`,
-    missing folders on the way are created. Failures are an OSError naming the target."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+def write_atomic(target: str, data: str | bytes | Iterable[bytes], mode: int | None = None,
+                 parents: bool = False) -> None:
+    """Write `data` (text as UTF-8, bytes, or bytes in parts, written one by one) to `target`
+    atomically. The file gets `mode`, or by default the permissions a plainly created file would get
+    (not mkstemp's 0600). A target that exists but is not a regular file (/dev/stdout, a FIFO, a
+    device) is written to, never replaced. With `parents`, missing folders on the way are created.
+    Failures are an OSError naming the target."""
+    parts = [data.encode("utf-8")] if isinstance(data, str) else [data] if isinstance(data, (bytes, bytearray)) else data
     try:
         folder = os.path.dirname(os.path.abspath(target))
         if parents and not os.path.lexists(folder):  # a file in the way fails below, as "Not a directory"
             os.makedirs(folder, exist_ok=True)
         if os.path.exists(target) and not os.path.isfile(target):
             with open(target, "wb") as f:
-                f.write(raw)
+                for part in parts:
+                    f.write(part)
             return
         fd, tmp = tempfile.mkstemp(prefix=".repoctx-", suffix=".tmp", dir=folder)
         try:
@@ -44,7 +48,8 @@ def write_atomic(target: str, data: str | bytes, mode: int | None = None, parent
                 mode = 0o666 & ~umask
             os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as f:
-                f.write(raw)
+                for part in parts:
+                    f.write(part)
                 f.flush()
                 os.fsync(f.fileno())  # the rename must never publish data still in flight
             os.replace(tmp, target)

@@ -27,19 +27,23 @@ _ALIGN = 64
 
 
 def write_arrays(path: str, arrays: dict[str, np.ndarray], extra=None) -> None:
-    """The arrays (and `extra`, any marshal-able value) as one file at `path`, replaced atomically."""
-    header, offset, parts = {}, 0, []
+    """The arrays (and `extra`, any marshal-able value) as one file at `path`, replaced atomically;
+    each array is written from its own memory, never copied into one buffer first."""
+    header, offset = {}, 0
     for name, a in arrays.items():
-        a = np.ascontiguousarray(a)
         header[name] = (a.dtype.str, a.shape, offset)
-        raw = a.tobytes()
-        parts.append(raw + b"\0" * (-len(raw) % _ALIGN))
-        offset += len(parts[-1])
+        offset += a.nbytes + -a.nbytes % _ALIGN
     head = marshal.dumps((header, extra))
     start = len(_MAGIC) + 8 + len(head)
     start += -start % _ALIGN
     prefix = _MAGIC + start.to_bytes(8, "little") + head
-    write_atomic(path, b"".join([prefix + b"\0" * (start - len(prefix)), *parts]))
+
+    def parts():
+        yield prefix + b"\0" * (start - len(prefix))
+        for a in arrays.values():
+            yield memoryview(np.ascontiguousarray(a)).cast("B")
+            yield b"\0" * (-a.nbytes % _ALIGN)
+    write_atomic(path, parts())
 
 
 def read_arrays(path: str) -> tuple[dict[str, np.ndarray], object]:

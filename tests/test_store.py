@@ -1,0 +1,134 @@
+"""What a warm query reads from disk: facts decoded as they are used, the graph as SQLite lookups, the
+retrieval tables as memory-mapped arrays. Each must answer exactly as the in-memory structure it
+stands for, on real files in several languages, and a damaged file must only cost a rebuild."""
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+
+import numpy as np
+import pytest
+
+from conftest import make_repo
+from repoctx.graph.link import build_graph
+from repoctx.graph.store import StoredGraph
+from repoctx.index.arrays import ListTable, StringListTable, StringTable, read_arrays, write_arrays
+from repoctx.index.load import StoredFacts, load_repository
+from repoctx.index.update import analyze
+from repoctx.retrieve.rank import RetrievalIndex, rank_chunks
+
+FILES = {
+    "shop/cart.py": (
+        "from shop.prices import price_of, PRICES\n\n\n"
+        "class Cart:\n    def __init__(self):\n        self.items = []\n\n"
+        "    def add(self, name, qty=1):\n        if qty <= 0:\n            raise ValueError('quantity must be positive')\n"
+        "        self.items.append((name, qty))\n\n"
+        "    def total(self):\n        return sum(price_of(n) * q for n, q in self.items)\n"),
+    "shop/prices.py": "PRICES = {'apple': 3}\n\n\ndef price_of(name):\n    return PRICES.get(name, 0)\n",
+    "shop/report.py": "from shop.cart import Cart\n\n\ndef report(cart: Cart):\n    return f'{cart.total()} in all'\n",
+    "tests/test_cart.py": "from shop.cart import Cart\n\n\ndef test_total():\n    c = Cart()\n    c.add('apple', 2)\n    assert c.total() == 6\n",
+    "web/app.js": "const { route } = require('./router');\n\nfunction start(port) {\n  return route('/', port);\n}\n\nmodule.exports = { start };\n",
+    "web/router.js": "function route(path, port) {\n  return `${path}:${port}`;\n}\n\nmodule.exports = { route };\n",
+    "svc/main.go": "package svc\n\nfunc Serve(port int) string {\n\treturn listen(port)\n}\n",
+    "svc/listen.go": "package svc\n\nimport \"fmt\"\n\nfunc listen(port int) string {\n\treturn fmt.Sprint(port)\n}\n",
+    "docs/ζ notes.md": "# Notes\n\nThe cart totals prices.\n",
+}
+
+
+@pytest.fixture()
+def repo(tmp_path):
+    return load_repository(str(make_repo(tmp_path / "r", FILES)), index_path=str(tmp_path / "ix" / "index.sqlite"))
+
+
+def test_facts_are_read_as_used_and_equal_a_fresh_parse(repo):
+    assert isinstance(repo.facts, StoredFacts) and len(repo.facts) == len(repo.files)
+    assert "shop/cart.py" in repo.facts and "nope.py" not in repo.facts
+    assert not repo.facts._decoded  # nothing decoded by the load itself
+    cart = repo.facts["shop/cart.py"]
+    assert set(repo.facts._decoded) == {"shop/cart.py"}
+    with open(os.path.join(repo.root, "shop/cart.py"), "rb") as f:
+        assert cart == analyze("shop/cart.py", f.read(), repo.encoding, want_facts=True)[1]
+    assert [p for p, _ in repo.facts.items()] == list(repo.files)  # all of them, in one read
+    edited = repo.with_buffers({"shop/cart.py": "def other():\n    pass\n", "shop/new.py": "def fresh():\n    pass\n"})
+    assert [s.name for s in edited.facts["shop/cart.py"].symbols] == ["other"]
+    assert [s.name for s in edited.facts["shop/new.py"].symbols] == ["fresh"]
+    assert [s.name for s in repo.facts["shop/cart.py"].symbols][0] == "Cart"  # the base is untouched
+
+
+def test_facts_whose_row_is_gone_are_parsed_from_the_file(repo):
+    db = sqlite3.connect(repo.index_path)
+    with db:
+        db.execute("UPDATE blobs SET facts = NULL")
+    db.close()
+    assert [s.name for s in repo.facts["shop/prices.py"].symbols] == ["PRICES", "price_of"]
+
+
+def test_stored_graph_answers_as_the_built_one(repo):
+    built = build_graph(repo.root, dict(repo.facts.items()))
+    assert built.references and built.imports
+    for _ in range(2):  # the first load writes the file, the second reads it
+        fresh = load_repository(repo.root, index_path=repo.index_path)
+        stored = fresh.graph
+        assert isinstance(stored, StoredGraph)
+        targets = {t for _, t, _ in built.references} | {"nope:x"}
+        assert all(stored.callers_of(t) == built.callers_of(t) for t in targets)
+        assert all(stored.callees_of(s) == built.callees_of(s) for s, _, _ in built.references)
+        for path in [*repo.files, "nope.py"]:
+            assert stored.references_from(path) == built.references_from(path)
+            assert stored.importers_of(path) == built.importers_of(path)
+            assert stored.imported_by(path) == built.imported_by(path)
+            assert stored.symbols_in(path) == built.symbols_in(path)
+        assert all(stored.symbol(sid) == built.symbol(sid) for sid in built.symbols)
+        assert dict(stored.symbols.items()) == built.symbols
+        assert (stored.references, stored.imports, stored.external_imports, stored.ambiguous) == (
+            built.references, built.imports, built.external_imports, built.ambiguous)
+    [file] = os.scandir(os.path.join(os.path.dirname(repo.index_path), "graph"))
+    with open(file.path, "r+b") as f:
+        f.write(b"not a database, not at all")
+    again = load_repository(repo.root, index_path=repo.index_path).graph  # damaged: rebuilt silently
+    assert again.references == built.references
+
+
+def test_retrieval_index_read_back_ranks_as_the_built_one(repo):
+    built = RetrievalIndex.build(repo)
+    read = RetrievalIndex.load(repo)
+    assert read.chunks == built.chunks and len(read.chunks) == len(built.chunks)
+    for q in ("cart total price", "route port", "listen", "quantity must be positive", "Cart.total"):
+        assert rank_chunks(read, q) == rank_chunks(built, q)
+    assert read.ranked_files() == built.ranked_files() == read.global_files()
+    seeds = {"shop/prices.py:price_of": 1.0}
+    assert read.ranked_files(seeds) == built.ranked_files(seeds)
+    assert dict(read.definitions()) == dict(built.definitions())
+    assert dict(read.leaf_chunks()) == built.leaf_chunks()
+
+
+def test_string_tables_look_up_as_a_dict_does(tmp_path):
+    rng = random.Random(7)
+    alphabet = "ab_Z9ζ中\udcff/:. "
+    strings = list(dict.fromkeys("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(3000)))
+    lists = {s: [rng.randint(0, 99) for _ in range(rng.randint(0, 3))] for s in strings[:500]}
+    named = {s: [rng.choice(strings) for _ in range(rng.randint(0, 3))] for s in strings[:300]}
+    file = str(tmp_path / "t.arrays")
+    write_arrays(file, {"n": np.arange(10, dtype=np.int32), "none": np.zeros(0), **StringTable.columns("s", strings),
+                        **ListTable.columns("l", lists), **StringListTable.columns("sl", named)}, ("extra", 1))
+    arrays, extra = read_arrays(file)
+    assert extra == ("extra", 1) and arrays["n"].tolist() == list(range(10)) and arrays["none"].shape == (0,)
+    table = StringTable.of(arrays, "s")
+    assert all(table[s] == i for i, s in enumerate(strings)) and list(table) == strings
+    assert all(table.name(i) == s for i, s in enumerate(strings))
+    assert "absent" not in table and 3 not in table and table.get("absent", -1) == -1
+    assert dict(ListTable.of(arrays, "l")) == lists
+    assert dict(StringListTable.of(arrays, "sl")) == named
+    assert not arrays["n"].flags.writeable  # mapped read-only
+
+
+def test_a_damaged_array_file_is_an_error_not_a_crash(tmp_path):
+    file = str(tmp_path / "t.arrays")
+    write_arrays(file, {"big": np.arange(100_000)})
+    data = open(file, "rb").read()
+    for broken in (b"", data[:5], b"X" * len(data), data[:len(data) // 2]):
+        with open(file, "wb") as f:
+            f.write(broken)
+        with pytest.raises(ValueError):
+            read_arrays(file)
