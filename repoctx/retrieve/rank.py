@@ -26,10 +26,15 @@ from repoctx.scan import is_test_path
 
 MODULE = "<module>"
 #: Bump when chunking, tokenising or the walk graph change: old cache files are then ignored.
-CACHE_VERSION = "5"
+CACHE_VERSION = "6"
 DAMPING = 0.85
 ITERATIONS = 30
 SEEDS_FROM_BM25 = 20
+#: Above this many walk-graph edges a personalised walk covers only the seeds' neighbourhood, at most
+#: this many edges and LOCAL_WALK_HOPS steps out (no repository of the development set comes near it:
+#: Django has 355,000 edges, the Linux source 13 million).
+LOCAL_WALK_EDGES = 2_000_000
+LOCAL_WALK_HOPS = 4
 #: Weight of the walk's score against normalised BM25 in the fused score.
 WALK_WEIGHT = 0.1
 #: Share of its file's best score that each chunk inherits.
@@ -292,8 +297,10 @@ class RetrievalIndex:
             "global_files": np.array([file_id[p] for p in self.global_files()], dtype=np.int64),
             **StringTable.columns("vocab", vocab), **StringTable.columns("nodes", list(nodes)),
             **StringTable.columns("symbols", symbols), **StringTable.columns("paths", self.paths),
-            **ListTable.columns("leaves", self.leaf_chunks()),
+            **ListTable.columns("leaves", self.leaf_chunks()), "global_walk": self.pagerank_vector({}),
         }
+        if len(src) > LOCAL_WALK_EDGES:  # what a local walk starts from (see `_neighbourhood`)
+            arrays["by_source"], arrays["source_ptr"] = self._edges_by_source()
         write_arrays(file, arrays, (n, avglen))
 
     @classmethod
@@ -307,9 +314,13 @@ class RetrievalIndex:
             raise ValueError("damaged retrieval index")
         chunks = ChunkTable(paths, a["chunk_path"], a["chunk_start"], a["chunk_end"], a["chunk_symbol"],
                             StringTable.of(a, "symbols"))
-        return cls(repo, chunks, bm25, graph,
-                   (paths, a["prior"], a["chunk_path"], a["chunk_start"], a["chunk_end"], a["chunk_node"],
-                    [files[i] for i in a["global_files"].tolist()], ListTable.of(a, "leaves"), a["node_file"]))
+        index = cls(repo, chunks, bm25, graph,
+                    (paths, a["prior"], a["chunk_path"], a["chunk_start"], a["chunk_end"], a["chunk_node"],
+                     [files[i] for i in a["global_files"].tolist()], ListTable.of(a, "leaves"), a["node_file"]))
+        index._global_walk = a["global_walk"]
+        if "by_source" in a:
+            index._by_source = a["by_source"], a["source_ptr"]
+        return index
 
     def global_files(self) -> list[str]:
         """Files by the summed global PageRank of their nodes (query-independent, so computed once)."""
@@ -334,7 +345,11 @@ class RetrievalIndex:
         return [files[i] for i in sorted(range(len(files)), key=lambda i: (-per_file[i], files[i]))]
 
     def pagerank_vector(self, seeds: dict[str, float]) -> np.ndarray:
-        """`pagerank` as an array over the walk graph's nodes."""
+        """Personalised PageRank over the walk graph's nodes, restarting at `seeds` (node → weight);
+        the global walk (uniform restart, computed once) when no seed is a node. On a graph of more
+        than LOCAL_WALK_EDGES edges the walk runs on the seeds' neighbourhood alone (`_neighbourhood`):
+        what lies beyond it gets a share of (0.85)^LOCAL_WALK_HOPS of the rank, and a fifth of a second
+        instead of five on the Linux source's 13 million edges."""
         nodes, s, d, w = self.graph
         n = len(nodes)
         if n == 0:
@@ -343,13 +358,63 @@ class RetrievalIndex:
         for name, weight in seeds.items():
             if name in nodes:
                 p[nodes[name]] += weight
-        p = p / p.sum() if p.sum() > 0 else np.full(n, 1.0 / n)
-        r = p.copy()
-        has_out = np.bincount(s, minlength=n) > 0 if len(s) else np.zeros(n, dtype=bool)
-        for _ in range(ITERATIONS):
-            dangling = r[~has_out].sum()
-            r = (1 - DAMPING) * p + DAMPING * (np.bincount(d, r[s] * w, minlength=n) + dangling * p)
+        if p.sum() <= 0:
+            if self.__dict__.get("_global_walk") is None:
+                self._global_walk = _walk(np.full(n, 1.0 / n), s, d, w)
+            return self._global_walk
+        p = p / p.sum()
+        if len(s) <= LOCAL_WALK_EDGES:
+            return _walk(p, s, d, w)
+        keep, edges = self._neighbourhood(np.flatnonzero(p))
+        local = np.full(n, -1, dtype=np.int64)
+        local[keep] = np.arange(len(keep))
+        edges = edges[local[d[edges]] >= 0]  # edges leaving the neighbourhood lose their rank
+        r = np.zeros(n)
+        r[keep] = _walk(p[keep], local[s[edges]], local[d[edges]], w[edges])
         return r
+
+    def _neighbourhood(self, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(nodes, ids of their out-edges) within LOCAL_WALK_HOPS steps of `start` along the edges,
+        grown hop by hop while the edges stay under LOCAL_WALK_EDGES."""
+        by_source, ptr = self._edges_by_source()
+        seen = np.zeros(len(ptr) - 1, dtype=bool)
+        seen[start] = True
+        frontier, edges = start, [np.zeros(0, dtype=np.int64)]
+        total = 0
+        for _ in range(LOCAL_WALK_HOPS):
+            lo, hi = ptr[frontier], ptr[frontier + 1]
+            counts = hi - lo
+            if total + counts.sum() > LOCAL_WALK_EDGES:
+                break
+            out = by_source[np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())]
+            edges.append(out)
+            total += len(out)
+            reached = np.unique(self.graph[2][out])
+            frontier = reached[~seen[reached]]
+            seen[frontier] = True
+            if not len(frontier):
+                break
+        return np.flatnonzero(seen), np.concatenate(edges)
+
+    def _edges_by_source(self) -> tuple[np.ndarray, np.ndarray]:
+        """(edge ids sorted by source, each node's first position there; n + 1 of them)."""
+        if self.__dict__.get("_by_source") is None:
+            s = self.graph[1]
+            n = len(self.graph[0])
+            self._by_source = np.argsort(s, kind="stable"), np.concatenate(([0], np.cumsum(np.bincount(s, minlength=n))))
+        return self._by_source
+
+
+def _walk(p: np.ndarray, s: np.ndarray, d: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """ITERATIONS steps of the power iteration restarting at the distribution `p` over edges
+    (s → d, weight w); a node without out-edges gives its rank back to `p`."""
+    n = len(p)
+    r = p.copy()
+    has_out = np.bincount(s, minlength=n) > 0 if len(s) else np.zeros(n, dtype=bool)
+    for _ in range(ITERATIONS):
+        dangling = r[~has_out].sum()
+        r = (1 - DAMPING) * p + DAMPING * (np.bincount(d, r[s] * w, minlength=n) + dangling * p)
+    return r
 
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
