@@ -132,3 +132,20 @@ def test_a_damaged_array_file_is_an_error_not_a_crash(tmp_path):
             f.write(broken)
         with pytest.raises(ValueError):
             read_arrays(file)
+
+
+def test_a_walk_on_a_large_graph_stays_near_its_seeds(repo, monkeypatch):
+    import repoctx.retrieve.rank as rank
+    index = RetrievalIndex.load(repo)
+    nodes = index.graph[0]
+    seeds = {"shop/prices.py:price_of": 1.0}
+    full = index.pagerank_vector(seeds)
+    top = rank_chunks(index, "price of an apple")[0][0]
+    monkeypatch.setattr(rank, "LOCAL_WALK_EDGES", 10)  # every graph is "large" now
+    monkeypatch.setattr(rank, "LOCAL_WALK_HOPS", 1)
+    local = index.pagerank_vector(seeds)
+    keep = index._neighbourhood(np.array([nodes["shop/prices.py:price_of"]]))[0]
+    assert 1 < len(keep) < len(nodes) and set(np.flatnonzero(local)) <= set(keep.tolist())
+    assert local.argmax() == full.argmax() == nodes["shop/prices.py:price_of"]
+    assert index.pagerank_vector({}) is index.pagerank_vector({})  # the global walk: once
+    assert rank_chunks(index, "price of an apple")[0][0] == top

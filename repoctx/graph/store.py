@@ -68,7 +68,7 @@ class StoredGraph(RepoGraph):
         # immutable: the file is written once and renamed into place, so SQLite need not lock it
         self._db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
-        self._rows("SELECT count(*) FROM refs")  # a file that is no graph fails here, not later
+        self._rows("SELECT 1 FROM refs LIMIT 1")  # a file that is no graph fails here, not later
         self.files = sorted(facts)
         self.symbols = SymbolTable(facts)
 

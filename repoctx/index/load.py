@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from contextlib import contextmanager
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 

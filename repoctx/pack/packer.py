@@ -301,7 +301,7 @@ class Packer:
         that the query did not reach — as a function giving a fresh iterator; how many chunks the
         query or focus reached; and the set of the central chunks the iterators have given so far."""
         from repoctx.retrieve.rank import central_chunks, rank_chunks
-        ranked = rank_chunks(self.index, query, list(focus))[:CANDIDATES]
+        ranked = rank_chunks(self.index, query, list(focus), CANDIDATES)
         reached = {i for i, _ in ranked}
         first, tail, central = self._priced(ranked, focus, detail), [], set()
 

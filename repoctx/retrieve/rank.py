@@ -26,7 +26,7 @@ from repoctx.scan import is_test_path
 
 MODULE = "<module>"
 #: Bump when chunking, tokenising or the walk graph change: old cache files are then ignored.
-CACHE_VERSION = "6"
+CACHE_VERSION = "7"
 DAMPING = 0.85
 ITERATIONS = 30
 SEEDS_FROM_BM25 = 20
@@ -299,8 +299,8 @@ class RetrievalIndex:
             **StringTable.columns("symbols", symbols), **StringTable.columns("paths", self.paths),
             **ListTable.columns("leaves", self.leaf_chunks()), "global_walk": self.pagerank_vector({}),
         }
-        if len(src) > LOCAL_WALK_EDGES:  # what a local walk starts from (see `_neighbourhood`)
-            arrays["by_source"], arrays["source_ptr"] = self._edges_by_source()
+        if len(src) > LOCAL_WALK_EDGES:  # what a local walk reads (see `_neighbourhood`)
+            arrays["source_ptr"], arrays["source_dst"], arrays["source_w"] = self._edges_by_source()
         write_arrays(file, arrays, (n, avglen))
 
     @classmethod
@@ -318,8 +318,8 @@ class RetrievalIndex:
                     (paths, a["prior"], a["chunk_path"], a["chunk_start"], a["chunk_end"], a["chunk_node"],
                      [files[i] for i in a["global_files"].tolist()], ListTable.of(a, "leaves"), a["node_file"]))
         index._global_walk = a["global_walk"]
-        if "by_source" in a:
-            index._by_source = a["by_source"], a["source_ptr"]
+        if "source_ptr" in a:
+            index._by_source = a["source_ptr"], a["source_dst"], a["source_w"]
         return index
 
     def global_files(self) -> list[str]:
@@ -365,43 +365,47 @@ class RetrievalIndex:
         p = p / p.sum()
         if len(s) <= LOCAL_WALK_EDGES:
             return _walk(p, s, d, w)
-        keep, edges = self._neighbourhood(np.flatnonzero(p))
+        keep, src, dst, w = self._neighbourhood(np.flatnonzero(p))
         local = np.full(n, -1, dtype=np.int64)
         local[keep] = np.arange(len(keep))
-        edges = edges[local[d[edges]] >= 0]  # edges leaving the neighbourhood lose their rank
+        inside = local[dst] >= 0  # edges leaving the neighbourhood lose their rank
         r = np.zeros(n)
-        r[keep] = _walk(p[keep], local[s[edges]], local[d[edges]], w[edges])
+        r[keep] = _walk(p[keep], local[src[inside]], local[dst[inside]], w[inside])
         return r
 
-    def _neighbourhood(self, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(nodes, ids of their out-edges) within LOCAL_WALK_HOPS steps of `start` along the edges,
-        grown hop by hop while the edges stay under LOCAL_WALK_EDGES."""
-        by_source, ptr = self._edges_by_source()
+    def _neighbourhood(self, start: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(nodes, and the sources, targets and weights of their out-edges) within LOCAL_WALK_HOPS
+        steps of `start` along the edges, grown hop by hop while the edges stay under
+        LOCAL_WALK_EDGES. The edges are read by source (`_edges_by_source`): each node's are one
+        run, so a walk touches the pages of the nodes it reaches, not of the whole graph."""
+        ptr, by_dst, by_w = self._edges_by_source()
         seen = np.zeros(len(ptr) - 1, dtype=bool)
         seen[start] = True
-        frontier, edges = start, [np.zeros(0, dtype=np.int64)]
-        total = 0
+        frontier, parts, total = start, [], 0
         for _ in range(LOCAL_WALK_HOPS):
-            lo, hi = ptr[frontier], ptr[frontier + 1]
-            counts = hi - lo
+            lo, counts = ptr[frontier], ptr[frontier + 1] - ptr[frontier]
             if total + counts.sum() > LOCAL_WALK_EDGES:
                 break
-            out = by_source[np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())]
-            edges.append(out)
-            total += len(out)
-            reached = np.unique(self.graph[2][out])
+            at = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+            parts.append((np.repeat(frontier, counts), by_dst[at], by_w[at]))
+            total += len(at)
+            reached = np.unique(parts[-1][1])
             frontier = reached[~seen[reached]]
             seen[frontier] = True
             if not len(frontier):
                 break
-        return np.flatnonzero(seen), np.concatenate(edges)
+        empty = np.zeros(0, dtype=np.int64)
+        src, dst, w = (np.concatenate([p[k] for p in parts] or [empty]) for k in range(3))
+        return np.flatnonzero(seen), src, dst, w.astype(np.float64)
 
-    def _edges_by_source(self) -> tuple[np.ndarray, np.ndarray]:
-        """(edge ids sorted by source, each node's first position there; n + 1 of them)."""
+    def _edges_by_source(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The walk graph's edges grouped by source: (each node's first position, n + 1 of them;
+        the targets and weights in that order)."""
         if self.__dict__.get("_by_source") is None:
-            s = self.graph[1]
-            n = len(self.graph[0])
-            self._by_source = np.argsort(s, kind="stable"), np.concatenate(([0], np.cumsum(np.bincount(s, minlength=n))))
+            _, s, d, w = self.graph
+            order = np.argsort(s, kind="stable")
+            ptr = np.concatenate(([0], np.cumsum(np.bincount(s, minlength=len(self.graph[0])))))
+            self._by_source = ptr, d[order], w[order]
         return self._by_source
 
 
@@ -494,8 +498,10 @@ def query_signals(index: RetrievalIndex, query: str, focus: list[Focus] = ()) ->
     return QuerySignals(bm_norm, bonus, seeds, covered)
 
 
-def rank_chunks(index: RetrievalIndex, query: str, focus: list[Focus] = ()) -> list[tuple[int, float]]:
-    """(chunk index, fused score) for every chunk with a positive score, best first, deterministic."""
+def rank_chunks(index: RetrievalIndex, query: str, focus: list[Focus] = (), limit: int | None = None
+                ) -> list[tuple[int, float]]:
+    """(chunk index, fused score) for every chunk with a positive score (the first `limit` of them),
+    best first, deterministic."""
     chunks = index.chunks
     if not chunks:
         return []
@@ -514,7 +520,7 @@ def rank_chunks(index: RetrievalIndex, query: str, focus: list[Focus] = ()) -> l
     fused = fused + FILE_WEIGHT * file_best[index.chunk_path] + sig.bonus
     fused *= index.prior > 0
     order = np.lexsort((np.arange(len(chunks)), -fused))
-    order = order[fused[order] > 0]
+    order = order[fused[order] > 0][:limit]
     return list(zip(order.tolist(), fused[order].tolist()))
 
 
