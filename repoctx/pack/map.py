@@ -8,6 +8,8 @@ budget by exact token count.
 """
 from __future__ import annotations
 
+import itertools
+
 from repoctx.retrieve.chunks import symbols_in_order
 from repoctx.retrieve.rank import RetrievalIndex
 from repoctx.retrieve.search import is_import_binding
@@ -36,7 +38,8 @@ def repo_map(index: RetrievalIndex, budget: int, seeds: dict[str, float] | None 
     enc = get_encoding(index.repo.encoding)
     lines: list[str] = []
     ranked = index.ranked_files(seeds) if seeds else index.global_files()
-    for path in sorted(ranked, key=is_test_path):  # stable: by rank within code, then within tests
+    code_first = itertools.chain((p for p in ranked if not is_test_path(p)), (p for p in ranked if is_test_path(p)))
+    for path in code_first:  # by rank within code, then within tests; only as far as the budget goes
         lines.extend(file_entry(path, index).split("\n"))
         if len(lines) * 3 > budget * 2:  # a line costs at least a token or two: enough to cut from
             break

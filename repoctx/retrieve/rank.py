@@ -26,7 +26,7 @@ from repoctx.scan import is_test_path
 
 MODULE = "<module>"
 #: Bump when chunking, tokenising or the walk graph change: old cache files are then ignored.
-CACHE_VERSION = "7"
+CACHE_VERSION = "8"
 DAMPING = 0.85
 ITERATIONS = 30
 SEEDS_FROM_BM25 = 20
@@ -142,13 +142,26 @@ class RetrievalIndex:
                 np.fromiter((c.end for c in chunks), dtype=np.int64, count=n),
                 np.fromiter((nodes.get(node_of(c), -1) for c in chunks), dtype=np.int64, count=n))
 
-    def best_per_file(self, values: np.ndarray) -> np.ndarray:
-        """The largest of `values` (one per chunk, ≥ 0) in each file, by file id."""
-        if "_grouping" not in self.__dict__:
+    def _groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The chunks grouped by file: (chunk ids in file order, where each file's run starts, the
+        file ids of the runs, ascending); kept in the index file."""
+        if self.__dict__.get("_grouping") is None:
             order = np.argsort(self.chunk_path, kind="stable")
             starts = np.flatnonzero(np.diff(self.chunk_path[order], prepend=-1))
             self._grouping = order, starts, self.chunk_path[order][starts]
-        order, starts, ids = self._grouping
+        return self._grouping
+
+    def chunks_of(self, path: str) -> np.ndarray:
+        """The ids of a file's chunks, ascending (none for a file without chunks)."""
+        order, starts, ids = self._groups()
+        k = np.searchsorted(ids, self._path_id.get(path, -1))
+        if k == len(ids) or ids[k] != self._path_id.get(path, -1):
+            return np.zeros(0, dtype=np.int64)
+        return order[starts[k]:starts[k + 1] if k + 1 < len(starts) else len(order)]
+
+    def best_per_file(self, values: np.ndarray) -> np.ndarray:
+        """The largest of `values` (one per chunk, ≥ 0) in each file, by file id."""
+        order, starts, ids = self._groups()
         out = np.zeros(len(self.paths))
         if len(order):
             out[ids] = np.maximum.reduceat(values[order], starts)
@@ -215,9 +228,10 @@ class RetrievalIndex:
         and every chunk of a file the code imports a little."""
         share = np.zeros(len(self.chunks))
         live = self.prior > 0
-        for path, a, b, w, _why in issue.spots:
-            m = self.mask({path}) & (self.chunk_start <= b) & (a <= self.chunk_end) & live
-            share = np.where(m, np.maximum(share, w), share)
+        for path, a, b, w, _why in issue.spots:  # each spot reads its file's chunks alone
+            ids = self.chunks_of(path)
+            ids = ids[(self.chunk_start[ids] <= b) & (a <= self.chunk_end[ids]) & live[ids]]
+            share[ids] = np.maximum(share[ids], w)
         if issue.symbols:
             nodes = self.graph[0]
             weight = np.zeros(len(nodes) + 1)
@@ -226,7 +240,9 @@ class RetrievalIndex:
                     weight[nodes[node]] = max(weight[nodes[node]], w)
             share = np.maximum(share, np.where(live, weight[self.chunk_node], 0.0))
         for path, w in issue.files.items():
-            share = np.where(self.mask({path}) & live, np.maximum(share, 0.2 * w), share)
+            ids = self.chunks_of(path)
+            ids = ids[live[ids]]
+            share[ids] = np.maximum(share[ids], 0.2 * w)
         return np.minimum(share, 1.0)
 
     def patched(self, repo: Repository, changed: list[str]) -> RetrievalIndex:
@@ -298,6 +314,7 @@ class RetrievalIndex:
             **StringTable.columns("vocab", vocab), **StringTable.columns("nodes", list(nodes)),
             **StringTable.columns("symbols", symbols), **StringTable.columns("paths", self.paths),
             **ListTable.columns("leaves", self.leaf_chunks()), "global_walk": self.pagerank_vector({}),
+            **dict(zip(("group_order", "group_starts", "group_ids"), self._groups())),
         }
         if len(src) > LOCAL_WALK_EDGES:  # what a local walk reads (see `_neighbourhood`)
             arrays["source_ptr"], arrays["source_dst"], arrays["source_w"] = self._edges_by_source()
@@ -318,6 +335,7 @@ class RetrievalIndex:
                     (paths, a["prior"], a["chunk_path"], a["chunk_start"], a["chunk_end"], a["chunk_node"],
                      [files[i] for i in a["global_files"].tolist()], ListTable.of(a, "leaves"), a["node_file"]))
         index._global_walk = a["global_walk"]
+        index._grouping = a["group_order"], a["group_starts"], a["group_ids"]
         if "source_ptr" in a:
             index._by_source = a["source_ptr"], a["source_dst"], a["source_w"]
         return index
@@ -519,7 +537,7 @@ def rank_chunks(index: RetrievalIndex, query: str, focus: list[Focus] = (), limi
     file_best = index.best_per_file(fused)
     fused = fused + FILE_WEIGHT * file_best[index.chunk_path] + sig.bonus
     fused *= index.prior > 0
-    order = np.lexsort((np.arange(len(chunks)), -fused))
+    order = np.argsort(-fused, kind="stable")  # ties by chunk index
     order = order[fused[order] > 0][:limit]
     return list(zip(order.tolist(), fused[order].tolist()))
 
