@@ -125,15 +125,11 @@ def _outputs(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _load(args: argparse.Namespace, counts: bool = False) -> tuple[Repository, Settings]:
-    """The repository loaded as the settings say, and those settings; index repairs are warnings.
-    `counts`: the command counts tokens, so the encoding loads meanwhile."""
+def _load(args: argparse.Namespace) -> tuple[Repository, Settings]:
+    """The repository loaded as the settings say, and those settings; index repairs are warnings."""
     from repoctx.index.load import load_repository
     from repoctx.secrets import warm_up
     st = _settings(args)
-    if counts:
-        from repoctx.tokens import preload
-        preload(st.encoding)
     progress = ProgressBar("indexing", on_start=warm_up if st.redact else None)
     repo = load_repository(_located(args)[0], _options(args, st), encoding=st.encoding, index_path=args.index,
                            progress=progress)
@@ -219,7 +215,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
                 query = f.read()
         except OSError as exc:  # exits 2 with the usage, as a bad argument does
             args.usage_error(f"argument --query-file: cannot read {args.query_file}: {exc.strerror or exc}")
-    repo, st = _load(args, counts=True)
+    repo, st = _load(args)
     diff = STAGED if args.staged else (args.diff or WORKTREE) if args.diff is not None else None
     request = PackRequest.from_settings(st, query=query, focus=[parse_focus(f, repo.root) for f in args.focus],
                                         diff=diff, origin="--")
@@ -273,7 +269,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     from repoctx.pack.packer import Packer
     from repoctx.pack.request import parse_focus
     from repoctx.retrieve.rank import query_signals
-    repo, st = _load(args, counts=True)
+    repo, st = _load(args)
     focus = [parse_focus(f, repo.root) for f in args.focus]
     packer = Packer(repo, redact=st.redact)
     seeds = query_signals(packer.index, args.query or "", focus).seeds if (args.query or focus) else None
@@ -327,8 +323,6 @@ def _take_snapshot(args: argparse.Namespace) -> int:
     try:  # the pre-commit step, which must never block a commit because of its own failure
         root = snap.repository_root(args.repo)
         st = _settings(args, root)
-        from repoctx.tokens import preload
-        preload(st.encoding)
         path, result, repo = snap.take(root, st, args.index, progress=ProgressBar("indexing"))
         _warn(st, repo.report.warnings)
         print(f"repoctx: snapshot {os.path.relpath(path, root)} ({result.tokens:,} tokens)", file=sys.stderr)

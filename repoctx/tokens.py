@@ -135,39 +135,9 @@ class Encoding:
             return self._counter(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
 
 
-_loading: dict[str | None, threading.Thread] = {}
-
-
-def preload(name: str | None = None) -> None:
-    """Start loading an encoding on a thread of its own, so that the first `get_encoding(name)` finds
-    it loaded or waits for that load: the Rust tokenizer builds without the GIL (~0.05 s of a pack,
-    spent meanwhile on scanning and reading the index). A failure shows at `get_encoding`."""
-    try:
-        name = encoding_name(name)  # the name every later call asks for
-    except EncodingUnavailable:
-        return
-    if name not in _loading:
-        _loading[name] = thread = threading.Thread(target=_quiet_load, args=(name,), daemon=True)
-        thread.start()
-
-
-def _quiet_load(name: str | None) -> None:
-    try:
-        _get_encoding(name)
-    except Exception:  # noqa: BLE001 — raised again, where it is asked for, by get_encoding
-        pass
-
-
+@lru_cache(maxsize=None)
 def get_encoding(name: str | None = None) -> Encoding:
     """An encoding by encoding name or model name ("gpt-4o"); None picks the best available."""
-    thread = _loading.get(name)
-    if thread is not None and thread is not threading.current_thread():
-        thread.join()
-    return _get_encoding(name)
-
-
-@lru_cache(maxsize=None)
-def _get_encoding(name: str | None = None) -> Encoding:
     if name is None:
         for candidate in BUNDLED:
             try:

@@ -11,7 +11,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -78,25 +77,24 @@ class Repository:
         return read_file(self.root, path).decode("utf-8", errors="replace")
 
 
-@contextmanager
 def _updated_index(root: str, options: ScanOptions, encoding: str | None, index_path: str | None,
                    progress: Progress | None, workers: int | None):
-    """Scan `root` and bring its index up to date: yields (scan, encoding name, index path, open
-    store, report)."""
+    """Scan `root` and bring its index up to date: (scan, encoding name, index path, the store's
+    known blobs and token counts, report)."""
     result = scan(root, options)
     enc = tok.encoding_name(encoding)
     index_path = os.path.abspath(index_path or default_index_path(result.root))
     with IndexStore(index_path) as store:
-        report = update_index(result, store, enc, progress=progress, workers=workers)
-        yield result, enc, index_path, store, report
+        known = store.known_blobs(), store.known_tokens(enc)
+        report = update_index(result, store, enc, progress=progress, workers=workers, known=known)
+    return result, enc, index_path, known, report
 
 
 def index_repository(root: str, options: ScanOptions = ScanOptions(), encoding: str | None = None,
                      index_path: str | None = None, progress: Progress | None = None,
                      workers: int | None = None) -> IndexReport:
     """Scan `root` and bring its index up to date, without loading anything back."""
-    with _updated_index(root, options, encoding, index_path, progress, workers) as (*_, report):
-        return report
+    return _updated_index(root, options, encoding, index_path, progress, workers)[-1]
 
 
 def _key(f: SourceFile) -> tuple[str, str]:
@@ -109,10 +107,8 @@ def load_repository(root: str, options: ScanOptions = ScanOptions(), encoding: s
                     workers: int | None = None) -> Repository:
     """Scan `root`, bring its index up to date, and load token counts for every file; facts are read
     from the index as they are used (`StoredFacts`)."""
-    updated = _updated_index(root, options, encoding, index_path, progress, workers)
-    with updated as (result, enc, index_path, store, report):
-        blobs = store.known_blobs()
-        counted = store.known_tokens(enc)
+    result, enc, index_path, (blobs, counted), report = _updated_index(root, options, encoding, index_path,
+                                                                        progress, workers)
     files: dict[str, SourceFile] = {}
     tokens: dict[str, int] = {}
     keys: dict[str, tuple[str, str]] = {}

@@ -91,11 +91,13 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def update_index(scan: ScanResult, store: IndexStore, encoding_name: str,
-                 progress: Progress | None = None, workers: int | None = None) -> IndexReport:
-    """Parse and count what `store` lacks for the files of `scan`; returns what was done."""
+                 progress: Progress | None = None, workers: int | None = None,
+                 known: tuple[dict, dict] | None = None) -> IndexReport:
+    """Parse and count what `store` lacks for the files of `scan`; returns what was done. `known`:
+    the store's `known_blobs()` and `known_tokens(encoding_name)`, if the caller read them (they are
+    then brought up to date with what this run stores)."""
     start = time.perf_counter()
-    blobs = store.known_blobs()
-    counted = store.known_tokens(encoding_name)
+    blobs, counted = known or (store.known_blobs(), store.known_tokens(encoding_name))
     todo: dict[tuple[str, str], tuple[str, str, bool, bool]] = {}
     known_skips = reused = 0
     for f in scan.files:
@@ -152,6 +154,8 @@ def update_index(scan: ScanResult, store: IndexStore, encoding_name: str,
         nonlocal last_commit
         if pending_blobs or pending_tokens:
             store.put(pending_blobs, pending_tokens)
+            blobs.update(((sha, lang), skip) for sha, lang, skip, _ in pending_blobs)
+            counted.update((sha, count) for sha, _, count in pending_tokens)
             pending_blobs.clear()
             pending_tokens.clear()
         last_commit = time.monotonic()
