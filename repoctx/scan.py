@@ -189,6 +189,7 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
         listed = _walk(root, skipped)
     user_filter = _UserFilter(root, options)
     scope = options.scope.strip("/")
+    prefix = os.path.join(root, "")
     for path, known_sha in sorted(listed.items()):
         if not in_scope(path, scope):
             continue  # outside the folder the command was given: not part of this run at all
@@ -203,7 +204,7 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
         if reason:
             skipped.append(Skipped(path, reason))
             continue
-        full = os.path.join(root, path)
+        full = prefix + path
         try:
             st = os.lstat(full)
         except (FileNotFoundError, NotADirectoryError):
@@ -234,14 +235,21 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
 
 
 def _path_skip_reason(path: str) -> str | None:
-    parts = path.split("/")
-    if any(p in IGNORED_FOLDERS for p in parts[:-1]):
+    folder, _, name = path.rpartition("/")
+    if folder and _ignored_folder(folder):
         return "ignored-folder"
-    if parts[-1] in LOCK_FILES:
+    if name in LOCK_FILES:
         return "lock-file"
-    if parts[-1] in CONFIG_FILES:
+    if name in CONFIG_FILES:
         return "repoctx-config"
     return None
+
+
+@lru_cache(maxsize=1 << 14)
+def _ignored_folder(folder: str) -> bool:
+    """Whether a folder path passes through an IGNORED_FOLDERS folder (asked once per folder)."""
+    parent, _, name = folder.rpartition("/")
+    return name in IGNORED_FOLDERS or bool(parent) and _ignored_folder(parent)
 
 
 class _UserFilter:

@@ -358,10 +358,11 @@ def fence_language(path: str, language: str | None = None) -> str:
 
 def language_for_path(path: str) -> str | None:
     """The grammar for a repository path by its extension or well-known file name; None if none."""
-    base = posixpath.basename(path)
+    base = path.rpartition("/")[2]
     if base in FILENAMES:
         return FILENAMES[base]
-    return EXTENSIONS.get(posixpath.splitext(base)[1].lower())
+    dot = base.rfind(".")  # the extension as posixpath.splitext finds it (leading dots are none)
+    return EXTENSIONS.get(base[dot:].lower()) if dot > 0 and base[:dot].strip(".") else None
 
 
 #: Lines that only C++ has, at the start of a line: namespaces, templates, classes with a body or a
