@@ -1,10 +1,12 @@
 """Benchmark: cold and warm `repoctx index` on a large real repository, against the floor.
 
 The floor is the bare work with no pipeline around it, on one core: tree-sitter parse + the grammar's
-tags query + a tiktoken count of the same files. Targets (issue #2): cold index within 1.5x of the
-floor (using both cores), warm re-index under 1 s, peak RSS under 1 GB.
+tags query + a tiktoken count of the same files (with every grammar the files use). Targets (issues
+#2, #13): cold index within 1.5x of the floor (using both cores), warm re-index under 1 s, peak RSS
+under 1 GB.
 
     python bench/index_speed.py [REPO]     # default: Django 5.2.8's sdist from PyPI, as a git repo
+    python bench/index_speed.py /tmp/repoctx-bench/linux-source-6.1   # bench/scale.py --linux fetches it
 
 Prints figures; it does not pass or fail.
 """
@@ -43,27 +45,33 @@ def django_repo() -> Path:
 
 def floor(repo: Path, encoding: str) -> tuple[float, int, int]:
     """(seconds, files, bytes) of the bare work on the files repoctx indexes, on one core: a
-    tree-sitter parse plus the grammar's tags query for each file with a grammar (Python, JS here),
-    and a tiktoken count of every file."""
-    import tree_sitter_javascript as tsj
-    import tree_sitter_python as tsp
-    from tree_sitter import Language, Parser, Query
+    tree-sitter parse plus the grammar's shipped tags query for each file with a grammar (each
+    language's own grammar wheel: Python and JS for Django, C for Linux), and a tiktoken count of
+    every file."""
+    import importlib
 
+    from tree_sitter import Language, Parser, Query, QueryCursor
+
+    from repoctx.parse.languages import LANGUAGES
     from repoctx.scan import classify_content, scan
     from repoctx.tokens import get_encoding
-    grammars = {}
-    for name, mod in (("python", tsp), ("javascript", tsj)):
-        lang = Language(mod.language())
-        grammars[name] = (Parser(lang), Query(lang, mod.TAGS_QUERY))
-    enc = get_encoding(encoding)
     files = [(f.language, (repo / f.path).read_bytes()) for f in scan(str(repo)).files]
     files = [(lang, data) for lang, data in files if not classify_content("", data)]
-    from tree_sitter import QueryCursor
+    grammars = {}
+    for name in {lang for lang, _ in files if lang in LANGUAGES}:
+        module, function = LANGUAGES[name].grammar
+        mod = importlib.import_module(module)
+        lang = Language(getattr(mod, function)())
+        tags = getattr(mod, "TAGS_QUERY", "")
+        grammars[name] = (Parser(lang), Query(lang, tags) if tags else None)
+    enc = get_encoding(encoding)
     start = time.perf_counter()
     for lang, data in files:
         if lang in grammars:
             parser, query = grammars[lang]
-            QueryCursor(query).captures(parser.parse(data).root_node)
+            tree = parser.parse(data)
+            if query is not None:
+                QueryCursor(query).captures(tree.root_node)
         enc.encode_ordinary(data.decode("utf-8", errors="replace"))
     return time.perf_counter() - start, len(files), sum(len(d) for _, d in files)
 

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from conftest import make_repo, run_cli, write_files
 from repoctx.retrieve.chunks import file_chunks
@@ -272,6 +272,7 @@ def test_random_repositories_pack_within_budget_and_verbatim(files, budget, quer
         shutil.rmtree(root.parent, ignore_errors=True)
 
 
+_FOO = b'def foo(x, y=None):\n    """Doc of foo."""\n    z = foo(x)\n    return z\n\n'
 _dirty = st.lists(st.one_of(_snippet, _snippet, _snippet, st.sampled_from(_FRAGMENTS)), min_size=3, max_size=25).map(
     lambda xs: "".join(xs).encode("utf-8"))
 
@@ -280,6 +281,9 @@ _dirty = st.lists(st.one_of(_snippet, _snippet, _snippet, st.sampled_from(_FRAGM
 @given(files=st.lists(st.tuples(st.tuples(_name, st.sampled_from([".py", ".js", ".c", ".go", ".rs", ".java"])).map("".join),
                                 _dirty), min_size=3, max_size=8),
        budget=st.integers(60, 1200), query=st.lists(_IDENT, min_size=1, max_size=3).map(" ".join))
+# found by this test: an import whose bracket never closes reached past the file's last line
+@example(files=[("0.py", _FOO * 3), ("1.py", _FOO * 5 + b"(from .foo import foo\nimport foo\n"), ("00.py", _FOO * 3)],
+         budget=276, query="foo")
 def test_slices_of_code_with_noise_are_verbatim(files, budget, query):
     """Repositories larger than the budget, of code with noise in it, queried by names they define:
     slice packs, whose spans must be the files' lines exactly."""

@@ -363,7 +363,7 @@ class Packer:
         for c in order:
             for full in (True, False):
                 new = [(p, n) for p, a, b in self.closures.of(c, full, detail) for n in range(a, b + 1)
-                       if n not in selected.get(p, ()) and n <= len(self.lines(p))]
+                       if n not in selected.get(p, ()) and n <= self.repo.facts[p].lines]
                 new = list(dict.fromkeys(new))
                 fresh = set(new)
                 cost = sum(self.line_costs(p)[n - 1] for p, n in new)
