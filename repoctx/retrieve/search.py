@@ -70,7 +70,7 @@ def _by_name(index: RetrievalIndex, query: str, fuzzy: int = 0, limit: int = 0
     rank = index.__dict__.get("_symbol_rank")
     if rank is None:  # the global PageRank, once per index (a patched index is a new object)
         rank = index._symbol_rank = index.pagerank_vector({})
-    nodes = index.graph[0]
+    nodes = index.node_ids()
     root = os.path.basename(os.path.normpath(index.repo.root))
     symbols = index.__dict__.get("_named_symbols")
     if symbols is None:  # (id, path, symbol, lowercased name), once per index
