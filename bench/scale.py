@@ -51,18 +51,20 @@ Measured 2026-12-07 04:23 UTC, `python bench/scale.py --django`, main (2 cores, 
   (scan 0.35 s of it, git ls-files 0.23 s), pricing 800 candidate closures 1.04 s (call sites
   0.40 s, the graph load inside it 0.37 s), the map 0.64 s (RetrievalIndex.load 0.40 s).
 
-Measured 2026-12-07 06:15 UTC, `python bench/scale.py --linux`, main after issue 13's storage work
-(2 cores, load 0.0; median of 5 [range]):
-  --help 0.06 s (3.1x `python -c pass`); requests/gin/express warm index 0.12-0.13 s, stats
-  0.13-0.14 s, map 0.25-0.27 s, search 0.18-0.19 s, pack --query 32k 0.32-0.36 s / 112-116 MiB;
-  Django warm index 0.22 s / 32 MiB, warm pack --query 32k 0.72 s [0.70-0.73] / 191 MiB (1.97 s /
-  337 MiB before), whole 1.23 s / 360 MiB vs Repomix 1.18.1 3.10 s / 440 MiB (2.52x faster, 0.82x
-  its RSS), snapshot take 0.71 s / 154 MiB (2.09 s / 306 MiB before); Linux 6.1 warm index 0.97 s /
-  85 MiB, warm pack --query 32k 1.85 s [1.80-1.96] / 415 MiB (before: past 7 GiB, killed).
-  Peak RSS of a warm query pack: requests 113 MiB → Django 191 MiB → Linux 415 MiB.
+Measured 2026-12-07 06:55 UTC, `python bench/scale.py --linux`, main after issue 13's storage work
+(2 cores, load 1.0; median of 5 [range]):
+  --help 0.06 s (2.8x `python -c pass`); requests/gin/express warm index 0.11-0.12 s, stats
+  0.12-0.13 s, map 0.24-0.26 s, search 0.17-0.19 s, pack --query 32k 0.31 / 0.34 / 0.33 s, 112-116 MiB;
+  Django warm index 0.21 s / 32 MiB, warm pack --query 32k 0.59 s [0.57-0.60] / 180 MiB (1.97 s /
+  337 MiB at the start of the round), whole 1.12 s / 360 MiB vs Repomix 1.18.1 2.91 s / 439 MiB
+  (2.59x faster, 0.82x its RSS), snapshot take 0.61 s / 162 MiB (2.09 s / 306 MiB before); Linux 6.1
+  warm index 0.97 s / 85 MiB, warm pack --query 32k 1.86 s [1.82-2.16] / 475 MiB (before: past
+  7 GiB, killed). Peak RSS of a warm query pack: requests 113 MiB → Django 180 MiB → Linux 475 MiB.
   What changed: facts decoded per file as used, the graph an SQLite file of lookups, the retrieval
-  index, definitions and literals memory-mapped arrays (index/arrays.py), candidates priced only as
-  far as the fill reads, a personalised walk local to its seeds above 2M edges.
+  index, definitions and literals memory-mapped array files (index/arrays.py), candidates priced
+  only as far as the fill reads, a personalised walk local to its seeds above 2M edges.
+  Cold index of Linux (`python bench/index_speed.py /tmp/repoctx-bench/linux-source-6.1`): 139.8 s
+  = 0.93x the floor (150.5 s), 433 MiB; warm 0.90 s.
 """
 from __future__ import annotations
 

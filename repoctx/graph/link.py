@@ -99,7 +99,7 @@ class RepoGraph:
                 lk.defs.pop(name, None)
         lk.scopes.update(_import_scopes(lk.files, new_facts, lk.resolved, only=changed,
                                         fams=base.resolver.families))
-        symbols = dict(self.symbols)
+        symbols = dict(self.symbols.items())  # pairs: a SymbolTable looks each id up by path
         gone: set[str] = set()
         for p in changed:
             gone.update(self.symbols_in(p))

@@ -69,7 +69,11 @@ class ChunkTable(Sequence):
                      None if sym < 0 else self._symbols.name(sym))
 
     def __add__(self, other: list[Chunk]) -> list[Chunk]:
-        return list(self) + list(other)
+        """All the chunks and then `other`, as a list (an editor's patched index; the chunks are made
+        once, not on every edit)."""
+        if self.__dict__.get("_all") is None:
+            self._all = list(self)
+        return self._all + list(other)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Sequence) and list(self) == list(other)
