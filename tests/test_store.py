@@ -118,6 +118,7 @@ def test_string_tables_look_up_as_a_dict_does(tmp_path):
     assert all(table[s] == i for i, s in enumerate(strings)) and list(table) == strings
     assert all(table.name(i) == s for i, s in enumerate(strings))
     assert "absent" not in table and 3 not in table and table.get("absent", -1) == -1
+    assert all(table[s] == i for i, s in enumerate(strings)) and "absent" not in table  # again: remembered
     assert dict(ListTable.of(arrays, "l")) == lists
     assert dict(StringListTable.of(arrays, "sl")) == named
     assert not arrays["n"].flags.writeable  # mapped read-only

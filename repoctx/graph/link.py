@@ -61,7 +61,7 @@ class RepoGraph:
     """File import edges and symbol reference edges of one repository; all lists sorted and unique.
     The lookup methods build their dicts once, on first use, and return shared lists: don't mutate."""
     files: list[str]                               # every path the graph was built from
-    symbols: dict[str, tuple[str, Symbol]]         # symbol id -> (path, symbol), in file and line order
+    symbols: SymbolTable                           # symbol id -> (path, symbol), in file and line order
     imports: list[tuple[str, str]]                 # (importing path, imported path), no self-edges
     external_imports: list[tuple[str, str]]        # (importing path, module as written) not in the repo
     references: list[tuple[str, str, str]]         # (source id, target id, name), once however often used
@@ -99,16 +99,9 @@ class RepoGraph:
                 lk.defs.pop(name, None)
         lk.scopes.update(_import_scopes(lk.files, new_facts, lk.resolved, only=changed,
                                         fams=base.resolver.families))
-        symbols = dict(self.symbols.items())  # pairs: a SymbolTable looks each id up by path
-        gone: set[str] = set()
-        for p in changed:
-            gone.update(self.symbols_in(p))
-        for sid in gone:
-            del symbols[sid]
-        for p in changed:
-            for sid, s in lk.ordered[p]:
-                symbols.setdefault(sid, (p, s))
-        gone -= set(symbols)
+        symbols = self.symbols.derived(new_facts, changed)
+        gone = {sid for p in changed for sid in self.symbols_in(p)} - {sid for p in changed if p in new_facts
+                                                                        for sid in symbols.of_file(p)}
         references, ambiguous, imports, external = self.references, self.ambiguous, self.imports, self.external_imports
         for p in changed:
             refs, amb = lk.link(p, new_facts[p]) if new_facts[p].references else ((), ())
@@ -150,11 +143,7 @@ class RepoGraph:
             for source in self._callers.get(g, ()):
                 if source in callees:
                     callees[source] = [x for x in callees[source] if x != g]
-        by_file = {k: v for k, v in self._by_file.items() if k not in changed}
-        for sid, (path, _) in graph.symbols.items():
-            if path in changed:
-                by_file.setdefault(path, []).append(sid)
-        graph.__dict__.update(_callers=callers, _callees=callees, _by_file=by_file)
+        graph.__dict__.update(_callers=callers, _callees=callees)
 
     def references_from(self, path: str) -> list[tuple[str, str, str]]:
         """The references whose source is in `path` (one run of the sorted list)."""
@@ -172,9 +161,7 @@ class RepoGraph:
 
     def symbols_in(self, path: str) -> list[str]:
         """The ids of a file's symbols, in line order."""
-        if isinstance(self.symbols, SymbolTable) and "_by_file" not in self.__dict__:
-            return list(self.symbols.of_file(path)) if path in self.symbols.facts else []
-        return self._by_file.get(path, [])
+        return list(self.symbols.of_file(path)) if path in self.symbols.facts else []
 
     def callers_of(self, symbol_id: str) -> list[str]:
         """Ids (symbols or module ids) whose code refers to this symbol."""
@@ -191,13 +178,6 @@ class RepoGraph:
     def imported_by(self, path: str) -> list[str]:
         """Files that `path` imports."""
         return self._imported.get(path, [])
-
-    @cached_property
-    def _by_file(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = defaultdict(list)
-        for sid, (path, _) in self.symbols.items():
-            out[path].append(sid)
-        return dict(out)
 
     @cached_property
     def _callers(self) -> dict[str, list[str]]:
@@ -224,6 +204,13 @@ class SymbolTable(Mapping):
     def __init__(self, facts: Mapping[str, FileFacts]):
         self.facts = facts
         self._files: dict[str, dict[str, tuple[str, Symbol]]] = {}
+
+    def derived(self, facts: Mapping[str, FileFacts], changed: list[str]) -> SymbolTable:
+        """The table of `facts`, which are this table's with the `changed` files replaced: what this
+        one built for the other files is kept."""
+        out = SymbolTable(facts)
+        out._files = {p: v for p, v in self._files.items() if p not in changed}
+        return out
 
     def of_file(self, path: str) -> dict[str, tuple[str, Symbol]]:
         """The file's ids, in line order (the file must be one of the facts')."""
@@ -334,10 +321,7 @@ def _build(root: str, facts: Mapping[str, FileFacts]) -> RepoGraph:
                 imports.update((path, t) for t in ri.targets if t != path)
             else:
                 external.add((path, ri.imp.module))
-    symbols: dict[str, tuple[str, Symbol]] = {}
-    for path in files:
-        for sid, s in linker.ordered[path]:
-            symbols.setdefault(sid, (path, s))
+    symbols = SymbolTable(facts)
     references: list[tuple[str, str, str]] = []
     ambiguous: list[tuple[str, str]] = []
     for path in files:

@@ -105,21 +105,21 @@ class StoredGraph(RepoGraph):
                           "ORDER BY source, target, name", f"{path}:", f"{path};")
 
     def callers_of(self, symbol_id: str) -> list[str]:
-        if "_callers" in self.__dict__:
-            return super().callers_of(symbol_id)
-        return self._column("SELECT DISTINCT source FROM refs WHERE target = ? ORDER BY source", symbol_id)
+        return self._lookup("_callers", RepoGraph.callers_of, symbol_id,
+                            "SELECT DISTINCT source FROM refs WHERE target = ? ORDER BY source")
 
     def callees_of(self, symbol_id: str) -> list[str]:
-        if "_callees" in self.__dict__:
-            return super().callees_of(symbol_id)
-        return self._column("SELECT DISTINCT target FROM refs WHERE source = ? ORDER BY target", symbol_id)
+        return self._lookup("_callees", RepoGraph.callees_of, symbol_id,
+                            "SELECT DISTINCT target FROM refs WHERE source = ? ORDER BY target")
 
     def importers_of(self, path: str) -> list[str]:
-        if "_importers" in self.__dict__:
-            return super().importers_of(path)
-        return self._column("SELECT source FROM imports WHERE target = ? ORDER BY source", path)
+        return self._lookup("_importers", RepoGraph.importers_of, path,
+                            "SELECT source FROM imports WHERE target = ? ORDER BY source")
 
     def imported_by(self, path: str) -> list[str]:
-        if "_imported" in self.__dict__:
-            return super().imported_by(path)
-        return self._column("SELECT target FROM imports WHERE source = ? ORDER BY target", path)
+        return self._lookup("_imported", RepoGraph.imported_by, path,
+                            "SELECT target FROM imports WHERE source = ? ORDER BY target")
+
+    def _lookup(self, built: str, whole, key: str, sql: str) -> list[str]:
+        """`whole(self, key)` once the lookup dict `built` exists, else the query's one column."""
+        return whole(self, key) if built in self.__dict__ else self._column(sql, key)

@@ -73,8 +73,12 @@ class StringTable(Mapping):
     where each starts (n + 1 offsets), and the ids in string order (for a binary search). Iterates
     the strings in id order."""
 
+    #: Lookups remembered per table (a long-running server asks for the same nodes edit after edit).
+    MEMO = 1 << 16
+
     def __init__(self, blob: np.ndarray, offsets: np.ndarray, order: np.ndarray):
         self._blob, self._offsets, self._order = blob, offsets, order
+        self._memo: dict[str, int] = {}  # key → id, or -1 for a key not in the table
 
     @staticmethod
     def columns(prefix: str, strings: Sequence[str]) -> dict[str, np.ndarray]:
@@ -100,6 +104,17 @@ class StringTable(Mapping):
         return self._blob[a:b].tobytes().decode("utf-8", "surrogatepass")
 
     def __getitem__(self, key: str) -> int:
+        i = self._memo.get(key)
+        if i is None:
+            i = self._search(key)
+            if len(self._memo) < self.MEMO:
+                self._memo[key] = i
+        if i < 0:
+            raise KeyError(key)
+        return i
+
+    def _search(self, key: str) -> int:
+        """The id of `key` by binary search over the strings in order; -1 when it is none of them."""
         order = self._order
         lo, hi = 0, len(order)
         while lo < hi:
@@ -111,7 +126,7 @@ class StringTable(Mapping):
                 hi = mid
             else:
                 return int(order[mid])
-        raise KeyError(key)
+        return -1
 
     def __contains__(self, key) -> bool:
         if not isinstance(key, str):
@@ -179,11 +194,12 @@ class ListTable(Mapping):
         return iter(self._keys)
 
 
-class StringListTable(Mapping):
+class StringListTable(ListTable):
     """String → list of strings: a `ListTable` of ids into a `StringTable` of the distinct values."""
 
     def __init__(self, ids: ListTable, values: StringTable):
-        self._ids, self._values = ids, values
+        super().__init__(ids._keys, ids._indptr, ids._values)
+        self._strings = values
 
     @staticmethod
     def columns(prefix: str, table: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
@@ -196,13 +212,4 @@ class StringListTable(Mapping):
         return cls(ListTable.of(arrays, f"{prefix}.ids"), StringTable.of(arrays, f"{prefix}.values"))
 
     def __getitem__(self, key: str) -> list[str]:
-        return [self._values.name(i) for i in self._ids[key]]
-
-    def __contains__(self, key) -> bool:
-        return key in self._ids
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._ids)
+        return [self._strings.name(i) for i in super().__getitem__(key)]

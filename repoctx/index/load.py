@@ -30,7 +30,7 @@ class Repository:
     encoding: str
     is_git: bool
     files: dict[str, SourceFile]       # packable files by path, sorted by path
-    facts: Mapping[str, FileFacts]     # by path (`StoredFacts`: read from the index on first use)
+    facts: StoredFacts                 # by path, read from the index on first use
     tokens: dict[str, int]             # exact token count of each file's text in `encoding`
     skipped: list[Skipped]             # by the scan and for their content, sorted by path
     report: IndexReport
@@ -64,7 +64,7 @@ class Repository:
             if path not in files:
                 files[path] = SourceFile(path, git_blob_sha(data), language_for_path(path), len(data))
             facts[path], tokens[path], overlay[path] = fa, n, text
-        merged = self.facts.replaced(facts) if isinstance(self.facts, StoredFacts) else {**self.facts, **facts}
+        merged = self.facts.replaced(facts)
         repo = dataclasses.replace(self, files=files, facts=merged, tokens=tokens, overlay=overlay)
         if overlay:
             repo.graph = self.graph.patched(self.root, self.facts, merged, sorted(overlay))
@@ -174,12 +174,15 @@ class StoredFacts(Mapping):
         return len(self._keys)
 
     def items(self):
-        self._read([p for p in self._keys if p not in self._decoded and p not in self._front])
+        self._read_all()
         return super().items()
 
     def values(self):
-        self._read([p for p in self._keys if p not in self._decoded and p not in self._front])
+        self._read_all()
         return super().values()
+
+    def _read_all(self) -> None:
+        self._read([p for p in self._keys if p not in self._decoded and p not in self._front])
 
     def _read(self, paths: list[str]) -> None:
         if not paths:

@@ -112,16 +112,15 @@ class RetrievalIndex:
     exact repository state (every path with its blob SHA): a warm pack reads it back in milliseconds.
     """
 
-    def __init__(self, repo: Repository, chunks: list[Chunk], bm25: BM25, graph: tuple, derived: tuple | None = None):
+    def __init__(self, repo: Repository, chunks: list[Chunk], bm25: BM25, graph: tuple, derived: dict | None = None):
         self.repo = repo
         self.chunks = chunks
         self.bm25 = bm25
         #: (node → index, edge sources, edge targets, edge weights normalised per source).
         self.graph = graph
         self._global_files: list[str] | None = None
-        if derived:  # what the lines below compute, read back from the cache (see `_write`)
-            self.paths, self.prior, self.chunk_path, self.chunk_start, self.chunk_end, self.chunk_node, \
-                self._global_files, self._leaf_chunks, self._node_file = derived
+        if derived:  # attributes read back from the cache (see `_write`): the lines below, and more
+            self.__dict__.update(derived)
             self._path_id = {p: i for i, p in enumerate(self.paths)}
             return
         factor = {p: _factor(p, f.language) for p, f in repo.files.items()}
@@ -320,8 +319,7 @@ class RetrievalIndex:
             "chunk_end": self.chunk_end, "chunk_node": self.chunk_node,
             "chunk_symbol": np.fromiter((-1 if c.symbol is None else symbol_id[c.symbol] for c in self.chunks),
                                         dtype=np.int64, count=len(self.chunks)),
-            "node_file": np.fromiter((file_id.get(name.split(":", 1)[0], -1) for name in nodes), dtype=np.int64,
-                                     count=len(nodes)),
+            "node_file": self._node_files(),
             "global_files": np.array([file_id[p] for p in self.global_files()], dtype=np.int64),
             **StringTable.columns("vocab", vocab), **StringTable.columns("nodes", list(nodes)),
             **StringTable.columns("symbols", symbols), **StringTable.columns("paths", self.paths),
@@ -350,14 +348,13 @@ class RetrievalIndex:
             raise ValueError("damaged retrieval index")
         chunks = ChunkTable(paths, a["chunk_path"], a["chunk_start"], a["chunk_end"], a["chunk_symbol"],
                             StringTable.of(a, "symbols"))
-        index = cls(repo, chunks, bm25, graph,
-                    (paths, a["prior"], a["chunk_path"], a["chunk_start"], a["chunk_end"], a["chunk_node"],
-                     [files[i] for i in a["global_files"].tolist()], ListTable.of(a, "leaves"), a["node_file"]))
-        index._global_walk = a["global_walk"]
-        index._grouping = a["group_order"], a["group_starts"], a["group_ids"]
+        derived = {k: a[k] for k in ("prior", "chunk_path", "chunk_start", "chunk_end", "chunk_node")}
+        derived.update(paths=paths, _global_files=[files[i] for i in a["global_files"].tolist()],
+                       _leaf_chunks=ListTable.of(a, "leaves"), _node_file=a["node_file"], _global_walk=a["global_walk"],
+                       _grouping=(a["group_order"], a["group_starts"], a["group_ids"]))
         if "source_ptr" in a:
-            index._by_source = a["source_ptr"], a["source_dst"], a["source_w"]
-        return index
+            derived["_by_source"] = a["source_ptr"], a["source_dst"], a["source_w"]
+        return cls(repo, chunks, bm25, graph, derived)
 
     def global_files(self) -> list[str]:
         """Files by the summed global PageRank of their nodes (query-independent, so computed once)."""
@@ -368,18 +365,19 @@ class RetrievalIndex:
     def ranked_files(self, seeds: dict[str, float] | None = None) -> list[str]:
         """Files by the summed PageRank of their nodes, personalised by `seeds` (ties by path). A node
         counts for the file its id starts with ("path:…"), nodes of no file for none."""
-        if "_node_file" not in self.__dict__:
+        node_file, rank, files = self._node_files(), self.pagerank_vector(seeds or {}), list(self.repo.files)
+        known = node_file >= 0  # summed in node order, as a loop over the nodes would
+        per_file = np.bincount(node_file[known], rank[known], minlength=len(files)).tolist()
+        return [files[i] for i in sorted(range(len(files)), key=lambda i: (-per_file[i], files[i]))]
+
+    def _node_files(self) -> np.ndarray:
+        """Each walk node's file (the path its id starts with, "path:…"), as an id in `repo.files`;
+        -1 for a node of no file."""
+        if self.__dict__.get("_node_file") is None:
             file_id = {p: i for i, p in enumerate(self.repo.files)}
             self._node_file = np.fromiter((file_id.get(name.split(":", 1)[0], -1) for name in self.graph[0]),
                                           dtype=np.int64, count=len(self.graph[0]))
-        rank = self.pagerank_vector(seeds or {})
-        files = list(self.repo.files)
-        if len(rank) and len(self._node_file) == len(rank):
-            known = self._node_file >= 0  # summed in node order, as a loop over the nodes would
-            per_file = np.bincount(self._node_file[known], rank[known], minlength=len(files)).tolist()
-        else:
-            per_file = [0.0] * len(files)
-        return [files[i] for i in sorted(range(len(files)), key=lambda i: (-per_file[i], files[i]))]
+        return self._node_file
 
     def pagerank_vector(self, seeds: dict[str, float]) -> np.ndarray:
         """Personalised PageRank over the walk graph's nodes, restarting at `seeds` (node → weight);
@@ -431,9 +429,10 @@ class RetrievalIndex:
             seen[frontier] = True
             if not len(frontier):
                 break
-        empty = np.zeros(0, dtype=np.int64)
-        src, dst, w = (np.concatenate([p[k] for p in parts] or [empty]) for k in range(3))
-        return np.flatnonzero(seen), src, dst, w.astype(np.float64)
+        if not parts:  # even the seeds' own edges are over the limit
+            return start, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+        src, dst, w = (np.concatenate([p[k] for p in parts]) for k in range(3))
+        return np.flatnonzero(seen), src, dst, w
 
     def _edges_by_source(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The walk graph's edges grouped by source: (each node's first position, n + 1 of them;
