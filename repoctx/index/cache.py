@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from repoctx.files import write_atomic
-
 KEEP = 4
 
 
