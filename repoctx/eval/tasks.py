@@ -290,11 +290,11 @@ def _remove_worktree(root: str, path: str) -> None:
     """Remove the worktree at `path` and git's record of it, and nothing else (no `worktree prune`)."""
     try:
         _git(root, "worktree", "remove", "--force", path)
-    except EvalError:
+    except GitError:  # never made (a failed `worktree add`): the error that matters is the caller's
         pass
     try:
         records = os.path.join(root, _git(root, "rev-parse", "--git-common-dir").strip(), "worktrees")
-    except EvalError:
+    except GitError:
         records = ""
     target = os.path.realpath(path)
     for name in os.listdir(records) if os.path.isdir(records) else ():
