@@ -2,15 +2,27 @@
 exactly one place: exact at the stated line; exact elsewhere; ignoring whitespace and indentation
 (the replacement is re-indented to the file); with up to three context lines trimmed from each edge;
 with `...` elisions in the old text treated as gaps. Otherwise the hunk is refused with the reason
-and the closest candidate places and their similarity."""
+and the closest candidate places and their similarity.
+
+`place_file` places every hunk of one file and checks each placement after the fact: the file now
+holds the hunk's new lines where its old lines were, a relaxed placement kept the indentation
+structure the model wrote, and a file that parsed before still parses (tree-sitter) — else refused.
+"""
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 from dataclasses import dataclass, field
 
 _ELISION = re.compile(r"^\s*(?:(?:#|//|/\*|--|;)\s*)?(?:\.\.\.|…)(?:.*(?:unchanged|rest|existing|same|omitted|more).*)?\s*(?:\*/)?\s*$"
                       r"|^\s*(?:#|//|/\*)\s*\.{0,3}\s*(?:rest|remainder|existing code|the rest)\b.*unchanged.*$", re.I)
+#: A context line that names or opens a scope: when the model invented it, the hunk's other lines
+#: were meant for a place that does not exist, so trimming it away would put them somewhere else.
+_OPENER = re.compile(r"^\s*(?:(?:export|public|private|protected|static|async|pub|override|final|abstract|default)\s+)*"
+                     r"(?:def|class|func|function|fn|impl|struct|enum|interface|trait|module|namespace|type|package)\b"
+                     r"|[:{(\[]\s*$|\b(?:do|then)\s*$")
+EXACT = ("exact", "offset")      # relaxations that took the hunk's text as written
 
 
 @dataclass
@@ -18,13 +30,34 @@ class Placement:
     start: int                 # 0-based index of the first replaced line in the current text
     end: int                   # exclusive
     new: list[str]             # the lines that replace them
-    relaxation: str            # exact | offset | whitespace | trimmed | elision
+    relaxation: str            # exact | offset | whitespace | trimmed | elision (", in order", ...)
+    note: str | None = None    # what a person should know (lines trimmed, the file no longer parses)
+    old_used: list[str] | None = None    # the part of the hunk's old/new lines that was placed
+    new_used: list[str] | None = None    # (None: all of it)
+    pairs: list[tuple[list[str], list[str]]] = field(default_factory=list)   # (as written, as placed)
+    line: int | None = None    # set by place_file: 1-based line where the new text starts
+    offset: int | None = None  # and how far that is from the line the patch stated
+
+    @property
+    def relaxed(self) -> bool:
+        return self.relaxation.split(",")[0] not in EXACT
 
 
 @dataclass
 class Refusal:
     reason: str
     candidates: list[dict] = field(default_factory=list)   # {line, similarity, text}
+    lines: list[str] | None = None     # the text the candidates' line numbers refer to (set by place_file)
+
+
+def near(n_lines: int) -> int:
+    """How far from the header's line trimmed context may still place a hunk: 25 lines, or 1/30 of
+    the file's length when that is more. Trimming means the model's text is not the file's, so the
+    text alone is weak evidence; the stated line is the other half. A model's numbers drift with
+    the position (miscounting accumulates down a file) and with edits made since it read the file,
+    so the allowance grows with the file; 25 lines is about one function, the unit a model edits.
+    Issue 25 item 4 (517 lines off in an 830-line file) is far outside it."""
+    return max(25, n_lines // 30)
 
 
 def _norm(s: str) -> str:
@@ -84,17 +117,29 @@ def _merge(file_old: list[str], old: list[str], new: list[str], reindent: bool) 
     return out
 
 
+def _at(lines: list[str], i: int, old: list[str], new: list[str], key, name: str, full_old=None, full_new=None,
+        note: str | None = None) -> Placement:
+    """The placement of `old` at line `i` (matched with `key`, or exactly when None)."""
+    span = lines[i:i + len(old)]
+    merged = _merge(span, old, new, key is not None)
+    pairs = [(old, span), (new, merged)] if key is not None else []
+    trimmed = full_old is not None
+    return Placement(i, i + len(old), merged, name, note, old if trimmed else None, new if trimmed else None, pairs)
+
+
 def place(lines: list[str], old: list[str], new: list[str], hint: int | None = None,
           anchor: str | None = None, blocked: list[tuple[int, int]] = (), later: list[list[str]] = ()) -> Placement | Refusal:
     """Where `old` goes in `lines` (`hint`: the 0-based stated place, already shifted by earlier
-    hunks). `blocked`: spans earlier hunks wrote, which a later hunk may not overlap. `twins`: how
-    many hunks still to place (this one included) have this same old text: when they match exactly
-    that many places, they go there in order, one each."""
+    hunks). `blocked`: spans earlier hunks wrote, which a later hunk may not overlap. `later`: the
+    old lines of the hunks still to place: when this same text matches exactly as many places as
+    there are such twins, they go there in order, one each."""
     if not old:
         if hint is not None and 0 <= hint <= len(lines):
             return Placement(hint, hint, list(new), "exact")
         if not lines:
             return Placement(0, 0, list(new), "exact")
+        if hint is not None:
+            return Refusal(f"the hunk inserts after line {hint}, and the file has {len(lines)} lines")
         return Refusal("the hunk has no context lines to place it by")
     floor = scope = 0
     if anchor:   # apply_patch `@@ def f`: the first match after that (unique) line
@@ -109,22 +154,19 @@ def place(lines: list[str], old: list[str], new: list[str], hint: int | None = N
 
     n = len(old)
     if hint is not None and lines[hint:hint + n] == old and ok(hint, n):
-        return Placement(hint, hint + n, _merge(lines[hint:hint + n], old, new, False), "exact")
+        return _at(lines, hint, old, new, None, "exact")
     ladder = [("offset", None), ("whitespace", _norm)]
     ambiguous: list[tuple[str, list[int]]] = []
     for name, key in ladder:
         found = [i for i in _find(lines, old, key) if ok(i, n)]
         if len(found) == 1:
-            i = found[0]
-            return Placement(i, i + n, _merge(lines[i:i + n], old, new, key is not None), name)
+            return _at(lines, found[0], old, new, key, name)
         if len(found) > 1 and len(found) == _twins(old, later):
-            i = found[0]
-            return Placement(i, i + n, _merge(lines[i:i + n], old, new, key is not None), name + ", in order")
+            return _at(lines, found[0], old, new, key, name + ", in order")
         if len(found) > 1 and floor:
             inside = [i for i in found if i < scope]
             if len(inside) <= 1:   # the one inside the anchor's block, or the first after a landmark line
-                i = (inside or found)[0]
-                return Placement(i, i + n, _merge(lines[i:i + n], old, new, key is not None), name + ", after the @@ line")
+                return _at(lines, (inside or found)[0], old, new, key, name + ", after the @@ line")
         if len(found) > 1:
             ambiguous.append((name, found))
             break
@@ -134,8 +176,8 @@ def place(lines: list[str], old: list[str], new: list[str], hint: int | None = N
             return got
         return Refusal(got, closest(lines, old))
     if not ambiguous:
-        got = _trimmed(lines, old, new, ok, later)
-        if isinstance(got, Placement):
+        got = _trimmed(lines, old, new, ok, later, hint)
+        if isinstance(got, (Placement, Refusal)):
             return got
         if got:
             ambiguous.append(("trimmed", got))
@@ -144,6 +186,8 @@ def place(lines: list[str], old: list[str], new: list[str], hint: int | None = N
         where = ", ".join(str(i + 1) for i in found[:8])
         return Refusal(f"ambiguous: the old text matches {len(found)} places ({name}) at lines {where}",
                        [{"line": i + 1, "similarity": 1.0, "text": lines[i]} for i in found[:3]])
+    if _find(lines, new, _norm) and new:
+        return Refusal("the old text is not in the file, and its new text already is (applied before?)")
     return Refusal("the old text is not in the file", closest(lines, old))
 
 
@@ -168,26 +212,51 @@ def _twins(old: list[str], later: list[list[str]]) -> int:
     return count
 
 
-def _trimmed(lines, old, new, ok, later=()):
+def _quote(xs: list[str]) -> str:
+    return ", ".join(repr(x.strip()[:60]) for x in xs)
+
+
+def _trimmed(lines, old, new, ok, later=(), hint=None):
+    """Context lines at the hunk's edges that the model invented: left out, at most three a side,
+    when what remains is found exactly once (or once per twin hunk) — and near the stated line
+    when the patch states one, and none of the left-out lines names or opens a scope (the hunk
+    would then land in some other function). Returns a Placement, a Refusal, the list of places
+    when ambiguous, or None."""
     sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
     ops = sm.get_opcodes()
     lead = ops[0][2] - ops[0][1] if ops and ops[0][0] == "equal" else 0
     trail = ops[-1][2] - ops[-1][1] if ops and ops[-1][0] == "equal" and len(ops) > 1 else 0
+    far = None
     for k in range(1, 4):
         for a, b in ((min(k, lead), 0), (0, min(k, trail)), (min(k, lead), min(k, trail))):
             if (a, b) == (0, 0) or a + b >= len(old) or a > lead or b > trail:
                 continue
             o = old[a:len(old) - b]
             nw = new[a:len(new) - b]
-            if not [x for x in o if x.strip()]:
+            kept = [x for x in o if x.strip()]
+            if not kept or hint is None and len(kept) < 2:
                 continue
             for key in (None, _norm):
                 found = [i for i in _find(lines, o, key) if ok(i, len(o))]
                 if len(found) == 1 or len(found) == _twins(o, later) > 1:
                     i = found[0]
-                    return Placement(i, i + len(o), _merge(lines[i:i + len(o)], o, nw, key is not None), "trimmed")
+                    cut = old[:a] + old[len(old) - b:]
+                    opener = [x for x in cut if _OPENER.search(x)]
+                    if opener:
+                        return Refusal(f"its context line {_quote(opener[:1])} is not in the file: the hunk names a place "
+                                       f"that does not exist", closest(lines, old))
+                    if hint is not None and abs(i - hint) > near(len(lines)):
+                        far = far or (i, cut)
+                        continue
+                    note = f"left out {len(cut)} context line(s) not in the file: {_quote(cut)}"
+                    return _at(lines, i, o, nw, key, "trimmed", old, new, note)
                 if len(found) > 1:
                     return found
+    if far:
+        i, cut = far
+        return Refusal(f"the old text is not in the file; without its context line(s) {_quote(cut)} it matches "
+                       f"line {i + 1}, {abs(i - hint)} lines from the stated line {hint + 1} (more than "
+                       f"{near(len(lines))})", closest(lines, old))
     return None
 
 
@@ -236,26 +305,209 @@ def _elided(lines, old, new, ok):
             new_parts.append([])
         else:
             new_parts[-1].append(x)
+    pairs = []
     for k, seg in enumerate(segs):
         s, e = spans[k]
-        out.extend(_merge(lines[s:e], seg, new_parts[k], True))
+        merged = _merge(lines[s:e], seg, new_parts[k], True)
+        pairs += [(seg, lines[s:e]), (new_parts[k], merged)]
+        out.extend(merged)
         if k + 1 < len(segs):
             out.extend(lines[e:spans[k + 1][0]])
-    return Placement(start, end, out, "elision")
+    return Placement(start, end, out, "elision", pairs=pairs)
 
 
 def closest(lines: list[str], old: list[str], k: int = 3) -> list[dict]:
-    """The `k` places most like `old` (line, similarity 0..1, the first line there)."""
+    """The `k` places most like `old` (line, similarity 0..1, the first line there). Bounded: the
+    places come from an index of the file's lines, never from a scan of every place. Each line of
+    `old` found in the file votes for the start its position implies, rarest lines first; when no
+    line is found whole, the hunk's longest words vote the same way (a near-miss usually keeps
+    its identifiers). Only the ten best-voted places are compared character by character."""
     n = max(1, len(old))
-    target = "\n".join(_norm(x) for x in old)
     normed = [_norm(x) for x in lines]
-    scored = []
-    for i in range(0, max(1, len(lines) - n + 1)):
-        sm = difflib.SequenceMatcher(None, target, "\n".join(normed[i:i + n]), autojunk=False)
-        if sm.real_quick_ratio() < 0.3 or sm.quick_ratio() < 0.3:
-            continue
-        scored.append((sm.ratio(), i))
-        if len(scored) > 2000:
+    target = [_norm(x) for x in old]
+    votes: dict[int, int] = {}
+    where: dict[str, list[int]] = {}
+    for i, t in enumerate(normed):
+        if t:
+            where.setdefault(t, []).append(i)
+    budget = 20_000
+    rows = sorted((len(where.get(t, ())), j, t) for j, t in enumerate(target) if t and t in where)
+    for count, j, t in rows:
+        if budget <= 0:
             break
+        for p in where[t][:budget]:
+            votes[p - j] = votes.get(p - j, 0) + 1
+        budget -= count
+    if not votes:
+        text = "\n".join(normed)
+        starts = [0]
+        for t in normed[:-1]:
+            starts.append(starts[-1] + len(t) + 1)
+        words = sorted({(w, j) for j, t in enumerate(target) for w in re.findall(r"\w{4,}", t)}, key=lambda wj: -len(wj[0]))
+        for w, j in words[:40]:
+            at, hits = text.find(w), 0
+            while at >= 0 and hits < 200:
+                p = bisect.bisect_right(starts, at) - 1
+                votes[p - j] = votes.get(p - j, 0) + 1
+                at, hits = text.find(w, at + len(w)), hits + 1
+    top = sorted(votes, key=lambda s0: (-votes[s0], s0))[:10]
+    cand = sorted({min(max(0, s0), max(0, len(lines) - n)) for s0 in top})
+    joined = "\n".join(target)
+    scored = []
+    for i in cand:
+        window = normed[i:i + n]
+        if len(joined) <= 4000:
+            r = difflib.SequenceMatcher(None, joined, "\n".join(window), autojunk=False).ratio()
+        else:          # a long hunk: how many of its lines match, in order
+            r = difflib.SequenceMatcher(None, target, window, autojunk=False).ratio()
+        scored.append((r, i))
     scored.sort(key=lambda t: (-t[0], t[1]))
-    return [{"line": i + 1, "similarity": round(r, 3), "text": lines[i] if i < len(lines) else ""} for r, i in scored[:k]]
+    return [{"line": i + 1, "similarity": round(r, 3), "text": lines[i] if i < len(lines) else ""}
+            for r, i in scored[:k] if r >= 0.3]
+
+
+# -- a whole file, checked after the fact ----------------------------------------------------------
+
+def place_file(path: str, lines: list[str], hunks: list) -> tuple[list[str], list[Placement | Refusal]]:
+    """Every hunk (parse.Hunk) of one file placed in order against `lines`: the new lines and one
+    Placement or Refusal per hunk. A hunk that changes nothing is refused (never "applied" with an
+    unchanged file). Each placement is checked before it is taken (`_check`) and again at the end
+    (the result holds its new lines where it put them); a file that parsed before and no longer
+    parses refuses the relaxed placements (exact ones are the model's own choice: a note)."""
+    before = lines
+    lines = list(lines)
+    out: list[Placement | Refusal] = []
+    spans: list[tuple[int, int]] = []          # where each placed hunk's new lines are now
+    delta = 0
+    for k, h in enumerate(hunks):
+        if h.error:
+            out.append(Refusal(h.error))
+            continue
+        if h.old == h.new:
+            out.append(Refusal("the hunk changes nothing: its old and new lines are the same"))
+            continue
+        hint = None if h.line is None else max(0, h.line - 1 + delta)
+        got = place(lines, h.old, h.new, hint, h.anchor, spans, [x.old for x in hunks[k + 1:]])
+        if isinstance(got, Placement):
+            problem = _check(lines, got, h.old, h.new)
+            got = Refusal(problem) if problem else got
+        if isinstance(got, Refusal):
+            if got.reason.startswith("the old text is not") and spans:
+                got.reason += " (it may conflict with an earlier hunk of this file)"
+            got.lines = list(lines) if got.candidates else None
+            out.append(got)
+            continue
+        lines[got.start:got.end] = got.new
+        grow = len(got.new) - (got.end - got.start)
+        spans = [(s if s < got.start else s + grow, e if e <= got.start else e + grow) for s, e in spans]
+        spans.append((got.start, got.start + len(got.new)))
+        delta += grow
+        got.line = got.start + 1
+        got.offset = None if h.line is None else got.start + 1 - (h.line + delta - grow)
+        out.append(got)
+    placed = [p for p in out if isinstance(p, Placement)]
+    for p, (s, e) in zip(placed, spans):      # after the fact: every placed hunk's new lines are there
+        if lines[s:e] != p.new:
+            out[out.index(p)] = Refusal("internal check failed: a later hunk overwrote this one's lines")
+    if placed:
+        _check_syntax(path, before, lines, out)
+    return lines, out
+
+
+def _width(s: str) -> int:
+    w = 0
+    for c in s:
+        if c == " ":
+            w += 1
+        elif c == "\t":
+            w += 8 - w % 8
+        else:
+            break
+    return w
+
+
+def _ranks(xs: list[str]) -> list[int]:
+    """Each non-blank line's indentation as a rank among the block's indentations: equal ranks
+    mean the same structure whatever the indentation unit (2 or 4 spaces, tabs)."""
+    ws = [_width(x) for x in xs if x.strip()]
+    order = {w: r for r, w in enumerate(sorted(set(ws)))}
+    return [order[w] for w in ws]
+
+
+def _changes(a: list[str], b: list[str], key=None) -> tuple[list[str], list[str]]:
+    """The lines `b` removes from `a` and the lines it adds, in order."""
+    if key:
+        a, b = [key(x) for x in a], [key(x) for x in b]
+    rem: list[str] = []
+    add: list[str] = []
+    for tag, a1, a2, b1, b2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag != "equal":
+            rem += a[a1:a2]
+            add += b[b1:b2]
+    return rem, add
+
+
+def _check(lines: list[str], p: Placement, old: list[str], new: list[str]) -> str | None:
+    """Why a placement must not be taken, or None: it replaces lines that are the hunk's old lines
+    (as matched) with the hunk's new lines, makes exactly the hunk's change, changes the file, and
+    — when matched ignoring whitespace — keeps the relative indentation of every line the model
+    wrote, on the old side (the file's structure is the one the model read) and the new."""
+    span = lines[p.start:p.end]
+    o = old if p.old_used is None else p.old_used
+    nw = new if p.new_used is None else p.new_used
+    key = _norm if p.relaxed else None
+    k = key or (lambda x: x)
+    if p.relaxation != "elision" and ([k(x) for x in span] != [k(x) for x in o] or [k(x) for x in p.new] != [k(x) for x in nw]):
+        return "internal check failed: the placed lines are not the hunk's lines"
+    if span == p.new:
+        return "placed, it would leave the file unchanged (its change is only whitespace the match ignored)"
+    if _changes(old, new, key) != _changes(span, p.new, key):
+        return "internal check failed: the placed change is not the hunk's change"
+    for idx, (written, placed) in enumerate(p.pairs):     # (old, file), (new, result), ...
+        if _ranks(written) != _ranks(placed):
+            side = "new" if idx % 2 else "old"
+            return (f"the hunk matches only with different indentation, and its {side} lines' relative indentation "
+                    f"differs from the file's ({p.relaxation} match at line {p.start + 1}): it would change the "
+                    f"structure the model wrote")
+    return None
+
+
+def _syntax_error(path: str, lines: list[str]) -> tuple[str, int] | None:
+    """(language, 1-based line of the first error) when the file does not parse; None when it
+    parses or has no grammar. Uses the indexer's own parsers (repoctx.parse)."""
+    from repoctx.parse.languages import get_parser, language_for_file
+    data = "\n".join(lines).encode("utf-8", "surrogateescape") + b"\n"
+    language = language_for_file(path, data)
+    if language is None:
+        return None
+    try:
+        node = get_parser(language).parse(data).root_node
+    except Exception:  # noqa: BLE001 — a grammar that cannot load checks nothing
+        return None
+    if not node.has_error:
+        return None
+    while True:
+        bad = next((c for c in node.children if c.is_error or c.is_missing), None)
+        if bad is not None:
+            return language, bad.start_point[0] + 1
+        inner = next((c for c in node.children if c.has_error), None)
+        if inner is None:
+            return language, node.start_point[0] + 1
+        node = inner
+
+
+def _check_syntax(path: str, before: list[str], after: list[str], out: list) -> None:
+    err = _syntax_error(path, after)
+    if err is None or _syntax_error(path, before) is not None:
+        return
+    language, line = err
+    relaxed = [k for k, p in enumerate(out) if isinstance(p, Placement) and p.relaxed]
+    for k in relaxed:
+        p = out[k]
+        out[k] = Refusal(f"placed by a relaxed match ({p.relaxation}, line {p.start + 1}), the file would no longer "
+                         f"parse as {language} (error at line {line}); refused rather than guess its structure")
+    if not relaxed:
+        last = min((k for k, p in enumerate(out) if isinstance(p, Placement)), key=lambda k: abs(out[k].start + 1 - line))
+        p = out[last]
+        p.note = ((p.note + "; ") if p.note else "") + \
+            f"the file no longer parses as {language} (error at line {line}); applied as the patch wrote it"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from repoctx.git import unquote
+
 MAX_PATCH_BYTES = 8 * 1024 * 1024
 
 
@@ -24,6 +26,7 @@ class Hunk:
     new: list[str]
     line: int | None = None      # 1-based line of the first old line, as the patch stated it
     anchor: str | None = None    # apply_patch `@@ def f` context: the hunk lies after this line
+    error: str | None = None     # why this hunk cannot be placed at all (refused as it stands)
 
 
 @dataclass
@@ -34,6 +37,9 @@ class FileEdit:
     hunks: list[Hunk] = field(default_factory=list)
     error: str | None = None
     format: str = "udiff"        # udiff | search-replace | apply_patch
+    old_mode: str | None = None  # git's mode lines: "100644", "100755", "120000" (a symbolic link)
+    new_mode: str | None = None
+    old_id: str | None = None    # the old blob id (maybe abbreviated) of the `index a..b` line
 
 
 _HUNK_HEAD = re.compile(r"^@@+ *(?:-(\d+)(?:,(\d+))? +\+(\d+)(?:,(\d+))?)? *@@+")
@@ -44,7 +50,7 @@ def parse(text: str) -> list[FileEdit]:
     """Every edit in `text`, in order; NoEdit when there is none."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_PATCH_BYTES:
         raise NoEdit(f"the patch is {len(text) / 1e6:.1f} MB; the limit is {MAX_PATCH_BYTES // 2**20} MB (split it)")
-    lines = [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
+    lines = _dedent_fences([ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")])
     edits: list[FileEdit] = []
     i = 0
     last_path: str | None = None
@@ -62,36 +68,103 @@ def parse(text: str) -> list[FileEdit]:
             i += 1
     if not edits:
         raise NoEdit("no edit found: expected a unified diff, SEARCH/REPLACE blocks or a *** Begin Patch envelope")
+    for e in edits:
+        _check_paths(e)
     return edits
+
+
+_EDIT_START = ("--- ", "diff --git ", "@@", "*** Begin Patch")
+
+
+def _dedent_fences(lines: list[str]) -> list[str]:
+    """A fence indented inside a Markdown list item (`1. Change it:` then `   ```diff`) holds the
+    edit indented by the fence's own indentation: take that off, so the diff's `+`, `-` and space
+    columns are where a diff has them. Only for a fenced block that holds an edit and whose every
+    non-empty line carries the indentation; a column-0 fence's content is never touched (a diff of
+    a Markdown file has indented fences as its context)."""
+    out = list(lines)
+    i, inside = 0, False
+    while i < len(out):
+        m = re.match(r"^( {2,12})(```|~~~)", out[i])
+        if not m:
+            if out[i].startswith(("```", "~~~")):
+                inside = not inside
+            i += 1
+            continue
+        if inside:
+            i += 1
+            continue
+        ind, mark = m.groups()
+        end = next((j for j in range(i + 1, len(out)) if out[j].startswith(ind + mark)), None)
+        if end is None:
+            break
+        body = out[i + 1:end]
+        if all(x.startswith(ind) or not x.strip() for x in body) and \
+                any(x[len(ind):].startswith(_EDIT_START) or re.match(r"^<{5,9} SEARCH", x[len(ind):]) for x in body):
+            out[i:end + 1] = [x[len(ind):] for x in out[i:end + 1]]
+        i = end + 1
+    return out
+
+
+def _check_paths(edit: FileEdit) -> None:
+    """A path with a control character (NUL, newline, tab, escape...) is no file a repository should
+    get from a model: the edit is refused with one line, and the path kept printable for reports."""
+    for name in ("path", "new_path"):
+        p = getattr(edit, name)
+        if p and any(ord(c) < 32 or ord(c) == 127 for c in p):
+            shown = p.encode("unicode_escape", "backslashreplace").decode("ascii")
+            setattr(edit, name, shown)
+            edit.error = edit.error or f"the patch names a path with a control character ({shown}); refused"
 
 
 # -- unified diff ----------------------------------------------------------------------------------
 
+def _unquote(p: str) -> str:
+    """A path as git writes it: C-quoted (`"a/caf\\303\\251.py"`) when it holds special bytes."""
+    try:
+        return unquote(p)
+    except ValueError:        # a bad escape: keep it as written (it names no file, and is refused)
+        return p
+
+
 def _strip_prefix(p: str) -> str:
-    p = p.split("\t")[0].strip()
-    if p.startswith('"') and p.endswith('"'):
-        p = p[1:-1]
+    p = p.strip()
+    p = p if p.startswith('"') else p.split("\t")[0].strip()
+    p = _unquote(p)
     return p[2:] if p[:2] in ("a/", "b/") else p
+
+
+def _git_paths(rest: str) -> tuple[str | None, str | None]:
+    """The two paths of a `diff --git` line, quoted or plain; (None, None) when spaces make it
+    ambiguous (the `---`/`+++` or rename lines then say)."""
+    parts = re.findall(r'"(?:[^"\\]|\\.)*"|\S+', rest)
+    if len(parts) == 2:
+        return _strip_prefix(parts[0]), _strip_prefix(parts[1])
+    return None, None
 
 
 def _udiff_file(lines: list[str], i: int, edits: list[FileEdit]) -> int:
     edit = FileEdit(path="")
     old_p = new_p = None
     if lines[i].startswith("diff --git "):
-        m = re.match(r"^diff --git (\S+) (\S+)", lines[i])
-        if m:
-            old_p, new_p = _strip_prefix(m.group(1)), _strip_prefix(m.group(2))
+        old_p, new_p = _git_paths(lines[i][len("diff --git "):])
         i += 1
         while i < len(lines) and not lines[i].startswith(("--- ", "@@", "diff --git ")):
             ln = lines[i]
             if ln.startswith("new file mode"):
-                edit.kind = "add"
+                edit.kind, edit.new_mode = "add", ln.split()[-1]
             elif ln.startswith("deleted file mode"):
-                edit.kind = "delete"
+                edit.kind, edit.old_mode = "delete", ln.split()[-1]
+            elif ln.startswith(("old mode ", "new mode ")):
+                setattr(edit, ln[:3] + "_mode", ln.split()[-1])
+            elif m := re.match(r"^index ([0-9a-fA-F]{4,64})\.\.[0-9a-fA-F]{4,64}(?: +(\d{6}))?\s*$", ln):
+                edit.old_id = None if not m[1].strip("0") else m[1].lower()
+                edit.old_mode = edit.old_mode or m[2]
+                edit.new_mode = edit.new_mode or m[2]
             elif ln.startswith("rename from "):
-                old_p = ln[12:].strip()
+                old_p = _unquote(ln[12:].strip())
             elif ln.startswith("rename to "):
-                new_p = ln[10:].strip()
+                new_p = _unquote(ln[10:].strip())
             elif ln.startswith("GIT binary patch") or (ln.startswith("Binary files ") and ln.endswith(" differ")):
                 edit.error = "binary patches are not supported (only text edits are applied)"
             i += 1
@@ -116,51 +189,70 @@ def _udiff_file(lines: list[str], i: int, edits: list[FileEdit]) -> int:
 
 
 def _udiff_hunk(lines: list[str], i: int, edit: FileEdit) -> int:
+    """One hunk. Its body decides what it holds, never the header's counts (models miscount them
+    all the time): the body runs until a line no hunk line can be (`@@`, `diff --git`, a fence, a
+    `---`/`+++` file header, prose). The counts only settle the ambiguous edges: how many empty
+    lines at the end are blank context rather than a separator before prose, and whether a
+    `--- x` line is a removed `-- x`. The line number says where: `-N,0` (no old lines, as
+    `git diff -U0` writes an insertion) means after line N, as git reads it."""
     m = _HUNK_HEAD.match(lines[i])
-    want_old = want_new = None
-    line = None
+    line = want_old = want_new = None
     if m and m.group(1):
         line = int(m.group(1))
         want_old = int(m.group(2)) if m.group(2) is not None else 1
         want_new = int(m.group(4)) if m.group(4) is not None else 1
+    zero = m is not None and m.group(2) == "0"         # `-N,0`: an insertion after line N
     i += 1
-    old: list[str] = []
-    new: list[str] = []
-    counted = want_old is not None
+    body: list[tuple[str, str, bool]] = []             # (tag, text, was an empty line)
+
+    def counts(rows) -> tuple[int, int]:
+        return sum(t != "+" for t, _, _ in rows), sum(t != "-" for t, _, _ in rows)
+
     while i < len(lines):
         ln = lines[i]
-        if counted and len(old) >= want_old and len(new) >= want_new:
+        if ln.startswith(("@@", "diff --git ", "```", "~~~")):
             break
-        # headers end a hunk whose counts are unknown; with counts, "--- x" may be a removed "-- x"
-        if ln.startswith(("@@", "diff --git ", "```", "~~~")) or not counted and ln.startswith("--- ") \
-                and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
+        if ln.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ") and (
+                i + 2 >= len(lines) or lines[i + 2].startswith("@@") or counts(body) == (want_old, want_new)):
             break
         if ln.startswith("\\"):       # "\ No newline at end of file"
             i += 1
             continue
-        tag, body = (ln[:1], ln[1:]) if ln else (" ", "")
-        if tag == " ":
-            old.append(body); new.append(body)
-        elif tag == "-":
-            old.append(body)
-        elif tag == "+":
-            new.append(body)
+        if not ln:
+            body.append((" ", "", True))
+        elif ln[0] in " -+":
+            body.append((ln[0], ln[1:], False))
         else:
             break
         i += 1
-    if counted and (len(old) < want_old or len(new) < want_new):
+    # empty lines at the end: blank context only as far as the header's counts ask for them
+    k = len(body)
+    while k and body[k - 1][2]:
+        k -= 1
+    keep = 0
+    if want_old is not None:
+        o, n = counts(body[:k])
+        if want_old - o == want_new - n and 0 < want_old - o <= len(body) - k:
+            keep = want_old - o
+    rows = body[:k + keep]
+    old = [x for t, x, _ in rows if t != "+"]
+    new = [x for t, x, _ in rows if t != "-"]
+    error = None
+    if want_old is not None and (len(old) < want_old or len(new) < want_new):
         # at the end of the input, with no change yet or a last line cut short: cut off, not miscounted
         at_end = i >= len(lines) or _FENCE.match(lines[i]) or not "".join(lines[i:]).strip()
-        cut = not any(o != n for o, n in zip(old, new)) and len(old) == len(new) or (i >= len(lines) and lines[-1] != "")
+        cut = old == new or (i >= len(lines) and lines[-1] != "")
         if at_end and cut:
             edit.error = (f"truncated hunk at line {line}: the header promises {want_old} old and {want_new} new "
                           f"lines, the patch ends after {len(old)} and {len(new)}")
-    # a blank line right before prose is a separator, not context
-    while old and new and old[-1] == "" and new[-1] == "" and not counted:
-        old.pop(); new.pop()
+    if zero:
+        line = line + 1                                 # after line N: the new lines start at N + 1
+    elif not old and edit.kind != "add" and line is not None:
+        error = (f"the hunk at line {line} adds lines with no context, and its header (-{line},{want_old}) does "
+                 f"not say where: only -N,0 means \"after line N\"")
     if edit.kind == "add" and not old:
         line = None
-    edit.hunks.append(Hunk(old, new, line if line else None))
+    edit.hunks.append(Hunk(old, new, line if line else None, error=error))
     return i
 
 
