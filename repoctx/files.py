@@ -7,8 +7,33 @@ writes — packs (`-o`), settings, snapshots, caches, token encodings — goes t
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from collections.abc import Iterable
+
+#: The test hook's variable (see `fault_point`); unset, the hook does nothing.
+FAULT_ENV = "REPOCTX_FAULT"
+_fault_hits: dict[str, int] = {}
+
+
+def fault_point(point: str) -> None:
+    """A named point where fault tests crash a real run: inert unless REPOCTX_FAULT="POINT:N:SIG" is
+    set, when the Nth pass of this process through POINT sends the process SIG (KILL or INT, as
+    kill -9 or Ctrl-C would). Tests so kill a run at a known point instead of racing the clock (a
+    fast machine finished before the kill landed, a slow one was killed too early). It can only end
+    this very process, which whoever sets its environment can do anyway. Points: "write NAME" (an
+    atomic write of a file named NAME: its data is in the temporary file, not yet synced), "rename
+    NAME" (synced, not yet renamed into place), "index-commit" (a batch of index results committed)."""
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    name, nth, sig = (spec.rsplit(":", 2) + ["", ""])[:3]
+    if name != point:
+        return
+    _fault_hits[point] = hits = _fault_hits.get(point, 0) + 1
+    signum = {"KILL": getattr(signal, "SIGKILL", None), "INT": signal.SIGINT}.get(sig)
+    if signum and nth == str(hits):
+        signal.raise_signal(signum)
 
 
 def read_file(root: str, path: str) -> bytes:
@@ -50,8 +75,10 @@ def write_atomic(target: str, data: str | bytes | Iterable[bytes], mode: int | N
             with os.fdopen(fd, "wb") as f:
                 for part in parts:
                     f.write(part)
+                fault_point("write " + os.path.basename(target))
                 f.flush()
                 os.fsync(f.fileno())  # the rename must never publish data still in flight
+            fault_point("rename " + os.path.basename(target))
             os.replace(tmp, target)
         except BaseException:
             try:

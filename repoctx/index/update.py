@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from repoctx import tokens as tok
-from repoctx.files import read_file
+from repoctx.files import fault_point, read_file
 from repoctx.index.store import IndexStore, encode_facts
 from repoctx.model import FileFacts, ScanResult
 from repoctx.parse.extract import parse_file
@@ -158,6 +158,7 @@ def update_index(scan: ScanResult, store: IndexStore, encoding_name: str,
             counted.update((sha, count) for sha, _, count in pending_tokens)
             pending_blobs.clear()
             pending_tokens.clear()
+            fault_point("index-commit")  # tests' crash point (inert unless REPOCTX_FAULT names it)
         last_commit = time.monotonic()
 
     if todo:
