@@ -19,7 +19,6 @@ password-like assignment only when it assigns a literal (not `password := range 
 from __future__ import annotations
 
 import hashlib
-import marshal
 import math
 import os
 import re
@@ -27,9 +26,11 @@ import threading
 from dataclasses import dataclass
 
 from repoctx.files import write_atomic
+from repoctx.index import seal
 
 #: Bump when plugins, limits or the pre-filter change: cached findings are then recomputed.
 SCANNER_VERSION = "4"
+SCAN_LIMIT = 5000
 #: High-entropy limits (bits per character): detect-secrets' defaults are 4.5 / 3.0; hex at 3.0 marks
 #: every commit SHA and checksum in code, which only costs context, so it is raised.
 BASE64_LIMIT = 4.5
@@ -121,14 +122,12 @@ class SecretScanner:
         self._cache: dict[str, list[tuple[int, str, str]]] = {}
         self._dirty = False
         self._plugins: list | None = None  # (plugin, extra analyze_line arguments), once configured
-        if cache_path and os.path.exists(cache_path):
-            try:
-                with open(cache_path, "rb") as f:
-                    version, cache = marshal.loads(f.read())
-                if version == SCANNER_VERSION:
-                    self._cache = cache
-            except (OSError, EOFError, ValueError, TypeError):
-                self._cache = {}  # a damaged cache is rebuilt, never trusted
+        if cache_path:
+            # Sealed (index/seal.py): "no secret in this blob" is believed only if this user's repoctx
+            # said so; a damaged, forged or foreign cache is rescanned, with one warning.
+            stored = seal.read_sealed(cache_path, "secrets", "secrets cache")
+            if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == SCANNER_VERSION:
+                self._cache = stored[1]
 
     def _candidates(self, text: str) -> dict[int, bool]:
         """Lines (1-based) that some plugin might flag → whether every plugin must look (True) or
@@ -172,7 +171,7 @@ class SecretScanner:
         for n, full in sorted(candidates.items()):
             if n > len(lines):
                 continue
-            line = lines[n - 1][:5000]  # minified: the plugins' regexes are slow on very long lines
+            line = lines[n - 1][:SCAN_LIMIT]  # minified: the plugins' regexes are slow on very long lines
             context = None
             for plugin, extra in plugins if full else keyword:
                 # The plugin directly, not through detect-secrets' per-call signature inspection.
@@ -195,7 +194,7 @@ class SecretScanner:
         if not (self._dirty and self.cache_path):
             return
         try:
-            write_atomic(self.cache_path, marshal.dumps((SCANNER_VERSION, self._cache)))
+            write_atomic(self.cache_path, seal.dump((SCANNER_VERSION, self._cache), "secrets"))
             self._dirty = False
         except OSError:
             pass

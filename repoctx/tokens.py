@@ -19,7 +19,6 @@ import gzip
 import hashlib
 import importlib.machinery
 import importlib.util
-import marshal
 import os
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from repoctx.files import write_atomic
+from repoctx.index import seal
 
 #: Preference order when no encoding is asked for: the newest OpenAI encoding first.
 BUNDLED = ("o200k_base", "cl100k_base")
@@ -168,10 +168,12 @@ def _load_tiktoken(name: str) -> tiktoken.Encoding:
 
 
 def _fast_load(name: str) -> tiktoken.Encoding:
-    """`tiktoken.get_encoding(name)`, with the parsed ranks read from a marshal copy beside tiktoken's
-    cached file (keyed by that file's size and mtime): parsing the base64 file and checking its
-    sha256 costs ~0.3 s, reading the marshal copy ~0.05 s. The Encoding is built by tiktoken's own
-    constructor from the same arguments (name, pattern, ranks, special tokens)."""
+    """`tiktoken.get_encoding(name)`, with the parsed ranks read from a sealed marshal copy beside
+    tiktoken's cached file (keyed by that file's size and mtime): parsing the base64 file and
+    checking its sha256 costs ~0.3 s, reading the copy ~0.05 s. The copy sits in a shared temporary
+    folder, so it is sealed (index/seal.py): another user's file, or a damaged one, is never decoded.
+    The Encoding is built by tiktoken's own constructor from the same arguments (name, pattern,
+    ranks, special tokens)."""
     import tiktoken
     import tiktoken_ext.openai_public as public
     constructor = getattr(public, name, None)
@@ -179,7 +181,7 @@ def _fast_load(name: str) -> tiktoken.Encoding:
     if constructor is None or not os.path.exists(source):
         return tiktoken.get_encoding(name)
     st = os.stat(source)
-    copy = f"{source}.{st.st_size}-{st.st_mtime_ns}.repoctx-ranks.marshal"
+    copy = f"{source}.{st.st_size}-{st.st_mtime_ns}.repoctx-ranks.sealed"
     with _LOAD_LOCK:  # the constructor's loader is swapped for the duration
         return _build(constructor, copy)
 
@@ -191,17 +193,15 @@ def _build(constructor, copy: str) -> tiktoken.Encoding:
     import tiktoken
     import tiktoken_ext.openai_public as public
     original = public.load_tiktoken_bpe
-    try:
-        with open(copy, "rb") as fh:
-            ranks = marshal.loads(fh.read())
-        if not isinstance(ranks, dict):
-            raise ValueError("not a ranks table")
+    context = f"tiktoken-ranks/{os.path.basename(copy)}"
+    ranks = seal.read_sealed(copy, context, "token ranks copy")
+    if isinstance(ranks, dict):
         public.load_tiktoken_bpe = lambda *a, **k: ranks
-    except (OSError, ValueError, EOFError, TypeError):
+    else:
         def load_and_keep(*args, **kwargs):
             ranks = original(*args, **kwargs)
             try:
-                write_atomic(copy, marshal.dumps(ranks))
+                write_atomic(copy, seal.dump(ranks, context))
             except OSError:
                 pass  # only costs time next run
             return ranks
@@ -234,7 +234,7 @@ def _bpe_openai(name: str):
 
 def counts_cache(index_path: str | None) -> str | None:
     """Where the counts of pack parts are remembered for the index at `index_path` (None: nowhere)."""
-    return os.path.join(os.path.dirname(index_path), "counts.marshal") if index_path else None
+    return os.path.join(os.path.dirname(index_path), "counts.sealed") if index_path else None
 
 
 def count_parts(parts: list[str], sep: str, encoding: Encoding, cache_path: str | None = None) -> int:
@@ -253,14 +253,11 @@ def count_each(parts: list[str], sep: str, encoding: Encoding, cache_path: str |
     """The count of each part followed by `sep` (the last one alone), remembered by content in
     `cache_path` as `count_parts` does."""
     known: dict[bytes, int] = {}
-    if cache_path:
-        try:
-            with open(cache_path, "rb") as f:
-                version, known = marshal.loads(f.read())
-            if version != (COUNTS_VERSION, encoding.name) or not isinstance(known, dict):
-                known = {}
-        except (OSError, EOFError, ValueError, TypeError):
-            known = {}
+    if cache_path:  # sealed (index/seal.py): a damaged or forged count is never believed
+        stored = seal.read_sealed(cache_path, "counts", "token counts cache")
+        if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == (COUNTS_VERSION, encoding.name) \
+                and isinstance(stored[1], dict):
+            known = stored[1]
     used: dict[bytes, int] = {}
     each = []
     for i, part in enumerate(parts):
@@ -274,7 +271,7 @@ def count_each(parts: list[str], sep: str, encoding: Encoding, cache_path: str |
     if cache_path and used.keys() - known.keys():
         keep = {**known, **used} if len(known) + len(used) <= COUNTS_KEPT else used  # other formats' parts too
         try:  # a failure only costs counting again next time
-            write_atomic(cache_path, marshal.dumps(((COUNTS_VERSION, encoding.name), keep)))
+            write_atomic(cache_path, seal.dump(((COUNTS_VERSION, encoding.name), keep), "counts"))
         except OSError:
             pass
     return each

@@ -1,7 +1,9 @@
 """Arrays on disk, memory-mapped: what a warm query reads of a large index without loading it.
 
-One file holds named numpy arrays (a marshal header of names, dtypes, shapes and offsets, then the
-raw data, each array 64-byte aligned). `read_arrays` maps the file: an array costs nothing until
+One file holds named numpy arrays (a JSON header of names, dtypes, shapes and offsets, then the
+raw data, each array 64-byte aligned). The header is checked as it is read — known dtypes only, every
+array inside the file — so a damaged or crafted header fails with a ValueError, never a huge
+allocation; the data itself is guarded by the file's seal (`index/cache.py`, `index/seal.py`). `read_arrays` maps the file: an array costs nothing until
 its pages are touched, and the pages are the page cache's, shared between processes. Strings go
 in as `StringTable`s: the UTF-8 of every string in id order, with offsets and a sorted order for
 lookups by binary search — no dict of millions of strings is built by a process that looks up
@@ -13,7 +15,7 @@ fifty of them.
 """
 from __future__ import annotations
 
-import marshal
+import json
 import mmap
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,18 +24,22 @@ import numpy as np
 
 from repoctx.files import write_atomic
 
-_MAGIC = b"RCTXARR1"
+_MAGIC = b"RCTXARR2"
 _ALIGN = 64
+#: The dtypes repoctx stores (numpy's `dtype.str`); a header naming another is refused.
+DTYPES = frozenset({"|u1", "|i1", "|b1", "<i4", "<u4", "<i8", "<u8", "<f4", "<f8"})
 
 
 def write_arrays(path: str, arrays: dict[str, np.ndarray], extra=None) -> None:
-    """The arrays (and `extra`, any marshal-able value) as one file at `path`, replaced atomically;
-    each array is written from its own memory, never copied into one buffer first."""
+    """The arrays (and `extra`, any JSON value) as one file at `path`, replaced atomically; each
+    array is written from its own memory, never copied into one buffer first."""
     header, offset = {}, 0
     for name, a in arrays.items():
+        if a.dtype.str not in DTYPES:
+            raise TypeError(f"array {name}: dtype {a.dtype.str} is not one write_arrays stores")
         header[name] = (a.dtype.str, a.shape, offset)
         offset += a.nbytes + -a.nbytes % _ALIGN
-    head = marshal.dumps((header, extra))
+    head = json.dumps([header, extra], separators=(",", ":")).encode()
     start = len(_MAGIC) + 8 + len(head)
     start += -start % _ALIGN
     prefix = _MAGIC + start.to_bytes(8, "little") + head
@@ -56,11 +62,22 @@ def read_arrays(path: str) -> tuple[dict[str, np.ndarray], object]:
     if mm[:len(_MAGIC)] != _MAGIC:
         raise ValueError(f"not an array file: {path}")
     start = int.from_bytes(mm[len(_MAGIC):len(_MAGIC) + 8], "little")
-    header, extra = marshal.loads(mm[len(_MAGIC) + 8:start])
+    if not len(_MAGIC) + 8 <= start <= size:
+        raise ValueError(f"damaged array file: {path}")
+    try:
+        header, extra = json.loads(mm[len(_MAGIC) + 8:start].rstrip(b"\0"))
+        entries = [(str(name), dtype, [int(n) for n in shape], int(offset))
+                   for name, (dtype, shape, offset) in header.items()]
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"damaged array file: {path} ({exc})") from None
     out = {}
-    for name, (dtype, shape, offset) in header.items():
+    for name, dtype, shape, offset in entries:
+        if dtype not in DTYPES or len(shape) > 2 or min(shape, default=0) < 0 or offset < 0:
+            raise ValueError(f"damaged array file: {path} (array {name})")
         dt = np.dtype(dtype)
-        count = int(np.prod(shape)) if shape else 1
+        count = 1
+        for n in shape:
+            count *= n
         if start + offset + count * dt.itemsize > size:
             raise ValueError(f"truncated array file: {path}")
         out[name] = np.frombuffer(mm, dtype=dt, count=count, offset=start + offset).reshape(shape) if count \

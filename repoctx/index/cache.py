@@ -4,8 +4,12 @@ The graph, the retrieval index, the definitions table and the literal index are 
 the repository's files (paths and blob SHAs). Rebuilding them costs seconds on a large repository;
 reading them back costs milliseconds, and reads only what a query touches: each is one file under
 `<index folder>/<kind>/<state key><suffix>` — an SQLite file of lookups (the graph) or a file of
-memory-mapped arrays (`index/arrays.py`) — written atomically; a missing, damaged or outdated file
-simply means "build it again". The newest few states are kept.
+memory-mapped arrays (`index/arrays.py`) — written atomically, then sealed (`index/seal.py`: its
+digest and identity, under a MAC naming its kind and state key). A missing or outdated file simply
+means "build it again"; one that fails its seal — truncated, zeroed, overwritten, another
+repository's file renamed into place — or that its reader refuses, is built again with one warning.
+SQLite cannot tell zeroed rows from real ones, nor the arrays' reader a zeroed posting list from a
+real one: the seal can. The newest few states are kept.
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from repoctx.index import seal
 
 KEEP = 4
 
@@ -46,27 +52,43 @@ def gc_paused() -> Iterator[None]:
 def cached_file(index_path: str | None, kind: str, key: str, suffix: str, build: Callable[[], Any],
                 write: Callable[[Any, str], None], read: Callable[[str], Any], reopen: bool = False) -> Any:
     """`read(<cache file>)` if there is a good one, else `build()`, written to its cache file by
-    `write(value, file)` (which replaces the file atomically). A cache file that `read` finds damaged
-    (an OSError, ValueError, …, sqlite3.DatabaseError) is built again. With `reopen`, a value just
-    built and written is dropped and read back from its file (what `read` gives is the lighter: a
-    file mapped or queried, not held)."""
+    `write(value, file)` (which replaces the file atomically) and sealed. A file is read only once
+    its seal holds; one that fails it, or that `read` finds damaged (an OSError, ValueError, …,
+    sqlite3.DatabaseError), is built again with one warning. With `reopen`, a value just built and
+    written is dropped and read back from its file (what `read` gives is the lighter: a file mapped
+    or queried, not held)."""
     if not index_path:
         return build()
     folder = os.path.join(os.path.dirname(index_path), kind)
     file = os.path.join(folder, key + suffix)
+    context = f"{kind}/{key}{suffix}"
     try:
-        return read(file)
-    except (OSError, ValueError, EOFError, TypeError, KeyError, IndexError, sqlite3.DatabaseError):
-        pass
+        if seal.check_file(file, context):
+            return read(file)
+    except FileNotFoundError:
+        pass  # sealed, then removed: nothing to believe
+    except (OSError, ValueError, EOFError, TypeError, KeyError, IndexError, sqlite3.DatabaseError) as exc:
+        seal.warn(f"{kind} cache {file} was damaged ({exc}): rebuilt")
     value = build()
     try:
         os.makedirs(folder, exist_ok=True)
         write(value, file)
-        for old in sorted(os.scandir(folder), key=lambda e: e.stat().st_mtime)[:-KEEP]:
-            os.unlink(old.path)
+        seal.seal_file(file, context)
+        _prune(folder)
     except (OSError, sqlite3.Error):
         return value  # a cache we cannot write only costs time
     if reopen:
         del value
         return read(file)
     return value
+
+
+def _prune(folder: str) -> None:
+    """Keep the newest KEEP files of a cache folder (with their seals)."""
+    files = [e for e in os.scandir(folder) if not e.name.endswith(".seal")]
+    for old in sorted(files, key=lambda e: e.stat().st_mtime)[:-KEEP]:
+        for path in (old.path, old.path + ".seal"):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass

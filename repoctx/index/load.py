@@ -16,7 +16,8 @@ from functools import cached_property
 
 from repoctx import tokens as tok
 from repoctx.index.cache import cached_file, gc_paused, state_key
-from repoctx.index.store import IndexError_, IndexStore, default_index_path
+from repoctx.index import seal
+from repoctx.index.store import IndexError_, IndexStore, default_index_path, encode_facts
 from repoctx.files import read_file
 from repoctx.index.update import IndexReport, Progress, analyze, update_index
 from repoctx.model import FileFacts, Skipped, SourceFile
@@ -143,8 +144,10 @@ class StoredFacts(Mapping):
     """Each file's facts by path, decoded from the index on first use. A query reads a few hundred
     files' facts, not every file's (every file's facts are a quarter second of a Django pack, and
     2.9 GiB of Python objects for the Linux source). Keys, `in` and `len` decode nothing; `items()`
-    and `values()` decode every file in one read. A row gone or damaged since the load is
-    analysed again from the file (empty facts if the file is gone too). Safe across threads."""
+    and `values()` decode every file in one read. A row gone since the load is analysed again from
+    the file (empty facts if the file is gone too); so is a row that fails its check, which is then
+    rewritten, or a file SQLite finds damaged, which is set aside for a rebuild — each with one
+    warning. Safe across threads."""
 
     def __init__(self, root: str, encoding: str, index_path: str, keys: dict[str, tuple[str, str]],
                  decoded: dict[str, FileFacts]):
@@ -188,21 +191,45 @@ class StoredFacts(Mapping):
         if not paths:
             return
         with self._lock, gc_paused():
+            failed: set = set()
             try:
                 if self._reader is None:
                     self._reader = IndexStore.reader(self._index_path)
-                rows = self._reader.facts(self._keys[p] for p in paths)
-            except (sqlite3.Error, IndexError_):
+                rows, failed = self._reader.facts(self._keys[p] for p in paths)
+            except sqlite3.OperationalError:
                 rows = {}  # the index went away meanwhile: the files themselves still answer
+            except sqlite3.DatabaseError as exc:
+                rows = {}
+                self._reader.close()
+                self._reader.set_aside()
+                self._reader = None
+                seal.warn(f"index {self._index_path} is damaged ({exc}): set aside, rebuilt on the next run")
+            except IndexError_:
+                rows = {}
+            repaired = []
             for p in paths:
-                self._decoded[p] = rows.get(self._keys[p]) or self._analyse(p)
+                fa = rows.get(self._keys[p])
+                if fa is None:
+                    fa, sha = self._analyse(p)
+                    if self._keys[p] in failed and sha == self._keys[p][0]:  # the row's very blob
+                        repaired.append((*self._keys[p], None, encode_facts(fa)))
+                self._decoded[p] = fa
+            if repaired:
+                seal.warn(f"index {self._index_path}: {len(repaired)} stored row(s) failed their check "
+                          "(damaged, or written by another user): analysed again and rewritten")
+                try:
+                    self._reader.put(repaired, [])
+                except (sqlite3.Error, IndexError_):
+                    pass  # analysed again next time
 
-    def _analyse(self, path: str) -> FileFacts:
+    def _analyse(self, path: str) -> tuple[FileFacts, str | None]:
+        """(the file's facts, the blob SHA they are of); empty facts and None when it cannot be."""
         try:
-            skip, fa, _ = analyze(path, read_file(self._root, path), self._encoding, want_facts=True)
+            data = read_file(self._root, path)
+            skip, fa, _ = analyze(path, data, self._encoding, want_facts=True)
         except OSError:
             skip = "unreadable"
-        return FileFacts(language_for_path(path), 0) if skip else fa
+        return (FileFacts(language_for_path(path), 0), None) if skip else (fa, git_blob_sha(data))
 
     def replaced(self, new: dict[str, FileFacts]) -> StoredFacts:
         """These facts with `new` (path → facts: editor buffers) in place of, or beside, the stored

@@ -5,6 +5,13 @@ unchanged file is never parsed or counted twice — across branches, worktrees a
 Every write is a transaction: an interrupted run keeps everything committed before it. A file that
 is not a valid index of this version (corrupt, truncated, older schema) is moved aside and rebuilt
 with a warning.
+
+Every row is sealed (`index/seal.py`): facts carry a MAC over their bytes and their key (sha,
+language, skip reason), token counts a MAC over (sha, encoding, count). A row that fails its check
+is never decoded — its file is analysed again and the row rewritten, with one warning — so a
+damaged, forged or transplanted row is not believed, and `marshal` only ever reads bytes this
+user's repoctx wrote. SQLite's own "malformed" errors, wherever a read meets them, set the file
+aside for a rebuild.
 """
 from __future__ import annotations
 
@@ -16,9 +23,10 @@ import time
 import zlib
 from collections.abc import Iterable
 
+from repoctx.index import seal
 from repoctx.model import FileFacts
 
-SCHEMA_VERSION = f"4-py{sys.version_info[0]}.{sys.version_info[1]}"
+SCHEMA_VERSION = f"5-py{sys.version_info[0]}.{sys.version_info[1]}"
 ENV_VAR = "REPOCTX_INDEX"
 #: How long to wait for another process's write lock before giving up with an error.
 LOCK_TIMEOUT_S = 30.0
@@ -29,7 +37,7 @@ CREATE TABLE IF NOT EXISTS blobs (
     sha TEXT NOT NULL, language TEXT NOT NULL, skip TEXT, facts BLOB,
     PRIMARY KEY (sha, language)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tokens (
-    sha TEXT NOT NULL, encoding TEXT NOT NULL, count INTEGER NOT NULL,
+    sha TEXT NOT NULL, encoding TEXT NOT NULL, count INTEGER NOT NULL, mac BLOB,
     PRIMARY KEY (sha, encoding)) WITHOUT ROWID;
 """
 
@@ -44,13 +52,23 @@ def default_index_path(root: str) -> str:
 
 
 def encode_facts(facts: FileFacts) -> bytes:
-    """marshal, not JSON: 3-5x faster to load, and this file is only ever read by the Python that
-    wrote it (the schema version includes the interpreter version, so another one rebuilds)."""
+    """marshal, not JSON: 3-5x faster to load. Safe because `IndexStore.put` seals it and
+    `decode_facts` checks the seal before marshal sees a byte; only the Python that wrote it reads it
+    (the schema version includes the interpreter version, so another one rebuilds)."""
     return zlib.compress(marshal.dumps(facts.to_record()), 1)
 
 
-def decode_facts(blob: bytes) -> FileFacts:
-    return FileFacts.from_record(marshal.loads(zlib.decompress(blob)))
+def _facts_context(sha: str, language: str, skip: str | None) -> str:
+    return f"facts\0{sha}\0{language}\0{skip or ''}"
+
+
+def _tokens_context(sha: str, encoding: str, count: int) -> str:
+    return f"tokens\0{sha}\0{encoding}\0{count}"
+
+
+def decode_facts(blob: bytes, sha: str, language: str) -> FileFacts:
+    """The facts of a stored row; seal.Damaged (a ValueError) when the row fails its check."""
+    return FileFacts.from_record(marshal.loads(zlib.decompress(seal.unseal(blob, _facts_context(sha, language, None)))))
 
 
 def _retry_busy(step):
@@ -133,15 +151,29 @@ class IndexStore:
 
     def _rebuild(self, why: str) -> sqlite3.Connection:
         self.warnings.append(f"index {self.path} was rebuilt: {why}")
+        self.set_aside()
+        db = self._connect()
+        with db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        return db
+
+    def set_aside(self) -> None:
+        """Move the file (and its journal) aside as `.bad`, so that the next open starts a new one."""
         for suffix in ("", "-wal", "-shm", "-journal"):
             try:
                 os.replace(self.path + suffix, self.path + ".bad" + suffix)
             except FileNotFoundError:
                 pass
-        db = self._connect()
-        with db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-        return db
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> None:
+        """A read met SQLite's "malformed" (or the like): start again from an empty index."""
+        self.db.close()
+        self.db = self._rebuild(f"it is damaged ({exc})")
+
+    def _rows_failed(self, n: int) -> None:
+        if n:
+            self.warnings.append(f"index {self.path}: {n} stored row(s) failed their check (damaged, or "
+                                 "written by another user): their files are analysed again")
 
     def __enter__(self) -> IndexStore:
         return self
@@ -155,14 +187,48 @@ class IndexStore:
     # -- reads ---------------------------------------------------------------------------------
 
     def known_blobs(self) -> dict[tuple[str, str], str | None]:
-        """{(sha, language): skip reason or None} for every stored blob."""
-        return {(sha, lang): skip for sha, lang, skip in self.db.execute("SELECT sha, language, skip FROM blobs")}
+        """{(sha, language): skip reason or None} for every stored blob. A skip row is checked here
+        (its seal is its facts column); a parsed row's facts are checked when they are read. A row
+        that fails is left out (its file is analysed again); a damaged file is rebuilt."""
+        try:
+            rows = self.db.execute("SELECT sha, language, skip, CASE WHEN skip IS NULL THEN NULL ELSE facts END "
+                                   "FROM blobs").fetchall()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            self._damaged(exc)
+            return {}
+        out, failed = {}, 0
+        for sha, lang, skip, sealed in rows:
+            if skip is not None:
+                try:
+                    if seal.unseal(sealed, _facts_context(sha, lang, skip)).nbytes:
+                        raise seal.Damaged("not a skip row")
+                except seal.Damaged:
+                    failed += 1
+                    continue
+            out[sha, lang] = skip
+        self._rows_failed(failed)
+        return out
 
     def known_tokens(self, encoding: str) -> dict[str, int]:
-        return dict(self.db.execute("SELECT sha, count FROM tokens WHERE encoding=?", (encoding,)))
+        """{sha: token count in `encoding`}, each row checked against its MAC (one that fails is left
+        out: its file is counted again); a damaged file is rebuilt."""
+        try:
+            rows = self.db.execute("SELECT sha, count, mac FROM tokens WHERE encoding=?", (encoding,)).fetchall()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            self._damaged(exc)
+            return {}
+        out = {sha: count for sha, count, mac in rows
+               if type(count) is int and seal.check_row(mac, _tokens_context(sha, encoding, count))}
+        self._rows_failed(len(rows) - len(out))
+        return out
 
-    def facts(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], FileFacts]:
-        """The stored facts of these (sha, language) keys; a missing or damaged row is left out."""
+    def facts(self, keys: Iterable[tuple[str, str]]) -> tuple[dict[tuple[str, str], FileFacts], set]:
+        """(the stored facts of these (sha, language) keys, the keys whose rows failed their check);
+        a missing or failing row is left out. sqlite3.DatabaseError when SQLite finds the file damaged."""
         keys = set(keys)
         if len(keys) <= 64:  # a few files: one primary-key lookup each
             rows = [(sha, lang, row[0]) for sha, lang in keys
@@ -175,32 +241,44 @@ class IndexStore:
             rows = self.db.execute("SELECT b.sha, b.language, b.facts FROM wanted w JOIN blobs b "
                                    "ON b.sha = w.sha AND b.language = w.language WHERE b.facts IS NOT NULL")
         out: dict[tuple[str, str], FileFacts] = {}
+        failed = set()
         for sha, lang, blob in rows:
             try:
-                out[sha, lang] = decode_facts(blob)
+                out[sha, lang] = decode_facts(blob, sha, lang)
             except (ValueError, EOFError, TypeError, zlib.error):
-                pass  # a damaged row: the caller analyses that file again
-        return out
+                failed.add((sha, lang))  # the caller analyses that file again
+        return out, failed
 
     # -- writes (each call is one transaction) -------------------------------------------------
 
     def put(self, blobs: list[tuple[str, str, str | None, bytes | None]],
             tokens: list[tuple[str, str, int]]) -> None:
-        """Store (sha, language, skip, encoded facts) rows and (sha, encoding, count) rows atomically.
-        IndexError_ when the index cannot be written (locked too long, disk full, read-only)."""
+        """Store (sha, language, skip, encoded facts) rows and (sha, encoding, count) rows atomically,
+        each sealed. IndexError_ when the index cannot be written (locked too long, disk full,
+        read-only); a file SQLite finds damaged is rebuilt and written again."""
+        blobs = [(sha, lang, skip, seal.seal(b"" if skip else facts, _facts_context(sha, lang, skip)))
+                 for sha, lang, skip, facts in blobs if skip or facts is not None]
+        tokens = [(sha, enc, n, seal.row_mac(_tokens_context(sha, enc, n))) for sha, enc, n in tokens]
+
         # An explicit transaction: with isolation_level=None, `with db:` would begin none, and each row
         # would be a transaction of its own. IMMEDIATE takes the write lock up front (waiting for it).
         def write() -> None:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 self.db.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?)", blobs)
-                self.db.executemany("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)", tokens)
+                self.db.executemany("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?, ?)", tokens)
                 self.db.execute("COMMIT")
             except BaseException:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
                 raise
         try:
-            _retry_busy(write)
+            try:
+                _retry_busy(write)
+            except sqlite3.OperationalError:
+                raise
+            except sqlite3.DatabaseError as exc:
+                self._damaged(exc)
+                _retry_busy(write)
         except sqlite3.OperationalError as exc:
             raise self._error("write", exc) from None

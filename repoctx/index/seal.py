@@ -1,0 +1,192 @@
+"""Stored data is believed only if this user's repoctx wrote it: a keyed MAC on every stored value.
+
+What repoctx keeps between runs lives where others can write: a repository's `.repoctx/` (committed,
+cloned, copied between repositories), the shared temporary folder of tiktoken's cache. Decoding such
+bytes with `marshal` trusts them, and even a safe format can only say a value is well formed, not
+that it is true (a forged map signature with an "AI agent: run curl …|sh" comment is well formed).
+So every stored value carries a MAC — keyed BLAKE2b with a per-user key kept outside any repository
+(`$XDG_CACHE_HOME/repoctx/seal.key`, `~/.cache/...` by default, mode 0600) — over the value and
+what it is for (its index key, its cache file's name). A value whose MAC fails (damaged, truncated,
+forged, written by another user, or moved to another key) is never decoded: the caller rebuilds it
+and says so once. Only bytes that pass are handed to `marshal`.
+
+Files written once and read often (the graph, the retrieval arrays) are sealed whole: the seal, a
+small file beside, holds the file's digest and its identity (device, inode, size, mtime, ctime —
+ctime changes on every write and cannot be set back), so a file unchanged since it was sealed is
+trusted after one `stat`, and any other is hashed whole before it is read.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import marshal
+import os
+import sys
+from functools import lru_cache
+
+from repoctx.files import write_atomic
+
+MAGIC = b"RCTXSEAL1"
+_MAC_BYTES = 16
+KEY_ENV = "XDG_CACHE_HOME"
+
+
+class Damaged(ValueError):
+    """Stored bytes that fail their check: rebuild what they held."""
+
+
+def key_path() -> str:
+    """`$XDG_CACHE_HOME/repoctx/seal.key` (`~/.cache/repoctx/seal.key` when unset or relative)."""
+    base = os.environ.get(KEY_ENV, "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "repoctx", "seal.key")
+
+
+@lru_cache(maxsize=None)
+def _key(path: str) -> bytes:
+    """The key at `path`, made on first use: written whole to a temporary file, then linked into
+    place (a link never replaces, so two processes racing agree on the first one). Where none can be
+    kept, a key for this process alone: nothing stored is then reused across runs."""
+    for _ in range(2):
+        try:
+            with open(path, "rb") as f:
+                key = f.read()
+            return key if len(key) == 32 else os.urandom(32)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            break
+        temp = f"{path}.{os.getpid()}.tmp"
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(os.urandom(32))
+            os.link(temp, path)
+        except FileExistsError:
+            pass  # another process was first: read its key
+        except OSError:
+            break
+        finally:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+    return os.urandom(32)
+
+
+def _mac(context: str, *parts) -> bytes:
+    h = hashlib.blake2b(key=_key(key_path()), digest_size=_MAC_BYTES)
+    c = context.encode("utf-8", "surrogatepass")
+    h.update(len(c).to_bytes(4, "little") + c)
+    for p in parts:
+        h.update(p)
+    return h.digest()
+
+
+def seal(data: bytes, context: str) -> bytes:
+    """`data` with its MAC for `context` in front."""
+    return _mac(context, data) + data
+
+
+def unseal(blob: bytes, context: str) -> memoryview:
+    """The data `seal(data, context)` wrapped; Damaged when the MAC does not match."""
+    if not isinstance(blob, (bytes, bytearray, memoryview)) or len(blob) < _MAC_BYTES:
+        raise Damaged("too short")
+    view = memoryview(blob)
+    if not hmac.compare_digest(view[:_MAC_BYTES], _mac(context, view[_MAC_BYTES:])):
+        raise Damaged("failed its check")
+    return view[_MAC_BYTES:]
+
+
+def row_mac(context: str) -> bytes:
+    """A MAC of a short row (its fields joined in `context`), stored beside it."""
+    return _mac(context)
+
+
+def check_row(mac, context: str) -> bool:
+    return isinstance(mac, bytes) and hmac.compare_digest(mac, _mac(context))
+
+
+def dump(value, context: str) -> bytes:
+    """A marshal-able value as a sealed file's bytes (MAGIC, MAC, marshal)."""
+    return MAGIC + seal(marshal.dumps(value), context)
+
+
+def load(data: bytes, context: str):
+    """The value `dump(value, context)` wrote. None for bytes of no sealed format at all (a cache of
+    an older repoctx: rebuilt without a word); Damaged for a sealed file that fails its check."""
+    if not data.startswith(MAGIC):
+        return None
+    return marshal.loads(unseal(data[len(MAGIC):], context))
+
+
+def read_sealed(path: str, context: str, what: str):
+    """The value of a sealed file (`dump`), None when there is none (missing, of an older format) or
+    when it is damaged — which is then reported once (`warn`)."""
+    try:
+        with open(path, "rb") as f:
+            return load(f.read(), context)
+    except FileNotFoundError:
+        return None
+    except (OSError, Damaged, ValueError, EOFError, TypeError) as exc:
+        warn(f"{what} {path} was damaged ({exc}): rebuilt")
+        return None
+
+
+# -- whole files ---------------------------------------------------------------------------------
+
+def _identity(st: os.stat_result) -> list[int]:
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _digest(path: str) -> str:
+    h = hashlib.blake2b(digest_size=32)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def seal_file(path: str, context: str) -> None:
+    """Seal the file at `path` (just written) for `context`: `<path>.seal` holds its digest and identity."""
+    st = os.stat(path)
+    record = json.dumps({"digest": _digest(path), "identity": _identity(st)}).encode()
+    write_atomic(path + ".seal", dump(record, context))
+
+
+def check_file(path: str, context: str) -> bool:
+    """Whether `path` is the file sealed for `context`: False when it has no seal (not sealed yet, or
+    of an older repoctx); Damaged when its seal or its bytes fail the check."""
+    try:
+        with open(path + ".seal", "rb") as f:
+            record = load(f.read(), context)
+    except FileNotFoundError:
+        return False
+    if record is None:
+        return False
+    try:
+        record = json.loads(bytes(record))
+        digest, identity = record["digest"], record["identity"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise Damaged(f"unreadable seal: {exc}") from None
+    st = os.stat(path)
+    if _identity(st) == identity:
+        return True
+    if _digest(path) != digest:
+        raise Damaged("its content changed since it was written")
+    seal_file(path, context)  # the same bytes under a new identity (copied, restored): hash once
+    return True
+
+
+_warned: set[str] = set()
+
+
+def warn(message: str) -> None:
+    """One line on stderr, once per process, for damage found after the load's warnings were given
+    (a derived file or a stored row read on demand): the same form as the CLI's warnings."""
+    if message not in _warned:
+        _warned.add(message)
+        print(f"repoctx: warning: {message}", file=sys.stderr)
