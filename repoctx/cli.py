@@ -368,7 +368,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from repoctx.apply.apply import ChangedOnDisk, plan, write
+    from repoctx.apply.apply import ChangedOnDisk, Written, WriteFailed, plan, write
     from repoctx.apply.parse import NoEdit
     from repoctx.apply.report import format_plan
     try:
@@ -382,8 +382,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     except NoEdit as exc:
         print(f"repoctx: {exc}", file=sys.stderr)
         return 2
-    written: list[str] = []
-    error = None
+    written, error = Written(), None
     if (p.ok or args.partial) and not args.check:
         if not p.ok:
             p = p.applied_only()
@@ -391,13 +390,18 @@ def cmd_apply(args: argparse.Namespace) -> int:
             written = write(p)
         except ChangedOnDisk as exc:
             error = str(exc)
+        except WriteFailed as exc:   # what is still changed (nothing, unless restoring failed too)
+            error, written = str(exc), exc.left
     if args.json:
-        print(json.dumps({**p.as_dict(), "written": written, "error": error}, indent=1))
+        out = {**p.as_dict(), "check": args.check, **written.as_dict(), "error": error}
+        if args.check:
+            out["would"] = p.changes().as_dict()
+        print(json.dumps(out, indent=1))
     else:
         sys.stdout.write(format_plan(p, written, check=args.check))
         if error:
             print(f"repoctx: {error}", file=sys.stderr)
-    return 0 if p.ok and not error and not getattr(p, "partial", False) else 1
+    return 0 if p.ok and not error and not p.partial else 1
 
 
 def cmd_init(args: argparse.Namespace) -> int:

@@ -6,8 +6,10 @@ writes — packs (`-o`), settings, snapshots, caches, token encodings — goes t
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import stat
 import tempfile
 from collections.abc import Iterable
 
@@ -37,9 +39,13 @@ def fault_point(point: str) -> None:
 
 
 def read_file(root: str, path: str) -> bytes:
-    """The bytes of a repository file, refusing to follow a symlink at the last step."""
-    fd = os.open(os.path.join(root, path), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    """The bytes of a repository file, refusing to follow a symlink at the last step, and refusing
+    (OSError) anything but a regular file: opened non-blocking and checked before a byte is read, so
+    a FIFO planted in the repository never blocks the caller (or a lock it holds)."""
+    fd = os.open(os.path.join(root, path), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f"{path} is not a regular file (a FIFO, socket or device)")
         return f.read()
 
 

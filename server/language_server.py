@@ -298,15 +298,21 @@ def apply_edit(ls: RepoctxServer, params) -> dict:
         if f.kind == "delete":
             changes.append({"kind": "delete", "uri": uri})
             continue
-        if f.kind == "add" and f.old_text is None:
-            changes.append({"kind": "create", "uri": uri, "options": {"ignoreIfExists": True}})
-        rows = (f.old_text or "").split("\n")
-        end = {"line": len(rows) - 1, "character": len(rows[-1].encode("utf-16-le")) // 2}
-        changes.append({"textDocument": {"uri": uri, "version": None},
-                        "edits": [{"range": {"start": {"line": 0, "character": 0}, "end": end}, "newText": f.new_text}]})
+        if f.kind == "add" and f.old_text is None:   # a new file never replaces one (as git apply)
+            changes.append({"kind": "create", "uri": uri, "options": {"overwrite": False, "ignoreIfExists": False}})
+        if f.new_text != f.old_text:
+            rows = (f.old_text or "").split("\n")
+            end = {"line": len(rows) - 1, "character": len(rows[-1].encode("utf-16-le")) // 2}
+            changes.append({"textDocument": {"uri": uri, "version": None},
+                            "edits": [{"range": {"start": {"line": 0, "character": 0}, "end": end}, "newText": f.new_text}]})
         if f.new_path:
-            changes.append({"kind": "rename", "oldUri": uri, "newUri": ls.uri(folder, f.new_path)})
-    out = {"edit": {"documentChanges": changes}, **plan.as_dict()}
+            changes.append({"kind": "rename", "oldUri": uri, "newUri": ls.uri(folder, f.new_path),
+                            "options": {"overwrite": False, "ignoreIfExists": False}})
+    would = plan.changes()
+    # what the edit writes, deletes and renames; a mode line is beyond what a WorkspaceEdit can say
+    out = {"edit": {"documentChanges": changes}, **plan.as_dict(), "would": would.as_dict(),
+           "notes": [f"{path}: mode {mode} not set (an editor's edit cannot set modes; `repoctx apply` can)"
+                     for path, mode in would.modes]}
     for h in out["hunks"]:
         try:  # a hunk refused for a path outside the workspace names no file there
             h["uri"] = ls.uri(folder, confine(root, h["path"]))
