@@ -250,7 +250,7 @@ def _trimmed(lines, old, new, ok, later=(), hint=None):
                         continue
                     note = f"left out {len(cut)} context line(s) not in the file: {_quote(cut)}"
                     return _at(lines, i, o, nw, key, "trimmed", old, new, note)
-                if len(found) > 1:
+                if len(found) > 1 and not far:
                     return found
     if far:
         i, cut = far
@@ -378,7 +378,7 @@ def place_file(path: str, lines: list[str], hunks: list) -> tuple[list[str], lis
     lines = list(lines)
     out: list[Placement | Refusal] = []
     spans: list[tuple[int, int]] = []          # where each placed hunk's new lines are now
-    delta = 0
+    grown: list[tuple[int | None, int]] = []   # (stated line, lines added) of each placed hunk
     for k, h in enumerate(hunks):
         if h.error:
             out.append(Refusal(h.error))
@@ -386,6 +386,8 @@ def place_file(path: str, lines: list[str], hunks: list) -> tuple[list[str], lis
         if h.old == h.new:
             out.append(Refusal("the hunk changes nothing: its old and new lines are the same"))
             continue
+        # the stated line, moved by what the hunks placed above it added (hunks need not be in order)
+        delta = 0 if h.line is None else sum(g for at, g in grown if at is None or at <= h.line)
         hint = None if h.line is None else max(0, h.line - 1 + delta)
         got = place(lines, h.old, h.new, hint, h.anchor, spans, [x.old for x in hunks[k + 1:]])
         if isinstance(got, Placement):
@@ -401,9 +403,9 @@ def place_file(path: str, lines: list[str], hunks: list) -> tuple[list[str], lis
         grow = len(got.new) - (got.end - got.start)
         spans = [(s if s < got.start else s + grow, e if e <= got.start else e + grow) for s, e in spans]
         spans.append((got.start, got.start + len(got.new)))
-        delta += grow
+        grown.append((h.line, grow))
         got.line = got.start + 1
-        got.offset = None if h.line is None else got.start + 1 - (h.line + delta - grow)
+        got.offset = None if h.line is None else got.start - hint
         out.append(got)
     placed = [p for p in out if isinstance(p, Placement)]
     for p, (s, e) in zip(placed, spans):      # after the fact: every placed hunk's new lines are there
