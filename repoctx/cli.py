@@ -288,8 +288,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(h) for h in hits], indent=1))
     else:
+        from repoctx.render import shown_path
         for h in hits:
-            print(f"{h.score:7.3f}  {h.path}:{h.start_line}-{h.end_line}  {h.symbol or ''}")
+            print(f"{h.score:7.3f}  {shown_path(h.path)}:{h.start_line}-{h.end_line}  {h.symbol or ''}")
     return 0
 
 

@@ -3,7 +3,9 @@
 A file appears whole or as verbatim line spans; every gap between spans is marked with the line range
 it stands for, in the file's own comment syntax, so a model knows what it does not see. XML is
 well-formed (content goes in CDATA when it holds `<`, `&` or `]]>`), Markdown fences are longer than any
-backtick run in the content, and the same selection always renders to the same bytes.
+backtick run in the content, plain headers are longer `=` runs than any line of the pack starts
+with, and the same selection always renders to the same bytes. Neither a file's name nor its content
+can pose as another file: names are shown through `shown_path`, content cannot close its section.
 """
 from __future__ import annotations
 
@@ -42,6 +44,31 @@ def merge_spans(spans) -> tuple[tuple[int, int], ...]:
         else:
             out.append([a, b])
     return tuple((a, b) for a, b in out)
+
+
+#: What a shown file name may not hold raw: controls (C0, DEL, C1: a newline would let a file pose as
+#: a second `util.py` section), Unicode line and paragraph separators, bidirectional overrides (they
+#: reorder what a reader sees), lone surrogates (undecodable bytes).
+_NAME_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAME_QUOTED = re.compile(_NAME_UNSAFE.pattern[:-1] + '"\\\\]')  # inside quotes, `"` and `\` too
+_NAME_ESCAPES = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f", "\r": "\\r",
+                 '"': '\\"', "\\": "\\\\"}
+
+
+def _name_escape(m: re.Match) -> str:
+    c = m.group()
+    return _NAME_ESCAPES.get(c) or "".join(f"\\{b:03o}" for b in c.encode("utf-8", "surrogateescape"))
+
+
+def shown_path(path: str) -> str:
+    """A repository path as every output shows it (pack headers in every format, the map, search and
+    graph output, server answers): as it is, or, when it holds a character `_NAME_UNSAFE` lists or
+    starts with `"`, quoted as git quotes paths (`"a\\n## util.py"`, other bytes as octal `\\303`),
+    so a name always reads as one line and a quoted name is never mistaken for a plain one. The one
+    place names are made safe to show; data fields (json's `files`) keep the real path."""
+    if not _NAME_UNSAFE.search(path) and not path.startswith('"'):
+        return path
+    return '"' + _NAME_QUOTED.sub(_name_escape, path) + '"'
 
 
 def span_label(spans) -> str:
@@ -111,6 +138,16 @@ def _attr(value: str) -> str:
     return _XML_FORBIDDEN.sub(_xml_char, value).replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
 
 
+def _plain_rule(texts) -> str:
+    """The `=` run plain headers use: "===", or one longer than any a line of the pack starts with, so
+    no line of a file, the map or the diff can pose as a header."""
+    longest = max((len(m) for t in texts if t for m in _RULES.findall(t)), default=0)
+    return "=" * max(3, longest + 1)
+
+
+_RULES = re.compile("(?:^|(?<=[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]))=+", re.M)  # after any line break
+
+
 def render(map_text: str | None, slices: list[FileSlice], lines_of: Callable[[str], list[str]],
            fmt: str = "xml", line_numbers: bool = False, diff: str | None = None, callers: str | None = None,
            part: tuple[int, int] | None = None) -> str:
@@ -149,7 +186,7 @@ def render_parts(map_text: str | None, slices: list[FileSlice], lines_of: Callab
             parts.append(f"<map>\n{_cdata(map_text)}\n</map>")
         for s in slices:
             spans = "" if s.whole else f' lines="{span_label(s.spans)}" of="{s.total_lines}"'
-            parts.append(f'<file path="{_attr(s.path)}"{spans}>\n{_cdata(file_body(s, lines_of(s.path), line_numbers))}\n</file>')
+            parts.append(f'<file path="{_attr(shown_path(s.path))}"{spans}>\n{_cdata(file_body(s, lines_of(s.path), line_numbers))}\n</file>')
         if callers:
             parts.append(f"<callers>\n{_cdata(callers)}\n</callers>")
         if diff:
@@ -162,21 +199,23 @@ def render_parts(map_text: str | None, slices: list[FileSlice], lines_of: Callab
             body = file_body(s, lines_of(s.path), line_numbers)
             part = "" if s.whole else f" ({where(s)})"
             fence = _fence(body)
-            parts.append(f"## {s.path}{part}\n\n{fence}{fence_language(s.path, s.language)}\n{body}\n{fence}")
+            parts.append(f"## {shown_path(s.path)}{part}\n\n{fence}{fence_language(s.path, s.language)}\n{body}\n{fence}")
         if callers:
             parts.append(f"## Other call sites\n\n{_fence(callers)}text\n{callers}\n{_fence(callers)}")
         if diff:
             parts.append(f"## Change\n\n{_fence(diff)}diff\n{diff}\n{_fence(diff)}")
     elif fmt == "plain":
+        bodies = [file_body(s, lines_of(s.path), line_numbers) for s in slices]
+        rule = _plain_rule([map_text, callers, diff, *bodies])
         if map_text:
-            parts.append(f"=== repository map ===\n{map_text}")
-        for s in slices:
+            parts.append(f"{rule} repository map {rule}\n{map_text}")
+        for s, body in zip(slices, bodies):
             part = "" if s.whole else f" ({where(s)})"
-            parts.append(f"=== {s.path}{part} ===\n{file_body(s, lines_of(s.path), line_numbers)}")
+            parts.append(f"{rule} {shown_path(s.path)}{part} {rule}\n{body}")
         if callers:
-            parts.append(f"=== other call sites ===\n{callers}")
+            parts.append(f"{rule} other call sites {rule}\n{callers}")
         if diff:
-            parts.append(f"=== change (diff) ===\n{diff}")
+            parts.append(f"{rule} change (diff) {rule}\n{diff}")
     else:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not parts:

@@ -31,6 +31,7 @@ import mcp_types as types
 from mcp.server.lowlevel import Server
 
 from repoctx_server import listen_address
+from repoctx.render import shown_path
 from repoctx import (ChangedOnDisk, ConfigError, GitError, NoEdit, OutsideWorkspace, PackError, RequestError,
                      Workspace, __version__, format_plan, parse_focus, plan_edit, result_dict, write_edit)
 
@@ -198,7 +199,7 @@ def find_symbol(ws: Workspace, args: dict) -> tuple[str, dict]:
         qual = sid.split(":", 1)[1]
         found.append({"path": path, "start_line": s.start_line, "end_line": s.end_line, "kind": s.kind,
                       "name": qual, "signature": signature, "doc": doc})
-        lines += [f"{path}:{s.start_line}-{s.end_line} {s.kind} {qual}", f"  {signature}"] + ([f"  {doc}"] if doc else [])
+        lines += [f"{shown_path(path)}:{s.start_line}-{s.end_line} {s.kind} {qual}", f"  {signature}"] + ([f"  {doc}"] if doc else [])
     return "\n".join(lines), {"matches": found}
 
 
@@ -231,7 +232,7 @@ def symbol_references(ws: Workspace, args: dict) -> tuple[str, dict]:
         if not hits:
             raise ToolError(f"unknown symbol {name!r}")
         sid = hits[0][0]
-        others = [f"{p}:{s.start_line}" for _, p, s in hits[1:]]
+        others = [f"{shown_path(p)}:{s.start_line}" for _, p, s in hits[1:]]
     else:
         raise ToolError("give name, or path and line")
     g = ws.repo.graph
@@ -239,12 +240,12 @@ def symbol_references(ws: Workspace, args: dict) -> tuple[str, dict]:
     refs = [loc for loc in ws.references_of(sid, include_declaration=False)]
     shown = refs[:REFERENCES_SHOWN]
     signature = ws.view().packer.snippet(dpath, d.signature).strip().split("\n", 1)[0][:200]
-    out = [f"definition {dpath}:{d.start_line}-{d.end_line}: {signature}"]
+    out = [f"definition {shown_path(dpath)}:{d.start_line}-{d.end_line}: {signature}"]
     items = []
     for loc in shown:
         text = ws.view().packer.lines(loc.path)[loc.start_line - 1].strip()[:200]
         items.append({"path": loc.path, "line": loc.start_line, "text": text})
-        out.append(f"{loc.path}:{loc.start_line}: {text}")
+        out.append(f"{shown_path(loc.path)}:{loc.start_line}: {text}")
     if not refs:
         out.append("no references found")
     if len(refs) > len(shown):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from repoctx.index.load import Repository
+from repoctx.render import shown_path
 
 
 def graph_json(repo: Repository) -> dict:
@@ -23,6 +24,8 @@ def graph_json(repo: Repository) -> dict:
 
 
 def _quote(text: str) -> str:
+    """A DOT string of a name as packs show it (`render.shown_path`: a newline in it shows as `\\n`)."""
+    text = shown_path(text)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 
+from repoctx.render import shown_path
 from repoctx.retrieve.chunks import symbols_in_order
 from repoctx.retrieve.rank import RetrievalIndex
 from repoctx.retrieve.search import is_import_binding
@@ -19,7 +20,7 @@ from repoctx.tokens import count, get_encoding
 
 def file_entry(path: str, index: RetrievalIndex) -> str:
     facts = index.repo.facts[path]
-    lines = [path]
+    lines = [shown_path(path)]  # a name could otherwise hold a newline and pose as another entry
     open_ends: list[int] = []  # end lines of the definitions enclosing the current one
     for i in symbols_in_order(facts.symbols):
         s = facts.symbols[i]
