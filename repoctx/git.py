@@ -32,6 +32,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+from typing import Callable
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's id of the empty tree: not a secret
 CONTEXT_LINES = 3
@@ -61,21 +62,65 @@ class GitError(Exception):
         self.detail = detail
 
 
+#: Configuration every git call runs with: nothing a repository's own config names as a program runs
+#: for the commands repoctx uses — no fsmonitor hook, no hooks (a ref update runs reference-transaction,
+#: an index write post-index-change, an auto gc pre-auto-gc), no gpg to check a signature `log` shows.
+#: Filters are switched off by name (`_filter_overrides`), textconv and diff drivers by flags (`_DIFF_FLAGS`).
+SAFE_CONFIG = ("core.fsmonitor=false", f"core.hooksPath={os.devnull}", "log.showSignature=false",
+               "gc.auto=0", "maintenance.auto=false")
+#: Commands that may show a diff of content: textconv, external diff and diff drivers off.
+_DIFF_COMMANDS = frozenset(("diff", "log", "show"))
+_DIFF_FLAGS = ("--no-ext-diff", "--no-textconv")
+#: Commands that may read a work-tree file into git (clean filter) or write one out (smudge).
+_FILTERING = frozenset(("diff", "diff-files", "diff-index", "status", "ls-files", "hash-object", "add",
+                        "checkout", "reset", "worktree", "stash", "restore", "switch", "apply"))
+
+
+def _filter_overrides(cwd: str, config: list[str], env: dict) -> None:
+    """Empty every filter driver the configuration names (`filter.NAME.clean=` and the rest), so a
+    `.gitattributes` or `info/attributes` naming it runs nothing: attributes cannot be switched off
+    (`info/attributes` is the repository's too), drivers can. Through GIT_CONFIG_KEY_n, not `-c`: a
+    driver name may hold a `=`."""
+    try:
+        names = subprocess.run(["git", *config, "config", "-z", "--name-only", "--get-regexp", r"^filter\."],
+                               cwd=cwd, env=env, capture_output=True).stdout.decode("utf-8", "surrogateescape")
+    except OSError:
+        return
+    drivers = {key[len("filter."):].rpartition(".")[0] for key in names.split("\0") if key.startswith("filter.")}
+    n = int(env.get("GIT_CONFIG_COUNT") or 0)
+    for driver in sorted(drivers - {""}):
+        for key, value in (("clean", ""), ("smudge", ""), ("process", ""), ("required", "false")):
+            env[f"GIT_CONFIG_KEY_{n}"], env[f"GIT_CONFIG_VALUE_{n}"] = f"filter.{driver}.{key}", value
+            n += 1
+    if n:
+        env["GIT_CONFIG_COUNT"] = str(n)
+
+
 def run(cwd: str, *args: str, binary: bool = False, isolated: bool = False, untrusted: bool = False,
         warnings: list[str] | None = None) -> str | bytes:
     """stdout of `git ARGS` run in `cwd`; GitError with git's message when it fails. What git
-    prints on stderr when it succeeds goes, line by line, to `warnings` if given."""
-    env = None
+    prints on stderr when it succeeds goes, line by line, to `warnings` if given.
+
+    Every call runs with SAFE_CONFIG, filters emptied and diff programs off (see above): the
+    repository's `.git/config` is as hostile as its files. `rev-parse` keeps core.hooksPath, so that
+    `--git-path hooks` names the folder git runs hooks from (rev-parse itself runs none)."""
+    env = dict(os.environ)
+    env.pop("GIT_EXTERNAL_DIFF", None)
     config = ["-c", "core.quotePath=false"]
+    config += [a for c in SAFE_CONFIG if not (args[:1] == ("rev-parse",) and c.startswith("core.hooksPath="))
+               for a in ("-c", c)]
     if isolated or untrusted:
-        env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_ENV}
+        env = {k: v for k, v in env.items() if k not in _REPOSITORY_ENV}
         env["GIT_OPTIONAL_LOCKS"] = "0"
-        config += ["-c", f"core.hooksPath={os.devnull}"]
     if untrusted:
         env["GIT_LFS_SKIP_SMUDGE"] = "1"
         if not (sys.stdin and sys.stdin.isatty()):
             env["GIT_TERMINAL_PROMPT"] = "0"
         config += [a for c in UNTRUSTED_CONFIG for a in ("-c", c)]
+    if args[:1] and args[0] in _FILTERING:
+        _filter_overrides(cwd, config, env)
+    if args[:1] and args[0] in _DIFF_COMMANDS:
+        args = (args[0], *_DIFF_FLAGS, *args[1:])
     try:
         proc = subprocess.run(["git", *config, *args], cwd=cwd, env=env, capture_output=True)
     except FileNotFoundError:
@@ -176,14 +221,38 @@ def hunks(diff: str) -> list[Hunk]:
     return out
 
 
+def diff_prefixes(diff: str) -> list[str]:
+    """For each line of a unified diff, its content prefix (`+`, `-` or ` ` on a hunk's lines), or
+    "" for a header line (`diff --git`, `---`, `+++`, `@@`, `\\ No newline`), counted as `hunks`
+    counts them, so that a removed "-- x" line is content, not a header."""
+    out: list[str] = []
+    left = 0
+    for line in diff.split("\n"):
+        tag = line[:1]
+        if left > 0 and tag in ("+", "-", " "):
+            left -= 2 if tag == " " else 1
+            out.append(tag)
+            continue
+        m = _HUNK.match(line)
+        if m:
+            left = (1 if m[2] is None else int(m[2])) + (1 if m[4] is None else int(m[4]))
+        out.append("")
+    return out
+
+
 @dataclass
 class Change:
     diff: str                                      # unified diff, as `git diff` prints it
     touched: dict[str, list[tuple[int, int]]]      # post-image path → changed line ranges (1-based)
 
 
-def read_change(root: str, rev: str | None = None, staged: bool = False) -> Change:
-    """The diff of the work tree against `rev` (default HEAD), or of the index with `staged`."""
+def read_change(root: str, rev: str | None = None, staged: bool = False,
+                left_out: Callable[[str], str | None] | None = None) -> Change:
+    """The diff of the work tree against `rev` (default HEAD), or of the index with `staged`.
+
+    A file that packs leave out (`left_out(path)` gives why; by default `secrets.left_out` with every
+    secret file out) is never in the diff: git is asked to leave it out (an `:(exclude)` pathspec),
+    and one line `# secret file changed: PATH (content left out)` says it changed."""
     try:
         run(root, "rev-parse", "--is-inside-work-tree")
     except GitError:
@@ -195,14 +264,45 @@ def read_change(root: str, rev: str | None = None, staged: bool = False) -> Chan
         if rev:
             raise GitError(f"unknown revision {rev!r}") from None
         base = EMPTY_TREE  # a repository with no commit yet
+    if left_out is None:
+        from repoctx.secrets import left_out as rule
+        left_out = lambda path: rule(root, path, by_name=True)  # noqa: E731
     args = ["diff", "--no-color", "--no-ext-diff", f"-U{CONTEXT_LINES}", "-M", "--relative",
             "--src-prefix=a/", "--dst-prefix=b/"]
     args += ["--cached", base] if staged else [base]
+    exact_args = [a if not a.startswith("-U") else "-U0" for a in args]
+    names = [a for a in args if not a.startswith(("-U", "--src", "--dst"))] + ["--name-status", "-z"]
+    diff, exact, listed = run_all(root, (*args, "--"), (*exact_args, "--"), (*names, "--"))
+    hidden: dict[str, str] = {}
+    for path in _changed_paths(listed):
+        reason = left_out(path)
+        if reason:
+            hidden[path] = reason
+    if hidden:
+        spec = [".", *(f":(exclude,literal){p}" for p in sorted(hidden))]
+        diff, exact = run_all(root, (*args, "--", *spec), (*exact_args, "--", *spec))
+    said = "".join(f"# {'secret' if why == 'secret-file' else 'ignored'} file changed: {_shown(p)} (content left out)\n"
+                   for p, why in sorted(hidden.items()))
     # A hunk header repeats a line of the file as context ("@@ -10,4 +10,4 @@ def f():"), which can
     # be any line, a secret too: headers are cut to their line numbers.
-    diff = _HUNK_CONTEXT.sub(r"\1", run(root, *args, "--"))
-    exact = run(root, *[a if not a.startswith("-U") else "-U0" for a in args], "--")
-    return Change(diff, touched_lines(exact))
+    return Change(said + _HUNK_CONTEXT.sub(r"\1", diff), touched_lines(exact))
+
+
+def _changed_paths(name_status: str) -> list[str]:
+    """Every path of a `--name-status -z` listing: both sides of a rename or copy."""
+    fields = name_status.split("\0")
+    paths, i = [], 0
+    while i < len(fields) and fields[i]:
+        n = 2 if fields[i][:1] in ("R", "C") else 1
+        paths += fields[i + 1:i + 1 + n]
+        i += 1 + n
+    return paths
+
+
+def _shown(path: str) -> str:
+    """A path as one line can show it: JSON-quoted when it holds a control character or a quote."""
+    import json
+    return json.dumps(path) if any(c < " " or c in "\"\\\x7f" for c in path) else path
 
 
 def touched_lines(diff: str) -> dict[str, list[tuple[int, int]]]:

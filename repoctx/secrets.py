@@ -29,8 +29,13 @@ from repoctx.files import write_atomic
 from repoctx.index import seal
 
 #: Bump when plugins, limits or the pre-filter change: cached findings are then recomputed.
-SCANNER_VERSION = "4"
+SCANNER_VERSION = "5"
+#: Longest line the plugins read (their regular expressions grow quadratic on long runs of quoted
+#: strings: 20,000 characters take 1.7 s). A longer line that the pre-filter marks is replaced by
+#: `[REDACTED:Line Too Long To Scan]`, never passed through. A file with a line over 4,000 characters
+#: is minified and never packed (`scan.MAX_LINE_CHARS`): this only meets diffs and editor buffers.
 SCAN_LIMIT = 5000
+TOO_LONG = "Line Too Long To Scan"
 #: High-entropy limits (bits per character): detect-secrets' defaults are 4.5 / 3.0; hex at 3.0 marks
 #: every commit SHA and checksum in code, which only costs context, so it is raised.
 BASE64_LIMIT = 4.5
@@ -41,7 +46,22 @@ _KEYWORD_GATE = re.compile(r"(?:pass|pwd|secret|token|key|auth|cred)[\w\"']*\s*[
 CREDENTIAL_WORDS = frozenset({
     "pass", "passwd", "password", "passphrase", "pwd", "secret", "secrets", "token", "tokens", "key", "keys",
     "apikey", "auth", "authorization", "credential", "credentials", "cred", "creds", "bearer", "private",
-    "salt", "signature", "signing"})
+    "salt", "signing"})
+#: Words that, beside `key`, make a name a lookup key, not a credential (`cache_key`, `sortKey`).
+LOOKUP_KEY_WORDS = frozenset({
+    "cache", "sort", "primary", "foreign", "lookup", "partition", "index", "row", "group", "dict", "map", "hash",
+    "idempotency", "cursor", "shard", "routing", "order", "unique", "composite", "natural", "object", "bucket",
+    "storage", "query", "translation", "i18n", "locale", "field", "column", "table", "dedup", "dedupe", "etag",
+    "content", "blob", "file", "path", "name", "react", "list", "item", "entry", "event", "message", "cluster",
+    "registry", "state", "store", "dataset", "record", "node", "parent", "child", "sorting", "grouping"})
+#: What a keyword's value is when it stands for a secret instead of being one (`'foobar'`,
+#: `"NO SECRET :("`, `"your-api-key-here"`): every word of it one of these, and no digit.
+PLACEHOLDER_WORDS = frozenset({
+    "no", "not", "none", "null", "nil", "undefined", "empty", "a", "an", "the", "your", "my", "our", "here", "put",
+    "insert", "enter", "replace", "change", "me", "changeme", "secret", "secrets", "password", "passwd", "pass",
+    "token", "key", "api", "apikey", "example", "sample", "dummy", "fake", "test", "testing", "foo", "bar", "baz",
+    "qux", "foobar", "xxx", "xxxx", "placeholder", "todo", "fixme", "redacted", "hidden", "value", "string",
+    "default", "invalid", "wrong", "bad", "some", "this", "is", "it", "set", "goes", "s"})
 #: Passwords in URLs that stand for one (documentation and tests), not one.
 PLACEHOLDER_PASSWORDS = frozenset({"pass", "password", "passwd", "pwd", "secret", "pw", "p", "x", "xxx", "xxxx",
                                    "changeme", "example", "test", "foo", "bar", "****", "..."})
@@ -171,7 +191,10 @@ class SecretScanner:
         for n, full in sorted(candidates.items()):
             if n > len(lines):
                 continue
-            line = lines[n - 1][:SCAN_LIMIT]  # minified: the plugins' regexes are slow on very long lines
+            line = lines[n - 1]
+            if len(line) > SCAN_LIMIT:
+                found.add((n, TOO_LONG, ""))
+                continue
             context = None
             for plugin, extra in plugins if full else keyword:
                 # The plugin directly, not through detect-secrets' per-call signature inspection.
@@ -214,8 +237,26 @@ def _own_findings(line: str) -> list[tuple[str, str]]:
 
 def _says_credential(before: str) -> bool:
     """Whether the text before a value (its name, its key) says credential: one of its words does
-    (`AWS_SECRET_ACCESS_KEY`, `apiToken`), or a name that ends in one just before the `=`/`:` (`dbpassword=`)."""
+    (`AWS_SECRET_ACCESS_KEY`, `apiToken`), or a name that ends in one just before the `=`/`:` (`dbpassword=`).
+    A name whose only credential word is `key` beside a lookup word (`cache_key`, `sortKey`) names a
+    lookup key: a digest or an ordering, not a credential."""
+    m = _LAST_NAME.search(before)
+    if m:
+        words = {w.lower() for w in _WORDS.findall(m[1])}
+        if words & LOOKUP_KEY_WORDS and words & CREDENTIAL_WORDS <= {"key", "keys"}:
+            return False
     return any(w.lower() in CREDENTIAL_WORDS for w in _WORDS.findall(before)) or bool(_GLUED.search(before.lower()))
+
+
+_LAST_NAME = re.compile(r"([A-Za-z_][\w.\-]*)[\"'`\]]*\s*(?::=|=>|[:=])?\s*[\"'`(]?\s*$")
+_PLACEHOLDER_WORD = re.compile(r"[a-z]+|\d")
+
+
+def _is_placeholder(value: str) -> bool:
+    """A value that stands for a secret in docs and tests (`'foobar'`, `"NO SECRET :("`): only
+    PLACEHOLDER_WORDS, no digit."""
+    words = _PLACEHOLDER_WORD.findall(value.lower())
+    return bool(words) and all(w in PLACEHOLDER_WORDS for w in words)
 
 
 def _entropy(value: str) -> float:
@@ -234,11 +275,12 @@ def _is_secret(kind: str, value: str, line: str) -> bool:
                     or any(password.lower() == f"{w}{s}{w}" for w in ("pass", "password") for s in (" ", "#")))
     if kind == "Secret Keyword":  # a literal, under a name that says credential (not `"secretlint": …`)
         return any(f"{q}{value}" in line or f"{value}{q}" in line for q in "\"'`") \
-            and _says_credential(line[:max(0, line.find(value))])
+            and _says_credential(line[:max(0, line.find(value))]) and not _is_placeholder(value)
     return True
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_\-.~]*")
+_TOKEN_LEFT = re.compile(r"[A-Za-z0-9+/_\-.~]")  # not "=": the name assigned (`KEY=value`) stays
 _KEY_END = re.compile(r"-----END[A-Z ]*PRIVATE KEY")
 
 
@@ -252,7 +294,7 @@ def redact_line(line: str, findings: list[Finding]) -> str:
         start = line.find(f.value)
         while start >= 0:
             lo = start
-            while lo > 0 and _TOKEN.fullmatch(line[lo - 1]):
+            while lo > 0 and _TOKEN_LEFT.fullmatch(line[lo - 1]):
                 lo -= 1
             hi = _TOKEN.match(line, start).end()
             if not any(a <= lo < b or a < hi <= b for a, b, _ in spans):
@@ -277,23 +319,57 @@ def redact_lines(lines: list[str], findings: list[Finding]) -> list[str]:
                     break
     for n, fs in by_line.items():
         if 0 < n <= len(out):
-            out[n - 1] = redact_line(out[n - 1], fs)
+            too_long = any(f.kind == TOO_LONG for f in fs)
+            out[n - 1] = f"[REDACTED:{TOO_LONG}]" if too_long else redact_line(out[n - 1], fs)
     return out
 
 
-_KEY_MATERIAL = re.compile(r"[+\- ]?[A-Za-z0-9+/]{40,}={0,2}")
+_KEY_MATERIAL = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}")
 
 
 def redact_text(scanner: SecretScanner, path: str, text: str) -> tuple[str, list[Finding]]:
-    """A whole text redacted (for the map and the diff section), with what was found. In a diff,
-    a line that is one long base64 run is key material whose BEGIN line may be outside the hunk."""
+    """A whole text redacted (for the map), with what was found."""
     findings = scanner.scan(path, text)
-    if path == "<diff>":
-        findings += [Finding(n, "Private Key", line.lstrip("+- ")) for n, line in enumerate(text.split("\n"), 1)
-                     if _KEY_MATERIAL.fullmatch(line)]
     if not findings:
         return text, []
     return "\n".join(redact_lines(text.split("\n"), findings)), findings
+
+
+def redact_diff(scanner: SecretScanner, diff: str) -> tuple[str, list[Finding]]:
+    """A unified diff redacted line by line, each content line keeping its `+`/`-`/` ` prefix: the
+    lines are scanned without their prefixes (so a prefix never joins a redacted token, and a
+    private key's lines are found as in a file), and a line that is one long base64 run is key
+    material whose BEGIN line may be outside the hunk."""
+    from repoctx.git import diff_prefixes
+    prefixes = diff_prefixes(diff)
+    bodies = [line[len(p):] for p, line in zip(prefixes, diff.split("\n"))]
+    findings = scanner.scan("<diff>", "\n".join(bodies))
+    findings += [Finding(n, "Private Key", body) for n, (p, body) in enumerate(zip(prefixes, bodies), 1)
+                 if p and _KEY_MATERIAL.fullmatch(body)]
+    if not findings:
+        return diff, []
+    return "\n".join(p + body for p, body in zip(prefixes, redact_lines(bodies, findings))), findings
+
+
+def left_out(root: str, path: str, secret_files: bool = False, by_name: bool = False) -> str | None:
+    """Why every pack leaves this repository file out whatever it holds, or None: "secret-file"
+    (`scan.secret_file_reason`: its name, or for `AUTH_FILES` its content; with `by_name` any
+    `AUTH_FILES` name, for a text that is not the work tree's, such as a diff's), "ignored" (the
+    user's `.repoctxignore`). `secret_files` keeps secret files, as the scan does when the user
+    turned redaction off. Every door that shows a file's content or names its lines asks this: a
+    diff (`git.read_change`), an editor buffer, an `apply` refusal."""
+    from repoctx.scan import AUTH_FILES, ScanOptions, _UserFilter, secret_file_reason
+    if not secret_files:
+        if secret_file_reason(root, path) or by_name and path.rsplit("/", 1)[-1].lower() in AUTH_FILES:
+            return "secret-file"
+    if _UserFilter(root, ScanOptions()).reason(path):
+        return "ignored"
+    return None
+
+
+#: The warning every answer made without redaction carries, on every front end.
+REDACTION_OFF = ("redaction is off (the user's --no-redact or REPOCTX_REDACT=off): secrets and secret files "
+                 "(.env, private keys) are in this answer as they are")
 
 
 class Redactor:
@@ -319,11 +395,23 @@ class Redactor:
         return lines
 
     def text(self, what: str, text: str) -> str:
-        """A whole generated text (the map, a diff) redacted, its findings recorded under `what`."""
+        """A whole generated text (the map, a graph's names) redacted, its findings recorded under
+        `what`; "<diff>" is a unified diff (`redact_diff`)."""
         if not self.scanner or not text:
             return text
-        text, self.findings[what] = redact_text(self.scanner, what, text)
+        redact = (lambda s, _, t: redact_diff(s, t)) if what == "<diff>" else redact_text
+        text, self.findings[what] = redact(self.scanner, what, text)
         return text
+
+    def left_out(self, root: str, path: str, by_name: bool = False) -> str | None:
+        """`left_out` as this redactor's packs decide it: secret files are kept only when the user
+        turned redaction off."""
+        return left_out(root, path, secret_files=not self.enabled, by_name=by_name)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What every answer made with this redactor must say: that redaction is off, if it is."""
+        return [] if self.enabled else [REDACTION_OFF]
 
     def snippet(self, path: str, text: str) -> str:
         """Text taken from a file whose lines were read through `file_lines` (a signature, a doc

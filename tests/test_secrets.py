@@ -181,3 +181,46 @@ def test_code_that_only_looks_random_is_kept():
     redactor = Redactor()
     for path, text in NOT_SECRETS.items():
         assert redactor.text(path, text) == text, path
+
+
+# Code the scanner once redacted: lookup keys holding digests, public signatures, placeholders.
+FALSE_POSITIVES = {
+    "cache.py": 'cache_key = "9c1185a5c5e9fc54612808977ee8f548b2258d31"\n',
+    "order.py": 'sort_key = "MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3A9Xz"\nrow = {"sortKey": "Zk9Xq2Lm7Rt4Vb8Nc3Wp6Ys1"}\n',
+    "test_ecdsa.py": ('signature = "3045022100c1a2b3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f902204'
+                      '7f1e2d3c4b5a6978877665544332211ffeeddccbbaa99887766554433221100"\n'
+                      'signature = "MEUCIQDx7Yb3Jk9Zq1Lm8Np4Rs6Tu2Vw0Xy3Zb5Cd7Ef9GhAIgR2s4T6u8V0w2X4y6Z8a0B2c4D6e8F0g2H4i6J8k0L2m="\n'),
+    "test_login.py": "password = 'foobar'\nSECRET_KEY = \"NO SECRET :(\"\napi_key = 'your-api-key-here'\n",
+}
+
+
+def test_lookup_keys_signatures_and_placeholders_are_kept():
+    from repoctx.secrets import Redactor
+    redactor = Redactor()
+    for path, text in FALSE_POSITIVES.items():
+        assert redactor.text(path, text) == text, path
+    # …while the same values under a credential's name still redact
+    for line in ('api_key = "9c1185a5c5e9fc54612808977ee8f548b2258d31"', 'cache_secret_key = "9c1185a5c5e9fc54612808977ee8f548b2258d31"',
+                 "password = 'foobar42'", 'signing_key = "MEUCIQDx7Yb3Jk9Zq1Lm8Np4Rs6Tu2Vw0Xy3Zb5Cd7Ef9GhAIgR2s4"'):
+        assert "[REDACTED:" in redactor.text("x.py", line), line
+
+
+def test_a_redacted_diff_line_keeps_its_prefix_and_name_and_long_lines_never_pass():
+    from repoctx.secrets import Redactor
+    stripe = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+    long_line = "var a=" + "1+" * 3000 + f"1;var t='{GITHUB}';"
+    diff = ("diff --git a/x.sh b/x.sh\n--- a/x.sh\n+++ b/x.sh\n@@ -1,4 +1,4 @@\n"
+            f" #!/bin/sh\n-STRIPE_SECRET={stripe}\n+STRIPE_SECRET={stripe}x\n-{long_line}\n+{long_line}\n"
+            f"--- a/y.pem\n+++ b/y.pem\n@@ -0,0 +1,3 @@\n+-----BEGIN RSA PRIVATE KEY-----\n+{KEY_BODY}\n+-----END RSA PRIVATE KEY-----\n")
+    out = Redactor().text("<diff>", diff).split("\n")
+    assert out[5].startswith("-STRIPE_SECRET=[REDACTED:") and out[6].startswith("+STRIPE_SECRET=[REDACTED:")
+    assert out[7] == "-[REDACTED:Line Too Long To Scan]" and out[8] == "+[REDACTED:Line Too Long To Scan]"
+    assert out[13] == "+[REDACTED:Private Key]" and out[12].startswith("+[REDACTED:Private Key]")
+    assert stripe[8:] not in "\n".join(out) and GITHUB[4:] not in "\n".join(out) and KEY_BODY not in "\n".join(out)
+    assert out[:5] == diff.split("\n")[:5]
+
+
+def test_every_character_of_a_long_line_is_scanned_in_a_file_too():
+    from repoctx.secrets import Redactor
+    text = "x = 1\nvar a=" + "1+" * 3000 + f"1;var t='{GITHUB}';\ny = 2\n"
+    assert Redactor().file_lines("a.js", text, None) == ["x = 1", "[REDACTED:Line Too Long To Scan]", "y = 2", ""]

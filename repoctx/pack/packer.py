@@ -35,8 +35,10 @@ if TYPE_CHECKING:  # retrieval, closures and the map (and numpy) load on a slice
     from repoctx.retrieve.chunks import Chunk
     from repoctx.retrieve.rank import RetrievalIndex
 
-#: Share of a slice-mode budget spent on the map (at most the request's `map_budget`).
+#: Share of a slice-mode budget spent on the map (at most the request's `map_budget`), and the
+#: map's floor in a small pack (at most a quarter of its budget).
 MAP_SHARE = 0.05
+MIN_MAP = 400
 #: How many of the best-ranked chunks are ordered by value per token (the rest follow by rank),
 #: and how strongly a large closure lowers a chunk's value.
 PRICED = 800
@@ -62,6 +64,20 @@ SMALL_PACK = 0.5
 
 class PackError(Exception):
     """The pack cannot be made as asked (e.g. `whole` mode over budget); says what would be needed."""
+
+
+class NoChange(PackError):
+    """A pack of a change (`diff`) where there is no change: said, rather than a general pack made
+    in its place that a reader would take for the change's context."""
+
+
+def no_change(diff: str) -> str:
+    """Why a change's pack is empty, in the words of what was asked."""
+    if diff == STAGED:
+        return "nothing is staged: there is no change to pack (stage it with git add first)"
+    if diff == WORKTREE:
+        return "the work tree has no change against HEAD: there is no change to pack (new files count once git add -N'd)"
+    return f"the work tree has no change against {diff}: there is no change to pack"
 
 
 def change_focus(touched: dict[str, list[tuple[int, int]]], repo: Repository) -> list[Focus]:
@@ -216,7 +232,11 @@ class Packer:
         diff = None
         if request.diff:
             rev = None if request.diff in (STAGED, WORKTREE) else request.diff
-            change = read_change(self.repo.root, rev, staged=request.diff == STAGED)
+            root = self.repo.root  # a file packs leave out is left out of the diff too
+            change = read_change(root, rev, staged=request.diff == STAGED,
+                                 left_out=lambda path: self.redactor.left_out(root, path, by_name=True))
+            if not change.diff.strip():
+                raise NoChange(no_change(request.diff))
             diff = change.diff
             focus += change_focus(change.touched, self.repo)
         self._diff = self.redactor.text("<diff>", diff) or None
@@ -238,22 +258,30 @@ class Packer:
         return self._slice(request.query, focus, budget, fmt, numbers, request.map_budget, start)
 
     def _slice(self, query, focus, budget, fmt, line_numbers, map_budget, start) -> PackResult:
-        mb = min(int(budget * MAP_SHARE), map_budget)
-        if mb not in self._maps:
-            text = self.map(mb) if mb > 50 else ""
-            self._maps[mb] = text, list(self.redactor.findings.get("<map>", ())) if text else []
-        map_text, map_found = self._maps[mb]
+        # A small budget still opens with a map (the reader's orientation), a few hundred tokens of it.
+        mb = min(max(int(budget * MAP_SHARE), min(budget // 4, MIN_MAP)), map_budget)
+        if query.strip() or focus:  # the map follows what the pack is about
+            from repoctx.retrieve.rank import query_signals
+            map_text = self.map(mb, query_signals(self.index, query, list(focus)).seeds) if mb > 50 else ""
+            map_found = list(self.redactor.findings.get("<map>", ())) if map_text else []
+        else:
+            if mb not in self._maps:
+                text = self.map(mb) if mb > 50 else ""
+                self._maps[mb] = text, list(self.redactor.findings.get("<map>", ())) if text else []
+            map_text, map_found = self._maps[mb]
         base_text, _ = self.render_selection(map_text, {}, fmt, line_numbers)
         base = count(base_text, self.enc)
 
-        def build(k: int):
-            """The pack of the first k additions: (text, exact tokens, slices)."""
+        def build(k: int, chosen=None):
+            """The pack of the first k additions (of `chosen`, else of the fill's): (text, exact
+            tokens, slices, k, call-site listing)."""
             lines: dict[str, set[int]] = {}
-            for _, adds in additions[:k]:
+            chosen = additions if chosen is None else chosen
+            for _, adds in chosen[:k]:
                 for p, n in adds:
                     lines.setdefault(p, set()).add(n)
             spans = {p: self.spans(p, ls) for p, ls in lines.items()}
-            callers = self.callers_listing([c for c, _ in additions[:k]], spans, detail)
+            callers = self.callers_listing([c for c, _ in chosen[:k]], spans, detail)
             text, slices = self.render_selection(map_text, spans, fmt, line_numbers, callers)
             return text, count(text, self.enc), slices, k, callers
 
@@ -280,6 +308,8 @@ class Packer:
             if best[1] > budget:
                 what = "the diff alone" if self._diff else "an empty pack"
                 raise PackError(f"a budget of {budget:,} tokens is below the {best[1]:,} that {what} takes")
+        if not with_map and best[3] == 0 and not self._diff and self.repo.files:
+            raise PackError(self._too_small(budget, order, detail, build))
         warnings = []
         packed = [c for c, _ in additions[:best[3]]]
         if (query.strip() or focus) and any(c in central for c in packed):
@@ -293,6 +323,15 @@ class Packer:
                               line_numbers, self.lines)
         return self._result("slice", budget, best[0], best[1], best[2], start, map_found if with_map else (),
                             warnings, rendering)
+
+    def _too_small(self, budget: int, order, detail: Detail | None, build) -> str:
+        """Why a pack holds nothing, with the budget that holds its first slice (exactly counted)."""
+        first = self._select(itertools.islice(order(), 1), 1 << 40, detail)[0]
+        if not first:
+            return f"a budget of {budget:,} tokens holds nothing of the repository"
+        need = build(1, first)[1]
+        return (f"a budget of {budget:,} tokens holds nothing of the repository: its first slice "
+                f"({first[0][0].path}) takes {need:,}; raise the budget to at least {need:,}")
 
     def _order(self, query: str, focus: list[Focus], detail: Detail | None = None):
         """The candidate chunks in the order the fill takes them — covered by the focus first, then
@@ -399,7 +438,8 @@ class Packer:
         secret_files = [s.path for s in self.repo.skipped if s.reason == "secret-file"]
         return PackResult(mode=mode, encoding=self.enc.name, budget=budget, tokens=tokens, text=text,
                           files=files, seconds=time.perf_counter() - start, redactions=redactions,
-                          secret_files=secret_files, warnings=list(warnings), rendering=rendering)
+                          secret_files=secret_files, warnings=self.redactor.warnings + list(warnings),
+                          rendering=rendering)
 
 
 def pack(repo: Repository, request: PackRequest = PackRequest(), redact: bool = True) -> PackResult:
