@@ -96,6 +96,9 @@ def parse_remote(text: str) -> Remote | None:
     BadRemote for something that is meant as a URL but cannot be one."""
     if os.path.exists(text):
         return None
+    if text.startswith("-") or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        # git would read it as an option (`--upload-pack=…`), or it hides text from the one reading it
+        raise BadRemote(f"not a repository URL or folder: {shown(text)!r}")
     m = _GITHUB.match(text)
     if m:
         return Remote(f"https://github.com/{m['owner']}/{m['repo']}.git", "github.com", _folders(f"{m['owner']}/{m['repo']}"))
@@ -131,6 +134,8 @@ def _parse_url(text: str, scheme: str) -> Remote:
         return Remote(text, "file", _folders(path))
     if not parts.hostname:
         raise BadRemote(f"no host in the URL {shown(text)!r}; write {scheme}://HOST/PATH")
+    if parts.hostname.startswith("-") or (parts.username or "").startswith("-"):
+        raise BadRemote(f"a host or user name starts with '-' in {shown(text)!r}: ssh would read it as an option")
     if not path:
         raise BadRemote(f"no repository path in the URL {shown(text)!r}; write {scheme}://HOST/PATH")
     host = _folder(parts.hostname) + (f"_{port}" if port else "")
@@ -265,7 +270,7 @@ def _clone(remote: Remote, ref: str | None, entry: str) -> None:
         for setting in UNTRUSTED_CONFIG:  # kept by the clone, for the commands run on it later
             key, value = setting.split("=", 1)
             run(tmp, "config", key, value, untrusted=True)
-        run(tmp, "remote", "add", "origin", remote.url, untrusted=True)
+        run(tmp, "remote", "add", "--", "origin", remote.url, untrusted=True)
         _fetch(tmp, remote, ref)
         run(tmp, "checkout", "-q", "--detach", "FETCH_HEAD", untrusted=True)
         os.rename(tmp, entry)
@@ -281,11 +286,11 @@ def _fetch(repo: str, remote: Remote, ref: str | None) -> None:
     args = ["fetch", "-q", "--no-tags", "--no-recurse-submodules"]
     try:
         try:
-            run(repo, *args, "--depth", "1", "--filter=blob:none", "origin", target, untrusted=True)
+            run(repo, *args, "--depth", "1", "--filter=blob:none", "--", "origin", target, untrusted=True)
         except GitError as exc:
             if "shallow" not in exc.detail and "filter" not in exc.detail:
                 raise
-            run(repo, *args, "origin", target, untrusted=True)  # e.g. dumb HTTP: no shallow, no filter
+            run(repo, *args, "--", "origin", target, untrusted=True)  # e.g. dumb HTTP: no shallow, no filter
     except GitError as exc:
         raise RemoteError(_summary(exc.detail, remote, ref)) from None
 

@@ -205,6 +205,20 @@ def test_bad_url_or_ref_is_a_usage_error_before_any_network(args, env):
     assert not os.path.exists(os.path.join(env["XDG_CACHE_HOME"], "repoctx", "repos", "github.com"))
 
 
+@pytest.mark.parametrize("url", ["-oProxyCommand=touch${IFS}MARK@h.example:o/r", "--upload-pack=touch${IFS}MARK",
+                                 "-u@h.example:o/r", "ssh://-oProxyCommand=touch%20MARK/o/r",
+                                 "ssh://-x@h.example/o/r", "https://h.example/o/r\n", "git@h.example:o/r\x1b[2J"])
+def test_option_or_control_character_url_refused_before_git_runs(url, env, tmp_path):
+    """A URL git or ssh would read as an option (or one hiding text in control characters) is refused
+    with one line before any git command, and leaves no cache folder."""
+    url = url.replace("MARK", str(tmp_path / "mark"))
+    proc = cli("map", "--", url, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "not a repository URL" in error_line(proc) or "starts with '-'" in error_line(proc)
+    assert "fetching" not in proc.stderr and not (tmp_path / "mark").exists()
+    assert not os.path.exists(os.path.join(env["XDG_CACHE_HOME"], "repoctx")), os.listdir(env["XDG_CACHE_HOME"])
+
+
 # -- cloning, reuse, refresh -------------------------------------------------------------------------
 
 def test_clone_pack_reuse_without_server_and_refresh(served, env):
