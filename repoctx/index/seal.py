@@ -110,17 +110,25 @@ def check_row(mac, context: str) -> bool:
     return isinstance(mac, bytes) and hmac.compare_digest(mac, _mac(context))
 
 
+def key_id() -> bytes:
+    """Names the key (not the key): a file sealed under another user's key is not ours, so it is
+    rebuilt like a missing one, not reported as damage."""
+    return _mac("key-id")[:8]
+
+
 def dump(value, context: str) -> bytes:
-    """A marshal-able value as a sealed file's bytes (MAGIC, MAC, marshal)."""
-    return MAGIC + seal(marshal.dumps(value), context)
+    """A marshal-able value as a sealed file's bytes (MAGIC, key id, MAC, marshal)."""
+    return MAGIC + key_id() + seal(marshal.dumps(value), context)
 
 
 def load(data: bytes, context: str):
     """The value `dump(value, context)` wrote. None for bytes of no sealed format at all (a cache of
-    an older repoctx: rebuilt without a word); Damaged for a sealed file that fails its check."""
-    if not data.startswith(MAGIC):
+    an older repoctx) or sealed under another key (another user's): rebuilt without a word; Damaged
+    for a file of ours that fails its check."""
+    n = len(MAGIC)
+    if not data.startswith(MAGIC) or data[n:n + 8] != key_id():
         return None
-    return marshal.loads(unseal(data[len(MAGIC):], context))
+    return marshal.loads(unseal(data[n + 8:], context))
 
 
 def read_sealed(path: str, context: str, what: str):

@@ -15,15 +15,18 @@ aside for a rebuild.
 """
 from __future__ import annotations
 
+import hashlib
 import marshal
 import os
 import sqlite3
+import stat
 import sys
 import time
 import zlib
 from collections.abc import Iterable
 
 from repoctx.index import seal
+from repoctx.git import GitError, run
 from repoctx.model import FileFacts
 
 SCHEMA_VERSION = f"5-py{sys.version_info[0]}.{sys.version_info[1]}"
@@ -47,8 +50,41 @@ class IndexError_(Exception):
 
 
 def default_index_path(root: str) -> str:
-    """`$REPOCTX_INDEX`, else `<root>/.repoctx/index.sqlite`."""
-    return os.environ.get(ENV_VAR) or os.path.join(root, ".repoctx", "index.sqlite")
+    """`$REPOCTX_INDEX`, else `index.sqlite` in the repository's `state_folder`."""
+    return os.environ.get(ENV_VAR) or os.path.join(state_folder(root), "index.sqlite")
+
+
+def state_folder(root: str) -> str:
+    """Where repoctx keeps what it learns of the repository at `root` (index, caches beside it,
+    snapshots): `<root>/.repoctx`, when that folder is repoctx's own. It is not when git tracks
+    anything in it (a repository can commit a forged index or cache, and every clone, repoctx's remote
+    cache included, checks it out), when it is a symlink (writes would land elsewhere), or when another
+    user owns it; then a private folder in the user's cache, one per repository path. The folder found
+    in the repository is then never read nor written."""
+    folder = os.path.join(root, ".repoctx")
+    try:
+        st = os.lstat(folder)
+        own = stat.S_ISDIR(st.st_mode) and st.st_uid == getattr(os, "getuid", lambda: st.st_uid)()
+    except FileNotFoundError:
+        own = True
+    except OSError:
+        own = False
+    if own:
+        try:
+            own = not run(root, "ls-files", "-z", "--", ".repoctx")
+        except GitError:
+            pass  # not a git work tree: no clone brought the folder
+    if own:
+        return folder
+    real = os.path.realpath(root)
+    key = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return os.path.join(cache_home(), "repoctx", "state", f"{os.path.basename(real) or 'root'}-{key}")
+
+
+def cache_home() -> str:
+    """`$XDG_CACHE_HOME`, `~/.cache` when that is unset (or relative)."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    return base if os.path.isabs(base) else os.path.join(os.path.expanduser("~"), ".cache")
 
 
 def encode_facts(facts: FileFacts) -> bytes:
@@ -64,6 +100,11 @@ def _facts_context(sha: str, language: str, skip: str | None) -> str:
 
 def _tokens_context(sha: str, encoding: str, count: int) -> str:
     return f"tokens\0{sha}\0{encoding}\0{count}"
+
+
+def _owner() -> str:
+    """What marks an index as written under this user's key (a MAC of a constant)."""
+    return seal.row_mac("index-owner").hex()
 
 
 def decode_facts(blob: bytes, sha: str, language: str) -> FileFacts:
@@ -134,8 +175,11 @@ class IndexStore:
                 if found != "none" or db.execute("SELECT count(*) FROM blobs").fetchone()[0]:
                     db.close()
                     return self._rebuild(f"it has schema version {found}, this repoctx needs {SCHEMA_VERSION}")
-                with db:
-                    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                self._stamp(db)
+            elif db.execute("SELECT value FROM meta WHERE key='owner'").fetchone() != (_owner(),):
+                # Every row would fail its check: say it once, as one rebuild, not row by row.
+                db.close()
+                return self._rebuild("it was written under another user's key (copied from elsewhere)")
             return db
         except sqlite3.OperationalError:
             raise  # locked, unwritable, disk full: the file may be fine, so never move it aside
@@ -153,9 +197,14 @@ class IndexStore:
         self.warnings.append(f"index {self.path} was rebuilt: {why}")
         self.set_aside()
         db = self._connect()
+        self._stamp(db)
+        return db
+
+    @staticmethod
+    def _stamp(db: sqlite3.Connection) -> None:
         with db:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-        return db
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('owner', ?)", (_owner(),))
 
     def set_aside(self) -> None:
         """Move the file (and its journal) aside as `.bad`, so that the next open starts a new one."""
@@ -171,9 +220,17 @@ class IndexStore:
         self.db = self._rebuild(f"it is damaged ({exc})")
 
     def _rows_failed(self, n: int) -> None:
+        """Say how many rows failed their check so far, in one warning line."""
         if n:
-            self.warnings.append(f"index {self.path}: {n} stored row(s) failed their check (damaged, or "
-                                 "written by another user): their files are analysed again")
+            line = self.__dict__.get("_failed_line")
+            self._failed = self.__dict__.get("_failed", 0) + n
+            text = (f"index {self.path}: {self._failed} stored row(s) failed their check (damaged or forged): "
+                    "their files are analysed again")
+            if line is None:
+                self._failed_line = len(self.warnings)
+                self.warnings.append(text)
+            else:
+                self.warnings[line] = text
 
     def __enter__(self) -> IndexStore:
         return self
