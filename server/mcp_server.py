@@ -32,13 +32,21 @@ from mcp.server.lowlevel import Server
 
 from repoctx_server import listen_address
 from repoctx.render import shown_path
-from repoctx import (ChangedOnDisk, ConfigError, GitError, NoEdit, OutsideWorkspace, PackError, RequestError,
-                     Workspace, __version__, format_plan, parse_focus, plan_edit, result_dict, write_edit)
+from repoctx.secrets import REDACTION_OFF
+from repoctx import (ChangedOnDisk, ConfigError, GitError, NoChange, NoEdit, OutsideWorkspace, PackError, RequestError,
+                     SplitError, Workspace, __version__, count_tokens, format_plan, get_encoding, parse_focus, plan_edit,
+                     result_dict, skipped_note, split_pack, write_edit)
 
 log = logging.getLogger("repoctx.mcp")
 
 #: How long a call waits for the first index of its repository before it fails.
 WAIT_SECONDS = 600.0
+#: The most tokens one answer holds unless the client says (`max_tokens`). Claude Code refuses tool
+#: output above 25,000 tokens (MAX_MCP_OUTPUT_TOKENS) as Claude's tokenizer counts them, and Claude's
+#: published tokenizer counts packs at 1.06-1.22x o200k (24k packs of repoctx, requests, gin and express;
+#: chars per token 3.1-4.1 against o200k's 3.8-4.3). 16,000 x 1.22 = 19.5k leaves a further 28% for
+#: newer Claude tokenizers (Anthropic cites up to 1.35x for its latest) and the structured content.
+ANSWER_TOKENS = 16_000
 #: Matches find_symbol lists, and references symbol_references shows (the rest are counted).
 SYMBOLS_SHOWN = 20
 REFERENCES_SHOWN = 50
@@ -121,7 +129,9 @@ def tool(name: str, description: str, properties: dict, required: tuple[str, ...
 
 
 _STR, _INT = {"type": "string"}, {"type": "integer", "minimum": 1}
-_BUDGET = {"type": "integer", "minimum": 1, "description": "tokens (default from settings)"}
+_BUDGET = {"type": "integer", "minimum": 1, "description": "total tokens (default max_tokens)"}
+_PAGING = {"max_tokens": {"type": "integer", "minimum": 1, "description": f"most tokens per answer (default {ANSWER_TOKENS})"},
+           "part": {"type": "integer", "minimum": 1, "description": "which part of a larger budget (default 1)"}}
 
 
 _KIND_NAMES = {str: "a string", int: "a whole number", list: "a list of strings", bool: "true or false"}
@@ -153,32 +163,106 @@ def _path(ws: Workspace, path: str) -> str:
     return rel
 
 
+def _paging(args: dict) -> tuple[int, int]:
+    """(max_tokens, part) of a call: how much one answer may hold, and which part of a larger pack."""
+    return _arg(args, "max_tokens", int, ANSWER_TOKENS), _arg(args, "part", int, 1)
+
+
+def _page(count: int, part: int) -> None:
+    if part > count:
+        raise ToolError(f"part {part} asked, but this answer has {count} part(s); ask part 1 to {count}")
+
+
+def _skips(ws: Workspace) -> list[str]:
+    note = skipped_note(ws.repo.skipped)
+    return [note] if note else []
+
+
 @tool("pack_context",
       "Code an LLM needs for a change, exact to a token budget: the whole repo if it fits, else a ranked map "
-      "plus dependency-closed slices (code, what it calls, its callers).",
+      "plus dependency-closed slices (code, what it calls, its callers). An answer holds at most max_tokens; "
+      "a larger budget comes in parts (cut between files): the answer says part i of n, ask the rest with the "
+      "same arguments and part. Read warnings.",
       {"query": {"type": "string", "description": "the task, issue text or error"},
        "paths": {"type": "array", "items": _STR, "description": "focus: 'file' or 'file:start-end'"},
        "diff": {"type": "string", "description": "'staged', 'worktree' or a git revision: pack that change"},
-       "budget": _BUDGET})
+       "budget": _BUDGET, **_PAGING})
 def pack_context(ws: Workspace, args: dict) -> tuple[str, dict]:
+    limit, part = _paging(args)
     focus = []
     for text in _arg(args, "paths", list, []):
         path, sep, lines = text.partition(":")
         focus.append(parse_focus(_path(ws, path) + sep + lines, ws.root, label="paths", cwd=False))
-    request = ws.request(query=_arg(args, "query", str, ""), focus=focus, diff=_arg(args, "diff", str),
-                         budget=_arg(args, "budget", int), origin="")
-    out = result_dict(ws.pack(request))
+    diff = _arg(args, "diff", str)
+    budget = _arg(args, "budget", int) or min(ws.settings.budget, limit)
+    request = ws.request(query=_arg(args, "query", str, ""), focus=focus, diff=diff, budget=budget, origin="")
+    try:
+        result = ws.pack(request)
+    except NoChange as exc:  # said, not a general pack in its place
+        _page(1, part)
+        return f"No change: {exc}", {"mode": "none", "tokens": 0, "budget": budget, "files": [],
+                                     "warnings": [str(exc)] + _skips(ws)}
+    if result.tokens > limit:
+        try:
+            pieces = split_pack(result, limit, ws.repo)
+        except SplitError as exc:
+            raise ToolError(str(exc).replace("--split", "max_tokens")) from None
+        _page(len(pieces), part)
+        result = pieces[part - 1].result
+    else:
+        _page(1, part)
+    out = result_dict(result)
+    out["warnings"] += _skips(ws)
     text = out.pop("text")
+    if out.get("parts", 0) > out.get("part", 0):
+        out["next_part"] = out["part"] + 1
+        text += f"\n[part {out['part']} of {out['parts']}: ask part={out['part'] + 1} with the same arguments]"
     return text, out
 
 
-@tool("repo_map", "Ranked signature map of the repo (one line per definition, most central first).",
-      {"budget": _BUDGET, "focus": {"type": "string", "description": "file to centre on"}, "query": _STR})
+@tool("repo_map", "Ranked signature map of the repo (one line per definition, most central first); "
+      "paged by max_tokens and part as pack_context is.",
+      {"budget": _BUDGET, "focus": {"type": "string", "description": "file to centre on"}, "query": _STR,
+       **_PAGING})
 def repo_map(ws: Workspace, args: dict) -> tuple[str, dict]:
+    limit, part = _paging(args)
     focus = _arg(args, "focus", str)
-    budget = ws.request(map_budget=_arg(args, "budget", int), origin="").map_budget
+    budget = ws.request(map_budget=_arg(args, "budget", int) or min(ws.settings.map_budget, limit), origin="").map_budget
     text, tokens = ws.map(budget, _path(ws, focus) if focus else None, _arg(args, "query", str, ""))
-    return text, {"tokens": tokens, "budget": budget, "encoding": ws.repo.encoding}
+    enc = get_encoding(ws.repo.encoding)
+    pages = _map_pages(text, limit, enc) if tokens > limit else [text]
+    _page(len(pages), part)
+    warnings = _skips(ws) + ([] if text else [f"the map is empty: a budget of {budget:,} tokens holds no line of it"])
+    out = {"tokens": count_tokens(pages[part - 1], enc) if len(pages) > 1 else tokens, "budget": budget,
+           "encoding": ws.repo.encoding, "warnings": warnings}
+    text = pages[part - 1]
+    if len(pages) > 1:
+        out.update(part=part, parts=len(pages))
+        if part < len(pages):
+            out["next_part"] = part + 1
+            text += f"\n[part {part} of {len(pages)}: ask part={part + 1} with the same arguments]"
+    return text, out
+
+
+def _map_pages(text: str, limit: int, enc) -> list[str]:
+    """A map cut into pages of at most `limit` tokens each, between files where one fits (a file's
+    entry starts at an unindented line), else between lines; each page counted exactly."""
+    blocks: list[list[str]] = []
+    for line in text.split("\n"):
+        if not blocks or not line.startswith((" ", "\t")):
+            blocks.append([])
+        blocks[-1].append(line)
+    units = [ln for b in blocks for ln in (["\n".join(b)] if count_tokens("\n".join(b), enc) <= limit else b)]
+    pages: list[str] = []
+    for unit in units:
+        if count_tokens(unit, enc) > limit:
+            raise ToolError(f"a line of the map takes more than max_tokens={limit:,}; raise max_tokens")
+        joined = pages[-1] + "\n" + unit if pages else None
+        if joined is not None and count_tokens(joined, enc) <= limit:
+            pages[-1] = joined
+        else:
+            pages.append(unit)
+    return pages
 
 
 @tool("find_symbol", "Find definitions by name (exact, prefix, substring): path, lines, signature, doc.",
@@ -274,33 +358,26 @@ def apply_edit(ws: Workspace, args: dict) -> tuple[str, dict]:
         p = plan_edit(text, ws.root)
     except NoEdit as exc:
         raise ToolError(str(exc)) from None
-    _redact_candidates(ws, p)
-    written, error = [], None
+    # plan_edit quotes file lines (refusals' closest lines) only through the one Redactor, and never
+    # from a file packs leave out
+    from repoctx.apply.apply import Written, WriteFailed
+    written, error = Written(), None
     if p.ok and not dry_run:
         try:
             written = write_edit(p)
         except ChangedOnDisk as exc:
             error = f"{exc}; send the edit again to place it against the files as they are now"
-        except OSError as exc:   # a full disk, a read-only file: the files before it may be written
-            error = f"{exc}; writing stopped there (see git status for what was written)"
+        except WriteFailed as exc:   # a full disk midway: what was written before it is restored
+            error, written = str(exc), exc.left
     report = format_plan(p, written, check=dry_run).rstrip("\n")
-    out = {**p.as_dict(), "dry_run": dry_run, "written": written, "error": error}
+    out = {**p.as_dict(), "dry_run": dry_run, **written.as_dict(), "error": error}
+    if dry_run:
+        out["would"] = p.changes().as_dict()
     if error:
         raise ToolError(f"{report}\nrepoctx: {error}", out)
     if not p.ok:
         raise ToolError(f"{report}\nNothing was written: fix the refused hunks and send the whole edit again.", out)
     return report, out
-
-
-def _redact_candidates(ws: Workspace, p) -> None:
-    """The closest lines a refusal quotes come from the files: redacted as the files are in packs."""
-    view = ws.view()
-    for h in p.hunks:
-        for c in h.candidates:
-            if h.path in view.repo.files:
-                c["text"] = view.packer.snippet(h.path, c["text"])
-            else:
-                c["text"] = view.packer.redactor.text(h.path, c["text"])
 
 
 # -- the server ----------------------------------------------------------------------------------
@@ -339,7 +416,7 @@ def build_server(roots: list[str]) -> tuple[Server, dict[str, _Repo]]:
             await ctx.session.report_progress(0, None, f"{params.name} on {name}")
 
             def work():
-                if not entry.writes:
+                if not entry.writes or args.get("dry_run") is True:   # a check writes nothing: no lock
                     return entry.handler(repo.fresh(), args)
                 with repo.writing:
                     try:
@@ -357,6 +434,10 @@ def build_server(roots: list[str]) -> tuple[Server, dict[str, _Repo]]:
         except Exception as exc:  # a bug answers this call with an error; the server keeps serving
             log.exception("%s failed", params.name)
             return _error(f"internal error in {params.name}: {type(exc).__name__}: {exc}")
+        if not repo.ws.settings.redact and isinstance(structured, dict):  # every answer made without redaction says so
+            said = structured.setdefault("warnings", [])
+            if REDACTION_OFF not in said:
+                said.append(REDACTION_OFF)
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
                                     structured_content=structured)
 

@@ -146,7 +146,7 @@ async def test_apply_edit_checks_then_writes_and_the_index_sees_it(repo):
         assert s["ok"] and s["dry_run"] and s["written"] == []
         assert [(h["path"], h["line"], h["offset"], h["relaxation"]) for h in s["hunks"]] == [
             ("shop/prices.py", 1, -39, "offset"), ("web/format.js", 2, None, "offset")]
-        assert "shop/prices.py: hunk 1 applied line 1, offset -39 (offset)" in _text(r)
+        assert "shop/prices.py: hunk 1 would apply at line 1, 39 lines above where the patch said" in _text(r)
         assert "check only, nothing written" in _text(r)
         assert (repo / "shop/prices.py").read_text() == FILES["shop/prices.py"]
         r = await c.call_tool("apply_edit", {"text": PRICES_DIFF + FORMAT_SR})   # dry_run defaults to false
@@ -379,3 +379,76 @@ def test_readme_client_setup_snippets_parse():
     assert cursor["command"] == "repoctx" and cursor["args"][0] == "mcp"
     vscode = json.loads(s["vscode"])["servers"]["repoctx"]
     assert vscode["type"] == "stdio" and vscode["command"] == "repoctx" and vscode["args"][0] == "mcp"
+
+
+# -- answers that fit the client ------------------------------------------------------------------
+
+def _large_repo(root: Path) -> Path:
+    """A repository of about 40,000 tokens: larger than one default answer."""
+    files = {f"pkg/mod{i:02}.py": "".join(
+        f'def handler_{i}_{j}(request, retries={j}):\n    """Handle request kind {j} of module {i}, retrying."""\n'
+        f"    value = request.get('field_{j}', {i * j})\n    for attempt in range(retries):\n"
+        f"        value = transform_{i}(value, attempt)\n    return value\n\n\n" for j in range(12))
+        + f"def transform_{i}(value, attempt):\n    return value * {i + 1} + attempt\n" for i in range(40)}
+    files["tests/test_mod.py"] = "from pkg.mod01 import handler_1_1\n\n\ndef test_handler():\n    assert handler_1_1({})\n"
+    files["data/blob.txt"] = "x = 1\n" * 400_000   # 2.4 MB: skipped as too large
+    return make_repo(root, files)
+
+
+async def test_default_answer_fits_under_the_client_cap_and_larger_packs_come_in_parts(tmp_path):
+    repo = _large_repo(tmp_path / "big")
+    async with Client(_params(repo)) as c:
+        r = await c.call_tool("pack_context", {"query": "handle request retries"})
+        s = r.structured_content
+        assert not r.is_error and s["budget"] == 16_000 and 14_000 < s["tokens"] <= 16_000, s["tokens"]
+        assert count_tokens(_text(r), get_encoding("o200k_base")) <= 16_000
+        assert any("too-large" in w and "skipped" in w for w in s["warnings"]), s["warnings"]
+        # a larger budget is paged as --split cuts it: every part within max_tokens, together the whole pack
+        whole = await c.call_tool("pack_context", {"query": "handle request retries", "budget": 9000,
+                                                  "max_tokens": 20_000})
+        first = await c.call_tool("pack_context", {"query": "handle request retries", "budget": 9000,
+                                                  "max_tokens": 4000})
+        n = first.structured_content["parts"]
+        assert n >= 3 and first.structured_content["next_part"] == 2 and "ask part=2" in _text(first)
+        spans = {}
+        for i in range(1, n + 1):
+            r = first if i == 1 else await c.call_tool("pack_context", {"query": "handle request retries",
+                                                                          "budget": 9000, "max_tokens": 4000, "part": i})
+            s = r.structured_content
+            assert not r.is_error and s["part"] == i and s["parts"] == n and s["tokens"] <= 4000
+            assert "warnings" in s and ("next_part" in s) == (i < n)
+            for f in s["files"]:
+                spans.setdefault(f["path"], []).extend(map(tuple, f["spans"]))
+        assert {p: sorted(v) for p, v in spans.items()} == {
+            f["path"]: sorted(map(tuple, f["spans"])) for f in whole.structured_content["files"]}
+        r = await c.call_tool("pack_context", {"query": "handle request retries", "budget": 9000,
+                                               "max_tokens": 4000, "part": n + 1})
+        assert r.is_error and f"has {n} part(s)" in _text(r)
+        r = await c.call_tool("pack_context", {"budget": 9000, "max_tokens": 30})
+        assert r.is_error and "max_tokens" in _text(r) and "--split" not in _text(r)
+        # the map too: within max_tokens, paged, warnings always there
+        r = await c.call_tool("repo_map", {"budget": 3000, "max_tokens": 800})
+        s = r.structured_content
+        assert s["parts"] >= 3 and s["tokens"] <= 800 and "warnings" in s
+        last = await c.call_tool("repo_map", {"budget": 3000, "max_tokens": 800, "part": s["parts"]})
+        assert not last.is_error and "next_part" not in last.structured_content
+        assert "warnings" in (await c.call_tool("repo_map", {})).structured_content
+
+
+async def test_a_change_pack_with_no_change_says_so(repo):
+    async with Client(_params(repo)) as c:
+        for diff, words in (("worktree", "no change against HEAD"), ("staged", "nothing is staged"),
+                            ("HEAD", "no change against HEAD")):
+            r = await c.call_tool("pack_context", {"diff": diff})
+            s = r.structured_content
+            assert not r.is_error and _text(r).startswith("No change") and words in _text(r), _text(r)
+            assert s["tokens"] == 0 and s["files"] == [] and any(words in w for w in s["warnings"])
+
+
+async def test_a_budget_that_holds_nothing_is_an_error_naming_the_least_that_works(repo):
+    async with Client(_params(repo)) as c:
+        r = await c.call_tool("pack_context", {"query": "discount", "budget": 12})
+        assert r.is_error and "holds nothing" in _text(r), _text(r)
+        need = int(re.search(r"at least ([\d,]+)", _text(r))[1].replace(",", ""))
+        r = await c.call_tool("pack_context", {"query": "discount", "budget": need})
+        assert not r.is_error and r.structured_content["files"], _text(r)

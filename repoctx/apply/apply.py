@@ -118,7 +118,7 @@ class Plan:
                 out.renamed.append([f.path, f.new_path])
             if f.new_text != f.old_text or f.new_path:
                 out.written.append(target)
-            if f.new_mode is not None and f.new_mode != f.old_mode:
+            if f.new_mode is not None and f.old_mode is not None and f.new_mode != f.old_mode:
                 out.modes.append([target, _git_mode(f.new_mode)])
         return out
 
