@@ -14,11 +14,17 @@ linked to one definition, by the first rule that picks exactly one:
 
 1. a name an import binds: its definition in the files the import names it from, following
    re-exports (`from .impl import x` / `*`, `export { x } from`) through further files;
-2. the same file (several definitions there: the one whose class encloses the reference);
-3. a definition in a file the importer brings in as a whole: its resolved imports, plus for Go and
+2. the same file: the definition whose class encloses the reference (a method is reached from
+   outside its class only through a receiver, and the parser keeps no member of a receiver of
+   unknown type: see parse.extract._uses), or a top-level one;
+3. a definition in a file the importer brings in as a whole: its resolved imports (in Python and
+   JavaScript/TypeScript only those of a whole module, `import pkg` / `from . import m` /
+   `* as ns`, following the module's re-exports), plus for Go and
    Java/Kotlin the other files of its package folder, for C/C++ the headers it includes, directly
    or through other headers;
-4. the only definition of that name in the repository.
+4. the only definition of that name in the repository — except in Python and JavaScript/TypeScript,
+   where a file sees another file's names only through its imports, so a name rules 1-3 leave open
+   is a local, a parameter or a global, not that definition.
 
 The same file comes before whole imported files because an unqualified use (`self.send()`, a C
 function calling its own body rather than its header's declaration) means the local definition far
@@ -48,7 +54,7 @@ from repoctx.model import FileFacts, Symbol
 
 MODULE = "<module>"
 #: Bump when resolution or linking rules change: cached graphs of the old rules are then ignored.
-GRAPH_VERSION = "4"
+GRAPH_VERSION = "5"
 
 
 def module_id(path: str) -> str:
@@ -385,12 +391,17 @@ _BUILTINS = {
 }
 
 
+#: Families whose files see another file's names only through an import: rule 4 would guess there.
+_MODULAR = frozenset(("python", "js"))
+
+
 @dataclass
 class _Scope:
     """What one file can see besides its own definitions."""
     named: dict[str, list[str]]   # name -> files an import binds that name from
     files: set[str]               # every file the file brings in (imports, package, included headers)
     builtins: frozenset[str]      # names its language provides
+    modular: bool = False         # its names come only from itself and its imports (Python, JS/TS)
 
 
 def _import_scopes(files: list[str], facts: Mapping[str, FileFacts],
@@ -408,11 +419,14 @@ def _import_scopes(files: list[str], facts: Mapping[str, FileFacts],
     for path in files if only is None else only:
         named: dict[str, list[str]] = defaultdict(list)
         scope: set[str] = set()
+        fam = fams[path]
         for ri in resolved[path]:
-            scope.update(ri.targets)
+            # `from .cookies import a` brings in `a`, not the rest of cookies.py: in a module system
+            # only an import of the module itself (`import x`, `from . import m`, `* as ns`) does
+            if fam not in _MODULAR or not ri.names or "*" in ri.names:
+                scope.update(ri.targets)
             for n in ri.names:
                 named[n].extend(ri.targets)
-        fam = fams[path]
         if fam == "go":  # the package's other files (a test file also sees the package's tests)
             test = path.endswith("_test.go")
             scope.update(p for p in by_dir[path.rpartition("/")[0]]
@@ -428,7 +442,7 @@ def _import_scopes(files: list[str], facts: Mapping[str, FileFacts],
                             scope.add(t)
                             todo.append(t)
         scope.discard(path)
-        out[path] = _Scope(dict(named), scope, _BUILTINS.get(fam, frozenset()))
+        out[path] = _Scope(dict(named), scope, _BUILTINS.get(fam, frozenset()), fam in _MODULAR)
     return out
 
 
@@ -469,8 +483,11 @@ def _decide(name: str, path: str, defs_of_name: dict[str, list[str]], scope: _Sc
             return ids[0]
     own = defs_of_name.get(path)  # 2
     if own:
-        return own[0] if len(own) == 1 else own
+        return own  # the one whose class encloses the use (_innermost_of)
     seen = scope.files  # 3
+    if scope.modular:  # `pkg.name` reaches what the package's module re-exports
+        ids = _through_reexports(name, sorted(seen), defs_of_name, resolved)
+        return ids[0] if len(ids) == 1 else _AMBIGUOUS
     if len(seen) < len(defs_of_name):
         ids = [i for f in seen if f in defs_of_name for i in defs_of_name[f]]
     else:

@@ -131,8 +131,9 @@ def extract(language: str, data: bytes, lines: int | None = None) -> FileFacts:
     reader = _IMPORT_READERS[language]
     for node in sorted(caps.get("import", ()), key=_start_of):
         imports.extend(reader(node, src))
+    refs, dropped = _uses(caps.get("ref"), data, language, [*caps.get("import", ()), *caps.get("import.bound", ())])
     return FileFacts(language=language, lines=lines, symbols=symbols,
-                     references=_references(caps.get("ref"), data, sites, _SKIP_REFS.get(language, frozenset())),
+                     references=_references(refs, data, sites, _SKIP_REFS.get(language, frozenset()), dropped),
                      imports=imports,
                      parse_errors=root.has_error)
 
@@ -155,8 +156,81 @@ class _Source:
 # References
 
 
+#: Receivers through which a member is the enclosing class's own (`self.send()`, `this.x`).
+_OWN_RECEIVERS = frozenset((b"self", b"this", b"cls", b"super", b"Self", b"$this", b"base"))
+#: Languages where `name:` names an object key, a struct literal's field or a typed binding
+#: (`{onerror: …}`, `T{Host: …}`, `fn f(x: T)`), never a use of a definition elsewhere.
+_KEY_COLON = frozenset(("javascript", "typescript", "tsx", "go", "rust"))
+_SPACE = b" \t"
+_WORD = re.compile(rb"[A-Za-z0-9_$]+")
+_GO_RECEIVER = re.compile(rb"\bfunc\s*\(\s*([A-Za-z_]\w*)\s+\*?\s*[A-Za-z_]")
+
+
+def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[Node]) -> tuple[list[Node], Counter]:
+    """The identifier nodes that may use a definition found elsewhere, by their neighbours in the
+    text (no tree walk): left out are a binding's target (`x = …`, a keyword argument `f(x=…)`, a
+    default `(a = 1)`, Go's `x :=`), an object key or struct field label or typed binding (`name:`
+    in JavaScript, TypeScript, Go, Rust, outside a ternary or `case`), and a member reached through
+    a receiver of unknown type (`d.update(…)`, `this.headers.referrer`'s `referrer`): only a member
+    of the enclosing class (`self.x`, `this.x`), of a capitalised name (a class, type or
+    namespace) or of a name the file's imports bind (a module: `pkg.function()`) is kept. Which
+    definition an unknown receiver's member is cannot be known without its type, and listing
+    every same-named definition as "called at" there is false more often than true. Also returns
+    the (row, name) of each node left out: a definition's own name may be among them (`X = 1`,
+    `{onerror: function…}`), and then it takes no use away."""
+    if not nodes:
+        return [], Counter()
+    bound = set()
+    for node in imports:
+        bound.update(_WORD.findall(data[node.start_byte:node.end_byte]))
+    own = _OWN_RECEIVERS
+    if language == "go":  # a method's receiver variable is Go's `self`: `func (c *Cart) Total()`
+        own = own | set(_GO_RECEIVER.findall(data))
+    keys = language in _KEY_COLON
+    dot = language != "php"  # PHP's "." joins strings; its members follow "->"
+    out, dropped = [], []
+    size = len(data)
+    for node in nodes:
+        a, b = node.start_byte, node.end_byte
+        j = b
+        while j < size and data[j] in _SPACE:
+            j += 1
+        nxt = data[j:j + 2]
+        if nxt[:1] == b"=" and nxt[1:2] not in (b"=", b">", b"~") or nxt == b":=":
+            dropped.append(node)  # a binding's target
+            continue
+        if keys and nxt[:1] == b":" and nxt[1:2] != b":":
+            start = data.rfind(b"\n", 0, a) + 1
+            before = data[start:a]
+            clause = before[max(before.rfind(b"{"), before.rfind(b";")) + 1:].lstrip()
+            if b"?" not in before and not clause.startswith((b"case", b"default")):
+                dropped.append(node)  # a key, a field label, a typed binding
+                continue
+        i = a
+        while i > 0 and data[i - 1] in b" \t\r\n":
+            i -= 1
+        if i > 0 and (dot and data[i - 1] == 46 and data[i - 2:i] != b".." or data[i - 2:i] == b"->"):  # 46: "."
+            k = i - (1 if data[i - 1] == 46 else 2)
+            if data[k - 1:k] == b"?":
+                k -= 1
+            while k > 0 and data[k - 1] in _SPACE:
+                k -= 1
+            if data[k - 2:k] == b"()":
+                k -= 2
+            m = k
+            while m > 0 and (data[m - 1] == 36 or data[m - 1] == 95 or 48 <= data[m - 1] <= 57
+                             or 65 <= data[m - 1] <= 90 or 97 <= data[m - 1] <= 122):
+                m -= 1
+            receiver = data[m:k]
+            if not (receiver in own or receiver[:1].isupper() or receiver in bound):
+                dropped.append(node)  # a member of an object of unknown type
+                continue
+        out.append(node)
+    return out, Counter((n.start_point.row, data[n.start_byte:n.end_byte]) for n in dropped)
+
+
 def _references(nodes: list[Node] | None, data: bytes, sites: list[tuple[int, bytes]],
-                skip: frozenset[bytes]) -> list[Reference]:
+                skip: frozenset[bytes], dropped: Counter | None = None) -> list[Reference]:
     """One Reference per (name, line), sorted by line then name; each definition site (row, name)
     takes one use away; names in `skip` (Python's `self`) are left out. Runs at C speed."""
     if not nodes:
@@ -164,6 +238,9 @@ def _references(nodes: list[Node] | None, data: bytes, sites: list[tuple[int, by
     texts = map(data.__getitem__, map(slice, map(_start_of, nodes), map(_end_of, nodes)))
     counts = Counter(zip(map(_row_of, nodes), texts))
     for key in sites:
+        if dropped and dropped.get(key):  # the definition's name was left out already (see _uses)
+            dropped[key] -= 1
+            continue
         n = counts.get(key)
         if n == 1:
             del counts[key]
