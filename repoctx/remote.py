@@ -167,10 +167,8 @@ def check_ref(ref: str) -> None:
 
 def cache_root() -> str:
     """`$XDG_CACHE_HOME/repoctx/repos`, `~/.cache/repoctx/repos` when that is unset (or relative)."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):
-        base = os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "repoctx", "repos")
+    from repoctx.index.store import cache_home
+    return os.path.join(cache_home(), "repoctx", "repos")
 
 
 def entry_path(remote: Remote, ref: str | None) -> str:

@@ -38,7 +38,8 @@ def repository_root(path: str) -> str:
 
 
 def snapshot_dir(root: str) -> str:
-    return os.path.join(root, ".repoctx", "snapshots")
+    from repoctx.index.store import state_folder  # beside the index: `.repoctx/` unless not repoctx's own
+    return os.path.join(state_folder(root), "snapshots")
 
 
 def take(root: str, settings, index_path: str | None = None, progress=None):
@@ -63,7 +64,7 @@ def take_snapshot(root: str, text: str, fmt: str, keep: int = Settings.snapshot_
     tree = _git(root, "write-tree")
     folder = snapshot_dir(root)
     os.makedirs(folder, exist_ok=True)
-    ignore = os.path.join(root, ".repoctx", ".gitignore")
+    ignore = os.path.join(os.path.dirname(folder), ".gitignore")
     if not os.path.exists(ignore):
         with open(ignore, "w") as f:
             f.write("# repoctx's index and snapshots: never commit them\n*\n")
