@@ -250,3 +250,46 @@ def test_a_tight_budget_cuts_a_closures_docs_to_their_first_paragraph(tmp_path):
     small = packer.pack(PackRequest(budget=150, mode="slice", focus=(Focus("lib/send.js", 25, 25),)))
     assert "Send a response body." in small.text and "return body.length" in small.text
     assert "example 5" not in small.text and "lines 5-24 elided" in small.text
+
+
+UNITS = {
+    "pkg/__init__.py": ("import os\n\n"
+                        + "".join(f"X{i} = {i}\n" for i in range(50))
+                        + "from .errors import (\n"
+                        + "".join(f"    Error{i},\n" for i in range(40)) + ")\n"
+                        + "".join(f"Y{i} = Error{i}\n" for i in range(70))),
+    "pkg/errors.py": "".join(f"class Error{i}(Exception):\n    pass\n\n\n" for i in range(40)),
+    "tree/tree.go": ("package tree\n\nconst (\n\tstatic nodeType = iota\n\troot\n\tparam\n\tcatchAll\n)\n\n"
+                     "type nodeType uint8\n\n"
+                     "func (n *node) insert(path string) {\n\tif n.typ == root {\n"
+                     + "".join(f"\t\tn.step{i}(path)\n" for i in range(30)) + "\t}\n}\n\n"
+                     "func walk(n *node) {\n\tn.insert(\"/\")\n}\n\ntype node struct {\n\ttyp nodeType\n}\n"),
+    "docs/guide.md": ("# Guide\n\n" + "".join(f"Paragraph {i} about routes.\n\n" for i in range(20))
+                      + "```go\n" + "".join(f"r.GET(\"/route{i}\", handler{i})\n" for i in range(30)) + "```\n\n"
+                      + "".join(f"More text {i}.\n\n" for i in range(30))),
+}
+
+
+def test_slices_are_whole_units(tmp_path):
+    """Issue 26, item 2: no slice starts or ends inside an import statement, a Go const block or a
+    Markdown code fence, and a signature ending in `{` comes with its closing `}`."""
+    repo = load_repository(str(make_repo(tmp_path / "r", UNITS)), workers=1)
+    packer = Packer(repo)
+    lines = {p: repo.text(p).splitlines() for p in UNITS}
+    for c in packer.index.chunks:
+        for path, a, b in packer.closures.of(c):
+            text = lines[path]
+            if path == "pkg/__init__.py":
+                assert not (53 < a <= 94) and not (53 <= b < 94), (c, a, b)   # `from .errors import (` … `)`
+            if path == "tree/tree.go" and a <= 5 <= b:
+                assert (a, b) == (3, 8) or a <= 3 and b >= 8, (c, a, b)       # `const (` … `)`
+            if path == "docs/guide.md":
+                fence = [n for n in range(1, a) if text[n - 1].startswith("```")]
+                assert len(fence) % 2 == 0, (c, a, b)                           # never starts in a fence
+    # the callee `node` in walk's closure: `type node struct {` and its `}`, the body elided between
+    walk = next(c for c in packer.index.chunks if c.path == "tree/tree.go" and c.symbol == "walk")
+    spans = packer.closures.of(walk)
+    assert ("tree/tree.go", 51, 51) in spans and ("tree/tree.go", 53, 53) in spans, spans
+    # and `insert`'s chunk starts with a constant of the const block: the block comes whole
+    insert = next(c for c in packer.index.chunks if c.path == "tree/tree.go" and c.symbol == "node.insert")
+    assert ("tree/tree.go", 3, 8) in packer.closures.of(insert), packer.closures.of(insert)

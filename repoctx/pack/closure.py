@@ -39,6 +39,9 @@ LEAD_STARTS = ("/*", "*", "@", "#[", "[")
 ANNOTATION_STARTS = ("@", "#[", "[")
 
 Span = tuple[str, int, int]  # (path, first line, last line), 1-based inclusive
+#: A Go `const ( … )` / `var ( … )` block up to this long goes whole with any line of it.
+MAX_GROUP_LINES = 40
+_CLOSERS = frozenset(("}", "};", "},", "})", "});"))
 #: Under a tight budget closures degrade: per this many tokens of budget, one line of a doc taken
 #: whole, one callee signature and one call site shown as code (each within its limit above).
 DOC_LINE_TOKENS = 1_000
@@ -270,6 +273,47 @@ class Closures:
         return self._closures[key]
 
     def _closure(self, c: Chunk, full: bool, detail: Detail) -> list[Span]:
+        return self.whole_units(self._parts(c, full, detail))
+
+    def whole_units(self, spans: list[Span]) -> list[Span]:
+        """The spans, each grown to whole syntactic units where it would cut one: an import statement
+        or block (`from .x import (` … `)`), a Go `const ( … )` / `var ( … )` block of at most
+        MAX_GROUP_LINES, a Markdown code fence; and a signature that ends with an open `{` brings
+        its body's closing line, so the elided body reads `{ … }`."""
+        out: list[Span] = []
+        for path, a, b in spans:
+            lines = self.lines(path)
+            if not lines:
+                out.append((path, a, b))
+                continue
+            for x, y in self.import_blocks(path):
+                if x < a <= y:
+                    a = x
+                if x <= b < y:
+                    b = y
+            if path.endswith((".md", ".markdown")):
+                a, b = _fence_bounds(lines, a, b)
+            else:
+                a, b = _group_bounds(lines, a, b)
+            out.append((path, a, b))
+            close = self._closing_line(path, a, b)
+            if close:
+                out.append((path, close, close))
+        return out
+
+    def _closing_line(self, path: str, a: int, b: int) -> int | None:
+        """The closing-brace line of the definition whose signature is lines a..b when the last of
+        them ends with an open `{` and the body is not shown (else None)."""
+        lines = self.lines(path)
+        if b > len(lines) or not lines[b - 1].rstrip().endswith("{"):
+            return None
+        for s in self.repo.facts[path].symbols:
+            if s.start_line <= b < s.end_line and s.start_line >= a - MAX_LEAD_LINES and s.end_line <= len(lines) \
+                    and (s.body_start_line or s.start_line) <= b and lines[s.end_line - 1].strip() in _CLOSERS:
+                return s.end_line
+        return None
+
+    def _parts(self, c: Chunk, full: bool, detail: Detail) -> list[Span]:
         doc = detail.doc
         spans = [(c.path, c.start, c.end)]
         node = node_of(c)
@@ -368,3 +412,33 @@ class Closures:
         shown = set(self.shown_call_sites(c, (detail or FULL).callers))
         rest = [f"{caller.split(':', 1)[0]}:{line}" for caller, line in self.call_sites(c) if (caller, line) not in shown]
         return rest[:MAX_LISTED_CALLERS], max(0, len(rest) - MAX_LISTED_CALLERS)
+
+
+def _group_bounds(lines: list[str], a: int, b: int) -> tuple[int, int]:
+    """Lines a..b grown to the Go `const (` / `var (` block around them, when it is at most
+    MAX_GROUP_LINES long (a constant shown without its block reads as a bare name)."""
+    for k in range(a - 1, max(0, a - MAX_GROUP_LINES) - 1, -1):  # 0-based, from line a upwards
+        text = lines[k].strip()
+        if text in ("const (", "var ("):
+            for m in range(max(b - 1, k + 1), min(len(lines), k + MAX_GROUP_LINES)):
+                if lines[m].strip() == ")":
+                    return (k + 1, m + 1) if m + 1 >= b else (a, b)
+            return a, b
+        if k < a - 1 and (text == ")" or lines[k][:1].isalpha()):
+            return a, b  # a line at column 0 or a closed block above: not inside one
+    return a, b
+
+
+def _fence_bounds(lines: list[str], a: int, b: int) -> tuple[int, int]:
+    """Lines a..b of a Markdown file grown so that no code fence is cut (a fence opened before `a`
+    starts the span; one open at `b` ends it), up to MAX_GROUP_LINES further each way."""
+    fences = [n for n, t in enumerate(lines, 1) if t.lstrip().startswith(("```", "~~~"))]
+    before = [n for n in fences if n < a]
+    if len(before) % 2 and a - before[-1] <= MAX_GROUP_LINES:
+        a = before[-1]
+    upto = [n for n in fences if n <= b]
+    if len(upto) % 2:
+        after = [n for n in fences if b < n <= b + MAX_GROUP_LINES]
+        if after:
+            b = after[0]
+    return a, b
