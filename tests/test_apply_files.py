@@ -16,7 +16,10 @@ from pathlib import Path
 
 import anyio
 import pytest
+import pytest_lsp
+from lsprotocol import types as t
 from mcp import Client, StdioServerParameters
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 from conftest import git, make_repo, run_cli
 
@@ -392,11 +395,35 @@ def test_reports_say_what_was_done_in_words(tmp_path):
         "a.py: hunk 1 would apply at line 1", "would delete b.py", "would rename c.py -> d/c.py",
         "would create e/f.py",
         "repoctx: 4/4 hunks placed; check only, nothing written; would write a.py, d/c.py, e/f.py; "
-        "would delete b.py; would rename c.py -> d/c.py"], r.stdout
+        "would delete b.py; would rename c.py -> d/c.py; would set mode 100755 on e/f.py"], r.stdout
     r = _apply(repo, FOUR_OPS)
     assert r.returncode == 0 and r.stdout.splitlines() == [
         "a.py: hunk 1 applied at line 1", "deleted b.py", "renamed c.py -> d/c.py", "created e/f.py",
-        "repoctx: 4/4 hunks placed; wrote a.py, d/c.py, e/f.py; deleted b.py; renamed c.py -> d/c.py"], r.stdout
+        "repoctx: 4/4 hunks placed; wrote a.py, d/c.py, e/f.py; deleted b.py; renamed c.py -> d/c.py; "
+        "set mode 100755 on e/f.py"], r.stdout
     r = _apply(repo, "<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n", "--json")
     reason = json.loads(r.stdout)["hunks"][0]["reason"]
     assert "names no file" in reason and "refused: refused" not in reason.lower()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "repoctx", "serve"]))
+async def lsp(lsp_client: LanguageClient, tmp_path_factory):
+    repo = make_repo(tmp_path_factory.mktemp("ws") / "r", {"a.py": "A = 1\n", "b.py": "B = 1\n", "c.py": "C = 1\n"})
+    lsp_client.repo = repo
+    await lsp_client.initialize_session(t.InitializeParams(capabilities=t.ClientCapabilities(), root_uri=repo.as_uri()))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_the_editor_edit_says_what_is_written_deleted_and_renamed(lsp):
+    repo = lsp.repo
+    r = await lsp.protocol.send_request_async("repoctx/applyEdit", {"text": FOUR_OPS})
+    assert r.ok and r.would.written == ["a.py", "d/c.py", "e/f.py"] and r.would.deleted == ["b.py"]
+    assert r.would.renamed == [["c.py", "d/c.py"]] and "mode 100755 not set" in r.notes[0]
+    kinds = [(getattr(c, "kind", "edit"), Path(getattr(c, "uri", None) or getattr(c, "oldUri", None)
+                                                  or c.textDocument.uri).name) for c in r.edit.documentChanges]
+    assert kinds == [("edit", "a.py"), ("delete", "b.py"), ("rename", "c.py"), ("create", "f.py"), ("edit", "f.py")]
+    rename, create = r.edit.documentChanges[2], r.edit.documentChanges[3]
+    assert rename.options.overwrite is False and create.options.overwrite is False   # never replaces a file
+    r = await lsp.protocol.send_request_async("repoctx/applyEdit", {"text": ALL_OR_NOTHING.replace("sub/b.py/", "c.py/")})
+    assert not r.ok and "c.py is a file" in r.hunks[-1].reason and (repo / "a.py").read_text() == "A = 1\n"

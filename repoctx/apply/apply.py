@@ -118,13 +118,20 @@ class Plan:
                 out.renamed.append([f.path, f.new_path])
             if f.new_text != f.old_text or f.new_path:
                 out.written.append(target)
-            if f.new_mode is not None and f.old_mode is not None and f.new_mode != f.old_mode:
+            if _sets_mode(f):
                 out.modes.append([target, _git_mode(f.new_mode)])
         return out
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "hunks": [asdict(h) for h in self.hunks],
                 "files": [{"path": f.path, "kind": f.kind, "new_path": f.new_path} for f in self.files]}
+
+
+def _sets_mode(f: FileResult) -> bool:
+    """Whether writing `f` changes its mode, or creates it executable (both are reported)."""
+    if f.new_mode is None or f.kind == "delete":
+        return False
+    return bool(f.new_mode & 0o111) if f.old_mode is None else f.new_mode != f.old_mode
 
 
 def _git_mode(perm: int) -> str:
@@ -210,10 +217,14 @@ def plan(text: str, root: str, buffers: dict[str, str] | None = None) -> Plan:
 
 
 def _left_out(root: str, rel: str) -> str | None:
-    """Why packs leave this existing file out (a secret file, a git-ignored file), or None."""
-    from repoctx.scan import secret_file_reason
-    if secret_file_reason(root, rel):
-        return "a secret file"
+    """Why packs leave this existing file out, or None: the one rule (`secrets.left_out`: a secret
+    file, the user's .repoctxignore), and what the scan's git listing leaves out (a file git
+    ignores, which `git ls-files -o --exclude-standard` never lists). Secret files are left out here
+    even when the user turned redaction off: an edit never needs to read one back."""
+    from repoctx.secrets import left_out
+    why = left_out(root, rel)
+    if why:
+        return {"secret-file": "a secret file", "ignored": "excluded by .repoctxignore"}.get(why, why)
     from repoctx.git import GitError, run
     try:
         if run(root, "ls-files", "-z", "-o", "-i", "--exclude-standard", "--", rel).strip("\0"):
@@ -485,7 +496,7 @@ def _write_one(root: str, f: FileResult, undo: list, done: Written) -> None:
             os.unlink(full)
             undo.append(lambda: write_atomic(full, f.old_text.encode("utf-8", "surrogateescape"), f.old_mode))
             done.renamed.append([f.path, f.new_path])
-        if f.new_mode is not None and f.old_mode is not None and f.new_mode != f.old_mode:
+        if _sets_mode(f):
             done.modes.append([target, _git_mode(f.new_mode)])
         return
     if f.new_text != f.old_text:
@@ -495,5 +506,5 @@ def _write_one(root: str, f: FileResult, undo: list, done: Written) -> None:
     elif f.new_mode is not None and f.new_mode != f.old_mode:
         os.chmod(full, f.new_mode)
         undo.append(lambda: os.chmod(full, f.old_mode))
-    if f.new_mode is not None and f.old_mode is not None and f.new_mode != f.old_mode:
+    if _sets_mode(f):
         done.modes.append([f.path, _git_mode(f.new_mode)])
