@@ -7,7 +7,6 @@ its old lines were, or it is refused."""
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st

@@ -205,7 +205,7 @@ def place(lines: list[str], old: list[str], new: list[str], hint: int | None = N
             return got
         return Refusal(got, closest(lines, old))
     if not ambiguous:
-        got = _trimmed(lines, old, new, ok, later, hint)
+        got = _trimmed(lines, old, new, ok, hint)
         if isinstance(got, (Placement, Refusal)):
             return got
         if got:
@@ -245,9 +245,9 @@ def _quote(xs: list[str]) -> str:
     return ", ".join(repr(x.strip()[:60]) for x in xs)
 
 
-def _trimmed(lines, old, new, ok, later=(), hint=None):
+def _trimmed(lines, old, new, ok, hint=None):
     """Context lines at the hunk's edges that the model invented: left out, at most three a side,
-    when what remains is found exactly once (or once per twin hunk) — and near the stated line
+    when what remains is found exactly once — and near the stated line
     when the patch states one, and none of the left-out lines names or opens a scope (the hunk
     would then land in some other function). Returns a Placement, a Refusal, the list of places
     when ambiguous, or None."""
@@ -267,7 +267,7 @@ def _trimmed(lines, old, new, ok, later=(), hint=None):
                 continue
             for key in (None, _norm):
                 found = [i for i in _find(lines, o, key) if ok(i, len(o))]
-                if len(found) == 1 or len(found) == _twins(o, later) > 1:
+                if len(found) == 1:
                     i = found[0]
                     cut = old[:a] + old[len(old) - b:]
                     opener = [x for x in cut if _OPENER.search(x)]
