@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from repoctx.apply.apply import plan, write
 from repoctx.apply.match import Placement, _norm, closest, near, place_file
 from repoctx.apply.parse import parse
-from conftest import git, make_repo
+from conftest import git, make_repo, run_cli
 
 LINES = [f"x{i} = {i}" for i in range(1, 301)]
 SRC = "\n".join(LINES) + "\n"
@@ -41,6 +41,16 @@ def test_miscounted_and_countless_hunks_apply_their_whole_body(tmp_path, head):
     write(p)
     assert (root / "a.py").read_text() == SRC.replace("x157 = 157\n", "x157 = 0\n")
     assert "+x157 = 0" in git(root, "diff")
+
+
+def test_cli_miscounted_hunk_changes_the_file_a_no_op_says_so(tmp_path):
+    root = make_repo(tmp_path / "r", {"a.py": SRC})
+    r = run_cli("apply", "-", "-C", str(root), input=udiff("@@ -154,1 +154,1 @@", BODY))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "-x157 = 157\n+x157 = 0" in git(root, "diff")
+    git(root, "checkout", "--", "a.py")
+    r = run_cli("apply", "-", "-C", str(root), input=udiff("@@ -154,1 +154,1 @@", " x154 = 154\n"))
+    assert r.returncode == 1 and "changes nothing" in r.stdout and git(root, "diff") == ""
 
 
 def test_a_hunk_that_changes_nothing_is_not_applied(tmp_path):
