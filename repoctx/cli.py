@@ -105,8 +105,8 @@ def _options(args: argparse.Namespace, st: Settings):
 
 def _warn(st: Settings, warnings: list[str]) -> None:
     if not st.redact:
-        print("repoctx: WARNING: redaction is off (--no-redact / redact = false): secrets in the code and secret "
-              "files (.env, private keys, keystores) go into the output as they are", file=sys.stderr)
+        from repoctx.secrets import REDACTION_OFF
+        print(f"repoctx: WARNING: {REDACTION_OFF}", file=sys.stderr)
     for w in warnings:
         print(f"repoctx: warning: {w}", file=sys.stderr)
 
@@ -162,7 +162,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from repoctx.graph.export import graph_dot, graph_json
     repo = _load(args)[0]
     if args.graph_format == "json":
-        print(json.dumps(graph_json(repo), indent=1))
+        print(json.dumps(graph_json(repo, Redactor(enabled=st.redact)), indent=1))
     else:
         print(graph_dot(repo))
     return 0
@@ -249,7 +249,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
         print(f"repoctx: left out {len(outputs)} file(s) repoctx wrote (packs, the index): {', '.join(outputs[:10])}"
               + (f", and {len(outputs) - 10} more" if len(outputs) > 10 else ""), file=sys.stderr)
     for w in result.warnings:
-        print(f"repoctx: warning: {w}", file=sys.stderr)
+        if st.redact or "redaction is off" not in w:  # said once, loudly, when loading
+            print(f"repoctx: warning: {w}", file=sys.stderr)
     return 0
 
 

@@ -10,6 +10,11 @@ one-element list. A flag given on the command line replaces the file's value (li
 
 A pyproject.toml that does not mention `repoctx` anywhere is not parsed, so a repository with a
 broken pyproject.toml of its own can still be packed; once it mentions repoctx, its errors count.
+
+Redaction is the user's to turn off, never the repository's: a settings file's `redact = false` is
+ignored with a note (a cloned repository would otherwise choose to have its readers' secrets sent).
+The user turns it off with a flag (`--no-redact`), an editor's own settings, or for every front end
+at once the environment variable REPOCTX_REDACT=off (`REDACT_ENV`).
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 CONFIG_FILE = ".repoctx.toml"
+REDACT_ENV = "REPOCTX_REDACT"
 PYPROJECT_FILE = "pyproject.toml"
 FORMATS = ("xml", "markdown", "plain", "json")
 MODES = ("auto", "whole", "slice")
@@ -159,6 +165,9 @@ def _from_table(table: dict, where: str, source: str, notes: tuple[str, ...] = (
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError(f"{where} unknown key {key!r} ({hint}known: {', '.join(KEYS)})")
     values = {key: check(key, value, where) for key, value in table.items()}
+    if values.pop("redact", True) is False:
+        notes += (f"{where} redact = false ignored: a repository cannot turn redaction off "
+                  f"(the user can: --no-redact, or {REDACT_ENV}=off)".lstrip(),)
     return Settings(**values, source=source, notes=notes)  # type: ignore[arg-type]
 
 
@@ -194,7 +203,19 @@ def _pyproject_table(path: str) -> dict | None:
 
 def load_settings(root: str) -> Settings:
     """The settings of the repository at `root`: `.repoctx.toml` if present, else `[tool.repoctx]`
-    in pyproject.toml, else the defaults. Raises ConfigError for anything it cannot use."""
+    in pyproject.toml, else the defaults; then the user's REPOCTX_REDACT. Raises ConfigError for
+    anything it cannot use."""
+    settings = _repository_settings(root)
+    value = os.environ.get(REDACT_ENV, "").strip().lower()
+    if not value:
+        return settings
+    if value not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{REDACT_ENV}: expected on or off, got {os.environ[REDACT_ENV]!r}")
+    return dataclasses.replace(settings, redact=value in ("on", "true", "1", "yes"))
+
+
+def _repository_settings(root: str) -> Settings:
+    """The settings the repository's own file gives (redaction stays on, see the module docstring)."""
     config = os.path.join(root, CONFIG_FILE)
     pyproject = os.path.join(root, PYPROJECT_FILE)
     if os.path.lexists(config):
@@ -223,7 +244,8 @@ _COMMENTS = {
     "map_budget": "Token budget for `repoctx map`.",
     "snapshot_max_count": "Pre-commit snapshots kept in .repoctx/snapshots; the oldest go first.",
     "snapshot_max_bytes": 'Their total size in bytes (or "50m"-style).',
-    "redact": "Redact secrets found in packs and leave out secret files (.env, keys); false = pack them as they are.",
+    "redact": ("Redact secrets found in packs and leave out secret files (.env, keys). Only the user turns it off "
+               f"(--no-redact, {REDACT_ENV}=off): false here is ignored."),
 }
 
 

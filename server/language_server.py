@@ -26,7 +26,8 @@ from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from repoctx_server import listen_address
+from repoctx_server import exposure_error, listen_address, same_token
+from repoctx.secrets import REDACTION_OFF
 from repoctx import (ConfigError, Focus, GitError, NoEdit, OutsideWorkspace, PackError, RequestError, Settings,
                      Workspace, __version__, confine, from_client, load_settings, locate, plan_edit, result_dict)
 
@@ -273,7 +274,8 @@ def repo_map(ls: RepoctxServer, params) -> dict:
     ws = ls.wait(folder)
     budget = _run(lambda: ws.request(map_budget=p.get("budget"), origin="params:").map_budget)
     text, tokens = _run(lambda: ws.map(budget, path))
-    return {"text": text, "tokens": tokens, "budget": budget, "encoding": ws.repo.encoding}
+    return {"text": text, "tokens": tokens, "budget": budget, "encoding": ws.repo.encoding,
+            "warnings": [] if ws.settings.redact else [REDACTION_OFF]}
 
 
 def apply_edit(ls: RepoctxServer, params) -> dict:

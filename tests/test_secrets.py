@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import git, make_repo, run_cli
 
 from repoctx import secrets
@@ -194,11 +196,12 @@ FALSE_POSITIVES = {
 }
 
 
-def test_lookup_keys_signatures_and_placeholders_are_kept():
+@pytest.mark.parametrize("path", FALSE_POSITIVES)
+def test_lookup_keys_signatures_and_placeholders_are_kept(path):
     from repoctx.secrets import Redactor
     redactor = Redactor()
-    for path, text in FALSE_POSITIVES.items():
-        assert redactor.text(path, text) == text, path
+    for line in FALSE_POSITIVES[path].splitlines():
+        assert redactor.text(path, line) == line
     # …while the same values under a credential's name still redact
     for line in ('api_key = "9c1185a5c5e9fc54612808977ee8f548b2258d31"', 'cache_secret_key = "9c1185a5c5e9fc54612808977ee8f548b2258d31"',
                  "password = 'foobar42'", 'signing_key = "MEUCIQDx7Yb3Jk9Zq1Lm8Np4Rs6Tu2Vw0Xy3Zb5Cd7Ef9GhAIgR2s4"'):

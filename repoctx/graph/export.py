@@ -1,12 +1,19 @@
-"""The graph as data for other tools: `repoctx graph --format json|dot`."""
+"""The graph as data for other tools: `repoctx graph --format json|dot`.
+
+What comes from a file's text rather than its name — an external import's module string, which
+can be a URL with a password in it — passes the one redaction point (`secrets.Redactor`), as the
+pack and the map do. File paths are the scan's: files packs leave out are not in the graph."""
 from __future__ import annotations
 
 from repoctx.index.load import Repository
+from repoctx.secrets import Redactor
 from repoctx.render import shown_path
 
 
-def graph_json(repo: Repository) -> dict:
+def graph_json(repo: Repository, redactor: Redactor | None = None) -> dict:
+    """The graph as JSON data; `redactor` (default: redaction on) redacts the module strings."""
     g = repo.graph
+    redactor = redactor or Redactor()
     return {
         "files": [{
             "path": path,
@@ -16,7 +23,7 @@ def graph_json(repo: Repository) -> dict:
                         for s in repo.facts[path].symbols],
         } for path, f in repo.files.items()],
         "imports": [{"source": s, "target": t} for s, t in g.imports],
-        "external_imports": [{"source": s, "module": m} for s, m in g.external_imports],
+        "external_imports": [{"source": s, "module": redactor.text("<graph>", m)} for s, m in g.external_imports],
         "references": [{"source": s, "target": t, "name": n} for s, t, n in g.references],
         # names defined in several places that no import decides between: reported, never guessed
         "ambiguous": [{"source": s, "name": n} for s, n in g.ambiguous],

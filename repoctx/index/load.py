@@ -23,6 +23,7 @@ from repoctx.index.update import IndexReport, Progress, analyze, update_index
 from repoctx.model import FileFacts, Skipped, SourceFile
 from repoctx.parse.languages import language_for_path
 from repoctx.scan import ScanOptions, git_blob_sha, scan
+from repoctx.secrets import left_out
 
 
 @dataclass
@@ -53,11 +54,14 @@ class Repository:
     def with_buffers(self, buffers: dict[str, str]) -> Repository:
         """This repository as an editor sees it: each buffer (path → unsaved text) replaces its file's
         text, facts and token count, and the graph is patched for those files alone (see
-        `RepoGraph.patched`). A buffer whose content would be skipped (binary, minified) is ignored."""
+        `RepoGraph.patched`). A buffer whose content would be skipped (binary, minified), or of a
+        file packs leave out (`secrets.left_out`), is ignored."""
         files, tokens = dict(self.files), dict(self.tokens)
         facts: dict[str, FileFacts] = {}
         overlay = {}
         for path, text in sorted(buffers.items()):
+            if path not in files and left_out(self.root, path):
+                continue  # a file packs leave out (.env, one .repoctxignore hides) stays out as a buffer too
             data = text.encode("utf-8", errors="surrogatepass")
             skip, fa, n = analyze(path, data, self.encoding, want_facts=True)
             if skip:
