@@ -263,7 +263,8 @@ UNITS = {
                      "type nodeType uint8\n\n"
                      "func (n *node) insert(path string) {\n\tif n.typ == root {\n"
                      + "".join(f"\t\tn.step{i}(path)\n" for i in range(30)) + "\t}\n}\n\n"
-                     "func walk(n *node) {\n\tn.insert(\"/\")\n}\n\ntype node struct {\n\ttyp nodeType\n}\n"),
+                     "func walk(n *node) {\n\tn.insert(\"/\")\n}\n\ntype node struct {\n\ttyp nodeType\n"
+                     + "".join(f"\tfield{i} int\n" for i in range(8)) + "}\n"),
     "docs/guide.md": ("# Guide\n\n" + "".join(f"Paragraph {i} about routes.\n\n" for i in range(20))
                       + "```go\n" + "".join(f"r.GET(\"/route{i}\", handler{i})\n" for i in range(30)) + "```\n\n"
                       + "".join(f"More text {i}.\n\n" for i in range(30))),
@@ -289,7 +290,7 @@ def test_slices_are_whole_units(tmp_path):
     # the callee `node` in walk's closure: `type node struct {` and its `}`, the body elided between
     walk = next(c for c in packer.index.chunks if c.path == "tree/tree.go" and c.symbol == "walk")
     spans = packer.closures.of(walk)
-    assert ("tree/tree.go", 51, 51) in spans and ("tree/tree.go", 53, 53) in spans, spans
+    assert ("tree/tree.go", 51, 51) in spans and ("tree/tree.go", 61, 61) in spans, spans
     # and `insert`'s chunk starts with a constant of the const block: the block comes whole
     insert = next(c for c in packer.index.chunks if c.path == "tree/tree.go" and c.symbol == "node.insert")
     assert ("tree/tree.go", 3, 8) in packer.closures.of(insert), packer.closures.of(insert)

@@ -29,6 +29,8 @@ MAX_LISTED_CALLERS = 5
 SIGNATURE_MAX_LINES = 4
 #: A callee's signature comes with its doc comment when both together are at most this long.
 MAX_CALLEE_LINES = 8
+#: A callee of at most this many lines (with its lead) is shown whole rather than by its signature.
+SMALL_DEFINITION = 5
 #: The longest lead (doc comment, decorators) taken with a definition, and the farthest apart two
 #: import lines may be and still be one block.
 MAX_LEAD_LINES = 30
@@ -358,7 +360,11 @@ class Closures:
                 seen.add(target)
                 head = self.definition_head(target)
                 if head:
-                    spans.append(head if head[2] - head[1] < MAX_CALLEE_LINES else self.signature_span(target))
+                    end = self.symbols[target][1].end_line
+                    if end - head[1] < SMALL_DEFINITION:  # whole: as cheap as its signature, and no sliver
+                        spans.append((head[0], head[1], end))
+                    else:
+                        spans.append(head if head[2] - head[1] < MAX_CALLEE_LINES else self.signature_span(target))
         for caller, line in self.shown_call_sites(c, detail.callers):
             cpath = caller.split(":", 1)[0]
             lo, hi = line - 1, line + 1  # the call's statement, as far as its caller's extent allows
