@@ -150,3 +150,16 @@ def test_an_index_written_under_another_key_is_rebuilt_once(world, tmp_path):
     got, warnings = _run(repo, ix, "pack", elsewhere)
     assert got == answers["pack"] and len(warnings) == 1 and "another user's key" in warnings[0]
     assert _run(repo, ix, "pack", elsewhere) == (answers["pack"], [])
+
+
+@pytest.mark.parametrize("how", ["truncated", "zeroed", "random"])
+def test_repoctx_index_repairs_a_damaged_index(world, tmp_path, how):
+    repo, index, answers = world["a"]
+    ix = tmp_path / "ix" / "index.sqlite"
+    shutil.copytree(index.parent, ix.parent)
+    _checkpoint(ix)
+    _damage(ix, how, ix)
+    r = run_cli("index", cwd=repo, env={"REPOCTX_INDEX": str(ix), "XDG_CACHE_HOME": str(world["home"])})
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.count("repoctx: warning:") == 1, r.stderr
+    assert _run(repo, ix, "pack", world["home"]) == (answers["pack"], [])
