@@ -54,7 +54,8 @@ import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, not_, or_
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -163,6 +164,8 @@ _OWN_RECEIVERS = frozenset((b"self", b"this", b"cls", b"super", b"Self", b"$this
 _KEY_COLON = frozenset(("javascript", "typescript", "tsx", "go", "rust"))
 _SPACE = b" \t"
 _WORD = re.compile(rb"[A-Za-z0-9_$]+")
+_AFTER_MEMBER = re.compile(rb"(?:\.|->)[ \t\r\n]*[A-Za-z_$]")
+_SIGN_AT = re.compile(rb"[ \t]*[=:]")
 _GO_RECEIVER = re.compile(rb"\bfunc\s*\(\s*([A-Za-z_]\w*)\s+\*?\s*[A-Za-z_]")
 
 
@@ -188,9 +191,15 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
         own = own | set(_GO_RECEIVER.findall(data))
     keys = language in _KEY_COLON
     dot = language != "php"  # PHP's "." joins strings; its members follow "->"
-    out, dropped = [], []
+    # Only a name right after "." / "->" or right before "=" / ":" can be left out: those are found
+    # by two regular expressions over the text (C speed), and only they are looked at one by one.
+    after = {m.end() - 1 for m in _AFTER_MEMBER.finditer(data)}
+    starts, ends = list(map(_start_of, nodes)), list(map(_end_of, nodes))
+    signs = map(bool, map(_SIGN_AT.match, repeat(data), ends))
+    suspect = list(map(or_, map(after.__contains__, starts), signs))
+    out, dropped = list(compress(nodes, map(not_, suspect))), []
     size = len(data)
-    for node in nodes:
+    for node in compress(nodes, suspect):
         a, b = node.start_byte, node.end_byte
         j = b
         while j < size and data[j] in _SPACE:
