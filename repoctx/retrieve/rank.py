@@ -25,8 +25,9 @@ from repoctx.index.load import Repository
 from repoctx.scan import is_test_path
 
 MODULE = "<module>"
-#: Bump when chunking, tokenising or the walk graph change: old cache files are then ignored.
-CACHE_VERSION = "8"
+#: Bump when chunking, tokenising or the walk graph change (the references it is built from too):
+#: old cache files are then ignored.
+CACHE_VERSION = "9"
 DAMPING = 0.85
 ITERATIONS = 30
 SEEDS_FROM_BM25 = 20
