@@ -213,6 +213,13 @@ def test_control_characters_in_a_path_are_refused_in_one_line(tmp_path, name, sh
     assert sorted(p.name for p in root.iterdir()) == before
 
 
+def test_unquoted_names_with_spaces_are_read_as_git_reads_them():
+    edit = parse("diff --git a/my file.py b/my file.py\nold mode 100644\nnew mode 100755\n")[0]
+    assert edit.path == "my file.py" and edit.new_mode == "100755" and not edit.error
+    edit = parse("diff --git a/a b b/c d\nold mode 100644\nnew mode 100755\n")[0]
+    assert edit.path == "" and "names no file" in edit.error
+
+
 def test_search_replace_without_a_path_says_so(tmp_path):
     root = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
     p = plan("<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n", str(root))

@@ -142,11 +142,15 @@ def _git_paths(rest: str) -> tuple[str | None, str | None]:
     parts = re.findall(r'"(?:[^"\\]|\\.)*"|\S+', rest)
     if len(parts) == 2:
         return _strip_prefix(parts[0]), _strip_prefix(parts[1])
+    half = (len(rest) - 1) // 2              # `a/my file.py b/my file.py`: the same name twice, as git reads it
+    if rest[:2] == "a/" and rest[half:half + 3] == " b/" and rest[2:half] == rest[half + 3:]:
+        return rest[2:half], rest[2:half]
     return None, None
 
 
 def _udiff_file(lines: list[str], i: int, edits: list[FileEdit]) -> int:
     edit = FileEdit(path="")
+    start = i
     old_p = new_p = None
     if lines[i].startswith("diff --git "):
         old_p, new_p = _git_paths(lines[i][len("diff --git "):])
@@ -181,7 +185,9 @@ def _udiff_file(lines: list[str], i: int, edits: list[FileEdit]) -> int:
         else:
             new_p = _strip_prefix(b)
         i += 2
-    edit.path = old_p if edit.kind != "add" else (new_p or old_p or "")
+    edit.path = (old_p if edit.kind != "add" else (new_p or old_p)) or ""
+    if not edit.path:
+        edit.error = edit.error or f"the diff at line {start + 1} of the patch names no file it could be read from"
     if edit.kind == "update" and new_p and old_p and new_p != old_p:
         edit.new_path = new_p
     while i < len(lines) and lines[i].startswith("@@"):
