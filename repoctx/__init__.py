@@ -24,7 +24,9 @@ _EXPORTS = {
     "check_setting": "repoctx.settings",
     "PackRequest": "repoctx.pack.request", "RequestError": "repoctx.pack.request",
     "parse_focus": "repoctx.pack.request",
-    "Packer": "repoctx.pack.packer", "PackError": "repoctx.pack.packer",
+    "Packer": "repoctx.pack.packer", "PackError": "repoctx.pack.packer", "NoChange": "repoctx.pack.packer",
+    "split_pack": "repoctx.pack.split", "SplitError": "repoctx.pack.split", "skipped_note": "repoctx.stats",
+    "change_impact": "repoctx.impact", "fit_impact": "repoctx.impact",
     "Focus": "repoctx.model", "PackResult": "repoctx.model", "Symbol": "repoctx.model",
     "result_dict": "repoctx.render",
     "search": "repoctx.retrieve.search", "find_symbols": "repoctx.retrieve.search",
@@ -34,7 +36,7 @@ _EXPORTS = {
     "ChangedOnDisk": "repoctx.apply.apply", "format_plan": "repoctx.apply.report",
     "EncodingUnavailable": "repoctx.tokens", "count_tokens": "repoctx.tokens", "get_encoding": "repoctx.tokens",
 }
-_RENAMED = {"check_setting": "check", "count_tokens": "count", "plan_edit": "plan", "write_edit": "write"}
+_RENAMED = {"fit_impact": "fit", "check_setting": "check", "count_tokens": "count", "plan_edit": "plan", "write_edit": "write"}
 
 __all__ = ["__version__", "pack", *_EXPORTS]
 

@@ -160,7 +160,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_graph(args: argparse.Namespace) -> int:
     from repoctx.graph.export import graph_dot, graph_json
-    repo = _load(args)[0]
+    from repoctx.secrets import Redactor
+    repo, st = _load(args)
     if args.graph_format == "json":
         print(json.dumps(graph_json(repo, Redactor(enabled=st.redact)), indent=1))
     else:
@@ -292,6 +293,15 @@ def cmd_search(args: argparse.Namespace) -> int:
         from repoctx.render import shown_path
         for h in hits:
             print(f"{h.score:7.3f}  {shown_path(h.path)}:{h.start_line}-{h.end_line}  {h.symbol or ''}")
+    return 0
+
+
+def cmd_impact(args: argparse.Namespace) -> int:
+    from repoctx.impact import change_impact, fit
+    from repoctx.pack.request import STAGED, WORKTREE
+    repo = _load(args)[0]
+    impact = change_impact(repo, STAGED if args.staged else args.diff or WORKTREE)
+    sys.stdout.write(fit(impact, args.budget, repo.encoding, args.json))
     return 0
 
 
@@ -477,6 +487,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the hits as JSON: path, symbol, start_line, end_line, score")
     p.set_defaults(func=cmd_search)
 
+    p = sub.add_parser("impact", help="what a change touches: its definitions, their callers (transitively) "
+                                      "and the tests that reach them")
+    _repo_args(p)
+    change = p.add_mutually_exclusive_group()
+    change.add_argument("--diff", default=None, metavar="REV",
+                        help="the work tree's change against REV (default: against HEAD)")
+    change.add_argument("--staged", action="store_true", help="the staged change (the index against HEAD)")
+    p.add_argument("--budget", type=parse_size, default=4000, help="token limit of the answer (default 4,000)")
+    p.add_argument("--json", action="store_true", help="as JSON: changed, callers, tests, test_files, omitted")
+    p.set_defaults(func=cmd_impact)
+
     p = sub.add_parser("snapshot", help="pre-commit context snapshots: take (default), show [COMMIT], list, note [COMMIT]")
     p.add_argument("action", nargs="?", choices=("take", "show", "list", "note"), default="take",
                    help="take (default): the pack of the staged change; show: a commit's snapshot; list: the "
@@ -555,7 +576,8 @@ def main(argv: list[str] | None = None) -> int:
 
 #: Errors the user can act on, by class, and their exit codes (3: the pack cannot fit the budget).
 #: Named, not imported: a command that never loaded a module cannot have raised its error.
-_ERRORS = {"repoctx.pack.packer.PackError": 3, "repoctx.eval.tasks.EvalError": 1, "repoctx.git.GitError": 1,
+_ERRORS = {"repoctx.pack.packer.PackError": 3, "repoctx.pack.packer.NoChange": 1, "repoctx.impact.ImpactError": 1,
+           "repoctx.eval.tasks.EvalError": 1, "repoctx.git.GitError": 1,
            "repoctx.index.store.IndexError_": 1, "repoctx.pack.request.RequestError": 1,
            "repoctx.tokens.EncodingUnavailable": 1, "repoctx.settings.ConfigError": 1,
            "repoctx.pack.split.SplitError": 2, "repoctx.clipboard.ClipboardError": 1,

@@ -49,6 +49,20 @@ def repo_stats(repo: Repository) -> dict:
     }
 
 
+#: Skips that packs report on lines of their own (secret files, repoctx's own files): not counted again.
+REPORTED_APART = ("secret-file", "repoctx-output", "repoctx-config")
+
+
+def skipped_note(skipped) -> str | None:
+    """How many files the scan left out, by reason, for a pack's summary and an agent's warnings
+    (`repoctx stats` lists each): a file missing from a pack is never left out without a word."""
+    counts = Counter(s.reason for s in skipped if s.reason not in REPORTED_APART)
+    if not counts:
+        return None
+    return (f"{sum(counts.values()):,} file(s) skipped ({', '.join(f'{n:,} {r}' for r, n in sorted(counts.items()))}; "
+            "`repoctx stats` lists them)")
+
+
 def _window_name(w: int) -> str:
     return f"{w // 1_000_000}M" if w >= 1_000_000 else f"{w // 1000}k"
 

@@ -16,7 +16,7 @@ edit with a refused hunk is a tool error too, carrying the per-hunk report.
 from __future__ import annotations
 
 import argparse
-import hmac
+import json
 import logging
 import os
 import re
@@ -30,12 +30,13 @@ import anyio
 import mcp_types as types
 from mcp.server.lowlevel import Server
 
-from repoctx_server import listen_address
+from repoctx_server import exposure_error, listen_address, same_token
 from repoctx.render import shown_path
 from repoctx.secrets import REDACTION_OFF
 from repoctx import (ChangedOnDisk, ConfigError, GitError, NoChange, NoEdit, OutsideWorkspace, PackError, RequestError,
                      SplitError, Workspace, __version__, count_tokens, format_plan, get_encoding, parse_focus, plan_edit,
                      result_dict, skipped_note, split_pack, write_edit)
+from repoctx import change_impact as impact, fit_impact
 
 log = logging.getLogger("repoctx.mcp")
 
@@ -50,7 +51,6 @@ ANSWER_TOKENS = 16_000
 #: Matches find_symbol lists, and references symbol_references shows (the rest are counted).
 SYMBOLS_SHOWN = 20
 REFERENCES_SHOWN = 50
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
 
 
@@ -180,9 +180,8 @@ def _skips(ws: Workspace) -> list[str]:
 
 @tool("pack_context",
       "Code an LLM needs for a change, exact to a token budget: the whole repo if it fits, else a ranked map "
-      "plus dependency-closed slices (code, what it calls, its callers). An answer holds at most max_tokens; "
-      "a larger budget comes in parts (cut between files): the answer says part i of n, ask the rest with the "
-      "same arguments and part. Read warnings.",
+      "plus dependency-closed slices (code, what it calls, its callers). At most max_tokens per answer: a "
+      "larger budget comes in parts (part i of n); ask the next part with the same arguments. Read warnings.",
       {"query": {"type": "string", "description": "the task, issue text or error"},
        "paths": {"type": "array", "items": _STR, "description": "focus: 'file' or 'file:start-end'"},
        "diff": {"type": "string", "description": "'staged', 'worktree' or a git revision: pack that change"},
@@ -200,7 +199,7 @@ def pack_context(ws: Workspace, args: dict) -> tuple[str, dict]:
         result = ws.pack(request)
     except NoChange as exc:  # said, not a general pack in its place
         _page(1, part)
-        return f"No change: {exc}", {"mode": "none", "tokens": 0, "budget": budget, "files": [],
+        return str(exc), {"mode": "none", "tokens": 0, "budget": budget, "files": [],
                                      "warnings": [str(exc)] + _skips(ws)}
     if result.tokens > limit:
         try:
@@ -241,6 +240,29 @@ def repo_map(ws: Workspace, args: dict) -> tuple[str, dict]:
         if part < len(pages):
             out["next_part"] = part + 1
             text += f"\n[part {part} of {len(pages)}: ask part={part + 1} with the same arguments]"
+    return text, out
+
+
+@tool("change_impact", "What a change touches before tests run: its definitions, their callers (transitively, "
+      "ranked, path:line) and the tests that reach them, within max_tokens.",
+      {"diff": {"type": "string", "description": "'worktree' (default), 'staged' or a git revision"},
+       "max_tokens": _PAGING["max_tokens"]})
+def change_impact(ws: Workspace, args: dict) -> tuple[str, dict]:
+    diff = _arg(args, "diff", str, "worktree")
+    limit = _arg(args, "max_tokens", int, ANSWER_TOKENS)
+    ws.request(diff=diff, origin="")  # the request's own check of the value
+    try:
+        found = impact(ws.repo, diff)
+    except NoChange as exc:
+        return str(exc), {"diff": diff, "changed": [], "callers": [], "tests": [], "test_files": [],
+                          "warnings": [str(exc)]}
+    try:
+        out = json.loads(fit_impact(found, limit, ws.repo.encoding, True))
+        text = fit_impact(found, limit, ws.repo.encoding, False)
+    except ValueError as exc:
+        raise ToolError(str(exc).replace("the limit", "max_tokens")) from None
+    out["warnings"] = [f"cut to max_tokens={limit:,}: {', '.join(f'{n:,} {k}' for k, n in out['omitted'].items())} left out"] \
+        if out["omitted"] else []
     return text, out
 
 
@@ -482,7 +504,7 @@ class _StaticToken:
 
     async def verify_token(self, token: str):
         from mcp.server.auth.provider import AccessToken
-        if hmac.compare_digest(token.encode(), self.token.encode()):
+        if same_token(token, self.token):
             return AccessToken(token=token, client_id="repoctx", scopes=[])
         return None
 
@@ -543,9 +565,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if args.http:
         host, port = args.http
-        if host not in LOOPBACK and not args.token:
-            print(f"repoctx: error: --http {host}:{port} listens beyond this machine; give --token TOKEN (or set "
-                  f"REPOCTX_MCP_TOKEN), and clients send 'Authorization: Bearer TOKEN'", file=sys.stderr)
+        problem = exposure_error("--http", host, port, args.token, "REPOCTX_MCP_TOKEN",
+                                 "clients send 'Authorization: Bearer TOKEN'")
+        if problem:
+            print(problem, file=sys.stderr)
             return 2
         server, _ = build_server(args.paths)
         serve_http(server, host, port, args.token, args.allow_host)

@@ -441,7 +441,7 @@ async def test_a_change_pack_with_no_change_says_so(repo):
                             ("HEAD", "no change against HEAD")):
             r = await c.call_tool("pack_context", {"diff": diff})
             s = r.structured_content
-            assert not r.is_error and _text(r).startswith("No change") and words in _text(r), _text(r)
+            assert not r.is_error and _text(r).startswith("no change") and words in _text(r), _text(r)
             assert s["tokens"] == 0 and s["files"] == [] and any(words in w for w in s["warnings"])
 
 

@@ -173,7 +173,8 @@ def test_budget_is_never_exceeded(py_repo, budget, words, fmt, line_numbers):
     try:
         r = Packer(py_repo).pack(PackRequest(" ".join(words), budget=budget, format=fmt, line_numbers=line_numbers))
     except PackError as exc:
-        assert budget < 12 and "empty pack" in str(exc)
+        # too small for an empty pack, or for anything of the repository: the least that works is named
+        assert (budget < 12 and "empty pack" in str(exc)) or ("holds nothing" in str(exc) and "at least" in str(exc))
         return
     assert r.tokens == count(r.text, get_encoding(py_repo.encoding))
     assert r.tokens <= budget

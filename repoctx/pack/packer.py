@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from repoctx.git import read_change
 from repoctx.model import Focus, PackedFile, PackResult, Rendering
 from repoctx.pack.fit import largest_fit
-from repoctx.pack.request import STAGED, WORKTREE, PackRequest
+from repoctx.pack.request import STAGED, WORKTREE, PackRequest, RequestError
 from repoctx.render import PART_SEP, FileSlice, elision_marker, file_slice, merge_spans, render, render_parts
 from repoctx.secrets import Redactor
 from repoctx.tokens import count, count_parts, counts_cache, get_encoding
@@ -74,10 +74,10 @@ class NoChange(PackError):
 def no_change(diff: str) -> str:
     """Why a change's pack is empty, in the words of what was asked."""
     if diff == STAGED:
-        return "nothing is staged: there is no change to pack (stage it with git add first)"
+        return "no change: nothing is staged (stage the change with git add first)"
     if diff == WORKTREE:
-        return "the work tree has no change against HEAD: there is no change to pack (new files count once git add -N'd)"
-    return f"the work tree has no change against {diff}: there is no change to pack"
+        return "no change: the work tree has no change against HEAD (a new file counts once git add -N'd)"
+    return f"no change: the work tree has no change against {diff}"
 
 
 def change_focus(touched: dict[str, list[tuple[int, int]]], repo: Repository) -> list[Focus]:
@@ -229,6 +229,10 @@ class Packer:
         (and counts against the budget), and the lines it touches join the focus."""
         start = time.perf_counter()
         focus = list(request.focus)
+        for f in focus:  # a focus past the file's end would pack no code of it, only the map
+            lines = self.repo.facts[f.path].lines if f.path in self.repo.facts else None
+            if f.start is not None and lines is not None and f.start > lines:
+                raise RequestError(f"{request.origin}focus {f.path}:{f.start}: the file has {lines:,} line(s)")
         diff = None
         if request.diff:
             rev = None if request.diff in (STAGED, WORKTREE) else request.diff

@@ -1,0 +1,65 @@
+"""Answers that tell the truth, through the real command line: a pack with nothing for what was asked
+is an error (or a warning) saying why; small packs still open with the map; the map follows the query."""
+from __future__ import annotations
+
+import re
+
+from conftest import git, make_repo, run_cli
+
+
+def _repo(tmp_path, n=12):
+    """A central module every file imports, and modules of their own."""
+    files = {"app/consts.py": "".join(f"MIME_{i} = 'type/{i}'\n" for i in range(30))}
+    for i in range(n):
+        files[f"app/mod{i}.py"] = (f"from app.consts import MIME_{i}\n\n\n" + "".join(
+            f"def work_{i}_{j}(x):\n    \"\"\"Work {j} of {i}.\"\"\"\n    y = x + {j}\n    return y * MIME_{i}.count('/')\n\n\n"
+            for j in range(8)))
+    files["app/router.py"] = ("def route_group(prefix, middleware):\n    \"\"\"Combine a route group's prefix with "
+                              "its middleware chain.\"\"\"\n    return [prefix, *middleware]\n")
+    return make_repo(tmp_path / "r", files)
+
+
+def test_a_change_pack_with_no_change_is_an_error(tmp_path):
+    repo = _repo(tmp_path)
+    for args, words in ((["--staged"], "nothing is staged"), (["--diff"], "no change against HEAD"),
+                        (["--diff", "HEAD"], "no change against HEAD")):
+        r = run_cli("pack", str(repo), *args)
+        assert r.returncode == 1 and words in r.stderr and not r.stdout, (args, r.stderr)
+    (repo / "app/router.py").write_text("def route_group(prefix):\n    return [prefix]\n")
+    git(repo, "add", "app/router.py")
+    r = run_cli("pack", str(repo), "--staged", "--budget", "4k")
+    assert r.returncode == 0 and "+def route_group(prefix):" in r.stdout
+
+
+def test_a_focus_past_the_end_of_its_file_is_an_error(tmp_path):
+    repo = _repo(tmp_path)
+    r = run_cli("pack", str(repo), "--focus", "app/router.py:9999")
+    assert r.returncode == 1 and "--focus app/router.py:9999: the file has 3 line(s)" in r.stderr and not r.stdout
+
+
+def test_a_budget_too_small_names_the_least_that_holds_something(tmp_path):
+    repo = _repo(tmp_path)
+    r = run_cli("pack", str(repo), "--budget", "10")
+    assert r.returncode == 3 and "holds nothing" in r.stderr and not r.stdout, r.stderr
+    need = re.search(r"at least ([\d,]+)", r.stderr)[1].replace(",", "")
+    r = run_cli("pack", str(repo), "--budget", need)
+    assert r.returncode == 0 and "<file path=" in r.stdout
+
+
+def test_a_small_pack_without_a_query_is_the_map_then_central_code(tmp_path):
+    repo = _repo(tmp_path)
+    r = run_cli("pack", str(repo), "--budget", "1k")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.index("<map>") < r.stdout.index("<file path=")
+    assert "app/consts.py" in r.stdout.split("</map>")[0]
+
+
+def test_the_map_at_the_top_of_a_query_pack_follows_the_query(tmp_path):
+    repo = _repo(tmp_path)
+    r = run_cli("pack", str(repo), "--budget", "4k", "--mode", "slice", "--query",
+                "how is a route group combined with middleware")
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.split("<map>\n", 1)[1].split("\n", 1)[0]
+    assert first == "app/router.py", r.stdout[:400]
+    r = run_cli("pack", str(repo), "--budget", "4k", "--mode", "slice", "--focus", "app/mod7.py")
+    assert r.stdout.split("<map>\n", 1)[1].split("\n", 1)[0] == "app/mod7.py"
