@@ -310,8 +310,8 @@ class Closures:
         if b > len(lines) or not lines[b - 1].rstrip().endswith("{"):
             return None
         for s in self.repo.facts[path].symbols:
-            if s.start_line <= b < s.end_line and s.start_line >= a - MAX_LEAD_LINES and s.end_line <= len(lines) \
-                    and (s.body_start_line or s.start_line) <= b and lines[s.end_line - 1].strip() in _CLOSERS:
+            if s.start_line <= b == s.body_start_line < s.end_line <= len(lines) and s.start_line >= a - MAX_LEAD_LINES \
+                    and lines[s.end_line - 1].strip() in _CLOSERS:  # the body opens on the span's last line
                 return s.end_line
         return None
 
