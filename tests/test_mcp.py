@@ -51,7 +51,7 @@ def _text(result) -> str:
 async def test_stdio_tools_answer_in_several_languages(repo, mode):
     async with Client(_params(repo), mode=mode) as c:
         tools = {t.name for t in (await c.list_tools()).tools}
-        assert tools == {"pack_context", "repo_map", "find_symbol", "symbol_references", "apply_edit"}
+        assert tools == {"pack_context", "repo_map", "find_symbol", "symbol_references", "apply_edit", "change_impact"}
         r = await c.call_tool("pack_context", {"query": "discount price", "budget": 4000})
         assert not r.is_error and '<file path="svc/main.go"' in _text(r)
         s = r.structured_content
