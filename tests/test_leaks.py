@@ -169,3 +169,36 @@ def test_an_editor_buffer_of_a_secret_file_is_never_packed(tmp_path):
     ws.set_buffer(".env", f"TOKEN_X = '{GH}'\nNETRC = '{NETRC}'\n")
     assert ".env" not in ws.repo.files
     _no_value(ws.pack(ws.request(query="token netrc")).text, "workspace pack")
+
+
+# -- the language server: an editor buffer of a secret file, and the user's own switch -------------
+
+import pytest_lsp  # noqa: E402
+from lsprotocol import types as t  # noqa: E402
+from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "repoctx", "serve"]))
+async def lsp(lsp_client: LanguageClient, tmp_path_factory):
+    repo = make_repo(tmp_path_factory.mktemp("ws") / "repo", {**BASE, **SECRET_FILES,
+                                                              "shop/keys.py": f'TOKEN = "{GH}"\n'})
+    lsp_client.repo = repo
+    await lsp_client.initialize_session(t.InitializeParams(
+        capabilities=t.ClientCapabilities(), root_uri=repo.resolve().as_uri(),
+        initialization_options={"budget": 4000, "format": "plain"}))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_language_server_never_packs_a_secret_buffer_and_says_when_redaction_is_off(lsp):
+    env = (lsp.repo / ".env").resolve().as_uri()
+    lsp.text_document_did_open(t.DidOpenTextDocumentParams(t.TextDocumentItem(
+        uri=env, language_id="dotenv", version=1, text=f"NEW_TOKEN={LONG_GH}\nNETRC={NETRC}\n")))
+    r = await lsp.protocol.send_request_async("repoctx/pack", {"query": "token netrc", "mode": "whole"})
+    _no_value(r.text + json.dumps([f.path for f in r.files]), "repoctx/pack")
+    assert not any("redaction is off" in w for w in r.warnings)
+    lsp.workspace_did_change_configuration(t.DidChangeConfigurationParams({"repoctx": {"redact": False}}))
+    r = await lsp.protocol.send_request_async("repoctx/pack", {"query": "token", "mode": "whole"})
+    assert GH in r.text and any("redaction is off" in w for w in r.warnings)  # the user asked; it says so
+    m = await lsp.protocol.send_request_async("repoctx/map", {})
+    assert any("redaction is off" in w for w in m.warnings)
