@@ -305,3 +305,22 @@ def test_run_eval_outside_git_is_an_error(tmp_path):
     (tmp_path / "plain").mkdir()
     with pytest.raises(EvalError, match="not inside a git work tree"):
         run_eval(str(tmp_path / "plain"))
+
+
+def test_a_state_git_cannot_check_out_is_reported_as_itself(tmp_path):
+    """A clone missing an object of the state (a mirror without its largest files): the error says
+    why the checkout failed, not that the cleanup found no worktree to remove (which hid it)."""
+    import json
+    import subprocess
+    import sys
+    root = make_repo(tmp_path / "r", {"app.py": "def f():\n    return 1\n", "big.dat": "x" * 5000 + "\n"})
+    blob = git(root, "rev-parse", "HEAD:big.dat").strip()
+    os.remove(root / ".git" / "objects" / blob[:2] / blob[2:])
+    head = git(root, "rev-parse", "HEAD").strip()
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({"parent": head, "query": "f returns one", "gold_lines": {"app.py": [2]}}) + "\n")
+    out = subprocess.run([sys.executable, "-m", "repoctx", "eval", "--tasks", str(tasks), str(root), "--budgets", "2000"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    assert "worktree add" in out.stderr and "worktree remove" not in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
