@@ -14,6 +14,23 @@ from repoctx.settings import FORMATS, MODES, Settings, load_settings, parse_coun
 if TYPE_CHECKING:
     from repoctx.index.load import Repository
 
+def _started() -> float:
+    """When this process started, on the `time.monotonic` clock: from /proc where there is one (the
+    interpreter's start-up and imports count: the summary tells the wall time a person waited),
+    else the moment this module was imported."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            ticks = int(f.read().rsplit(b")", 1)[1].split()[19])  # field 22: start time since boot
+        with open("/proc/uptime", "rb") as f:
+            ago = float(f.read().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
+        return time.monotonic() - max(0.0, ago)
+    except (OSError, ValueError, IndexError):
+        return time.monotonic()
+
+
+STARTED = _started()
+
+
 def parse_size(text: str) -> int:
     """argparse type for token and byte counts: '32k' → 32,000, '1m' → 1,000,000."""
     try:
@@ -223,7 +240,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     result = Packer(repo, redact=st.redact).pack(request)
     whole = sum(f.whole for f in result.files)
     summary = (f"repoctx: {result.mode}: {result.tokens:,}/{result.budget:,} tokens, {whole} files whole, "
-               f"{len(result.files) - whole} files sliced, {result.encoding}, {result.seconds:.2f}s"
+               f"{len(result.files) - whole} files sliced, {result.encoding}, {time.monotonic() - STARTED:.2f}s"
                + (f"; {args.source.describe()}" if getattr(args, "source", None) else ""))
     after = []  # lines that follow the summary
     if args.split:
@@ -286,7 +303,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     from repoctx.retrieve.rank import RetrievalIndex
     from repoctx.retrieve.search import search
+    if not args.query.strip():
+        print("repoctx: error: the query is empty: give a symbol name or words to search for", file=sys.stderr)
+        return 1
     hits = search(RetrievalIndex.load(_load(args)[0]), args.query, args.limit)
+    if not hits:
+        print(f"repoctx: no match for {args.query!r}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps([asdict(h) for h in hits], indent=1))
     else:

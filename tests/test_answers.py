@@ -63,3 +63,15 @@ def test_the_map_at_the_top_of_a_query_pack_follows_the_query(tmp_path):
     assert first == "app/router.py", r.stdout[:400]
     r = run_cli("pack", str(repo), "--budget", "4k", "--mode", "slice", "--focus", "app/mod7.py")
     assert r.stdout.split("<map>\n", 1)[1].split("\n", 1)[0] == "app/mod7.py"
+
+
+def test_the_summary_time_counts_from_the_start_of_the_process(tmp_path, capsys, monkeypatch):
+    """The summary's seconds are the wall time since the process started (cli.STARTED, read from
+    /proc), not since the pack began: a start 100 s ago shows as at least 100 s."""
+    from repoctx import cli
+    repo = _repo(tmp_path)
+    assert 0 <= __import__("time").monotonic() - cli.STARTED < 3600
+    monkeypatch.setattr(cli, "STARTED", cli.STARTED - 100)
+    assert cli.main(["pack", str(repo), "--budget", "2k", "-o", str(tmp_path / "out.xml")]) == 0
+    seconds = float(re.search(r", ([\d.]+)s", capsys.readouterr().err)[1])
+    assert seconds >= 100

@@ -57,3 +57,30 @@ def test_exact_and_qualified_names_rank_first_and_nothing_is_unnamed(index):
     picked = [sid.split(":", 1)[1] for sid, _, _ in find_symbols(index, "send")]
     assert picked.index("HTTPAdapter.sender_name") > picked.index("HTTPAdapter.send")
     assert all(not p.startswith("test_send") for p in picked[:5])
+
+
+GO = {
+    "routes/group.go": ("package routes\n\ntype Group struct {\n\tprefix string\n}\n\n"
+                        "// Nest creates a nested route group. All routes that share a common middleware\n"
+                        "// chain or path prefix should be nested in one group, so middleware is combined once.\n"
+                        "func (g *Group) Nest(prefix string) *Group {\n\treturn &Group{prefix: g.prefix + prefix}\n}\n\n"
+                        "func (g *Group) Prefix() string {\n\treturn g.prefix\n}\n"),
+    "routes/other.go": "package routes\n\nfunc Helper() int {\n\treturn 1\n}\n",
+}
+
+
+def test_search_names_the_definition_a_doc_comment_documents_scores_fall_and_no_match_fails(tmp_path):
+    from conftest import run_cli
+    import json
+    repo = make_repo(tmp_path / "go", GO)
+    r = run_cli("search", "nested route group middleware", str(repo), "--json")
+    assert r.returncode == 0, r.stderr
+    hits = json.loads(r.stdout)
+    assert hits[0]["symbol"] == "Group.Nest" and hits[0]["start_line"] in (6, 7), hits[0]
+    assert all(h["symbol"] != "<module>" or h["path"] != "routes/group.go" or h["start_line"] > 11 for h in hits)
+    for words in ("Nest", "Group", "prefix group"):  # a name's hits first, and the scores fall down the list
+        scores = [h["score"] for h in json.loads(run_cli("search", words, str(repo), "--json").stdout)]
+        assert scores == sorted(scores, reverse=True), (words, scores)
+    for query in ("zzzqqqxx", "   "):
+        r = run_cli("search", query, str(repo))
+        assert r.returncode == 1 and not r.stdout and ("no match" in r.stderr or "empty" in r.stderr), r.stderr

@@ -106,25 +106,50 @@ def search(index: RetrievalIndex, query: str, limit: int = 20) -> list[Hit]:
     """Symbols for `query`: when it is a name (or `Class.method`, `pkg.func`, `obj.method`), the
     symbols of that name first — exact, then prefix, the more central first — then the
     best-ranked chunks (BM25 and the graph walk) as symbols, each once at its whole extent.
-    Module-level code is named `<module>`."""
+    Scores fall down the list: a name's hit scores the best ranked score plus 3, 2 or 1 by its tier.
+    A doc comment's chunk is named after the definition it documents (and shown with it);
+    module-level code is named `<module>`. No hit at all for a query that matches nothing."""
+    if not query.strip():
+        return []
     symbols = index.repo.graph.symbols
+    ranked = [(i, score) for i, score in rank_chunks(index, query) if score > 0]
+    top = max((score for _, score in ranked), default=0.0)
     best: dict[str, Hit] = {}
     if _NAME_CHAIN.fullmatch(query.strip()):
         for tier, _, sid, path, s in _by_name(index, query):
             if len(best) >= limit:
                 break
-            best[sid] = Hit(path, sid.split(":", 1)[1], s.start_line, s.end_line, float(3 - tier))
-    for i, score in rank_chunks(index, query):
+            best[sid] = Hit(path, sid.split(":", 1)[1], s.start_line, s.end_line, round(top + 3 - tier, 4))
+    if not best and not _matches(index, query):
+        return []  # ranked chunks without one matching word are the graph's central code, not hits
+    for i, score in ranked:
         if len(best) >= limit:
             break
         c = index.chunks[i]
-        key = f"{c.path}:{c.symbol}" if c.symbol else f"{c.path}:{c.start}"
+        owner = f"{c.path}:{c.symbol}" if c.symbol else _documented(index, c)
+        key = owner or f"{c.path}:{c.start}"
         if key in best:
             continue
-        entry = symbols.get(key) if c.symbol else None
-        start, end = (entry[1].start_line, entry[1].end_line) if entry else (c.start, c.end)
-        best[key] = Hit(c.path, c.symbol or MODULE, start, end, round(score, 4))
+        entry = symbols.get(owner) if owner else None
+        start, end = (min(c.start, entry[1].start_line), entry[1].end_line) if entry else (c.start, c.end)
+        best[key] = Hit(c.path, owner.split(":", 1)[1] if owner else MODULE, start, end, round(score, 4))
     return list(best.values())
+
+
+def _documented(index: RetrievalIndex, c) -> str | None:
+    """The definition a symbol-less chunk documents: one of its file's that starts on the line just
+    after the chunk (a doc comment above a Go function, a JSDoc block)."""
+    g = index.repo.graph
+    for sid in g.symbols_in(c.path):
+        if g.symbols[sid][1].start_line == c.end + 1:
+            return sid
+    return None
+
+
+def _matches(index: RetrievalIndex, query: str) -> bool:
+    """Whether any word of the query is a term of the repository (BM25 scores something)."""
+    from repoctx.retrieve.bm25 import tokenize
+    return bool(index.bm25.scores(tokenize(query)).any())
 
 
 def find_symbols(index: RetrievalIndex, query: str, limit: int = 100, fuzzy: int = 2) -> list[tuple[str, str, Symbol]]:
