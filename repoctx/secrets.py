@@ -286,9 +286,14 @@ _KEY_END = re.compile(r"-----END[A-Z ]*PRIVATE KEY")
 
 def redact_line(line: str, findings: list[Finding]) -> str:
     """The line with each finding replaced by [REDACTED:<type>]: the whole token the value sits in
-    (a plugin may report only the prefix of a token, `ghp` for a GitHub token), longest first."""
+    (a plugin may report only the prefix of a token, `ghp` for a GitHub token), longest first. A
+    line too long to scan (a `TOO_LONG` finding in its file) is replaced whole: what it holds is unknown."""
+    if len(line) > SCAN_LIMIT and any(f.kind == TOO_LONG for f in findings):
+        return f"[REDACTED:{TOO_LONG}]"
     spans: list[tuple[int, int, str]] = []
     for f in sorted(findings, key=lambda f: -len(f.value)):
+        if not f.value:
+            continue
         if any(line.find(f.value, a, b) >= 0 for a, b, _ in spans):
             continue  # already inside a redacted token (a plugin reporting a token's prefix)
         start = line.find(f.value)
@@ -319,7 +324,7 @@ def redact_lines(lines: list[str], findings: list[Finding]) -> list[str]:
                     break
     for n, fs in by_line.items():
         if 0 < n <= len(out):
-            too_long = any(f.kind == TOO_LONG for f in fs)
+            too_long = any(f.kind == TOO_LONG for f in fs)  # replaced whatever its length now
             out[n - 1] = f"[REDACTED:{TOO_LONG}]" if too_long else redact_line(out[n - 1], fs)
     return out
 

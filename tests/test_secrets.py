@@ -227,3 +227,14 @@ def test_every_character_of_a_long_line_is_scanned_in_a_file_too():
     from repoctx.secrets import Redactor
     text = "x = 1\nvar a=" + "1+" * 3000 + f"1;var t='{GITHUB}';\ny = 2\n"
     assert Redactor().file_lines("a.js", text, None) == ["x = 1", "[REDACTED:Line Too Long To Scan]", "y = 2", ""]
+
+
+def test_a_snippet_of_a_file_with_a_line_too_long_to_scan():
+    """A signature taken from such a file is redacted as its lines are (and never loops on the
+    finding's empty value)."""
+    from repoctx.secrets import Redactor
+    long_line = "var a=" + "1+" * 3000 + f"1;var t='{GITHUB}';"
+    redactor = Redactor()
+    redactor.file_lines("a.js", f"function f() {{}}\n{long_line}\n", None)
+    assert redactor.snippet("a.js", "function f() {}") == "function f() {}"
+    assert redactor.snippet("a.js", long_line) == "[REDACTED:Line Too Long To Scan]"
