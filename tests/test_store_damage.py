@@ -39,10 +39,10 @@ def _files(flavour: str) -> dict[str, str]:
 
 
 COMMANDS = {
-    "pack": ["pack", "--query", QUERY, "--budget", "6k", "-o", "-"],
+    "pack": ["pack", "--query", QUERY, "--budget", "6k"],
     "search": ["search", "session", "--limit", "20"],
     "map": ["map"],
-    "whole": ["pack", "--mode", "whole", "--budget", "100k", "-o", "-"],
+    "whole": ["pack", "--mode", "whole", "--budget", "100k"],
     "graph": ["graph", "--format", "json"],
 }
 
@@ -70,7 +70,8 @@ def world(tmp_path_factory):
             answers[command], warnings = _run(repo, index, command, home)
             assert not warnings
         out[name] = (repo, index, answers)
-    assert out["a"][2]["search"].count("\n") >= 20
+    assert out["a"][2]["search"].count("\n") >= 20 and "def session_" in out["a"][2]["pack"]
+    assert "pkg/mod39.py" in out["a"][2]["whole"] and "pkg/mod00.py" in out["a"][2]["map"]
     return out
 
 

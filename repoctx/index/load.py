@@ -83,13 +83,15 @@ class Repository:
 
 
 def _updated_index(root: str, options: ScanOptions, encoding: str | None, index_path: str | None,
-                   progress: Progress | None, workers: int | None):
+                   progress: Progress | None, workers: int | None, check: bool = False):
     """Scan `root` and bring its index up to date: (scan, encoding name, index path, the store's
-    known blobs and token counts, report)."""
+    known blobs and token counts, report). With `check`, SQLite checks the whole file first."""
     result = scan(root, options)
     enc = tok.encoding_name(encoding)
     index_path = os.path.abspath(index_path or default_index_path(result.root))
     with IndexStore(index_path) as store:
+        if check:
+            store.check()
         known = store.known_blobs(), store.known_tokens(enc)
         report = update_index(result, store, enc, progress=progress, workers=workers, known=known)
     return result, enc, index_path, known, report
@@ -98,8 +100,10 @@ def _updated_index(root: str, options: ScanOptions, encoding: str | None, index_
 def index_repository(root: str, options: ScanOptions = ScanOptions(), encoding: str | None = None,
                      index_path: str | None = None, progress: Progress | None = None,
                      workers: int | None = None) -> IndexReport:
-    """Scan `root` and bring its index up to date, without loading anything back."""
-    return _updated_index(root, options, encoding, index_path, progress, workers)[-1]
+    """Scan `root` and bring its index up to date, without loading anything back. The whole file is
+    checked first (`IndexStore.check`): `repoctx index` repairs damage that a pack, which reads only
+    the rows it needs, would meet later."""
+    return _updated_index(root, options, encoding, index_path, progress, workers, check=True)[-1]
 
 
 def _key(f: SourceFile) -> tuple[str, str]:

@@ -38,10 +38,8 @@ class Damaged(ValueError):
 
 def key_path() -> str:
     """`$XDG_CACHE_HOME/repoctx/seal.key` (`~/.cache/repoctx/seal.key` when unset or relative)."""
-    base = os.environ.get(KEY_ENV, "")
-    if not os.path.isabs(base):
-        base = os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "repoctx", "seal.key")
+    from repoctx.index.store import cache_home  # store imports this module
+    return os.path.join(cache_home(), "repoctx", "seal.key")
 
 
 @lru_cache(maxsize=None)

@@ -206,6 +206,19 @@ class IndexStore:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             db.execute("INSERT OR REPLACE INTO meta VALUES ('owner', ?)", (_owner(),))
 
+    def check(self) -> None:
+        """SQLite's own check of every page (`PRAGMA quick_check`: C speed, well under a millisecond per
+        megabyte); a file that fails it is rebuilt. Rows it cannot judge carry their own seals."""
+        try:
+            found = [row[0] for row in self.db.execute("PRAGMA quick_check(1)")]
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            found = [str(exc)]
+        if found != ["ok"]:
+            self.db.close()
+            self.db = self._rebuild(f"it is damaged ({found[0] if found else 'no answer'})")
+
     def set_aside(self) -> None:
         """Move the file (and its journal) aside as `.bad`, so that the next open starts a new one."""
         for suffix in ("", "-wal", "-shm", "-journal"):
