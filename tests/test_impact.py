@@ -96,3 +96,18 @@ async def test_mcp_change_impact(tmp_path):
         assert r.is_error and "max_tokens" in r.content[0].text
         r = await c.call_tool("change_impact", {"diff": "-x"})
         assert r.is_error and "diff must be" in r.content[0].text
+
+
+def test_impact_names_test_files_named_after_the_change(tmp_path):
+    """Tests that reach code through a framework (a request to the app) name what they test."""
+    files = {"lib/response.js": "var res = {};\n\nres.send = function send(body) {\n  return body;\n};\n\n"
+                                "res.json = function json(obj) {\n  return this.send(obj);\n};\nmodule.exports = res;\n",
+             "index.js": "module.exports = require('./lib/response');\n",
+             "test/res.send.js": "var app = require('..');\n\ndescribe('res.send', function () {\n  it('sends', function () {\n"
+                                 "    app.get('/');\n  });\n});\n",
+             "test/res.json.js": "var app = require('..');\n\ndescribe('res.json', function () {});\n"}
+    repo = make_repo(tmp_path / "js", files)
+    (repo / "lib/response.js").write_text(files["lib/response.js"].replace("return body;", "return String(body);"))
+    out = json.loads(run_cli("impact", str(repo), "--json").stdout)
+    assert [c["name"] for c in out["changed"]] == ["res.send"] or [c["name"] for c in out["changed"]] == ["send"], out
+    assert "test/res.send.js" in out["test_files"] and "test/res.json.js" not in out["test_files"]
