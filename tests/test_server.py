@@ -146,7 +146,7 @@ async def test_a_file_changed_on_disk_is_picked_up(client):
     util.write_text(UTIL + "\n\ndef refund_total(items):\n    return -compute_total(items, 0)\n")
     client.workspace_did_change_watched_files(t.DidChangeWatchedFilesParams(
         [t.FileEvent(_uri(util), t.FileChangeType.Changed)]))
-    for _ in range(100):
+    for _ in range(3000):  # up to 5 min, a hang guard: a busy machine reindexes later, not never
         found = await client.workspace_symbol_async(t.WorkspaceSymbolParams(query="refund_total"))
         if found:
             break
