@@ -209,6 +209,37 @@ def test_mcp_reports_a_failed_write_truthfully(tmp_path, monkeypatch):
     assert s["written"] == ["a.py"] and (repo / "a.py").read_text() == "A = 2\n"   # said, and so
 
 
+def test_a_folder_that_cannot_be_written_is_found_before_the_first_write(tmp_path, monkeypatch):
+    """Permissions are checked in the plan (os.access as the tests' root user would never deny them,
+    so the denial is injected): nothing is written, and the report names the folder."""
+    from repoctx.apply import apply as applier, guard
+    repo = make_repo(tmp_path / "r", {"a.py": "A = 1\n", "locked/b.py": "B = 1\n"})
+    real = os.access
+    monkeypatch.setattr(guard.os, "access", lambda p, m: False if str(p).endswith("locked") else real(p, m))
+    patch = ("--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-A = 1\n+A = 2\n"
+             "--- a/locked/b.py\n+++ b/locked/b.py\n@@ -1 +1 @@\n-B = 1\n+B = 2\n")
+    p = applier.plan(patch, str(repo))
+    assert not p.ok and "the folder locked is not writable" in p.hunks[1].reason
+    with pytest.raises(ValueError):
+        applier.write(p)
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_two_parts_of_one_edit_on_the_same_file_are_written_once_and_restored(tmp_path, monkeypatch):
+    from repoctx.apply import apply as applier
+    repo = make_repo(tmp_path / "r", {"a.py": "A = 1\nB = 1\n", "c.py": "C = 1\n"})
+    patch = ("--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-A = 1\n+A = 2\n--- a/c.py\n+++ b/c.py\n@@ -1 +1 @@\n-C = 1\n+C = 2\n"
+             "--- a/a.py\n+++ b/a.py\n@@ -2 +2 @@\n-B = 1\n+B = 2\n")
+    before = _tree(repo)
+    _failing_writes(monkeypatch, lambda n: n == 3)
+    with pytest.raises(applier.WriteFailed):
+        applier.write(applier.plan(patch, str(repo)))
+    assert _tree(repo) == before
+    monkeypatch.undo()
+    done = applier.write(applier.plan(patch, str(repo)))
+    assert done.written == ["a.py", "c.py"] and (repo / "a.py").read_text() == "A = 2\nB = 2\n"
+
+
 # -- file kinds: modes, links, FIFOs -------------------------------------------------------------
 
 def test_mode_changes_are_carried_out(tmp_path):

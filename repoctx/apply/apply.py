@@ -116,8 +116,8 @@ class Plan:
             target = f.new_path or f.path
             if f.new_path:
                 out.renamed.append([f.path, f.new_path])
-            if f.new_text != f.old_text or f.new_path:
-                out.written.append(target)
+            if (f.new_text != f.old_text or f.new_path) and target not in out.written:
+                out.written.append(target)   # once, though two parts of the edit change it
             if _sets_mode(f):
                 out.modes.append([target, _git_mode(f.new_mode)])
         return out
@@ -502,7 +502,8 @@ def _write_one(root: str, f: FileResult, undo: list, done: Written) -> None:
     if f.new_text != f.old_text:
         write_atomic(full, data, f.new_mode)
         undo.append(lambda: write_atomic(full, f.old_text.encode("utf-8", "surrogateescape"), f.old_mode))
-        done.written.append(f.path)
+        if f.path not in done.written:
+            done.written.append(f.path)
     elif f.new_mode is not None and f.new_mode != f.old_mode:
         os.chmod(full, f.new_mode)
         undo.append(lambda: os.chmod(full, f.old_mode))
