@@ -342,13 +342,15 @@ def _handle(protocol, msg: dict, msg_id) -> None:
 # The loop
 
 
-def serve_io(server, stdin: BinaryIO, stdout: BinaryIO, requests: frozenset[str] = frozenset()) -> None:
+def serve_io(server, stdin: BinaryIO, stdout: BinaryIO, requests: frozenset[str] = frozenset(),
+             reader: FrameReader | None = None, first=None) -> None:
     """Run `server` (a pygls LanguageServer) over a byte stream pair until the stream ends or the
     client sends `exit`. Frames are read on a daemon thread and handled in order on the event loop;
-    at most a few wait, so a slow loop slows the reader, not memory."""
+    at most a few wait, so a slow loop slows the reader, not memory. `reader` and `first`: a reader
+    of `stdin` whose first message was already taken (to admit a TCP client), and that message."""
     server._stop_event = stop = threading.Event()
     server.protocol.set_writer(StdoutWriter(stdout))
-    reader = FrameReader(stdin)
+    reader = reader or FrameReader(stdin)
     window = threading.Semaphore(8)
 
     async def main() -> None:
@@ -362,9 +364,10 @@ def serve_io(server, stdin: BinaryIO, stdout: BinaryIO, requests: frozenset[str]
                 window.release()
 
         def read() -> None:
+            pending = [] if first is None else [first]
             try:
                 while not stop.is_set():
-                    msg = reader.next()
+                    msg = pending.pop() if pending else reader.next()
                     if msg is END:
                         break
                     window.acquire()

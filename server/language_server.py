@@ -14,6 +14,7 @@ Custom requests (also `workspace/executeCommand` commands `repoctx.context`, `re
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -86,6 +87,9 @@ class RepoctxServer(LanguageServer):
         super().__init__("repoctx", __version__, converter_factory=strict_converter)
         self.folders: list[_Folder] = []
         self.options: dict = {}
+        #: The folders this server may open (`--root`, real paths; over TCP the current folder when none
+        #: is given); None: those the editor names at initialize (stdio, where the editor is the user).
+        self.allowed: list[str] | None = None
 
     def start_io(self, stdin=None, stdout=None) -> None:
         """stdio through server.framing: a malformed frame or message is answered with an error or
@@ -106,6 +110,13 @@ class RepoctxServer(LanguageServer):
             except OutsideWorkspace:
                 continue
         raise JsonRpcInvalidParams(f"{path} is outside the workspace folders")
+
+    def may_open(self, root: str) -> bool:
+        """Whether a folder a client names is one this server was started for (or inside one)."""
+        if self.allowed is None:
+            return True
+        real = os.path.realpath(root)
+        return any(real == a or real.startswith(os.path.join(a, "")) for a in self.allowed)
 
     def uri(self, folder: _Folder, path: str) -> str:
         return "file://" + os.path.join(folder.ws.root, path).replace(os.sep, "/")
@@ -357,16 +368,22 @@ for _method, _fn in (("repoctx/context", context), ("repoctx/pack", pack), ("rep
 
 @server.feature(t.INITIALIZE)
 def initialize(ls: RepoctxServer, params: t.InitializeParams) -> None:
-    ls.options = params.initialization_options if isinstance(params.initialization_options, dict) else {}
+    options = params.initialization_options if isinstance(params.initialization_options, dict) else {}
+    ls.options = {k: v for k, v in options.items() if k != "token"}  # the TCP token (see `admit`) is no setting
 
 
 @server.feature(t.INITIALIZED)
 def initialized(ls: RepoctxServer, params) -> None:
     roots = [f.uri for f in ls.workspace.folders.values()] or ([ls.workspace.root_uri] if ls.workspace.root_uri else [])
     for uri in roots:
-        root = unquote(urlparse(uri).path)
-        if os.path.isdir(root):
-            ls.add_folder(root)
+        root = unquote(urlparse(uri).path) if isinstance(uri, str) and uri.startswith("file:") else ""
+        if not os.path.isdir(root):
+            continue
+        if not ls.may_open(root):
+            ls.window_show_message(t.ShowMessageParams(t.MessageType.Warning, (
+                f"repoctx: not serving {root}: outside the folders this server was started for (--root)")))
+            continue
+        ls.add_folder(root)
     caps = ls.client_capabilities.workspace
     watched = caps and caps.did_change_watched_files
     if watched and watched.dynamic_registration:
@@ -458,17 +475,109 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="repoctx serve", description="run the repoctx language server")
     ap.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
     ap.add_argument("--tcp", metavar="[HOST:]PORT", type=listen_address,
-                    help="listen on a TCP port instead (for debugging; host 127.0.0.1 unless given)")
+                    help="listen on a TCP port instead (for debugging; host 127.0.0.1 unless given); serves "
+                         "one client, then exits")
+    ap.add_argument("--token", default=os.environ.get(TOKEN_ENV),
+                    help=f"with --tcp: the token a client must send as initializationOptions.token (default "
+                         f"${TOKEN_ENV}); required off loopback")
+    ap.add_argument("--root", action="append", default=[], metavar="DIR",
+                    help="a folder clients may open (repeatable); default: over --tcp the current folder, over "
+                         "stdio the workspace the editor names")
     ap.add_argument("--log", metavar="FILE", help="write a debug log to FILE")
     return ap
+
+
+#: Where `--token` comes from when not given.
+TOKEN_ENV = "REPOCTX_SERVE_TOKEN"
+#: How long a TCP client has to send its `initialize` before it is sent away.
+ADMIT_SECONDS = 10.0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.log:
         logging.basicConfig(filename=args.log, level=logging.DEBUG)
+    for root in args.root:
+        if not os.path.isdir(root):
+            print(f"repoctx: error: --root {root}: not a folder", file=sys.stderr)
+            return 2
+    if args.root or args.tcp:
+        server.allowed = [os.path.realpath(r) for r in args.root or ["."]]
     if args.tcp:
-        server.start_tcp(*args.tcp)
+        host, port = args.tcp
+        problem = exposure_error("--tcp", host, port, args.token, TOKEN_ENV,
+                                 "the client sends it as initializationOptions.token")
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
+        serve_tcp(host, port, args.token)
     else:
         server.start_io()
     return 0
+
+
+def serve_tcp(host: str, port: int, token: str | None) -> None:
+    """Listen on HOST:PORT and serve the first client that is admitted (see `admit`), then exit.
+    A client that is not admitted gets one error answer and is disconnected; the next may try."""
+    import socket
+    from repoctx_server.framing import FrameReader, serve_io
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(4)
+        shown = f"[{host}]" if ":" in host else host
+        print(f"repoctx serve: listening on {shown}:{sock.getsockname()[1]}" + (" (token required)" if token else ""),
+              file=sys.stderr, flush=True)
+        while True:
+            conn, peer = sock.accept()
+            rfile, wfile = conn.makefile("rb", buffering=0), conn.makefile("wb")
+            reader = FrameReader(rfile)
+            first: list = []
+            taker = threading.Thread(target=lambda: first.append(reader.next()), daemon=True)
+            taker.start()
+            taker.join(ADMIT_SECONDS)
+            problem = admit(first[0], token) if first else f"no initialize within {ADMIT_SECONDS:g} s"
+            if problem is None:
+                log.info("serving %s", peer)
+                serve_io(server, rfile, wfile, CUSTOM_REQUESTS, reader=reader, first=first[0])
+                _hang_up(conn, rfile, wfile)
+                return
+            log.warning("refused %s: %s", peer, problem)
+            msg_id = first[0].get("id") if first and isinstance(first[0], dict) else None
+            if isinstance(msg_id, (int, str)) and not isinstance(msg_id, bool):
+                body = json.dumps({"jsonrpc": "2.0", "id": msg_id, "error": {"code": -32600, "message": problem}}).encode()
+                try:
+                    wfile.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                    wfile.flush()
+                except OSError:
+                    pass
+            _hang_up(conn, rfile, wfile)
+
+
+def _hang_up(conn, *files) -> None:
+    """Close a connection for good: shut down first, which also ends the frame reader's blocked read
+    (closing alone keeps the socket open while its file objects live)."""
+    import socket
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    for f in (*files, conn):
+        try:
+            f.close()
+        except OSError:
+            pass
+
+
+def admit(msg, token: str | None) -> str | None:
+    """Why a TCP client's first message does not open a session (None: it does). It must be an LSP
+    `initialize` request framed as such from the first byte (an HTTP request a web page sends to a
+    loopback port is not), carrying `initializationOptions.token` when the server has a token."""
+    if not isinstance(msg, dict) or msg.get("method") != "initialize" or "id" not in msg:
+        return "the first message must be an initialize request"
+    if token:
+        options = (msg.get("params") or {}).get("initializationOptions") if isinstance(msg.get("params"), dict) else None
+        if not same_token(options.get("token") if isinstance(options, dict) else None, token):
+            return "this server needs its token: send it as initializationOptions.token"
+    return None
