@@ -159,6 +159,10 @@ class _Source:
 
 #: Receivers through which a member is the enclosing class's own (`self.send()`, `this.x`).
 _OWN_RECEIVERS = frozenset((b"self", b"this", b"cls", b"super", b"Self", b"$this", b"base"))
+#: Languages whose variables have no declared type: there a member of a receiver of unknown type
+#: is left out. In the others the linker's scope (the package, imports, included headers) narrows
+#: a method name well enough (`s := &store.Store{}; s.Get(k)` is store's Get).
+_DYNAMIC = frozenset(("python", "javascript", "typescript", "tsx", "ruby", "php"))
 #: Languages where `name:` names an object key, a struct literal's field or a typed binding
 #: (`{onerror: …}`, `T{Host: …}`, `fn f(x: T)`), never a use of a definition elsewhere.
 _KEY_COLON = frozenset(("javascript", "typescript", "tsx", "go", "rust"))
@@ -166,15 +170,15 @@ _SPACE = b" \t"
 _WORD = re.compile(rb"[A-Za-z0-9_$]+")
 _AFTER_MEMBER = re.compile(rb"(?:\.|->)[ \t\r\n]*[A-Za-z_$]")
 _SIGN_AT = re.compile(rb"[ \t]*[=:]")
-_GO_RECEIVER = re.compile(rb"\bfunc\s*\(\s*([A-Za-z_]\w*)\s+\*?\s*[A-Za-z_]")
 
 
 def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[Node]) -> tuple[list[Node], Counter]:
     """The identifier nodes that may use a definition found elsewhere, by their neighbours in the
     text (no tree walk): left out are a binding's target (`x = …`, a keyword argument `f(x=…)`, a
     default `(a = 1)`, Go's `x :=`), an object key or struct field label or typed binding (`name:`
-    in JavaScript, TypeScript, Go, Rust, outside a ternary or `case`), and a member reached through
-    a receiver of unknown type (`d.update(…)`, `this.headers.referrer`'s `referrer`): only a member
+    in JavaScript, TypeScript, Go, Rust, outside a ternary or `case`), and in a language without
+    declared types (_DYNAMIC) a member reached through a receiver of unknown type (`d.update(…)`,
+    `this.headers.referrer`'s `referrer`): only a member
     of the enclosing class (`self.x`, `this.x`), of a capitalised name (a class, type or
     namespace) or of a name the file's imports bind (a module: `pkg.function()`) is kept. Which
     definition an unknown receiver's member is cannot be known without its type, and listing
@@ -187,10 +191,9 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
     for node in imports:
         bound.update(_WORD.findall(data[node.start_byte:node.end_byte]))
     own = _OWN_RECEIVERS
-    if language == "go":  # a method's receiver variable is Go's `self`: `func (c *Cart) Total()`
-        own = own | set(_GO_RECEIVER.findall(data))
     keys = language in _KEY_COLON
     dot = language != "php"  # PHP's "." joins strings; its members follow "->"
+    dynamic = language in _DYNAMIC
     # Only a name right after "." / "->" or right before "=" / ":" can be left out: those are found
     # by two regular expressions over the text (C speed), and only they are looked at one by one.
     after = {m.end() - 1 for m in _AFTER_MEMBER.finditer(data)}
@@ -231,7 +234,7 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
                              or 65 <= data[m - 1] <= 90 or 97 <= data[m - 1] <= 122):
                 m -= 1
             receiver = data[m:k]
-            if not (receiver in own or receiver[:1].isupper() or receiver in bound):
+            if dynamic and not (receiver in own or receiver[:1].isupper() or receiver in bound):
                 dropped.append(node)  # a member of an object of unknown type
                 continue
         out.append(node)
