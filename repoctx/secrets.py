@@ -48,12 +48,12 @@ CREDENTIAL_WORDS = frozenset({
     "apikey", "auth", "authorization", "credential", "credentials", "cred", "creds", "bearer", "private",
     "salt", "signing"})
 #: Words that, beside `key`, make a name a lookup key, not a credential (`cache_key`, `sortKey`).
+#: Only words that never name a key that is a secret (not storage, content, hash, node, message…).
 LOOKUP_KEY_WORDS = frozenset({
-    "cache", "sort", "primary", "foreign", "lookup", "partition", "index", "row", "group", "dict", "map", "hash",
-    "idempotency", "cursor", "shard", "routing", "order", "unique", "composite", "natural", "object", "bucket",
-    "storage", "query", "translation", "i18n", "locale", "field", "column", "table", "dedup", "dedupe", "etag",
-    "content", "blob", "file", "path", "name", "react", "list", "item", "entry", "event", "message", "cluster",
-    "registry", "state", "store", "dataset", "record", "node", "parent", "child", "sorting", "grouping"})
+    "cache", "sort", "sorting", "primary", "foreign", "lookup", "partition", "index", "row", "group", "grouping",
+    "dict", "map", "idempotency", "cursor", "shard", "routing", "order", "unique", "composite", "natural", "query",
+    "translation", "i18n", "locale", "field", "column", "table", "dedup", "dedupe", "etag", "name", "react", "list",
+    "item", "entry", "record", "dataset", "parent", "child"})
 #: What a keyword's value is when it stands for a secret instead of being one (`'foobar'`,
 #: `"NO SECRET :("`, `"your-api-key-here"`): every word of it one of these, and no digit.
 PLACEHOLDER_WORDS = frozenset({

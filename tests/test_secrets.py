@@ -204,7 +204,8 @@ def test_lookup_keys_signatures_and_placeholders_are_kept(path):
         assert redactor.text(path, line) == line
     # …while the same values under a credential's name still redact
     for line in ('api_key = "9c1185a5c5e9fc54612808977ee8f548b2258d31"', 'cache_secret_key = "9c1185a5c5e9fc54612808977ee8f548b2258d31"',
-                 "password = 'foobar42'", 'signing_key = "MEUCIQDx7Yb3Jk9Zq1Lm8Np4Rs6Tu2Vw0Xy3Zb5Cd7Ef9GhAIgR2s4"'):
+                 "password = 'foobar42'", 'signing_key = "MEUCIQDx7Yb3Jk9Zq1Lm8Np4Rs6Tu2Vw0Xy3Zb5Cd7Ef9GhAIgR2s4"',
+                 'AZURE_STORAGE_KEY = "Zk9Xq2Lm7Rt4Vb8Nc3Wp6Ys1Zk9Xq2Lm7Rt4Vb8Nc3Wp6Ys1=="'):
         assert "[REDACTED:" in redactor.text("x.py", line), line
 
 
