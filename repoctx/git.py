@@ -1,7 +1,11 @@
 """Git: the one way repoctx runs git, reads a diff, and finds what a change touches.
 
 Every git call goes through `run`: paths unquoted (`core.quotePath=false`), the exit code checked,
-failures raised as `GitError` with git's own message. `isolated=True` is for a repository repoctx
+failures raised as `GitError` with git's own message, and nothing the repository's configuration names
+as a program runs (a `.git/config` is as hostile as the files: it comes with a tarball, a shared folder,
+another user's checkout): no fsmonitor, hooks, filters, textconv, external diff or diff driver, no gpg
+(SAFE_CONFIG, `_filter_overrides`, `_DIFF_FLAGS`). Plain `git` on such a repository is the user's
+own risk; repoctx's calls are not. `isolated=True` is for a repository repoctx
 works on by itself (the evaluation's temporary worktree): hooks off, no optional locks, and none of
 the `GIT_DIR`-style variables a caller's environment may hold. The other calls keep them, so that a
 pre-commit hook sees the index git gives it (`git commit PATH` stages into a temporary index named by

@@ -9,7 +9,8 @@ The cache: `$XDG_CACHE_HOME/repoctx/repos/<host>/<path>@<ref-key>` (`~/.cache` b
 per URL and ref. The ref key is the ref as a file name plus a short hash of the URL and ref, so that
 two URLs that share a host and path (https and ssh, with and without `.git`) never share an entry.
 Each entry is a work tree of one commit (a shallow, blob-filtered fetch of depth 1, detached HEAD)
-with the index inside it (`.repoctx/`, as for any repository). An existing entry is used as it is, with
+with the index inside it (`.repoctx/`, as for any repository; one the remote repository tracks is
+never read: `index.store.state_folder`). An existing entry is used as it is, with
 no network; `--refresh` fetches the ref again and resets the work tree to it.
 
 How an entry is made, so that it is never half-written: under the entry's lock file (`<entry>.lock`,
