@@ -331,6 +331,9 @@ async def test_files_git_runs_by_configuration_are_never_written(tmp_path):
     git(repo, "config", "core.hooksPath", str(repo / "sub/../.githooks"))
     r = _apply(repo, hook)
     assert r.returncode == 1 and "core.hooksPath" in r.stdout
+    git(repo, "config", "include.path", "../tools/extra.cfg")     # relative to .git/, as git reads it
+    r = _apply(repo, "*** Begin Patch\n*** Add File: tools/extra.cfg\n+[core]\n+\tfsmonitor = ./x.sh\n*** End Patch\n")
+    assert r.returncode == 1 and "include.path" in r.stdout and not (repo / "tools/extra.cfg").exists(), r.stdout
     r = _apply(repo, "tools/ok.sh\n<<<<<<< SEARCH\n#!/bin/sh\n=======\n#!/bin/sh\necho ok\n>>>>>>> REPLACE\n")
     assert r.returncode == 0, r.stdout   # a script nothing configures is an ordinary file
 

@@ -8,8 +8,9 @@ A model's patch, and the repository it lands in, are both hostile. A path is tak
   with trailing dots or spaces, as the 8.3 short name `GIT~1`, or with an NTFS stream (`.git::$…`);
   on macOS and Windows every one of these *is* `.git`. repoctx's own `.repoctx/` is refused alike;
 - it lies outside every file git would run because the configuration names it: the folder
-  `core.hooksPath` names, and any path inside the repository that a program-valued key names
-  (`core.fsmonitor`, filters, textconv, aliases starting with `!`, …);
+  `core.hooksPath` names, any path inside the repository that a program-valued key names
+  (`core.fsmonitor`, filters, textconv, aliases starting with `!`, …), and any configuration file
+  an `include.path` names (it could name such a program);
 - no folder on the way is a symbolic link or a file ("beyond a symbolic link", as `git apply` says),
   so what is checked is what is written: the walk is made with lstat, never through realpath.
 
@@ -105,6 +106,13 @@ class Guard:
                 rel = _inside(root, value)
                 if rel is not None:
                     folders.append((_folded_parts(rel), f"the hooks folder git runs from (core.hooksPath = {shown(value)})"))
+            elif re.fullmatch(r"include(if\..+)?\.path", key):
+                # a file git reads as configuration (relative to the file that includes it: .git/, or
+                # the top for a global one): writing it could name any program above
+                for base in (os.path.join(root, ".git"), root):
+                    rel = _inside(root, os.path.join(base, os.path.expanduser(value)))
+                    if rel is not None:
+                        files[tuple(_folded_parts(rel))] = f"a configuration file git reads ({key} names it)"
             elif _PROGRAM_KEY.fullmatch(key):
                 for word in _words(value):
                     rel = _inside(root, word.lstrip("!"))
