@@ -39,6 +39,22 @@ def parse_size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def parse_limit(text: str) -> int:
+    """argparse type for a number of things (`search --limit`): a count, suggested as one."""
+    try:
+        return parse_count(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace('(use e.g. 500, "32k", "1m")', "(a whole number, e.g. 50)")) from None
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """A usage error in one line that names --help: a usage block of ten lines above it hides the one
+    line that says what was wrong."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 class ProgressBar:
     """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
 
@@ -190,9 +206,14 @@ def _resolve_remote(args: argparse.Namespace) -> None:
     """A URL in PATH becomes the folder of its cached clone (`remote.resolve`) before the command
     runs; `args.source` keeps where it came from."""
     args.source = None
+    from repoctx.remote import BadRemote, parse_remote, resolve
+    path = getattr(args, "path", None)
+    _check_diff(args)
     if not hasattr(args, "ref"):
+        if isinstance(path, str) and not os.path.exists(path) and parse_remote(path) is not None:
+            raise BadRemote(f"{path} is a repository URL, and `repoctx {args.command}` works on a local folder "
+                            "(pack, map, stats, search and graph take a URL: they clone it and index the clone)")
         return
-    from repoctx.remote import BadRemote, resolve
     checkout = resolve(args.path, ref=args.ref, refresh=args.refresh)
     if checkout is None:
         if args.ref is not None or args.refresh:
@@ -203,6 +224,21 @@ def _resolve_remote(args: argparse.Namespace) -> None:
     args.path, args.source = checkout.path, checkout
     if args.command != "pack":  # pack names it in its summary line
         print(f"repoctx: {checkout.describe()}", file=sys.stderr)
+
+
+def _check_diff(args: argparse.Namespace) -> None:
+    """`pack --diff requests` with no PATH: a folder given where a revision goes is said to be one
+    (unless it also names a revision), instead of a git error about the current folder."""
+    rev = getattr(args, "diff", None)
+    if rev and args.path == "." and os.path.isdir(rev):
+        from repoctx.git import GitError, run
+        try:
+            run(".", "rev-parse", "--verify", "--quiet", rev + "^{commit}")
+        except GitError:
+            from repoctx.remote import BadRemote
+            raise BadRemote(f"--diff {rev}: {rev!r} is a folder, not a revision; --diff takes a revision (default "
+                            f"HEAD). For the change in that folder's repository: repoctx {args.command} {rev}"
+                            + (" --diff" if args.command == "pack" else "")) from None
 
 
 def write_output(text: str, target: str | None) -> None:
@@ -309,6 +345,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     hits = search(RetrievalIndex.load(_load(args)[0]), args.query, args.limit)
     if not hits:
         print(f"repoctx: no match for {args.query!r}", file=sys.stderr)
+        if args.json:
+            print("[]")
         return 1
     if args.json:
         print(json.dumps([asdict(h) for h in hits], indent=1))
@@ -446,7 +484,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="repoctx", description="Give language models the right code from a repository.")
+    parser = ArgumentParser(prog="repoctx", description="Give language models the right code from a repository.")
     parser.add_argument("--version", action="version", version=f"repoctx {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -506,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="ranked symbols for a query")
     p.add_argument("query", help="a symbol name (exact, qualified as Class.method, or a prefix) or words to rank by")
     _repo_args(p, remote=True)
-    p.add_argument("--limit", type=parse_size, default=20, help="at most this many symbols (default 20)")
+    p.add_argument("--limit", type=parse_limit, default=20, help="at most this many symbols (default 20)")
     p.add_argument("--json", action="store_true", help="the hits as JSON: path, symbol, start_line, end_line, score")
     p.set_defaults(func=cmd_search)
 
@@ -580,7 +618,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["mcp"]:
         from repoctx_server.mcp_server import main as mcp
         return mcp(argv[1:])
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the command's own parser, which names its --help
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         _resolve_remote(args)
         return args.func(args)

@@ -93,16 +93,20 @@ def plain(tmp_path_factory, repo):
     (["search", "x", "--limit", "many"], "argument --limit"),
     (["search", "x", "--limit", "-1"], "argument --limit: not a count"),
     (["search", "x", "--limit", "0"], "argument --limit: must be positive"),
+    (["search", "x", "--limit", "abc"], "not a count: 'abc' (a whole number, e.g. 50)"),
+    (["pack", "--bogus"], "unrecognized arguments: --bogus"),
     (["hook"], "the following arguments are required: action"),
     (["snapshot", "drop"], "invalid choice: 'drop'"),
 ])
-def test_bad_arguments_exit_2_with_the_usage(argv, message, capsys, tmp_path, monkeypatch):
+def test_bad_arguments_exit_2_in_one_line_naming_help(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # were an argument accepted, the command would run on an empty folder
     with pytest.raises(SystemExit) as e:
         cli.main(argv)
     out, err = capsys.readouterr()
     assert e.value.code == 2 and out == ""
-    assert err.startswith("usage: repoctx") and message in err
+    prog = f"repoctx {argv[0]}" if argv and argv[0] != "pakc" else "repoctx"
+    assert err.startswith(f"{prog}: error: ") and err.count("\n") == 1 and message in err
+    assert err.endswith(f"(see {prog} --help)\n")
 
 
 def test_a_bad_argument_exits_2_in_a_real_process(repo):
@@ -201,7 +205,8 @@ def test_search_json(repo):
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
     text = run_cli("search", "invoice total", str(repo), "--limit", "3").stdout.split("\n")
     assert text[0].split() == [f"{hits[0]['score']:.3f}", "billing/invoice.go:4-10", "InvoiceTotal"]
-    assert json.loads(run_cli("search", "zzqx unmatched", str(repo), "--json").stdout) == []
+    r = run_cli("search", "zzqx unmatched", str(repo), "--json")
+    assert r.returncode == 1 and json.loads(r.stdout) == [] and "no match" in r.stderr
 
 
 def test_stats_json(repo):

@@ -175,3 +175,18 @@ def test_the_language_server_logs_invalid_params_as_one_line(tmp_path):
     lines = [ln for ln in text.splitlines() if "InvalidParams" in ln]
     assert len(lines) == 1 and "outside the workspace folders" in lines[0], text
     assert "Traceback" not in text
+
+
+def test_usage_mistakes_are_named_for_what_they_are(tmp_path):
+    """A URL where a command takes a folder, and a folder where --diff takes a revision, are said to be
+    that (not a mangled path, not a git error about the current folder)."""
+    from conftest import make_repo
+    repo = make_repo(tmp_path / "requests", {"a.py": "def f():\n    return 1\n"})
+    r = run_cli("index", "file://" + str(repo), cwd=tmp_path)
+    assert r.returncode == 2 and "is a repository URL" in r.stderr and "not a folder" not in r.stderr, r.stderr
+    for cmd, hint in (("pack", "repoctx pack requests --diff"), ("impact", "repoctx impact requests")):
+        r = run_cli(cmd, "--diff", "requests", cwd=tmp_path)
+        assert r.returncode == 2 and "'requests' is a folder, not a revision" in r.stderr and hint in r.stderr, r.stderr
+    (repo / "a.py").write_text("def f():\n    return 2\n")
+    r = run_cli("pack", "requests", "--diff", cwd=tmp_path)
+    assert r.returncode == 0 and "+    return 2" in r.stdout
