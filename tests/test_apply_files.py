@@ -240,6 +240,15 @@ def test_two_parts_of_one_edit_on_the_same_file_are_written_once_and_restored(tm
     assert done.written == ["a.py", "c.py"] and (repo / "a.py").read_text() == "A = 2\nB = 2\n"
 
 
+def test_a_file_too_large_to_read_is_refused_unread(tmp_path, monkeypatch):
+    from repoctx.apply import apply as applier
+    repo = make_repo(tmp_path / "r", {"a.py": "A = 1\n" * 10})
+    monkeypatch.setattr(applier, "MAX_FILE_BYTES", 50)         # 60 bytes stand for a huge file
+    monkeypatch.setattr(applier, "read_file", lambda *a: pytest.fail("read a file over the limit"))
+    p = applier.plan("--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-A = 1\n+A = 2\n", str(repo))
+    assert not p.ok and "edits read files up to" in p.hunks[0].reason
+
+
 # -- file kinds: modes, links, FIFOs -------------------------------------------------------------
 
 def test_mode_changes_are_carried_out(tmp_path):

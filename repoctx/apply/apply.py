@@ -30,6 +30,10 @@ from repoctx.apply.parse import FileEdit, parse
 from repoctx.files import read_file, write_atomic
 
 
+#: The largest file an edit reads (a served process must not load whatever a repository holds).
+MAX_FILE_BYTES = 64 * 2**20
+
+
 class ChangedOnDisk(RuntimeError):
     """A target file changed between reading it and writing it; nothing was written."""
 
@@ -252,6 +256,8 @@ def _current(ctx: _Context, rel: str) -> tuple[str, str | None, str | None, int 
     why = _left_out(ctx.root, rel)
     if why:
         raise Refused(f"{shown(rel)} is left out of packs ({why}): edits neither read nor change it")
+    if spot.size > MAX_FILE_BYTES:
+        raise Refused(f"{shown(rel)} is {spot.size / 2**20:.0f} MB; edits read files up to {MAX_FILE_BYTES // 2**20} MB")
     perm = stat.S_IMODE(spot.mode)
     if rel in ctx.buffers:
         return "file", ctx.buffers[rel], None, perm

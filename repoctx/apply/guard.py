@@ -162,6 +162,7 @@ class Spot:
     kind: str                # missing | file | link | dir | special (FIFO, socket, device)
     mode: int = 0            # st_mode of what is there
     missing_from: str | None = None   # the first folder on the way that does not exist
+    size: int = 0
 
 
 def inspect(root: str, rel: str) -> Spot:
@@ -190,7 +191,7 @@ def inspect(root: str, rel: str) -> Spot:
             continue
         if not last:
             raise Refused(f"{shown('/'.join(parts[:i + 1]))} is a file, so {shown(rel)} cannot be a file inside it")
-        return Spot("file" if stat.S_ISREG(st.st_mode) else "special", st.st_mode)
+        return Spot("file" if stat.S_ISREG(st.st_mode) else "special", st.st_mode, size=st.st_size)
     return Spot("dir")
 
 
