@@ -81,16 +81,20 @@ _FILTERING = frozenset(("diff", "diff-files", "diff-index", "status", "ls-files"
 
 
 def _filter_overrides(cwd: str, config: list[str], env: dict) -> None:
-    """Empty every filter driver the configuration names (`filter.NAME.clean=` and the rest), so a
+    """Empty every filter driver the repository's own configuration names or changes (a key of
+    `filter.NAME.*` in `.git/config`, its worktree config or a file they include), so that a
     `.gitattributes` or `info/attributes` naming it runs nothing: attributes cannot be switched off
-    (`info/attributes` is the repository's too), drivers can. Through GIT_CONFIG_KEY_n, not `-c`: a
+    (`info/attributes` is the repository's too), drivers can. Drivers only the user's own (global,
+    system) configuration defines, such as git-lfs, keep working. Through GIT_CONFIG_KEY_n, not `-c`: a
     driver name may hold a `=`."""
     try:
-        names = subprocess.run(["git", *config, "config", "-z", "--name-only", "--get-regexp", r"^filter\."],
-                               cwd=cwd, env=env, capture_output=True).stdout.decode("utf-8", "surrogateescape")
+        listed = subprocess.run(["git", *config, "config", "-z", "--show-scope", "--name-only", "--get-regexp",
+                                 r"^filter\."], cwd=cwd, env=env, capture_output=True).stdout
     except OSError:
         return
-    drivers = {key[len("filter."):].rpartition(".")[0] for key in names.split("\0") if key.startswith("filter.")}
+    fields = listed.decode("utf-8", "surrogateescape").split("\0")
+    drivers = {key[len("filter."):].rpartition(".")[0] for scope, key in zip(fields[::2], fields[1::2])
+               if scope in ("local", "worktree") and key.startswith("filter.")}
     n = int(env.get("GIT_CONFIG_COUNT") or 0)
     for driver in sorted(drivers - {""}):
         for key, value in (("clean", ""), ("smudge", ""), ("process", ""), ("required", "false")):

@@ -199,3 +199,26 @@ async def test_a_committed_index_is_not_read_by_the_mcp_server(committed_index):
         r = await c.call_tool("repo_map", {})
         text = "\n".join(x.text for x in r.content)
         assert not r.is_error and "def charge(amount)" in text and "INJECTED" not in text
+
+
+def test_the_users_own_filter_still_runs_and_a_local_override_of_it_does_not(tmp_path, monkeypatch):
+    """A filter driver of the user's global config (git-lfs is one) keeps working; once the
+    repository's config changes any key of it, none of it runs."""
+    log = tmp_path / "ran.log"
+    evil = tmp_path / "evil"
+    evil.write_text(EVIL.format(log=log))
+    evil.chmod(0o755)
+    home = tmp_path / "gitconfig"
+    home.write_text(f"[filter \"mine\"]\n\tclean = {evil} clean\n\tsmudge = {evil} smudge\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home))
+    repo = make_repo(tmp_path / "repo", {"a.txt": "one\n", ".gitattributes": "*.txt filter=mine\n"})
+    log.unlink(missing_ok=True)
+    write_files(repo, {"a.txt": "two\n"})
+    assert run_cli("pack", str(repo), "--diff").returncode == 0
+    assert "clean" in _ran(log)  # the user's own driver ran
+    log.unlink(missing_ok=True)
+    with open(repo / ".git" / "config", "a") as f:
+        f.write(f"[filter \"mine\"]\n\tprocess = {evil} process\n")
+    write_files(repo, {"a.txt": "three\n"})
+    assert run_cli("pack", str(repo), "--diff").returncode == 0
+    assert _ran(log) == []
