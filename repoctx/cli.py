@@ -144,6 +144,15 @@ def _warn(st: Settings, warnings: list[str]) -> None:
         print(f"repoctx: warning: {w}", file=sys.stderr)
 
 
+def _filters_matched(repo, st: Settings) -> None:
+    """A filter that leaves no file is named as the reason the pack would be empty."""
+    if not repo.files and (st.include or st.exclude):
+        from repoctx.pack.request import RequestError
+        given = [f"--include {g!r}" for g in st.include] + [f"--exclude {g!r}" for g in st.exclude]
+        raise RequestError(f"no file is left to pack: {', '.join(given)} leave(s) none of the repository's files "
+                           f"(`repoctx stats` without the filter lists them)")
+
+
 def _outputs(args: argparse.Namespace) -> tuple[str, ...]:
     """What this run writes inside the repository (the -o target, an --index folder), as
     repository-relative paths: never packed."""
@@ -270,6 +279,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         except OSError as exc:  # exits 2 with the usage, as a bad argument does
             args.usage_error(f"argument --query-file: cannot read {args.query_file}: {exc.strerror or exc}")
     repo, st = _load(args)
+    _filters_matched(repo, st)
     diff = STAGED if args.staged else (args.diff or WORKTREE) if args.diff is not None else None
     request = PackRequest.from_settings(st, query=query, focus=[parse_focus(f, repo.root) for f in args.focus],
                                         diff=diff, origin="--")
@@ -278,6 +288,9 @@ def cmd_pack(args: argparse.Namespace) -> int:
     summary = (f"repoctx: {result.mode}: {result.tokens:,}/{result.budget:,} tokens, {whole} files whole, "
                f"{len(result.files) - whole} files sliced, {result.encoding}, {time.monotonic() - STARTED:.2f}s"
                + (f"; {args.source.describe()}" if getattr(args, "source", None) else ""))
+    from repoctx.stats import skipped_note
+    if skipped_note(repo.skipped):
+        summary += f"; {skipped_note(repo.skipped)}"
     after = []  # lines that follow the summary
     if args.split:
         from repoctx.pack.split import split_pack, write_parts

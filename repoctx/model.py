@@ -34,6 +34,7 @@ SKIP_REASONS = (
     "generated",      # carries a "Code generated … DO NOT EDIT" marker
     "symlink",
     "unreadable",
+    "undecodable-name",  # a file name that is not valid UTF-8: no pack or answer could name it
     "secret-file",    # secrets by nature: .env*, private keys, keystores, .npmrc with auth, …
     "repoctx-output", # repoctx's own output: this run's -o target, the index folder, an earlier pack
     "repoctx-config", # repoctx's own settings: .repoctx.toml, .repoctxignore

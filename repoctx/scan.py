@@ -208,6 +208,8 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
         try:
             st = os.lstat(full)
         except (FileNotFoundError, NotADirectoryError):
+            if "\ufffd" in path:  # a name that is not UTF-8: git's listing, decoded, names no file
+                skipped.append(Skipped(path, "undecodable-name"))
             continue  # listed by git but deleted from the work tree: nothing to read
         except OSError:
             skipped.append(Skipped(path, "unreadable"))  # in a folder we may not enter

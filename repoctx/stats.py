@@ -7,6 +7,8 @@ from repoctx.index.load import Repository
 
 WINDOWS = (8_000, 32_000, 128_000, 200_000, 1_000_000, 2_000_000, 10_000_000)
 TOP = 10
+#: Skipped files listed per reason in the text (--json lists every one).
+SKIPPED_SHOWN = 200
 
 
 def repo_stats(repo: Repository) -> dict:
@@ -23,8 +25,9 @@ def repo_stats(repo: Repository) -> dict:
     total = sum(repo.tokens.values())
     skipped: dict[str, dict] = {}
     for s in repo.skipped:
-        entry = skipped.setdefault(s.reason, {"count": 0, "examples": []})
+        entry = skipped.setdefault(s.reason, {"count": 0, "examples": [], "paths": []})
         entry["count"] += 1
+        entry["paths"].append(s.path)
         if len(entry["examples"]) < 3:
             entry["examples"].append(s.path)
 
@@ -87,10 +90,13 @@ def format_stats(s: dict) -> str:
         out.append("largest files (tokens)")
         out += [f"  {r['tokens']:>9,}  {r['path']}" for r in s["largest"]]
         out.append("")
-    if s["skipped"]:
+    if s["skipped"]:  # every file left out, with its reason (--json lists them all)
         out.append("skipped")
         for reason, e in s["skipped"].items():
-            out.append(f"  {reason:<15} {e['count']:>6,}  e.g. {', '.join(e['examples'])}")
+            out.append(f"  {reason} ({e['count']:,})")
+            out += [f"    {p}" for p in e["paths"][:SKIPPED_SHOWN]]
+            if e["count"] > SKIPPED_SHOWN:
+                out.append(f"    … and {e['count'] - SKIPPED_SHOWN:,} more (--json lists them all)")
         out.append("")
     out.append("fits in (file tokens, before packing overhead)")
     for f in s["fits"]:

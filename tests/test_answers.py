@@ -75,3 +75,20 @@ def test_the_summary_time_counts_from_the_start_of_the_process(tmp_path, capsys,
     assert cli.main(["pack", str(repo), "--budget", "2k", "-o", str(tmp_path / "out.xml")]) == 0
     seconds = float(re.search(r", ([\d.]+)s", capsys.readouterr().err)[1])
     assert seconds >= 100
+
+
+def test_every_skipped_file_is_listed_with_its_reason_and_counted_by_pack(tmp_path):
+    repo = _repo(tmp_path)
+    (repo / "app/big.py").write_text("x = 1\n" * 400_000)     # 2.4 MB: too large
+    name = b"caf\xe9.py"                                        # not UTF-8
+    import os
+    with open(os.path.join(os.fsencode(repo), name), "wb") as f:
+        f.write(b"def b():\n    return 2\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "more")
+    s = run_cli("stats", str(repo)).stdout
+    assert "too-large (1)\n    app/big.py" in s and "undecodable-name (1)\n    caf\ufffd.py" in s, s
+    r = run_cli("pack", str(repo), "--budget", "2k")
+    assert r.returncode == 0 and "2 file(s) skipped (1 too-large, 1 undecodable-name; `repoctx stats` lists them)" in r.stderr
+    r = run_cli("pack", str(repo), "--include", "nomatch/**")
+    assert r.returncode == 1 and "--include 'nomatch/**'" in r.stderr and not r.stdout, r.stderr

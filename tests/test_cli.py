@@ -217,7 +217,7 @@ def test_stats_json(repo):
     assert s["files"] == 6 and s["lines"] == sum(text.count("\n") for p, text in FILES.items() if p != ".env")
     assert {x["language"]: x["files"] for x in s["languages"]} == {"python": 2, "javascript": 1, "go": 2, "text": 1}
     assert s["tokens"] == sum(x["tokens"] for x in s["languages"]) == sum(x["tokens"] for x in s["largest"])
-    assert s["skipped"] == {"secret-file": {"count": 1, "examples": [".env"]}}
+    assert s["skipped"] == {"secret-file": {"count": 1, "examples": [".env"], "paths": [".env"]}}
     assert [w["fits"] for w in s["fits"]] == [True] * 7
     cl = json.loads(run_cli("stats", str(repo), "--json", "--encoding", "gpt-4").stdout)
     assert cl["encoding"] == "cl100k_base" and cl["tokens"] != s["tokens"]
