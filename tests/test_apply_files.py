@@ -266,6 +266,19 @@ def test_mode_changes_are_carried_out(tmp_path):
     assert r.returncode == 0 and not os.stat(repo / "run.sh").st_mode & 0o111
 
 
+def test_an_index_line_mode_is_not_a_mode_change(tmp_path):
+    """`index a..b 100644` says both sides' mode; a script executable here stays executable."""
+    repo = make_repo(tmp_path / "r", {"run.sh": "echo hi\n"})
+    os.chmod(repo / "run.sh", 0o755)
+    git(repo, "commit", "-qam", "exec")
+    patch = _diff_of(repo, lambda: (repo / "run.sh").write_text("echo bye\n"))
+    assert "mode" not in patch and " 100755\n" in patch
+    patch = patch.replace(" 100755\n", " 100644\n")   # as made where files carry no executable bit
+    r = _apply(repo, patch)
+    assert r.returncode == 0 and (repo / "run.sh").read_text() == "echo bye\n" and "mode" not in r.stdout, r.stdout
+    assert os.stat(repo / "run.sh").st_mode & 0o111
+
+
 def test_links_on_the_way_are_never_written_through(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()

@@ -166,7 +166,6 @@ def _udiff_file(lines: list[str], i: int, edits: list[FileEdit]) -> int:
             elif m := re.match(r"^index ([0-9a-fA-F]{4,64})\.\.[0-9a-fA-F]{4,64}(?: +(\d{6}))?\s*$", ln):
                 edit.old_id = None if not m[1].strip("0") else m[1].lower()
                 edit.old_mode = edit.old_mode or m[2]
-                edit.new_mode = edit.new_mode or m[2]
             elif ln.startswith("rename from "):
                 old_p = _unquote(ln[12:].strip())
             elif ln.startswith("rename to "):
