@@ -211,8 +211,8 @@ def render(fmt: str, path: str, hunks, numbers, parent: list[str] | None = None)
             elif numbers == "off":
                 d = 1 + (s + no) % 3
                 out.append(f"@@ -{s + 1},{max(1, no - d)} +{s + 1},{nn + d} @@")
-            else:
-                out.append(f"@@ -{s + 1},{no} +{s + 1},{nn} @@" if numbers else "@@ ... @@")
+            else:   # an empty side starts at the line before it (after line N), as diff and git write it
+                out.append(f"@@ -{s + 1 if no else s},{no} +{s + 1 if nn else s},{nn} @@" if numbers else "@@ ... @@")
             shift += nn - no
             out += [t + x for t, x in body]
         return "Here is the change:\n\n```diff\n" + "\n".join(out) + "\n```\n"

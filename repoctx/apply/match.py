@@ -156,11 +156,13 @@ def _at(lines: list[str], i: int, old: list[str], new: list[str], key, name: str
 
 
 def place(lines: list[str], old: list[str], new: list[str], hint: int | None = None,
-          anchor: str | None = None, blocked: list[tuple[int, int]] = (), later: list[list[str]] = ()) -> Placement | Refusal:
+          anchor: str | None = None, blocked: list[tuple[int, int]] = (), later: list[list[str]] = (),
+          rest: list[tuple[list[str], list[str]]] = ()) -> Placement | Refusal:
     """Where `old` goes in `lines` (`hint`: the 0-based stated place, already shifted by earlier
     hunks). `blocked`: spans earlier hunks wrote, which a later hunk may not overlap. `later`: the
     old lines of the hunks still to place: when this same text matches exactly as many places as
-    there are such twins, they go there in order, one each."""
+    there are such twins, they go there in order, one each. `rest`: the later hunks' (old, new), to
+    tell a trimmed hunk's copies (the same change: which of them goes where changes nothing)."""
     lines = lines if isinstance(lines, _Indexed) else _Indexed(lines)
     if not old:
         if hint is not None and 0 <= hint <= len(lines):
@@ -205,7 +207,7 @@ def place(lines: list[str], old: list[str], new: list[str], hint: int | None = N
             return got
         return Refusal(got, closest(lines, old))
     if not ambiguous:
-        got = _trimmed(lines, old, new, ok, hint)
+        got = _trimmed(lines, old, new, ok, hint, rest)
         if isinstance(got, (Placement, Refusal)):
             return got
         if got:
@@ -245,9 +247,10 @@ def _quote(xs: list[str]) -> str:
     return ", ".join(repr(x.strip()[:60]) for x in xs)
 
 
-def _trimmed(lines, old, new, ok, hint=None):
+def _trimmed(lines, old, new, ok, hint=None, rest=()):
     """Context lines at the hunk's edges that the model invented: left out, at most three a side,
-    when what remains is found exactly once — and near the stated line
+    when what remains is found exactly once (or once per copy of this same hunk: any order gives
+    the same text) — and near the stated line
     when the patch states one, and none of the left-out lines names or opens a scope (the hunk
     would then land in some other function). Returns a Placement, a Refusal, the list of places
     when ambiguous, or None."""
@@ -267,7 +270,8 @@ def _trimmed(lines, old, new, ok, hint=None):
                 continue
             for key in (None, _norm):
                 found = [i for i in _find(lines, o, key) if ok(i, len(o))]
-                if len(found) == 1:
+                copies = sum(_only_context_cut(xo, xn, o, nw) for xo, xn in rest) if len(found) > 1 else 0
+                if len(found) == 1 or copies and len(found) == 1 + copies:
                     i = found[0]
                     cut = old[:a] + old[len(old) - b:]
                     opener = [x for x in cut if _OPENER.search(x)]
@@ -415,7 +419,8 @@ def place_file(path: str, lines: list[str], hunks: list) -> tuple[list[str], lis
         # the stated line, moved by what the hunks placed above it added (hunks need not be in order)
         delta = 0 if h.line is None else sum(g for at, g in grown if at is None or at <= h.line)
         hint = None if h.line is None else max(0, h.line - 1 + delta)
-        got = place(lines, h.old, h.new, hint, h.anchor, spans, [x.old for x in hunks[k + 1:]])
+        got = place(lines, h.old, h.new, hint, h.anchor, spans, [x.old for x in hunks[k + 1:]],
+                    [(x.old, x.new) for x in hunks[k + 1:]])
         if isinstance(got, Placement):
             problem = _check(lines, got, h.old, h.new)
             got = Refusal(problem) if problem else got
@@ -462,17 +467,23 @@ def _ranks(xs: list[str]) -> list[int]:
     return [order[w] for w in ws]
 
 
-def _changes(a: list[str], b: list[str], key=None) -> tuple[list[str], list[str]]:
-    """The lines `b` removes from `a` and the lines it adds, in order."""
-    if key:
-        a, b = [key(x) for x in a], [key(x) for x in b]
-    rem: list[str] = []
-    add: list[str] = []
-    for tag, a1, a2, b1, b2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag != "equal":
-            rem += a[a1:a2]
-            add += b[b1:b2]
-    return rem, add
+def _only_context_cut(old: list[str], new: list[str], o: list[str], nw: list[str]) -> bool:
+    """`o`/`nw` are `old`/`new` less the same lines at each edge, lines both sides keep (context)."""
+    for a in range(len(old) - len(o) + 1):
+        b = len(old) - len(o) - a
+        if old[a:len(old) - b] == o and new[a:len(new) - b] == nw and old[:a] == new[:a] \
+                and old[len(old) - b:] == new[len(new) - b:]:
+            return True
+    return False
+
+
+def _elision_holds(old: list[str], new: list[str], p: Placement) -> bool:
+    """An elided hunk: each part matched the file's lines and was replaced by its own new part, and
+    the parts are the hunk's lines less its `...` lines."""
+    olds, news = p.pairs[0::2], p.pairs[1::2]
+    return all(list(map(_norm, w)) == list(map(_norm, f)) for w, f in p.pairs) \
+        and [x for w, _ in olds for x in w] == [x for x in old if not _ELISION.match(x)] \
+        and [x for w, _ in news for x in w] == [x for x in new if not _ELISION.match(x)]
 
 
 def _check(lines: list[str], p: Placement, old: list[str], new: list[str]) -> str | None:
@@ -489,8 +500,11 @@ def _check(lines: list[str], p: Placement, old: list[str], new: list[str]) -> st
         return "internal check failed: the placed lines are not the hunk's lines"
     if span == p.new:
         return "placed, it would leave the file unchanged (its change is only whitespace the match ignored)"
-    if _changes(old, new, key) != _changes(span, p.new, key):
-        return "internal check failed: the placed change is not the hunk's change"
+    if p.relaxation == "elision":
+        if not _elision_holds(old, new, p):
+            return "internal check failed: the placed change is not the hunk's change"
+    elif p.old_used is not None and not _only_context_cut(old, new, o, nw):
+        return "internal check failed: more than context lines were left out"
     for idx, (written, placed) in enumerate(p.pairs):     # (old, file), (new, result), ...
         if _ranks(written) != _ranks(placed):
             side = "new" if idx % 2 else "old"
