@@ -258,3 +258,26 @@ def test_planted_caches_are_not_believed(tmp_path, monkeypatch):
         assert tok.get_encoding("o200k_base").tiktoken.encode_ordinary("planted ranks") == reference
     finally:
         tok.get_encoding.cache_clear()
+
+
+def test_a_sealed_file_is_trusted_by_identity_and_checked_by_content(tmp_path):
+    """An unchanged file costs one stat; one written since (even with its mtime put back, which
+    ctime betrays) is hashed whole; a seal moved to another name does not hold."""
+    from repoctx.index import seal
+    f = tmp_path / "x.arrays"
+    f.write_bytes(b"a" * 10_000)
+    seal.seal_file(str(f), "kind/x")
+    assert seal.check_file(str(f), "kind/x")
+    st = os.stat(f)
+    data = bytearray(f.read_bytes())
+    data[5000] = ord("b")
+    f.write_bytes(bytes(data))
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(seal.Damaged):
+        seal.check_file(str(f), "kind/x")
+    f.write_bytes(b"a" * 10_000)  # the sealed bytes again, under a new identity
+    assert seal.check_file(str(f), "kind/x")
+    with pytest.raises(seal.Damaged):
+        seal.check_file(str(f), "kind/y")
+    os.unlink(f"{f}.seal")
+    assert not seal.check_file(str(f), "kind/x")  # no seal: not believed, built again
