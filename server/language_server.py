@@ -510,7 +510,10 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(problem, file=sys.stderr)
             return 2
-        serve_tcp(host, port, args.token)
+        try:
+            serve_tcp(host, port, args.token)
+        except KeyboardInterrupt:
+            return 130
     else:
         server.start_io()
     return 0
