@@ -19,6 +19,7 @@ import json
 import os
 import re
 import sys
+import sysconfig
 
 import jedi
 
@@ -65,7 +66,10 @@ def main() -> None:
     defs = defs[::step]
     # a src/ layout's packages import from src/ (the rule names a convention, not a repository)
     paths = [root] + [os.path.join(root, "src")] * os.path.isdir(os.path.join(root, "src"))
-    project = jedi.Project(root, added_sys_path=paths)
+    # and only the standard library besides: an installed copy of the repository (pytest in a test
+    # environment) would take the repository's own imports away from it
+    std = [sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib")]
+    project = jedi.Project(root, sys_path=paths + std + [os.path.join(std[0], "lib-dynload")])
     scripts: dict[str, jedi.Script] = {}
     texts: dict[str, list[str]] = {}
     import_re = re.compile(r"^\s*(from\s+\S+\s+import\b|import\s)")
