@@ -60,6 +60,34 @@ def table(tasks: list[dict], lang: dict[str, str], packers: list[str]) -> dict:
     return out
 
 
+def markdown(before: dict, after: dict) -> str:
+    """One row per group and budget: repoctx's file hit / all-files hit / line recall (before → after
+    when `after` is given), the two BM25 baselines' line recall (from `before`), slivers and markers."""
+    groups = sorted({g for g, _, _ in before}, key=lambda g: (g != "ALL", not g.startswith("lang:"), g.lower()))
+    budgets = sorted({b for _, _, b in before})
+    out = ["| group | n | budget | file hit | all-files hit | line recall | BM25 files | BM25 windows | slivers | markers |",
+           "|---|---:|---|---|---|---|---:|---:|---|---|"]
+
+    def cell(k, key, fmt="{:.2f}"):
+        x = before.get(k, {}).get(key)
+        y = after.get(k, {}).get(key) if after else None
+        if x is None:
+            return "–"
+        return fmt.format(x) + (" → " + fmt.format(y) if y is not None else "")
+
+    for g in groups:
+        for b in budgets:
+            k = (g, "repoctx", b)
+            if k not in before:
+                continue
+            name = g.split(":", 1)[-1]
+            out.append(f"| {name} | {before[k]['n']} | {b // 1000}k | {cell(k, 'file_hit')} | {cell(k, 'all_hit')} | "
+                       f"{cell(k, 'line_recall', '{:.3f}')} | {cell((g, 'bm25-files', b), 'line_recall', '{:.3f}').split(' ')[0]} | "
+                       f"{cell((g, 'bm25-windows', b), 'line_recall', '{:.3f}').split(' ')[0]} | "
+                       f"{cell(k, 'slivers', '{:.0%}')} | {cell(k, 'markers', '{:.1%}')} |")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("outputs", nargs="+")
@@ -72,6 +100,9 @@ def main() -> None:
     packers = a.packers.split(",")
     before = table(rows(a.outputs), lang, packers)
     after = table(rows(a.compare), lang, packers) if a.compare else {}
+    if a.markdown:
+        print(markdown(before, after))
+        return
     keys = sorted(before, key=lambda k: (k[0] != "ALL", not k[0].startswith("lang:"), k[0], packers.index(k[1]), k[2]))
     for g, p, b in keys:
         x, y = before[(g, p, b)], after.get((g, p, b))
