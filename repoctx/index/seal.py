@@ -111,8 +111,18 @@ def row_mac(context: str) -> bytes:
     return _mac(context)
 
 
-def check_row(mac, context: str) -> bool:
-    return isinstance(mac, bytes) and hmac.compare_digest(mac, _mac(context))
+def row_macs(kind: str):
+    """`mac(row: bytes) -> bytes` for many short rows of one kind (a load checks every file's token
+    count): the hasher keyed and fed `kind` once, copied per row (~1 µs a row)."""
+    base = _hasher(os.environ.get(KEY_ENV, "")).copy()
+    k = kind.encode()
+    base.update(len(k).to_bytes(4, "little") + k)
+
+    def mac(row: bytes) -> bytes:
+        h = base.copy()
+        h.update(row)
+        return h.digest()
+    return mac
 
 
 def key_id() -> bytes:

@@ -16,6 +16,7 @@ aside for a rebuild.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import marshal
 import os
 import sqlite3
@@ -29,7 +30,7 @@ from repoctx.index import seal
 from repoctx.git import GitError, run
 from repoctx.model import FileFacts
 
-SCHEMA_VERSION = f"6-py{sys.version_info[0]}.{sys.version_info[1]}"
+SCHEMA_VERSION = f"7-py{sys.version_info[0]}.{sys.version_info[1]}"
 ENV_VAR = "REPOCTX_INDEX"
 #: How long to wait for another process's write lock before giving up with an error.
 LOCK_TIMEOUT_S = 30.0
@@ -98,8 +99,9 @@ def _facts_context(sha: str, language: str, skip: str | None) -> str:
     return f"facts\0{sha}\0{language}\0{skip or ''}"
 
 
-def _tokens_context(sha: str, encoding: str, count: int) -> str:
-    return f"tokens\0{sha}\0{encoding}\0{count}"
+def _tokens_row(sha: str, encoding: str, count: int) -> bytes:
+    """What a token count's MAC covers (`seal.row_macs("tokens")`)."""
+    return f"{sha}\0{encoding}\0{count}".encode("utf-8", "surrogatepass")
 
 
 def _owner() -> str:
@@ -291,8 +293,9 @@ class IndexStore:
         except sqlite3.DatabaseError as exc:
             self._damaged(exc)
             return {}
+        mac_of, same = seal.row_macs("tokens"), hmac.compare_digest
         out = {sha: count for sha, count, mac in rows
-               if type(count) is int and seal.check_row(mac, _tokens_context(sha, encoding, count))}
+               if type(count) is int and type(mac) is bytes and same(mac, mac_of(_tokens_row(sha, encoding, count)))}
         self._rows_failed(len(rows) - len(out))
         return out
 
@@ -328,7 +331,8 @@ class IndexStore:
         read-only); a file SQLite finds damaged is rebuilt and written again."""
         blobs = [(sha, lang, skip, seal.seal(b"" if skip else facts, _facts_context(sha, lang, skip)))
                  for sha, lang, skip, facts in blobs if skip or facts is not None]
-        tokens = [(sha, enc, n, seal.row_mac(_tokens_context(sha, enc, n))) for sha, enc, n in tokens]
+        mac_of = seal.row_macs("tokens")
+        tokens = [(sha, enc, n, mac_of(_tokens_row(sha, enc, n))) for sha, enc, n in tokens]
 
         # An explicit transaction: with isolation_level=None, `with db:` would begin none, and each row
         # would be a transaction of its own. IMMEDIATE takes the write lock up front (waiting for it).
