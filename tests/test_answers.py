@@ -92,3 +92,14 @@ def test_every_skipped_file_is_listed_with_its_reason_and_counted_by_pack(tmp_pa
     assert r.returncode == 0 and "2 file(s) skipped (1 too-large, 1 undecodable-name; `repoctx stats` lists them)" in r.stderr
     r = run_cli("pack", str(repo), "--include", "nomatch/**")
     assert r.returncode == 1 and "--include 'nomatch/**'" in r.stderr and not r.stdout, r.stderr
+
+
+def test_the_budget_holds_for_the_file_as_written_in_every_format(tmp_path):
+    from repoctx import count_tokens, get_encoding
+    repo = _repo(tmp_path, n=30)
+    for fmt in ("xml", "markdown", "plain", "json"):
+        for budget in ("1500", "4k"):
+            r = run_cli("pack", str(repo), "--format", fmt, "--budget", budget)
+            assert r.returncode == 0, r.stderr
+            limit = int(budget.replace("k", "000"))
+            assert limit * 0.5 < count_tokens(r.stdout, get_encoding(None)) <= limit, (fmt, budget)

@@ -226,7 +226,27 @@ class Packer:
 
     def pack(self, request: PackRequest) -> PackResult:
         """The pack a request asks for. With `request.diff`, that change's diff goes last in the pack
-        (and counts against the budget), and the lines it touches join the focus."""
+        (and counts against the budget), and the lines it touches join the focus. A json pack's
+        budget holds for the object as written (`render.written`): its text is packed to a budget
+        lowered by what the object's escaping and fields cost, until the object fits."""
+        if request.format != "json":
+            return self._pack(request)
+        from dataclasses import replace
+        from repoctx.render import written
+        inner = request.budget
+        for _ in range(8):
+            result = self._pack(replace(request, budget=inner))
+            size = count(written(result, "json"), self.enc)
+            if size <= request.budget:
+                result.budget = request.budget
+                return result
+            inner = int(inner * min(request.budget / size, 0.99))  # at least 1% lower: packs grow in steps
+            if inner < 1:
+                break
+        raise PackError(f"a budget of {request.budget:,} tokens cannot hold the json object of a pack "
+                        f"({size:,} tokens as written); raise the budget")
+
+    def _pack(self, request: PackRequest) -> PackResult:
         start = time.perf_counter()
         focus = list(request.focus)
         for f in focus:  # a focus past the file's end would pack no code of it, only the map
