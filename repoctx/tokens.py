@@ -181,7 +181,7 @@ def _fast_load(name: str) -> tiktoken.Encoding:
     if constructor is None or not os.path.exists(source):
         return tiktoken.get_encoding(name)
     st = os.stat(source)
-    copy = f"{source}.{st.st_size}-{st.st_mtime_ns}.repoctx-ranks.sealed"
+    copy = f"{source}.{st.st_size}-{st.st_mtime_ns}.repoctx-ranks.marshal"  # sealed marshal
     with _LOAD_LOCK:  # the constructor's loader is swapped for the duration
         return _build(constructor, copy)
 

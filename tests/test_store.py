@@ -250,7 +250,8 @@ def test_planted_caches_are_not_believed(tmp_path, monkeypatch):
     assert tok.count_each(parts, "\n\n", enc, counts) == truth
 
     reference = enc.tiktoken.encode_ordinary("planted ranks")  # also writes the sealed copy
-    [copy] = [p for p in os.listdir(tok._cache_dir()) if p.endswith(".repoctx-ranks.sealed")]
+    [copy] = [p for p in os.listdir(tok._cache_dir()) if p.endswith(".repoctx-ranks.marshal")
+              and p.startswith(os.path.basename(tok._cached_file("o200k_base")))]
     with open(os.path.join(tok._cache_dir(), copy), "wb") as f:
         f.write(marshal.dumps({b"p": 0}))
     tok.get_encoding.cache_clear()
