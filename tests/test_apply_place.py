@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from repoctx.apply.apply import plan, write
 from repoctx.apply.match import Placement, _norm, closest, near, place_file
@@ -282,6 +282,7 @@ def cases(draw):
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
+@example(([""], "--- a/f.txt\n+++ b/f.txt\n@@ -0,1 +0,2 @@\n+a = 1\n", [("+", "a = 1")]))  # found at 4,000 examples
 def test_property_applied_means_the_new_lines_replace_the_old_lines(case):
     """Against the hunk as written (not as parsed): if applied, the file changed, nothing outside
     one span changed, the span held the hunk's old lines and now holds its new lines — all of them,

@@ -225,6 +225,8 @@ def _udiff_hunk(lines: list[str], i: int, edit: FileEdit) -> int:
         if ln.startswith("\\"):       # "\ No newline at end of file"
             i += 1
             continue
+        if not ln and i == len(lines) - 1:   # what follows the input's last newline: no line
+            break
         if not ln:
             body.append((" ", "", True))
         elif ln[0] in " -+":
