@@ -75,8 +75,9 @@ SAFE_CONFIG = ("core.fsmonitor=false", f"core.hooksPath={os.devnull}", "log.show
 #: Commands that may show a diff of content: textconv, external diff and diff drivers off.
 _DIFF_COMMANDS = frozenset(("diff", "log", "show"))
 _DIFF_FLAGS = ("--no-ext-diff", "--no-textconv")
-#: Commands that may read a work-tree file into git (clean filter) or write one out (smudge).
-_FILTERING = frozenset(("diff", "diff-files", "diff-index", "status", "ls-files", "hash-object", "add",
+#: Commands that may read a work-tree file into git (clean filter) or write one out (smudge); `ls-files`
+#: only with -m (its listings, -s and -o, read no content: the scan runs them on every call).
+_FILTERING = frozenset(("diff", "diff-files", "diff-index", "status", "hash-object", "add",
                         "checkout", "reset", "worktree", "stash", "restore", "switch", "apply"))
 
 
@@ -125,7 +126,7 @@ def run(cwd: str, *args: str, binary: bool = False, isolated: bool = False, untr
         if not (sys.stdin and sys.stdin.isatty()):
             env["GIT_TERMINAL_PROMPT"] = "0"
         config += [a for c in UNTRUSTED_CONFIG for a in ("-c", c)]
-    if args[:1] and args[0] in _FILTERING:
+    if args[:1] and (args[0] in _FILTERING or args[0] == "ls-files" and {"-m", "--modified"} & set(args)):
         _filter_overrides(cwd, config, env)
     if args[:1] and args[0] in _DIFF_COMMANDS:
         args = (args[0], *_DIFF_FLAGS, *args[1:])
