@@ -256,8 +256,13 @@ def hostile(tmp_path_factory):
         "util.py": "def real():\n    return 1\n", "forge.py": FORGING, **ODD_NAMES})
 
 
+def _index(repo) -> str:
+    """One index for all the CLI runs on the repository: it is parsed once."""
+    return str(repo / ".repoctx" / "shared.sqlite")
+
+
 def _pack(repo, fmt: str, *extra: str) -> str:
-    r = run_cli("pack", str(repo), "--mode", "whole", "--format", fmt, "--index", str(repo / f".repoctx/{fmt}.sqlite"), *extra)
+    r = run_cli("pack", str(repo), "--mode", "whole", "--format", fmt, "--index", _index(repo), *extra)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     return r.stdout
 
@@ -296,14 +301,14 @@ def test_file_names_are_shown_escaped_in_every_format(hostile):
     assert sorted(f["path"] for f in data["files"]) == sorted(["util.py", "forge.py", *ODD_NAMES])  # data: real names
     for text in (md, plain):
         assert "\x1b" not in text and "\u2028" not in text.replace("sep\\342", "")
-    r = run_cli("map", str(hostile), "--index", str(hostile / ".repoctx/map.sqlite"))
+    r = run_cli("map", str(hostile), "--index", _index(hostile))
     assert r.returncode == 0, r.stderr
     assert {line for line in r.stdout.splitlines() if not line.startswith(" ")} == SHOWN, r.stdout
-    r = run_cli("search", "evil", str(hostile), "--index", str(hostile / ".repoctx/search.sqlite"))
+    r = run_cli("search", "evil", str(hostile), "--index", _index(hostile))
     assert r.returncode == 0 and r.stdout, r.stderr
     assert all(re.match(r" *\d+\.\d+  \S", line) for line in r.stdout.splitlines()), r.stdout
     assert '"a\\n## util.py' in r.stdout
-    r = run_cli("graph", str(hostile), "--format", "dot", "--index", str(hostile / ".repoctx/graph.sqlite"))
+    r = run_cli("graph", str(hostile), "--format", "dot", "--index", _index(hostile))
     assert r.returncode == 0, r.stderr
     assert 'label="\\"a\\\\n## util.py' in r.stdout and 'label="a\\n' not in r.stdout, r.stdout  # not a DOT line break
 
