@@ -398,7 +398,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         for e in entries:
             with open(e.path, encoding="utf-8") as f:
                 tokens = count(f.read(), enc)
-            print(f"{(e.commit or '(not committed)')[:12]:<15} {e.date or '-':<25} {tokens:>9,} tokens  {os.path.relpath(e.path, root)}")
+            print(f"{e.commit[:12] if e.commit else '(not committed)':<15} {e.date or '-':<25} {tokens:>9,} tokens  {os.path.relpath(e.path, root)}")
         return 0
     snap.attach_note(root, args.commit or "HEAD")
     return 0
@@ -406,13 +406,21 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 def _take_snapshot(args: argparse.Namespace) -> int:
     from repoctx import snapshot as snap
+    from repoctx.pack.packer import NoChange
+    # Outside git there is no commit to block (a hook always runs in a repository): a person ran it,
+    # and is told, exit 1.
+    root = snap.repository_root(args.repo)
     try:  # the pre-commit step, which must never block a commit because of its own failure
-        root = snap.repository_root(args.repo)
         st = _settings(args, root)
         path, result, repo = snap.take(root, st, args.index, progress=ProgressBar("indexing"))
         _warn(st, repo.report.warnings)
         print(f"repoctx: snapshot {os.path.relpath(path, root)} ({result.tokens:,} tokens)", file=sys.stderr)
         return 0
+    except NoChange as exc:  # a commit of nothing staged (--allow-empty, --amend): the hook stays quiet
+        if "GIT_INDEX_FILE" in os.environ and not args.strict:  # git sets it for the hooks of a commit
+            return 0
+        print(f"repoctx: no snapshot taken: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:
         if args.strict:
             raise

@@ -103,3 +103,26 @@ def test_the_budget_holds_for_the_file_as_written_in_every_format(tmp_path):
             assert r.returncode == 0, r.stderr
             limit = int(budget.replace("k", "000"))
             assert limit * 0.5 < count_tokens(r.stdout, get_encoding(None)) <= limit, (fmt, budget)
+
+
+def test_snapshot_by_hand_outside_git_fails_while_the_hook_stays_quiet_and_list_shows_whole_columns(tmp_path):
+    import os
+    import subprocess
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    r = run_cli("snapshot", "-C", str(plain))
+    assert r.returncode == 1 and "not a git repository" in r.stderr
+    repo = _repo(tmp_path)
+    r = run_cli("snapshot", "-C", str(repo))  # nothing staged, by hand: said, exit 1
+    assert r.returncode == 1 and "nothing is staged" in r.stderr
+    assert run_cli("hook", "install", "-C", str(repo)).returncode == 0
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@e"}
+    c = subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "empty"], cwd=repo, capture_output=True,
+                       text=True, env=env)
+    assert c.returncode == 0 and c.stderr == "", c.stderr
+    (repo / "app/router.py").write_text("def route_group(prefix):\n    return [prefix]\n")
+    git(repo, "add", "-A")
+    assert run_cli("snapshot", "-C", str(repo)).returncode == 0  # staged, not committed
+    listed = run_cli("snapshot", "list", "-C", str(repo)).stdout
+    assert "(not committed)" in listed, listed
