@@ -2,7 +2,9 @@
 
 Each test injects one fault into a real `repoctx` process and then checks that nothing was lost
 (the index passes `PRAGMA integrity_check`, old outputs are intact) and that the next run works
-(its output equals that of a fresh index elsewhere).
+(its output equals that of a fresh index elsewhere). Kills land at a known point — the process
+sends itself the signal there (REPOCTX_FAULT, read by `repoctx.files.fault_point`) — never raced
+against the clock: every time bound here is a hang guard, so a slow or busy machine passes too.
 """
 from __future__ import annotations
 
