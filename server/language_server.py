@@ -327,6 +327,8 @@ def apply_edit(ls: RepoctxServer, params) -> dict:
            "notes": [f"{path}: mode {mode} not set (an editor's edit cannot set modes; `repoctx apply` can)"
                      for path, mode in would.modes]}
     for h in out["hunks"]:
+        if h["path"] == "(no file)":
+            continue
         try:  # a hunk refused for a path outside the workspace names no file there
             h["uri"] = ls.uri(folder, confine(root, h["path"]))
         except OutsideWorkspace:

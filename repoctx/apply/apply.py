@@ -58,6 +58,7 @@ class HunkResult:
     reason: str | None = None
     candidates: list[dict] = field(default_factory=list)
     op: str | None = None              # a file operation, not a hunk: create | delete | rename | mode
+                                       # (refused: "file", the whole file's edit)
     note: str | None = None            # what else to know: context trimmed, the file no longer parses
 
 
@@ -179,8 +180,9 @@ class _Context:
         self._redactor = None
 
     def refuse(self, edit: FileEdit, path: str, reason: str) -> None:
+        """The whole file's edit refused (its path, its kind, what is on disk): every hunk with it."""
         for k, _ in enumerate(edit.hunks or [None], 1):
-            self.results.append(HunkResult(path, k, False, reason=reason))
+            self.results.append(HunkResult(path, k, False, reason=reason, op="file"))
 
     def quote(self, rel: str, lines: list[str], candidates: list[dict]) -> list[dict]:
         """Candidate lines as a refusal may quote them: from the whole text's redacted lines (a

@@ -73,12 +73,13 @@ def format_plan(p: Plan, written: Written | None = None, check: bool = False) ->
             done = not check and h.path in touched
             out.append(_op_line(h, done) if h.op else _hunk_line(h, done))
             continue
-        # a refusal of the whole file (its path, its kind) is said once, not once per hunk
-        if not h.candidates and refused_files.get(h.path) == h.reason:
+        # a refusal of the whole file (its path, its kind, what is on disk) is said once, not per hunk
+        if h.op == "file":
+            if refused_files.get(h.path) != h.reason:
+                refused_files[h.path] = h.reason
+                out.append(f"{h.path}: REFUSED: {h.reason}")
             continue
-        refused_files[h.path] = h.reason
-        whole = not h.candidates and sum(1 for x in p.hunks if x.path == h.path and x.reason == h.reason) > 1
-        out.append(f"{h.path}: REFUSED: {h.reason}" if whole else f"{h.path}: hunk {h.index} REFUSED: {h.reason}")
+        out.append(f"{h.path}: hunk {h.index} REFUSED: {h.reason}")
         for c in h.candidates:
             out.append(f"    closest: line {c['line']} (similarity {c['similarity']:.2f}): {c['text'].strip()[:80]}")
     n_ok = sum(h.applied for h in p.hunks)
