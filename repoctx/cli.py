@@ -282,7 +282,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     _filters_matched(repo, st)
     diff = STAGED if args.staged else (args.diff or WORKTREE) if args.diff is not None else None
     request = PackRequest.from_settings(st, query=query, focus=[parse_focus(f, repo.root) for f in args.focus],
-                                        diff=diff, origin="--")
+                                        diff=diff, origin="--", tree=False if args.no_tree else None)
     result = Packer(repo, redact=st.redact).pack(request)
     whole = sum(f.whole for f in result.files)
     summary = (f"repoctx: {result.mode}: {result.tokens:,}/{result.budget:,} tokens, {whole} files whole, "
@@ -542,6 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "whole repository or exit 3 with the size it needs; slice: map + slices")
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default xml)")
     p.add_argument("--line-numbers", action="store_true", default=None, help="prefix each code line with its number")
+    p.add_argument("--no-tree", action="store_true",
+                   help="leave out the file tree a whole-repository pack opens with")
     p.add_argument("-o", "--output", metavar="FILE", help="write the pack here (atomically) instead of stdout")
     p.add_argument("--split", type=parse_size, default=None, metavar="TOKENS",
                    help="write the pack in parts of at most TOKENS each (e.g. 100k), cut between files (a larger "

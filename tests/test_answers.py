@@ -126,3 +126,20 @@ def test_snapshot_by_hand_outside_git_fails_while_the_hook_stays_quiet_and_list_
     assert run_cli("snapshot", "-C", str(repo)).returncode == 0  # staged, not committed
     listed = run_cli("snapshot", "list", "-C", str(repo)).stdout
     assert "(not committed)" in listed, listed
+
+
+def test_a_whole_pack_opens_with_a_compact_file_tree_counted_in_the_budget(tmp_path):
+    from repoctx import count_tokens, get_encoding
+    repo = _repo(tmp_path, n=3)
+    r = run_cli("pack", str(repo), "--budget", "32k")
+    assert r.returncode == 0 and "whole:" in r.stderr, r.stderr
+    tree = r.stdout.split("<map>\n", 1)[1].split("\n</map>", 1)[0]
+    assert tree == "app/\n  consts.py\n  mod0.py\n  mod1.py\n  mod2.py\n  router.py"
+    tokens = int(re.search(r"whole: ([\d,]+)/", r.stderr)[1].replace(",", ""))
+    assert tokens == count_tokens(r.stdout, get_encoding(None))
+    bare = run_cli("pack", str(repo), "--budget", "32k", "--no-tree")
+    assert "<map>" not in bare.stdout and bare.stdout.replace("<context>\n\n", "") in r.stdout
+    # a repository that fits only without its tree still goes whole, without it
+    need = count_tokens(bare.stdout, get_encoding(None))
+    r = run_cli("pack", str(repo), "--budget", str(need))
+    assert r.returncode == 0 and "whole:" in r.stderr and "<map>" not in r.stdout

@@ -84,3 +84,16 @@ def test_search_names_the_definition_a_doc_comment_documents_scores_fall_and_no_
     for query in ("zzzqqqxx", "   "):
         r = run_cli("search", query, str(repo))
         assert r.returncode == 1 and not r.stdout and ("no match" in r.stderr or "empty" in r.stderr), r.stderr
+
+
+def test_a_small_map_shows_several_files_not_every_line_of_the_first(tmp_path):
+    from conftest import run_cli
+    files = {"core.py": "".join(f"def handler_{i}(x):\n    return x + {i}\n\n\n" for i in range(80)),
+             "a.py": "from core import handler_1\n\n\ndef use_a():\n    return handler_1(1)\n",
+             "b.py": "from core import handler_2\n\n\ndef use_b():\n    return handler_2(2)\n"}
+    repo = make_repo(tmp_path / "r", files)
+    r = run_cli("map", str(repo), "--budget", "300")
+    assert r.returncode == 0, r.stderr
+    heads = [ln for ln in r.stdout.splitlines() if not ln.startswith(" ")]
+    assert heads[0] == "core.py" and len(heads) >= 3, r.stdout
+    assert "more definitions" in r.stdout

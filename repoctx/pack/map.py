@@ -40,8 +40,12 @@ def repo_map(index: RetrievalIndex, budget: int, seeds: dict[str, float] | None 
     lines: list[str] = []
     ranked = index.ranked_files(seeds) if seeds else index.global_files()
     code_first = itertools.chain((p for p in ranked if not is_test_path(p)), (p for p in ranked if is_test_path(p)))
+    per_file = max(8, budget // 40)  # a small map shows several files, not every line of the first
     for path in code_first:  # by rank within code, then within tests; only as far as the budget goes
-        lines.extend(file_entry(path, index).split("\n"))
+        entry = file_entry(path, index).split("\n")
+        if len(entry) > per_file:
+            entry = entry[:per_file] + [f"  … {len(entry) - per_file} more definitions"]
+        lines.extend(entry)
         if len(lines) * 3 > budget * 2:  # a line costs at least a token or two: enough to cut from
             break
     lo, hi = 0, len(lines)  # largest k whose first k lines fit

@@ -216,11 +216,12 @@ class Packer:
         key = None if path in self.repo.overlay else self.repo.files[path].blob_sha
         return self.redactor.file_lines(path, self.repo.text(path), key)
 
-    def whole(self, fmt: str, line_numbers: bool) -> tuple[str, int, list[FileSlice]]:
-        """The whole repository rendered and counted. Each file's lines are read, redacted and
-        rendered in turn, not kept: at most one file's lines are held beside the text."""
+    def whole(self, fmt: str, line_numbers: bool, tree: str | None = None) -> tuple[str, int, list[FileSlice]]:
+        """The whole repository rendered and counted, `tree` (its file tree) first. Each file's lines
+        are read, redacted and rendered in turn, not kept: at most one file's lines are held beside
+        the text."""
         slices = [file_slice(self.repo, p, ((1, f.lines),) if f.lines else ()) for p, f in sorted(self.repo.facts.items())]
-        parts = render_parts(None, slices, self.streamed_lines, fmt, line_numbers, self._diff)
+        parts = render_parts(tree, slices, self.streamed_lines, fmt, line_numbers, self._diff)
         tokens = count_parts(parts, PART_SEP, self.enc, counts_cache(self.repo.index_path))
         return PART_SEP.join(parts), tokens, slices
 
@@ -268,15 +269,20 @@ class Packer:
         if request.mode in ("auto", "whole"):
             # Rendering only adds text, so a repository whose files alone exceed the budget cannot fit.
             whole = None
+            # The file tree opens a whole pack (a reader orients by it), counted in the budget; a
+            # repository that fits only without it goes whole without it.
+            tree = file_tree(sorted(self.repo.facts)) if request.tree and len(self.repo.facts) > 1 else None
             if sum(self.repo.tokens.values()) - 2 * len(self.repo.files) <= budget:
-                whole = text, tokens, slices = self.whole(fmt, numbers)
+                whole = text, tokens, slices = self.whole(fmt, numbers, tree)
+                if tokens > budget and tree:
+                    tree, (text, tokens, slices) = None, self.whole(fmt, numbers)
                 if tokens <= budget:
                     empty = [] if self.repo.files else ["the pack is empty: the repository has no file to pack "
                                                         "(see `repoctx stats` for what was skipped and why)"]
-                    rendering = Rendering(None, tuple(slices), None, self._diff, fmt, numbers, self.streamed_lines)
+                    rendering = Rendering(tree, tuple(slices), None, self._diff, fmt, numbers, self.streamed_lines)
                     return self._result("whole", budget, text, tokens, slices, start, (), empty, rendering)
             if request.mode == "whole":
-                tokens = (whole or self.whole(fmt, numbers))[1]
+                tokens = self.whole(fmt, numbers)[1]  # the least that goes whole: without the tree
                 raise PackError(f"the whole repository needs {tokens:,} tokens (budget {budget:,}); "
                                 f"raise --budget to at least {tokens:,} or use --mode auto/slice")
         return self._slice(request.query, focus, budget, fmt, numbers, request.map_budget, start)
@@ -464,6 +470,23 @@ class Packer:
                           files=files, seconds=time.perf_counter() - start, redactions=redactions,
                           secret_files=secret_files, warnings=self.redactor.warnings + list(warnings),
                           rendering=rendering)
+
+
+def file_tree(paths: list[str]) -> str:
+    """A compact file tree of sorted repository paths: each folder once as `name/`, what it holds
+    indented under it by two spaces; names shown as every output shows them (`render.shown_path`)."""
+    from repoctx.render import shown_path
+    out: list[str] = []
+    prev: list[str] = []
+    for path in paths:
+        *folders, name = path.split("/")
+        same = 0
+        while same < min(len(prev), len(folders)) and prev[same] == folders[same]:
+            same += 1
+        out += ["  " * d + shown_path(folders[d]) + "/" for d in range(same, len(folders))]
+        out.append("  " * len(folders) + shown_path(name))
+        prev = folders
+    return "\n".join(out)
 
 
 def pack(repo: Repository, request: PackRequest = PackRequest(), redact: bool = True) -> PackResult:

@@ -33,6 +33,7 @@ class PackRequest:
     format: str = Settings.format
     line_numbers: bool = Settings.line_numbers
     map_budget: int = Settings.map_budget
+    tree: bool = True                  # a whole pack opens with the repository's file tree
     #: Where the request came from, for messages ("--budget", "budget"); not part of the request.
     origin: str = field(default="", compare=False)
 
