@@ -289,11 +289,12 @@ def test_file_names_are_shown_escaped_in_every_format(hostile):
     """git allows a newline in a file name; a pack shows such a file under an escaped name (as git
     quotes it), so no name opens a second section, in xml, json, markdown, plain, the map and search."""
     md = _pack(hostile, "markdown")
-    assert sorted(_markdown_headers(md)) == sorted(SHOWN)
+    assert sorted(h for h in _markdown_headers(md) if h != "Repository map") == sorted(SHOWN)  # a whole pack may open with its tree
     plain = _pack(hostile, "plain")
     rule = re.match("=+", plain).group()
     headers = [line for line in re.split(r"\r\n|\r|\n|\u2028", plain) if line.startswith(rule + " ")]
-    assert sorted(h[len(rule) + 1:-len(rule) - 1] for h in headers) == sorted(SHOWN), headers
+    shown = [h[len(rule) + 1:-len(rule) - 1] for h in headers]
+    assert sorted(h for h in shown if h != "repository map") == sorted(SHOWN), headers
     root = ET.fromstring(_pack(hostile, "xml"))
     assert sorted(f.get("path") for f in root.iter("file")) == sorted(SHOWN)
     data = json.loads(_pack(hostile, "json"))
