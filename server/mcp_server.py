@@ -131,7 +131,7 @@ def tool(name: str, description: str, properties: dict, required: tuple[str, ...
 _STR, _INT = {"type": "string"}, {"type": "integer", "minimum": 1}
 _BUDGET = {"type": "integer", "minimum": 1, "description": "total tokens (default max_tokens)"}
 _PAGING = {"max_tokens": {"type": "integer", "minimum": 1, "description": f"most tokens per answer (default {ANSWER_TOKENS})"},
-           "part": {"type": "integer", "minimum": 1, "description": "which part of a larger budget (default 1)"}}
+           "part": {"type": "integer", "minimum": 1, "description": "part of a larger budget (default 1)"}}
 
 
 _KIND_NAMES = {str: "a string", int: "a whole number", list: "a list of strings", bool: "true or false"}
@@ -180,8 +180,8 @@ def _skips(ws: Workspace) -> list[str]:
 
 @tool("pack_context",
       "Code an LLM needs for a change, exact to a token budget: the whole repo if it fits, else a ranked map "
-      "plus dependency-closed slices (code, what it calls, its callers). At most max_tokens per answer: a "
-      "larger budget comes in parts (part i of n); ask the next part with the same arguments. Read warnings.",
+      "plus dependency-closed slices (code, callees, callers). At most max_tokens per answer; a "
+      "larger budget comes in parts: ask the next part with the same arguments.",
       {"query": {"type": "string", "description": "the task, issue text or error"},
        "paths": {"type": "array", "items": _STR, "description": "focus: 'file' or 'file:start-end'"},
        "diff": {"type": "string", "description": "'staged', 'worktree' or a git revision: pack that change"},
@@ -220,7 +220,7 @@ def pack_context(ws: Workspace, args: dict) -> tuple[str, dict]:
 
 
 @tool("repo_map", "Ranked signature map of the repo (one line per definition, most central first); "
-      "paged by max_tokens and part as pack_context is.",
+      "paged like pack_context.",
       {"budget": _BUDGET, "focus": {"type": "string", "description": "file to centre on"}, "query": _STR,
        **_PAGING})
 def repo_map(ws: Workspace, args: dict) -> tuple[str, dict]:
@@ -243,9 +243,9 @@ def repo_map(ws: Workspace, args: dict) -> tuple[str, dict]:
     return text, out
 
 
-@tool("change_impact", "What a change touches before tests run: its definitions, their callers (transitively, "
-      "ranked, path:line) and the tests that reach them, within max_tokens.",
-      {"diff": {"type": "string", "description": "'worktree' (default), 'staged' or a git revision"},
+@tool("change_impact", "A change's definitions, their callers (transitive, ranked, path:line) and the tests "
+      "reaching them.",
+      {"diff": {"type": "string", "description": "'worktree' (default), 'staged' or a revision"},
        "max_tokens": _PAGING["max_tokens"]})
 def change_impact(ws: Workspace, args: dict) -> tuple[str, dict]:
     diff = _arg(args, "diff", str, "worktree")
@@ -410,7 +410,7 @@ def build_server(roots: list[str]) -> tuple[Server, dict[str, _Repo]]:
     for r in repos.values():
         threading.Thread(target=r.load, daemon=True, name=f"index {r.name}").start()
     names = list(repos)
-    repo_param = {"type": "string", "enum": names, "description": f"default {names[0]}"}
+    repo_param = {"type": "string", "enum": names, **({"description": f"default {names[0]}"} if len(names) > 1 else {})}
     definitions = []
     for t in TOOLS.values():
         d = t.definition.model_copy(deep=True)

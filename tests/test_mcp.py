@@ -452,3 +452,12 @@ async def test_a_budget_that_holds_nothing_is_an_error_naming_the_least_that_wor
         need = int(re.search(r"at least ([\d,]+)", _text(r))[1].replace(",", ""))
         r = await c.call_tool("pack_context", {"query": "discount", "budget": need})
         assert not r.is_error and r.structured_content["files"], _text(r)
+
+
+async def test_tool_definitions_fit_the_limit_for_one_repository_with_a_long_name(tmp_path):
+    repo = make_repo(tmp_path / "django-framework-5.2.8", FILES)
+    async with Client(_params(repo), mode="legacy") as c:
+        listed = (await c.list_tools()).tools
+        wire = json.dumps({"tools": [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in listed]})
+        assert count_tokens(wire, get_encoding("o200k_base")) < 1200
+        assert {"max_tokens", "part"} <= set(next(t for t in listed if t.name == "pack_context").input_schema["properties"])
