@@ -188,8 +188,11 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
     if not nodes:
         return [], Counter()
     bound = set()
-    for node in imports:
-        bound.update(_WORD.findall(data[node.start_byte:node.end_byte]))
+    covered = 0  # imports may nest (`require('m', function () { require(…) })`): each byte read once
+    for node in sorted(imports, key=_start_of):
+        if node.end_byte > covered:
+            bound.update(_WORD.findall(data[max(node.start_byte, covered):node.end_byte]))
+            covered = node.end_byte
     own = _OWN_RECEIVERS
     keys = language in _KEY_COLON
     dot = language != "php"  # PHP's "." joins strings; its members follow "->"
