@@ -285,7 +285,11 @@ def cmd_pack(args: argparse.Namespace) -> int:
                                         diff=diff, origin="--", tree=False if args.no_tree else None)
     result = Packer(repo, redact=st.redact).pack(request)
     whole = sum(f.whole for f in result.files)
-    summary = (f"repoctx: {result.mode}: {result.tokens:,}/{result.budget:,} tokens, {whole} files whole, "
+    tokens = result.tokens  # of the file as written: a json object counts whole
+    if st.format == "json" and not args.split:
+        from repoctx.tokens import count, get_encoding
+        tokens = count(written(result, "json"), get_encoding(result.encoding))
+    summary = (f"repoctx: {result.mode}: {tokens:,}/{result.budget:,} tokens, {whole} files whole, "
                f"{len(result.files) - whole} files sliced, {result.encoding}, {time.monotonic() - STARTED:.2f}s"
                + (f"; {args.source.describe()}" if getattr(args, "source", None) else ""))
     from repoctx.stats import skipped_note
