@@ -26,6 +26,7 @@ from repoctx.graph.link import MODULE, module_id
 from repoctx.pack.packer import NoChange, no_change
 from repoctx.pack.request import STAGED, WORKTREE
 from repoctx.scan import is_test_path
+from repoctx.secrets import left_out
 from repoctx.tokens import count, get_encoding
 
 if TYPE_CHECKING:
@@ -60,7 +61,8 @@ def change_impact(repo: Repository, diff: str = WORKTREE) -> Impact:
     """The impact of the change `diff` (STAGED, WORKTREE or a revision the work tree is compared
     with) on the loaded repository; NoChange when there is none."""
     rev = None if diff in (STAGED, WORKTREE) else diff
-    change = read_change(repo.root, rev, staged=diff == STAGED)
+    change = read_change(repo.root, rev, staged=diff == STAGED,
+                         left_out=lambda path: left_out(repo.root, path, by_name=True))
     if not change.diff.strip():
         raise NoChange(no_change(diff))
     return impact_of(repo, change.touched, diff)
@@ -77,8 +79,9 @@ def impact_of(repo: Repository, touched: dict[str, list[tuple[int, int]]], diff:
         ids = [(sid, g.symbols[sid][1]) for sid in g.symbols_in(path)]
         for a, b in ranges:
             hit = False
+            near = [(sid, s) for sid, s in ids if s.start_line <= b and a <= s.end_line]  # overlapping the range
             for line in range(a, b + 1):
-                inner = [(s.end_line - s.start_line, sid, s) for sid, s in ids if s.start_line <= line <= s.end_line]
+                inner = [(s.end_line - s.start_line, sid, s) for sid, s in near if s.start_line <= line <= s.end_line]
                 if not inner:
                     continue
                 hit = True
