@@ -109,3 +109,9 @@ def confine(root: str, path: str) -> str:
     if os.path.commonpath([full, root]) != root or full == root:
         raise OutsideWorkspace(f"{path} is outside the workspace {root}")
     return os.path.relpath(full, root).replace(os.sep, "/")
+
+
+def cache_home() -> str:
+    """`$XDG_CACHE_HOME`, `~/.cache` when that is unset (or relative)."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    return base if os.path.isabs(base) else os.path.join(os.path.expanduser("~"), ".cache")

@@ -255,12 +255,12 @@ class Change:
     touched: dict[str, list[tuple[int, int]]]      # post-image path → changed line ranges (1-based)
 
 
-def read_change(root: str, rev: str | None = None, staged: bool = False,
-                left_out: Callable[[str], str | None] | None = None) -> Change:
+def read_change(root: str, rev: str | None = None, staged: bool = False, *,
+                left_out: Callable[[str], str | None]) -> Change:
     """The diff of the work tree against `rev` (default HEAD), or of the index with `staged`.
 
-    A file that packs leave out (`left_out(path)` gives why; by default `secrets.left_out` with every
-    secret file out) is never in the diff: git is asked to leave it out (an `:(exclude)` pathspec),
+    A file that packs leave out (`left_out(path)` gives why: the caller's `secrets.left_out`, required so
+    that no caller can forget it) is never in the diff: git is asked to leave it out (an `:(exclude)` pathspec),
     and one line `# secret file changed: PATH (content left out)` says it changed."""
     try:
         run(root, "rev-parse", "--is-inside-work-tree")
@@ -273,9 +273,6 @@ def read_change(root: str, rev: str | None = None, staged: bool = False,
         if rev:
             raise GitError(f"unknown revision {rev!r}") from None
         base = EMPTY_TREE  # a repository with no commit yet
-    if left_out is None:
-        from repoctx.secrets import left_out as rule
-        left_out = lambda path: rule(root, path, by_name=True)  # noqa: E731
     args = ["diff", "--no-color", "--no-ext-diff", f"-U{CONTEXT_LINES}", "-M", "--relative",
             "--src-prefix=a/", "--dst-prefix=b/"]
     args += ["--cached", base] if staged else [base]
@@ -290,8 +287,11 @@ def read_change(root: str, rev: str | None = None, staged: bool = False,
     if hidden:
         spec = [".", *(f":(exclude,literal){p}" for p in sorted(hidden))]
         diff, exact = run_all(root, (*args, "--", *spec), (*exact_args, "--", *spec))
-    said = "".join(f"# {'secret' if why == 'secret-file' else 'ignored'} file changed: {_shown(p)} (content left out)\n"
-                   for p, why in sorted(hidden.items()))
+    said = ""
+    if hidden:
+        from repoctx.render import shown_path  # the one way a name is shown
+        said = "".join(f"# {'secret' if why == 'secret-file' else 'ignored'} file changed: {shown_path(p)} "
+                       "(content left out)\n" for p, why in sorted(hidden.items()))
     # A hunk header repeats a line of the file as context ("@@ -10,4 +10,4 @@ def f():"), which can
     # be any line, a secret too: headers are cut to their line numbers.
     return Change(said + _HUNK_CONTEXT.sub(r"\1", diff), touched_lines(exact))
@@ -306,12 +306,6 @@ def _changed_paths(name_status: str) -> list[str]:
         paths += fields[i + 1:i + 1 + n]
         i += 1 + n
     return paths
-
-
-def _shown(path: str) -> str:
-    """A path as one line can show it: JSON-quoted when it holds a control character or a quote."""
-    import json
-    return json.dumps(path) if any(c < " " or c in "\"\\\x7f" for c in path) else path
 
 
 def touched_lines(diff: str) -> dict[str, list[tuple[int, int]]]:

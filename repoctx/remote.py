@@ -168,7 +168,7 @@ def check_ref(ref: str) -> None:
 
 def cache_root() -> str:
     """`$XDG_CACHE_HOME/repoctx/repos`, `~/.cache/repoctx/repos` when that is unset (or relative)."""
-    from repoctx.index.store import cache_home
+    from repoctx.files import cache_home
     return os.path.join(cache_home(), "repoctx", "repos")
 
 

@@ -107,7 +107,7 @@ def test_findings_are_cached_by_blob(tmp_path, monkeypatch):
     calls.clear()
     again = Workspace(str(repo), Settings(mode="whole"))
     again.load()
-    assert AWS_ID not in again.pack().text and calls == []  # read back from .repoctx/secrets.marshal
+    assert AWS_ID not in again.pack().text and calls == []  # read back from .repoctx/secrets.sealed
 
 
 def test_redact_line_keeps_the_code_around_and_whole_tokens():

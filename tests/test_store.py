@@ -224,7 +224,7 @@ def test_planted_caches_are_not_believed(tmp_path, monkeypatch):
     from repoctx.secrets import SCANNER_VERSION, SecretScanner
     text = 'GITHUB = "ghp_' + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8" + '"\n'
     key = "ab" * 20
-    cache = str(tmp_path / "secrets.marshal")
+    cache = str(tmp_path / "secrets.sealed")
     with open(cache, "wb") as f:
         f.write(marshal.dumps((SCANNER_VERSION, {key: []})))
     assert SecretScanner(cache).scan("x.py", text, key)  # still found

@@ -80,7 +80,7 @@ def _stored(index: Path, kind: str) -> Path:
     if kind == "index":
         return index
     if kind in ("counts", "secrets"):
-        return index.parent / {"counts": "counts.sealed", "secrets": "secrets.marshal"}[kind]
+        return index.parent / {"counts": "counts.sealed", "secrets": "secrets.sealed"}[kind]
     [file] = [p for p in (index.parent / kind).iterdir() if not p.name.endswith(".seal")]
     return file
 

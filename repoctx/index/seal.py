@@ -25,7 +25,7 @@ import os
 import sys
 from functools import lru_cache
 
-from repoctx.files import write_atomic
+from repoctx.files import cache_home, write_atomic
 
 MAGIC = b"RCTXSEAL1"
 _MAC_BYTES = 16
@@ -38,7 +38,6 @@ class Damaged(ValueError):
 
 def key_path() -> str:
     """`$XDG_CACHE_HOME/repoctx/seal.key` (`~/.cache/repoctx/seal.key` when unset or relative)."""
-    from repoctx.index.store import cache_home  # store imports this module
     return os.path.join(cache_home(), "repoctx", "seal.key")
 
 

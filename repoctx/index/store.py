@@ -26,6 +26,7 @@ import time
 import zlib
 from collections.abc import Iterable
 
+from repoctx.files import cache_home
 from repoctx.index import seal
 from repoctx.git import GitError, run
 from repoctx.model import FileFacts
@@ -80,12 +81,6 @@ def state_folder(root: str) -> str:
     real = os.path.realpath(root)
     key = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:16]
     return os.path.join(cache_home(), "repoctx", "state", f"{os.path.basename(real) or 'root'}-{key}")
-
-
-def cache_home() -> str:
-    """`$XDG_CACHE_HOME`, `~/.cache` when that is unset (or relative)."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    return base if os.path.isabs(base) else os.path.join(os.path.expanduser("~"), ".cache")
 
 
 def encode_facts(facts: FileFacts) -> bytes:

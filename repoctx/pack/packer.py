@@ -95,7 +95,7 @@ class Packer:
         self._closures: Closures | None = None  # pack needs neither
         self.enc = get_encoding(repo.encoding)
         #: Secrets are found in the files packed (cached beside the index) and redacted in place.
-        self.redactor = Redactor(os.path.join(os.path.dirname(repo.index_path), "secrets.marshal")
+        self.redactor = Redactor(os.path.join(os.path.dirname(repo.index_path), "secrets.sealed")
                                  if repo.index_path else None, enabled=redact)
         self._lines: dict[str, list[str]] = {}
         self._costs: dict[str, list[int]] = {}
