@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from conftest import make_repo
 from repoctx.settings import parse_count
 
 PLUGIN = Path(__file__).resolve().parent.parent / "editors" / "nvim"
-TIMEOUT = 60  # seconds for one Neovim run; each normally takes 1-3 s
+TIMEOUT = 600  # seconds for one Neovim run, a hang guard only (each normally takes 1-3 s)
 
 GEOMETRY = "\n".join(
     ['"""Geometry helpers."""', "import math", "", "",
@@ -112,6 +111,8 @@ def nvim(request):
 PRELUDE = r"""
 local OUT = os.getenv("REPOCTX_TEST_OUT")
 local REPO = os.getenv("REPOCTX_TEST_REPO")
+-- Waits below are hang guards, never speed checks: a busy machine answers late, not never.
+local HANG_MS = 300000
 local function dump(t)
   local f = assert(io.open(OUT, "w"))
   f:write(vim.fn.json_encode(t))
@@ -124,14 +125,14 @@ vim.api.nvim_create_autocmd("User", { pattern = "RepoctxDone", callback = functi
 local function run(cmd)
   local before = done
   vim.cmd(cmd)
-  assert(vim.wait(45000, function() return done > before end, 20), "no RepoctxDone after " .. cmd)
+  assert(vim.wait(HANG_MS, function() return done > before end, 20), "no RepoctxDone after " .. cmd)
   return rc.last
 end
 local function setup(extra)
   rc.setup(vim.tbl_extend("force", {
     cmd = { os.getenv("REPOCTX_TEST_PY"), "-m", "repoctx", "serve" },
     register = "a",
-    timeout = 45000,
+    timeout = HANG_MS,
   }, extra or {}))
 end
 local function scratch(kind)
@@ -186,7 +187,6 @@ def run_nvim(nvim: str, repo: Path, body: str, tmp_path: Path, prelude: str = PR
            "--cmd", "let g:loaded_python3_provider = 0 | let g:loaded_node_provider = 0"
                     " | let g:loaded_ruby_provider = 0 | let g:loaded_perl_provider = 0",
            "-c", "luafile " + str(script).replace(" ", r"\ ")]
-    start = time.monotonic()
     # Neovim starts outside the repository: the plugin must find the root from the file's path.
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -201,11 +201,10 @@ def run_nvim(nvim: str, repo: Path, body: str, tmp_path: Path, prelude: str = PR
             os.killpg(proc.pid, signal.SIGKILL)  # a server left behind, if any
         except ProcessLookupError:
             pass
-    elapsed = time.monotonic() - start
     assert out.exists(), f"Neovim wrote no result (rc {proc.returncode})\nstdout: {stdout}\nstderr: {stderr}"
     data = json.loads(out.read_text(encoding="utf-8"))
     assert "lua_error" not in data, data["lua_error"] + "\n" + data.get("messages", "") + "\nstderr: " + stderr
-    data["stderr"], data["elapsed"] = stderr, elapsed
+    data["stderr"] = stderr
     return data
 
 
@@ -297,7 +296,7 @@ def test_map_and_pack(nvim, repo, tmp_path):
   setup({})
   vim.cmd("edit " .. vim.fn.fnameescape(REPO .. "/pkg/report.py"))
   -- autostart: the server starts for a Python file inside a repository, before any command
-  assert(vim.wait(20000, function() return #rc.clients() == 1 and rc.clients()[1].initialized end, 20),
+  assert(vim.wait(HANG_MS, function() return #rc.clients() == 1 and rc.clients()[1].initialized end, 20),
          "no client started on opening a file")
   vim.cmd("split " .. vim.fn.fnameescape(REPO .. "/pkg/geometry.py"))
   local attached = {}
@@ -344,7 +343,7 @@ def test_checkhealth_reports_a_live_server(nvim, repo, tmp_path):
   vim.cmd("cd " .. vim.fn.fnameescape(REPO))
   local temporary = health()                 -- no client yet: a temporary one for the current folder
   vim.cmd("edit " .. vim.fn.fnameescape(REPO .. "/pkg/report.py"))
-  assert(vim.wait(20000, function() return #rc.clients() == 1 and rc.clients()[1].initialized end, 20))
+  assert(vim.wait(HANG_MS, function() return #rc.clients() == 1 and rc.clients()[1].initialized end, 20))
   report({ temporary = temporary, attached = health() })
 """, tmp_path)
     for health in (data["temporary"], data["attached"]):
@@ -368,7 +367,6 @@ def test_missing_server_is_a_clear_error(nvim, repo, tmp_path):
     assert "server command not found: /nonexistent/repoctx" in data["err"]
     assert "server command not found: /nonexistent/repoctx" in data["messages"]
     assert "ERROR" in data["health"] and "/nonexistent/repoctx" in data["health"]
-    assert data["elapsed"] < 20
 
 
 # Budgets as the CLI reads them: settings.parse_count is the rule, the plugin must agree with it.
