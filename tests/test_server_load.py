@@ -5,6 +5,7 @@ for (so it reflects every edit sent before it), every request gets exactly one r
 memory stays bounded: its peak RSS (VmHWM) is reported with the total time (run with -s to see them)."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -28,6 +29,13 @@ UTIL = '''def compute_total(items, tax_rate):
 FILLER = {f"shop/extra/mod{i}.py": "".join(
     f"def helper_{i}_{k}(value):\n    \"\"\"Unrelated helper number {k}.\"\"\"\n    return value * {k} + {i}\n\n\n"
     for k in range(12)) for i in range(25)}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds the server has used (user + system, its own and its ended children's): work done,
+    which a busy machine does not inflate the way it stretches the wall clock."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _status(pid: int) -> dict[str, int]:
@@ -63,7 +71,7 @@ def test_a_thousand_edits_each_followed_by_a_context_request(tmp_path):
 
         def collect(msg_id: int) -> None:
             nonlocal checked
-            reply = s.response(msg_id, 60)
+            reply = s.response(msg_id)  # waits HANG seconds: a hang guard, not a speed check
             n = pending.pop(msg_id)
             assert reply is not None, f"request {msg_id} (edit {n}) got no reply"
             assert "result" in reply, reply
@@ -93,7 +101,7 @@ def test_a_thousand_edits_each_followed_by_a_context_request(tmp_path):
         while pending:
             collect(min(pending))
         total = time.monotonic() - start
-        end = _status(s.pid)
+        end, cpu = _status(s.pid), _cpu_seconds(s.pid)
 
         assert checked == EDITS
         assert len(set(ids)) == EDITS and all(len(s.responses_to(i)) == 1 for i in ids)  # one reply each
@@ -101,10 +109,13 @@ def test_a_thousand_edits_each_followed_by_a_context_request(tmp_path):
         print(f"\n{EDITS} edits + {EDITS} context requests ({IN_FLIGHT} in flight): {total:.1f} s, "
               f"median {1000 * latencies[len(latencies) // 2]:.0f} ms, p99 {1000 * latencies[int(len(latencies) * 0.99)]:.0f} ms "
               f"per request; server RSS before {base['VmRSS']} MB, after 100/500/1000 edits "
-              f"{memory[100]['VmRSS']}/{memory[500]['VmRSS']}/{memory[EDITS]['VmRSS']} MB, peak (VmHWM) {end['VmHWM']} MB")
+              f"{memory[100]['VmRSS']}/{memory[500]['VmRSS']}/{memory[EDITS]['VmRSS']} MB, peak (VmHWM) {end['VmHWM']} MB, "
+              f"server CPU {cpu:.1f} s")
         # Bounded: the buffer grows by ~4,000 lines, so some growth is fair; a leak of a view per edit is not.
         assert end["VmHWM"] < 1500, end
         assert memory[EDITS]["VmRSS"] - memory[100]["VmRSS"] < 200, memory
-        assert total < 120, total  # ~50 s on 2 cores; a quadratic slowdown shows here
+        # Work, not the clock: the server's CPU seconds (45 s measured on a loaded 2-core machine, where the
+        # wall time was 119 s); a quadratic slowdown shows here, a busy machine does not.
+        assert cpu < 150, cpu
     finally:
         assert s.close() == 0
