@@ -7,6 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# No property test is judged by the clock: a busy machine runs examples late, not wrong (hypothesis's
+# per-example deadline and its too_slow health check are time limits). A test's own suppress_health_check
+# replaces this list: keep HealthCheck.too_slow in it.
+settings.register_profile("repoctx", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("repoctx")
 
 
 @pytest.fixture(autouse=True, scope="session")

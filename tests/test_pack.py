@@ -163,7 +163,7 @@ def test_whole_mode_refuses_when_too_big_and_states_the_exact_size(py_repo):
     assert r.returncode == 3 and "needs" in r.stderr and "at least" in r.stderr and r.stdout == ""
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(budget=st.integers(min_value=1, max_value=6000),
        words=st.lists(st.sampled_from(["checksum", "retry", "send", "report", "total", "client", "xyz", "rows",
                                        "delay", "order", "close", "json"]), max_size=6),
