@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import anyio
@@ -16,6 +15,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from repoctx import count_tokens, get_encoding
+from repoctx.settings import tomllib  # tomli on Python 3.10
 from conftest import make_repo
 
 ROOT = Path(__file__).resolve().parent.parent
