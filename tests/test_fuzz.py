@@ -119,12 +119,14 @@ def file_lines(data: bytes) -> list[str]:
 def check_pack(repo, written: dict[str, bytes], budget: int, query: str = "", redact: bool = True,
                secrets: tuple[str, ...] = ()) -> object | None:
     """Pack `repo` and check everything the module docstring promises; the PackResult, or None when
-    the budget is below what an empty pack takes (the one refusal allowed)."""
+    the budget is below what an empty pack takes, or below the least that holds a slice (named)."""
     enc = get_encoding(repo.encoding)
     try:
         r = pack(repo, PackRequest(query, budget=budget), redact=redact)
     except PackError as exc:
-        assert budget < count("<context>\n\n</context>\n", enc) + 2, (budget, exc)
+        need = re.search(r"holds nothing of the repository: .* raise the budget to at least ([\d,]+)", str(exc))
+        assert budget < count("<context>\n\n</context>\n", enc) + 2 or (need and budget < int(need[1].replace(",", ""))), \
+            (budget, exc)  # below an empty pack, or below the least that holds a slice (named)
         assert "budget" in str(exc)
         return None
     assert r.tokens <= budget, (r.tokens, budget)

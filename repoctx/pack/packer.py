@@ -339,7 +339,15 @@ class Packer:
                 what = "the diff alone" if self._diff else "an empty pack"
                 raise PackError(f"a budget of {budget:,} tokens is below the {best[1]:,} that {what} takes")
         if not with_map and best[3] == 0 and not self._diff and self.repo.files:
-            raise PackError(self._too_small(budget, order, detail, build))
+            # Nothing fitted by the estimates: the first slice, counted exactly, fits or is the least
+            # budget to name (a repository with no code a slice could hold keeps its empty pack).
+            first = self._select(itertools.islice(order(), 1), 1 << 40, detail)[0]
+            one = build(1, first) if first else None
+            if one and one[1] <= budget:
+                additions, best = first, one
+            elif one:
+                raise PackError(f"a budget of {budget:,} tokens holds nothing of the repository: its first slice "
+                                f"({first[0][0].path}) takes {one[1]:,}; raise the budget to at least {one[1]:,}")
         warnings = []
         packed = [c for c, _ in additions[:best[3]]]
         if (query.strip() or focus) and any(c in central for c in packed):
@@ -353,15 +361,6 @@ class Packer:
                               line_numbers, self.lines)
         return self._result("slice", budget, best[0], best[1], best[2], start, map_found if with_map else (),
                             warnings, rendering)
-
-    def _too_small(self, budget: int, order, detail: Detail | None, build) -> str:
-        """Why a pack holds nothing, with the budget that holds its first slice (exactly counted)."""
-        first = self._select(itertools.islice(order(), 1), 1 << 40, detail)[0]
-        if not first:
-            return f"a budget of {budget:,} tokens holds nothing of the repository"
-        need = build(1, first)[1]
-        return (f"a budget of {budget:,} tokens holds nothing of the repository: its first slice "
-                f"({first[0][0].path}) takes {need:,}; raise the budget to at least {need:,}")
 
     def _order(self, query: str, focus: list[Focus], detail: Detail | None = None):
         """The candidate chunks in the order the fill takes them — covered by the focus first, then
