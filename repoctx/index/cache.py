@@ -92,3 +92,29 @@ def _prune(folder: str) -> None:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+
+
+def previous_file(index_path: str | None, kind: str, suffix: str) -> str | None:
+    """The newest sealed cache file of `kind` (an earlier repository state's), or None: what an
+    update from the previous state starts from. A file whose seal fails is passed over."""
+    if not index_path:
+        return None
+    folder = os.path.join(os.path.dirname(index_path), kind)
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.endswith(suffix) and e.is_file(follow_symlinks=False)]
+        entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
+    except OSError:
+        return None
+    for e in entries:
+        try:
+            if seal.check_file(e.path, f"{kind}/{e.name}"):
+                return e.path
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def state_manifest(files: dict) -> list[str]:
+    """Each file's blob SHA and language, in `files` order: stored beside `list(files)` in a derived
+    file, so that an update tells which files changed since that file's state."""
+    return [f"{f.blob_sha}\0{f.language or ''}" for f in files.values()]

@@ -1,0 +1,158 @@
+"""Derived state updated from the previous state gives what a cold index of the same state gives.
+
+A real git history (Python, JavaScript and Go files; each commit touches 1-5 files: edits, new
+files, deletions, renames) is walked forward and back, with one uncommitted edit on the way. At every
+step the same queries run against the index that followed the walk (its retrieval index updated
+from the previous state's, `retrieve/delta.py`) and against a fresh index of that state; packs,
+search results and the retrieval files themselves must be identical.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+
+from conftest import git, make_repo, run_cli
+from repoctx import cli
+from repoctx.index.arrays import read_arrays
+from repoctx.retrieve import delta
+
+WORDS = ("parse value token buffer render cache index route handler session query budget graph "
+         "error retry stream config loader widget").split()
+
+
+def _py(rng: random.Random, i: int, n: int) -> str:
+    other = rng.randrange(n)
+    body = [f"from pkg import mod{other}\n\n"]
+    for j in range(rng.randint(1, 4)):
+        w = rng.choice(WORDS)
+        body.append(f"def {w}_{i}_{j}(x):\n    \"\"\"{w} the {rng.choice(WORDS)}.\"\"\"\n"
+                    f"    if x is None:\n        raise ValueError(\"cannot {w} {{}} now\".format(x))\n"
+                    f"    return mod{other}.helper_{other}(x) + {j}\n\n\n")
+    body.append(f"def helper_{i}(x):\n    return x * {i}\n")
+    return "".join(body)
+
+
+def _js(rng: random.Random, i: int, n: int) -> str:
+    other = rng.randrange(n)
+    w = rng.choice(WORDS)
+    return (f"const m = require('./m{other}');\n\nfunction {w}Item{i}(x) {{\n"
+            f"  if (!x) throw new Error(`no {w} for ${{x}}`);\n  return m.{rng.choice(WORDS)}Item{other}(x);\n}}\n\n"
+            f"module.exports = {{ {w}Item{i} }};\n")
+
+
+def _go(rng: random.Random, i: int) -> str:
+    w = rng.choice(WORDS).capitalize()
+    return (f"package svc\n\nimport \"fmt\"\n\n// {w}{i} does the {w.lower()} step.\nfunc {w}{i}(x int) int {{\n"
+            f"\tfmt.Println(\"{w.lower()} step\", x)\n\treturn Helper{rng.randrange(6)}(x) + {i}\n}}\n\n"
+            f"func Helper{i}(x int) int {{ return x * 2 }}\n")
+
+
+def _history(root: Path, commits: int = 30, seed: int = 27) -> list[str]:
+    """A repository with `commits` commits after the first; the commit ids, oldest first."""
+    rng = random.Random(seed)
+    files: dict[str, str] = {"pkg/__init__.py": ""}
+    files |= {f"pkg/mod{i}.py": _py(rng, i, 8) for i in range(8)}
+    files |= {f"web/m{i}.js": _js(rng, i, 6) for i in range(6)}
+    files |= {f"svc/s{i}.go": _go(rng, i) for i in range(6)}
+    files["README.md"] = "# demo\n\nParse values and render the cache.\n"
+    make_repo(root, files)
+    shas = [git(root, "rev-parse", "HEAD").strip()]
+    for c in range(commits):
+        for _ in range(rng.randint(1, 5)):
+            path = rng.choice(sorted(p for p in files if p != "pkg/__init__.py"))
+            action = rng.random()
+            if action < 0.6:  # an edit: a file made again, or a line added
+                if rng.random() < 0.5:
+                    text = files[path] + f"\n# {rng.choice(WORDS)} note {c}\n" if path.endswith(".py") else \
+                        files[path] + f"\n// {rng.choice(WORDS)} note {c}\n"
+                else:
+                    i = int("".join(ch for ch in Path(path).stem if ch.isdigit()) or 0)
+                    text = _py(rng, i, 8) if path.endswith(".py") else _js(rng, i, 6) if path.endswith(".js") else \
+                        _go(rng, i) if path.endswith(".go") else files[path] + "More.\n"
+                files[path] = text
+                (root / path).write_text(text)
+            elif action < 0.75:  # a new file
+                i = 100 + c
+                new, text = rng.choice([(f"pkg/mod{i}.py", _py(rng, i, 8)), (f"web/m{i}.js", _js(rng, i, 6)),
+                                        (f"svc/s{i}.go", _go(rng, i))])
+                files[new] = text
+                (root / new).write_text(text)
+            elif action < 0.9 and len(files) > 12:  # a deletion
+                del files[path]
+                (root / path).unlink()
+            else:  # a rename
+                new = path.replace("/", f"/r{c}_", 1) if "/" in path else f"r{c}_{path}"
+                files[new] = files.pop(path)
+                git(root, "mv", path, new)
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", f"step {c}")
+        shas.append(git(root, "rev-parse", "HEAD").strip())
+    return shas
+
+
+def _run(*args: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = cli.main(list(args))
+    assert code == 0, args
+    return out.getvalue()
+
+
+def _answers(root: Path, index: Path) -> list[str]:
+    common = ("--index", str(index))
+    return [_run("pack", str(root), "--query", q, "--budget", "8k", "--mode", "slice", *common)
+            for q in ("parse value error handler", "ValueError cannot render now", "Helper3 step")] + \
+           [_run("search", "render cache route", str(root), "--json", *common)]
+
+
+def _retrieval_arrays(index: Path) -> tuple[str, dict[str, np.ndarray]]:
+    """(name, arrays) of the one retrieval file of a fresh index."""
+    [file] = (p for p in (index.parent / "retrieval").iterdir() if p.suffix == ".arrays")
+    return file.name, read_arrays(str(file))[0]
+
+
+def test_updates_equal_cold_builds_along_a_history(tmp_path, monkeypatch):
+    root = tmp_path / "repo"
+    shas = _history(root)
+    updates = []
+    real = delta._update
+    monkeypatch.setattr(delta, "_update", lambda repo, a: updates.append(out := real(repo, a)) or out)
+    walked = tmp_path / "walked" / "index.sqlite"
+    # forward through every commit, back by threes, a jump, and an edit not committed
+    steps = list(range(len(shas))) + list(range(len(shas) - 2, -1, -3)) + [len(shas) - 1, "edit", 5]
+    for n, step in enumerate(steps):
+        if step == "edit":
+            with open(root / "pkg" / "mod1.py", "a") as f:
+                f.write("\n\ndef render_edit(x):\n    return 'cannot render the edit'\n")
+        else:
+            git(root, "checkout", "-q", "-f", shas[step])
+        cold = tmp_path / f"cold{n}" / "index.sqlite"
+        assert _answers(root, walked) == _answers(root, cold), f"step {n} ({step})"
+        name, b = _retrieval_arrays(cold)  # the state's file: built now, or kept from an earlier visit
+        a = read_arrays(str(walked.parent / "retrieval" / name))[0]
+        assert a.keys() == b.keys()
+        for k in a:
+            assert np.array_equal(a[k], b[k]), (step, k)
+    # the walk really updated (a state still kept from an earlier visit is read, not updated)
+    assert sum(u is not None for u in updates) >= len(steps) * 2 // 3
+
+
+def test_update_through_the_cli_processes(tmp_path):
+    """The promise as a user meets it: separate `repoctx` processes, an edit between two packs."""
+    root = tmp_path / "repo"
+    _history(root, commits=3)
+    walked, cold = tmp_path / "w" / "index.sqlite", tmp_path / "c" / "index.sqlite"
+    args = ("pack", str(root), "--query", "parse value error", "--budget", "8k", "--mode", "slice")
+    assert run_cli(*args, "--index", str(walked)).returncode == 0
+    with open(root / "web" / "m2.js", "a") as f:
+        f.write("\nfunction renderEdited(x) { return `render ${x}`; }\n")
+    got = run_cli(*args, "--index", str(walked))
+    want = run_cli(*args, "--index", str(cold))
+    assert got.returncode == want.returncode == 0
+    assert got.stdout == want.stdout
+    assert len(os.listdir(walked.parent / "retrieval")) == 4  # two states, each with its seal
