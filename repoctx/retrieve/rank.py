@@ -18,7 +18,7 @@ from repoctx.files import split_lines
 from repoctx.model import Focus
 from repoctx.retrieve.chunks import Chunk, file_chunks
 from repoctx.index.arrays import ListTable, StringListTable, StringTable, read_arrays, write_arrays
-from repoctx.index.cache import cached_file, state_key
+from repoctx.index.cache import cached_file, state_key, state_manifest
 from repoctx.retrieve.bm25 import BM25, tokenize
 from repoctx.retrieve.query import LiteralIndex, Signals, definition_table, understand
 from repoctx.index.load import Repository
@@ -27,7 +27,7 @@ from repoctx.scan import is_test_path
 MODULE = "<module>"
 #: Bump when chunking, tokenising or the walk graph change (the references it is built from too):
 #: old cache files are then ignored.
-CACHE_VERSION = "9"
+CACHE_VERSION = "10"
 DAMPING = 0.85
 ITERATIONS = 30
 SEEDS_FROM_BM25 = 20
@@ -296,11 +296,12 @@ class RetrievalIndex:
 
     @classmethod
     def load(cls, repo: Repository) -> RetrievalIndex:
-        """From the cache when the repository state is unchanged, else built (and cached)."""
+        """From the cache when the repository state is unchanged, else updated from an earlier state's
+        (`delta.updated_index`) or built (and cached)."""
         if repo.overlay:
             return cls.build(repo)
         return cached_file(repo.index_path, "retrieval", state_key(repo.files, CACHE_VERSION), ".arrays",
-                           lambda: cls.build(repo), cls._write, lambda file: cls._read(repo, file), reopen=True)
+                           lambda: updated_index(repo) or cls.build(repo), cls._write, lambda file: cls._read(repo, file), reopen=True)
 
     @staticmethod
     def _write(self, file: str) -> None:
@@ -320,6 +321,7 @@ class RetrievalIndex:
             "chunk_end": self.chunk_end, "chunk_node": self.chunk_node,
             "chunk_symbol": np.fromiter((-1 if c.symbol is None else symbol_id[c.symbol] for c in self.chunks),
                                         dtype=np.int64, count=len(self.chunks)),
+        from repoctx.retrieve.delta import updated_index
             "node_file": self._node_files(),
             "global_files": np.array([file_id[p] for p in self.global_files()], dtype=np.int64),
             **StringTable.columns("vocab", vocab), **StringTable.columns("nodes", list(nodes)),
@@ -337,6 +339,9 @@ class RetrievalIndex:
         # What every query reads whole is copied into memory: numpy gathers over mapped pages run
         # 2.5x slower (Django's walk: 86 vs 34 ms), and a mapping saves nothing on what is read
         # whole. Postings and a large graph's edges (walked locally) stay mapped.
+            "post_tf": self.bm25.post_tf, "doc_len": self.bm25.doc_len,  # what an update reads (retrieve/delta.py)
+            **StringTable.columns("state_paths", list(self.repo.files)),
+            **StringTable.columns("state_blobs", state_manifest(self.repo.files)),
         whole = ["prior", "chunk_path", "chunk_start", "chunk_end", "chunk_node"]
         if len(a["src"]) <= LOCAL_WALK_EDGES:
             whole += ["src", "dst", "w"]
