@@ -222,3 +222,24 @@ def test_find_symbols_by_name_exact_then_prefix_then_substring_then_letters(inde
     assert names(total)[0] == "Total" and "weighted_total" in names(total)  # the exact match leads
     assert len(find_symbols(index, "", limit=7)) == 7
     assert find_symbols(index, "nosuchsymbolanywhere") == []
+
+
+def test_a_source_files_header_inherits_a_share_of_its_score(tmp_path):
+    """Issue 26: the second file of a fix is often the other half of a pair (a C source and its
+    header). A header whose source matches the query ranks above an unrelated header, though neither
+    holds a query word (their paths hold the same one) and nothing links them; a name shared by three files pairs nothing."""
+    files = {
+        "lib/compress.c": "int compress_block(char *dst, const char *src, int level) {\n  return level * 2;\n}\n",
+        "lib/compress.h": "int pack_frame(char *dst);\nint unpack_frame(char *src);\n",
+        "lib/compress_api.h": "int pack_frame(char *dst);\nint unpack_frame(char *src);\n",
+        "a/util.c": "int util_level(int level) { return level; }\n",
+        "b/util.h": "int helper_one(void);\n", "c/util.h": "int helper_two(void);\n",
+    }
+    repo = load_repository(str(make_repo(tmp_path / "r", files)), workers=1)
+    index = RetrievalIndex.build(repo)
+    scores = {index.chunks[i].path: s for i, s in rank_chunks(index, "compress block level is wrong")}
+    assert max(scores, key=scores.get) == "lib/compress.c"
+    # the same text and a path as close to the query: only the pairing sets them apart
+    assert scores["lib/compress.h"] - scores["lib/compress_api.h"] > 0.1 * scores["lib/compress.c"], scores
+    partners = index.partners()
+    assert partners[index.paths.index("a/util.c")] == -1  # util: three files

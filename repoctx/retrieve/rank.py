@@ -40,6 +40,9 @@ LOCAL_WALK_HOPS = 4
 WALK_WEIGHT = 0.1
 #: Share of its file's best score that each chunk inherits.
 FILE_WEIGHT = 0.5
+#: Share of its partner file's best score (a source's header, see `partners`) that each chunk inherits:
+#: the second file of a fix is often the other half of such a pair.
+PARTNER_WEIGHT = 0.15
 #: Score factors for chunks of test files and of files without a grammar.
 TEST_FACTOR = 0.3
 TEXT_FACTOR = 0.15
@@ -171,6 +174,24 @@ class RetrievalIndex:
             out[ids] = np.maximum.reduceat(values[order], starts)
         return np.maximum(out, 0.0)
 
+    def partners(self) -> np.ndarray:
+        """For each file id, the id of its partner or -1: the one other program file (tests left out)
+        with the same name less its extension — a C/C++ source and its header (`zstd_compress.c`,
+        `zstd_compress.h`), an implementation and its declarations. Names shared by more than two
+        files (`index.js`, `mod.rs`) pair nothing. Built once."""
+        if self.__dict__.get("_partners") is None:
+            by_stem: dict[str, list[int]] = {}
+            for i, p in enumerate(self.paths):
+                name = p.rsplit("/", 1)[-1]
+                if "." in name and not is_test_path(p):
+                    by_stem.setdefault(name.rsplit(".", 1)[0], []).append(i)
+            out = np.full(len(self.paths), -1, dtype=np.int64)
+            for ids in by_stem.values():
+                if len(ids) == 2:
+                    out[ids[0]], out[ids[1]] = ids[1], ids[0]
+            self._partners = out
+        return self._partners
+
     def mask(self, paths) -> np.ndarray:
         """Chunks of the given files."""
         ids = [self._path_id[p] for p in paths if p in self._path_id]
@@ -300,6 +321,7 @@ class RetrievalIndex:
         (`delta.updated_index`) or built (and cached)."""
         if repo.overlay:
             return cls.build(repo)
+        from repoctx.retrieve.delta import updated_index
         return cached_file(repo.index_path, "retrieval", state_key(repo.files, CACHE_VERSION), ".arrays",
                            lambda: updated_index(repo) or cls.build(repo), cls._write, lambda file: cls._read(repo, file), reopen=True)
 
@@ -317,11 +339,13 @@ class RetrievalIndex:
         file_id = {p: i for i, p in enumerate(self.repo.files)}
         arrays = {
             "indptr": indptr, "post_doc": post_doc, "post_weight": post_weight, "src": src, "dst": dst, "w": w,
+            "post_tf": self.bm25.post_tf, "doc_len": self.bm25.doc_len,  # what an update reads (retrieve/delta.py)
+            **StringTable.columns("state_paths", list(self.repo.files)),
+            **StringTable.columns("state_blobs", state_manifest(self.repo.files)),
             "prior": self.prior, "chunk_path": self.chunk_path, "chunk_start": self.chunk_start,
             "chunk_end": self.chunk_end, "chunk_node": self.chunk_node,
             "chunk_symbol": np.fromiter((-1 if c.symbol is None else symbol_id[c.symbol] for c in self.chunks),
                                         dtype=np.int64, count=len(self.chunks)),
-        from repoctx.retrieve.delta import updated_index
             "node_file": self._node_files(),
             "global_files": np.array([file_id[p] for p in self.global_files()], dtype=np.int64),
             **StringTable.columns("vocab", vocab), **StringTable.columns("nodes", list(nodes)),
@@ -339,9 +363,6 @@ class RetrievalIndex:
         # What every query reads whole is copied into memory: numpy gathers over mapped pages run
         # 2.5x slower (Django's walk: 86 vs 34 ms), and a mapping saves nothing on what is read
         # whole. Postings and a large graph's edges (walked locally) stay mapped.
-            "post_tf": self.bm25.post_tf, "doc_len": self.bm25.doc_len,  # what an update reads (retrieve/delta.py)
-            **StringTable.columns("state_paths", list(self.repo.files)),
-            **StringTable.columns("state_blobs", state_manifest(self.repo.files)),
         whole = ["prior", "chunk_path", "chunk_start", "chunk_end", "chunk_node"]
         if len(a["src"]) <= LOCAL_WALK_EDGES:
             whole += ["src", "dst", "w"]
@@ -559,7 +580,9 @@ def rank_chunks(index: RetrievalIndex, query: str, focus: list[Focus] = (), limi
     fused = (sig.bm25 + WALK_WEIGHT * walk_scores) * index.prior
     # A chunk inherits part of its file's relevance, so the best files fill up before stray chunks.
     file_best = index.best_per_file(fused)
-    fused = fused + FILE_WEIGHT * file_best[index.chunk_path] + sig.bonus
+    partner = index.partners()
+    partner_best = np.where(partner >= 0, file_best[np.maximum(partner, 0)], 0.0)
+    fused = fused + FILE_WEIGHT * file_best[index.chunk_path] + PARTNER_WEIGHT * partner_best[index.chunk_path] + sig.bonus
     fused *= index.prior > 0
     order = np.argsort(-fused, kind="stable")  # ties by chunk index
     order = order[fused[order] > 0][:limit]
