@@ -79,28 +79,34 @@ def _update(repo: Repository, a: dict) -> RetrievalIndex | None:
     where[order] = np.arange(len(order))
     chunks = [sources[i] for i in order.tolist()]
 
-    # The postings: the kept chunks' renumbered, the changed chunks' added, sorted by (term, chunk).
+    # The postings: the kept chunks' renumbered, the changed chunks' merged in. Both renumberings keep
+    # order (old and new vocabularies are sorted, kept chunks stay in file order), so the kept postings
+    # stay sorted by (term, chunk) and only the few new ones are sorted and inserted.
     vocab = list(StringTable.of(a, "vocab"))
     indptr = np.asarray(a["indptr"])
-    term_old = np.repeat(np.arange(len(vocab), dtype=np.int64), np.diff(indptr))
-    doc_map = np.full(len(chunk_path), -1, dtype=np.int64)
+    doc_map = np.full(len(chunk_path), -1, dtype=np.int32)
     doc_map[kept] = where[:fresh]
     doc_old = doc_map[np.asarray(a["post_doc"])]
     live = doc_old >= 0
+    doc_old = doc_old[live]
+    term_old = np.repeat(np.arange(len(vocab), dtype=np.int32), np.diff(indptr))[live]
+    tf_old = np.asarray(a["post_tf"])[live]
+    del live
     counters = [Counter(d) for d in docs]
-    alive = np.bincount(term_old[live], minlength=len(vocab)) > 0
+    alive = np.bincount(term_old, minlength=len(vocab)) > 0
     words = sorted({vocab[i] for i in np.flatnonzero(alive).tolist()}.union(*counters))
     word_id = {w: i for i, w in enumerate(words)}
-    remap = np.fromiter((word_id.get(w, -1) for w in vocab), dtype=np.int64, count=len(vocab))
-    new_term = [word_id[t] for c in counters for t in c]
-    new_doc = np.repeat(where[fresh:], [len(c) for c in counters]) if counters else np.zeros(0, dtype=np.int64)
-    term = np.concatenate((remap[term_old[live]], np.array(new_term, dtype=np.int64)))
-    doc = np.concatenate((doc_old[live], new_doc))
-    tf = np.concatenate((np.asarray(a["post_tf"])[live].astype(np.int64),
-                         np.array([n for c in counters for n in c.values()], dtype=np.int64)))
-    by = np.lexsort((doc, term))
+    term_old = np.fromiter((word_id.get(w, -1) for w in vocab), dtype=np.int32, count=len(vocab))[term_old]
+    new_term = np.array([word_id[t] for c in counters for t in c], dtype=np.int32)
+    new_doc = np.repeat(where[fresh:], [len(c) for c in counters]).astype(np.int32)
+    new_tf = np.array([n for c in counters for n in c.values()], dtype=np.int32)
+    by = np.lexsort((new_doc, new_term))
+    new_term, new_doc, new_tf = new_term[by], new_doc[by], new_tf[by]
+    at = np.searchsorted(term_old.astype(np.int64) * len(chunks) + doc_old, new_term.astype(np.int64) * len(chunks) + new_doc)
+    term, doc, tf = (np.insert(old, at, new) for old, new in ((term_old, new_term), (doc_old, new_doc), (tf_old, new_tf)))
+    del term_old, doc_old, tf_old
     lengths = np.zeros(len(chunks), dtype=np.int64)
     lengths[where[:fresh]] = np.asarray(a["doc_len"])[kept]
     lengths[where[fresh:]] = [len(d) for d in docs]
-    bm25 = BM25.from_postings(words, lengths, term[by], doc[by], tf[by])
+    bm25 = BM25.from_postings(words, lengths, term, doc, tf)
     return RetrievalIndex(repo, chunks, bm25, _walk_graph(repo, chunks))
