@@ -38,15 +38,18 @@ def fault_point(point: str) -> None:
         signal.raise_signal(signum)
 
 
-def read_file(root: str, path: str) -> bytes:
-    """The bytes of a repository file, refusing to follow a symlink at the last step, and refusing
-    (OSError) anything but a regular file: opened non-blocking and checked before a byte is read, so
-    a FIFO planted in the repository never blocks the caller (or a lock it holds)."""
-    fd = os.open(os.path.join(root, path), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+def read_file(root: str, path: str, limit: int = -1, follow: bool = False) -> bytes:
+    """The bytes of a repository file (at most `limit`), refusing to follow a symlink at the last
+    step (unless `follow`: the user's own config file may be a dotfiles link), and refusing (OSError)
+    anything but a regular file: opened non-blocking and checked before a byte is read, so a FIFO
+    planted in the repository never blocks the caller (or a lock it holds). Every file repoctx reads
+    from a repository — sources, ignore files, config files, manifests — is read through here."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    fd = os.open(os.path.join(root, path), flags)
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, f"{path} is not a regular file (a FIFO, socket or device)")
-        return f.read()
+        return f.read(limit)
 
 
 def split_lines(text: str) -> list[str]:
@@ -59,15 +62,20 @@ def write_atomic(target: str, data: str | bytes | Iterable[bytes], mode: int | N
     """Write `data` (text as UTF-8, bytes, or bytes in parts, written one by one) to `target`
     atomically. The file gets `mode`, or by default the permissions a plainly created file would get
     (not mkstemp's 0600). A target that exists but is not a regular file (/dev/stdout, a FIFO, a
-    device) is written to, never replaced. With `parents`, missing folders on the way are created.
-    Failures are an OSError naming the target."""
+    device) is written to, never replaced (`-o /dev/stdout`, `-o >(cmd)`), and never blocks: it is
+    opened non-blocking, so a FIFO no process reads (one planted where repoctx writes) is refused with
+    ENXIO instead of hanging the caller and any lock it holds. With `parents`, missing folders on the
+    way are created. Failures are an OSError naming the target."""
     parts = [data.encode("utf-8")] if isinstance(data, str) else [data] if isinstance(data, (bytes, bytearray)) else data
     try:
         folder = os.path.dirname(os.path.abspath(target))
         if parents and not os.path.lexists(folder):  # a file in the way fails below, as "Not a directory"
             os.makedirs(folder, exist_ok=True)
         if os.path.exists(target) and not os.path.isfile(target):
-            with open(target, "wb") as f:
+            fd = os.open(target, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
+            if hasattr(os, "set_blocking"):
+                os.set_blocking(fd, True)  # a reader was there: wait for it as a plain write does
+            with os.fdopen(fd, "wb") as f:
                 for part in parts:
                     f.write(part)
             return

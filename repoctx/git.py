@@ -66,6 +66,11 @@ class GitError(Exception):
         self.detail = detail
 
 
+class GitStopped(GitError):
+    """A git call repoctx ended because it would never finish (see `_git`): never read as "not a
+    repository" or "no such revision" — whoever catches GitError to try something else lets it pass."""
+
+
 #: Configuration every git call runs with: nothing a repository's own config names as a program runs
 #: for the commands repoctx uses — no fsmonitor hook, no hooks (a ref update runs reference-transaction,
 #: an index write post-index-change, an auto gc pre-auto-gc), no gpg to check a signature `log` shows.
@@ -81,6 +86,57 @@ _FILTERING = frozenset(("diff", "diff-files", "diff-index", "status", "hash-obje
                         "checkout", "reset", "worktree", "stash", "restore", "switch", "apply"))
 
 
+#: The longest one local git call may run: 600 s. repoctx's slowest local calls (`diff` against HEAD,
+#: `ls-files -o`, `hash-object`) walk the work tree once; on a repository of 100,000 files they take
+#: seconds, so 600 s is over a hundred times the slowest legitimate call and is reached only by a git
+#: that waits for good (a FIFO on a network or FUSE file system, a hung mount). Network calls (clone,
+#: fetch) have no bound: a large clone may take longer, and nothing of a repository can plant a FIFO
+#: in the fresh folder they work in.
+GIT_TIMEOUT = 600
+_NETWORK = frozenset(("clone", "fetch", "ls-remote", "pull", "push"))
+_POLL = 0.5  # seconds between looks at a running git: a call that ends sooner is never looked at
+
+
+def _blocked_on_fifo(pid: int) -> bool:
+    """Whether the process waits in the kernel to open a FIFO for which no other end will come (Linux's
+    wait state `wait_for_partner`). A git that does waits for good: every file it opens is a
+    repository's or a config's (an `include.path`, `.git/HEAD`, `.git/index`, `.gitattributes`...
+    planted as a FIFO), none is ever a pipe another program feeds. Elsewhere only GIT_TIMEOUT ends it."""
+    try:
+        with open(f"/proc/{pid}/wchan", "rb") as f:
+            return f.read().strip() == b"wait_for_partner"
+    except OSError:
+        return False
+
+
+def _git(argv: list[str], cwd: str, env: dict) -> subprocess.CompletedProcess:
+    """Run one git process to its end, never forever: a git blocked opening a FIFO is ended at once
+    (seen on Linux), any local call at GIT_TIMEOUT; either is a GitError saying so in one line."""
+    i = 1
+    while i < len(argv) and argv[i] == "-c":
+        i += 2
+    command = argv[i] if i < len(argv) else ""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    waited = 0.0
+    while True:
+        try:
+            out, err = proc.communicate(timeout=_POLL)
+            return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            waited += _POLL
+            fifo = _blocked_on_fifo(proc.pid)
+            if fifo or (command not in _NETWORK and waited >= GIT_TIMEOUT):
+                proc.kill()
+                proc.communicate()
+                why = ("it waited to open a FIFO (a named pipe planted in the repository, its .git folder "
+                       "or a file its config includes)") if fifo else f"it ran for over {GIT_TIMEOUT} s"
+                raise GitStopped(f"git {command} in {cwd} was stopped: {why}", why) from None
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+
+
 def _filter_overrides(cwd: str, config: list[str], env: dict) -> None:
     """Empty every filter driver the repository's own configuration names or changes (a key of
     `filter.NAME.*` in `.git/config`, its worktree config or a file they include), so that a
@@ -89,8 +145,8 @@ def _filter_overrides(cwd: str, config: list[str], env: dict) -> None:
     system) configuration defines, such as git-lfs, keep working. Through GIT_CONFIG_KEY_n, not `-c`: a
     driver name may hold a `=`."""
     try:
-        listed = subprocess.run(["git", *config, "config", "-z", "--show-scope", "--name-only", "--get-regexp",
-                                 r"^filter\."], cwd=cwd, env=env, capture_output=True).stdout
+        listed = _git(["git", *config, "config", "-z", "--show-scope", "--name-only", "--get-regexp",
+                       r"^filter\."], cwd, env).stdout
     except OSError:
         return
     fields = listed.decode("utf-8", "surrogateescape").split("\0")
@@ -131,7 +187,7 @@ def run(cwd: str, *args: str, binary: bool = False, isolated: bool = False, untr
     if args[:1] and args[0] in _DIFF_COMMANDS:
         args = (args[0], *_DIFF_FLAGS, *args[1:])
     try:
-        proc = subprocess.run(["git", *config, *args], cwd=cwd, env=env, capture_output=True)
+        proc = _git(["git", *config, *args], cwd, env)
     except FileNotFoundError:
         raise GitError("git is not installed (or not on PATH)") from None
     except NotADirectoryError:
@@ -173,6 +229,8 @@ def toplevel(path: str) -> str | None:
     """The top folder of the git work tree holding `path`, or None when it is in none."""
     try:
         return os.path.realpath(run(path, "rev-parse", "--show-toplevel").strip())
+    except GitStopped:
+        raise
     except GitError:
         return None
 
@@ -264,11 +322,15 @@ def read_change(root: str, rev: str | None = None, staged: bool = False, *,
     and one line `# secret file changed: PATH (content left out)` says it changed."""
     try:
         run(root, "rev-parse", "--is-inside-work-tree")
+    except GitStopped:
+        raise
     except GitError:
         raise GitError(f"{root} is not inside a git work tree; a diff needs git") from None
     base = rev or "HEAD"
     try:
         run(root, "rev-parse", "--verify", "--quiet", base + "^{commit}")
+    except GitStopped:
+        raise
     except GitError:
         if rev:
             raise GitError(f"unknown revision {rev!r}") from None

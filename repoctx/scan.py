@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import pathspec
 
+from repoctx.files import read_file
 from repoctx.parse.languages import language_for_path
 from repoctx.git import GitError, run_all, toplevel
 from repoctx.model import ScanResult, Skipped, SourceFile
@@ -125,9 +126,8 @@ def secret_file_reason(root: str, path: str) -> str | None:
     marker = AUTH_FILES.get(name.lower())
     if marker is not None:
         try:
-            with open(os.path.join(root, path), "rb") as f:
-                if marker.search(f.read(65536)):
-                    return "secret-file"
+            if marker.search(read_file(root, path, 65536)):
+                return "secret-file"
         except OSError:
             return None
     return None
@@ -226,8 +226,7 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
         sha = known_sha
         if sha is None:
             try:
-                with open(full, "rb") as f:
-                    sha = git_blob_sha(f.read())
+                sha = git_blob_sha(read_file(root, path))
             except OSError:
                 skipped.append(Skipped(path, "unreadable"))
                 continue
@@ -260,8 +259,7 @@ class _UserFilter:
     def __init__(self, root: str, options: ScanOptions):
         ignore_lines: list[str] = []
         try:
-            with open(os.path.join(root, ".repoctxignore"), encoding="utf-8", errors="replace") as f:
-                ignore_lines = f.read().splitlines()
+            ignore_lines = read_file(root, ".repoctxignore").decode("utf-8", "replace").splitlines()
         except OSError:
             pass
         self.ignore = pathspec.GitIgnoreSpec.from_lines(ignore_lines) if ignore_lines else None
@@ -320,8 +318,8 @@ def _walk(root: str, skipped: list[Skipped]) -> dict[str, str | None]:
         rel, specs = stack.pop()
         folder = os.path.join(root, rel)
         try:
-            with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as f:
-                specs = specs + [(rel, pathspec.GitIgnoreSpec.from_lines(f.read().splitlines()))]
+            text = read_file(folder, ".gitignore").decode("utf-8", "replace")
+            specs = specs + [(rel, pathspec.GitIgnoreSpec.from_lines(text.splitlines()))]
         except OSError:
             pass
         try:

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from repoctx.files import write_atomic
+from repoctx.files import read_file, write_atomic
 
 try:
     import tomllib
@@ -174,8 +174,7 @@ def _from_table(table: dict, where: str, source: str, notes: tuple[str, ...] = (
 def _read_toml(path: str, name: str) -> dict:
     """The parsed file, or ConfigError naming the file (and, for syntax errors, the line)."""
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+        return tomllib.loads(read_file("", path, follow=True).decode("utf-8"))  # a FIFO never blocks
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: TOML syntax error: {exc}") from None  # "… (at line 3, column 9)"
     except UnicodeDecodeError:
@@ -188,9 +187,8 @@ def _pyproject_table(path: str) -> dict | None:
     """The `[tool.repoctx]` table of pyproject.toml, or None when there is none (or no file, or a
     file that never mentions repoctx). Raises ConfigError for a broken file that does mention it."""
     try:
-        with open(path, "rb") as f:
-            if b"repoctx" not in f.read():
-                return None
+        if b"repoctx" not in read_file("", path, follow=True):
+            return None
     except OSError:
         return None  # no pyproject.toml (or not a readable file): nothing of ours in it
     tool = _read_toml(path, PYPROJECT_FILE).get("tool")

@@ -42,6 +42,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from repoctx.files import read_file
 from repoctx.model import FileFacts, Import
 
 
@@ -126,8 +127,7 @@ def _nearest(candidates, importer: str) -> str:
 
 def _read_text(root: str, rel: str) -> str | None:
     try:
-        with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as f:
-            return f.read(1_000_000)
+        return read_file(root, rel, 1_000_000).decode("utf-8", "replace")  # never blocks on a FIFO
     except (OSError, ValueError):
         return None
 

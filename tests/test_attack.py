@@ -1,0 +1,101 @@
+"""Attacks on repoctx's trust promises, as an attacker would try them (issue 24, 25 follow-ups).
+
+Each test plants something hostile in a fixture repository (a FIFO where a file should be, a config
+that names one, a committed editor setting, ...) and runs repoctx as a user does. A test that waits is
+bounded by run_cli's hang guard (300 s), which only a hang reaches: the planted FIFO never gets a
+writer, so no outcome depends on the clock."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import git, make_repo, run_cli
+
+HANG_GUARD = 120  # seconds; only a run blocked for good reaches it
+
+
+def _cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "repoctx", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=HANG_GUARD)
+
+
+@pytest.mark.parametrize("planted", [".repoctxignore", ".repoctx.toml", "pyproject.toml", "tsconfig.json",
+                                     "go.mod"])
+def test_a_fifo_where_a_config_file_goes_never_blocks_a_pack(tmp_path, planted):
+    repo = make_repo(tmp_path / "r", {"a.py": "def f():\n    return 1\n", "web/x.ts": "import {f} from './y'\n",
+                                      "web/y.ts": "export const f = 1\n", "m/main.go": "package main\n"})
+    os.mkfifo(repo / planted)
+    r = _cli("pack", "--budget", "2k", cwd=repo)
+    assert "def f" in r.stdout or r.returncode != 0, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_fifo_gitignore_outside_git_never_blocks_a_pack(tmp_path):
+    folder = tmp_path / "plain"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.py").write_text("def f():\n    return 1\n")
+    os.mkfifo(folder / ".gitignore")
+    os.mkfifo(folder / "sub" / ".gitignore")
+    r = _cli("pack", "--budget", "2k", cwd=folder)
+    assert "def f" in r.stdout, r.stderr
+
+
+def test_an_auth_file_swapped_for_a_fifo_is_never_opened_blocking(tmp_path):
+    """secret_file_reason reads .netrc-like files by content: through files.read_file (non-blocking)."""
+    from repoctx.scan import secret_file_reason
+    repo = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
+    os.mkfifo(repo / ".npmrc")
+    assert secret_file_reason(str(repo), ".npmrc") is None
+
+
+def test_write_atomic_never_blocks_on_a_fifo_no_one_reads(tmp_path):
+    fifo = tmp_path / "snapshot.md"
+    os.mkfifo(fifo)
+    code = ("import sys\nfrom repoctx.files import write_atomic\ntry:\n    write_atomic(sys.argv[1], 'x')\n"
+            "except OSError as e:\n    print('refused', e)\n")
+    r = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True, text=True, timeout=HANG_GUARD)
+    assert r.stdout.startswith("refused") and "snapshot.md" in r.stdout, r.stdout + r.stderr
+
+
+def test_write_atomic_still_writes_to_a_pipe_someone_reads(tmp_path):
+    """-o /dev/stdout piped into another program keeps working."""
+    code = "from repoctx.files import write_atomic\nwrite_atomic('/dev/stdout', 'hello')\n"
+    r = subprocess.run(f"{sys.executable} -c \"{code}\" | cat", shell=True, capture_output=True, text=True,
+                       timeout=HANG_GUARD)
+    assert r.stdout == "hello", r.stderr
+
+
+@pytest.mark.parametrize("planted", ["include", "includeIf", "HEAD", "index", "info/exclude"])
+def test_a_fifo_git_would_open_never_blocks_repoctx(tmp_path, planted):
+    """A FIFO named by `.git/config`'s include.path (or planted as a file git reads) hung every git
+    call repoctx made; now the call is stopped and repoctx says so in one line."""
+    repo = make_repo(tmp_path / "r", {"a.py": "def f():\n    return 1\n"})
+    fifo = tmp_path / "feed"
+    if planted.startswith("include"):
+        os.mkfifo(fifo)
+        section = "[include]" if planted == "include" else f'[includeIf "gitdir:{repo}/.git"]'
+        with open(repo / ".git" / "config", "a") as f:
+            f.write(f"{section}\n\tpath = {fifo}\n")
+    else:
+        os.unlink(repo / ".git" / planted)
+        os.mkfifo(repo / ".git" / planted)
+    r = _cli("pack", "--diff", cwd=repo)
+    assert r.returncode != 0 and "FIFO" in r.stderr, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_a_local_git_call_is_bounded(monkeypatch, tmp_path):
+    """Where the FIFO wait cannot be seen (not Linux), GIT_TIMEOUT ends the call."""
+    from repoctx import git
+    repo = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
+    os.mkfifo(tmp_path / "feed")
+    with open(repo / ".git" / "config", "a") as f:
+        f.write(f"[include]\n\tpath = {tmp_path / 'feed'}\n")
+    monkeypatch.setattr(git, "GIT_TIMEOUT", 1)
+    monkeypatch.setattr(git, "_blocked_on_fifo", lambda pid: False)
+    with pytest.raises(git.GitError, match="ran for over 1 s"):
+        git.run(str(repo), "ls-files")
