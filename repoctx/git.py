@@ -236,9 +236,11 @@ def toplevel(path: str) -> str | None:
 
 
 def unquote(path: str) -> str:
-    """A path as git prints it (C-quoted when it holds special characters) → the path."""
+    """A path as git prints it (C-quoted when it holds special characters) → the path. Bytes that are
+    not UTF-8 are kept as surrogates (surrogateescape, as os.fsdecode keeps them), never replaced by
+    U+FFFD: two names stay two names, and a report shows the real bytes (render.shown_path)."""
     if len(path) >= 2 and path[0] == path[-1] == '"':
-        return codecs.escape_decode(path[1:-1].encode())[0].decode("utf-8", "replace")
+        return codecs.escape_decode(path[1:-1].encode("utf-8", "surrogateescape"))[0].decode("utf-8", "surrogateescape")
     return path
 
 

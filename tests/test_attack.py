@@ -99,3 +99,21 @@ def test_a_local_git_call_is_bounded(monkeypatch, tmp_path):
     monkeypatch.setattr(git, "_blocked_on_fifo", lambda pid: False)
     with pytest.raises(git.GitError, match="ran for over 1 s"):
         git.run(str(repo), "ls-files")
+
+
+def test_a_quoted_path_that_is_not_utf8_is_refused_and_shown_as_git_shows_it(tmp_path):
+    """git.unquote keeps undecodable bytes (surrogateescape), so the refusal names the real bytes
+    (as git quotes them) and two different names never read as the same one; a real U+FFFD in a
+    UTF-8 name is a name like any other."""
+    repo = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
+    patch = ('diff --git "a/caf\\351.py" "b/caf\\351.py"\nnew file mode 100644\n--- /dev/null\n'
+             '+++ "b/caf\\351.py"\n@@ -0,0 +1 @@\n+y = 2\n')
+    (tmp_path / "p.diff").write_text(patch)
+    r = _cli("apply", str(tmp_path / "p.diff"), cwd=repo)
+    assert r.returncode == 1 and '"caf\\351.py"' in r.stdout + r.stderr and "\ufffd" not in r.stdout + r.stderr, r.stdout
+    assert sorted(os.listdir(repo)) == [".git", "a.py"]
+    ok = patch.replace("\\351", "\\357\\277\\275")
+    (tmp_path / "q.diff").write_text(ok)
+    r = _cli("apply", str(tmp_path / "q.diff"), cwd=repo)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (repo / "caf\ufffd.py").read_text() == "y = 2\n"

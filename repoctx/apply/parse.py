@@ -115,8 +115,9 @@ def _check_paths(edit: FileEdit) -> None:
             shown = p.encode("unicode_escape", "backslashreplace").decode("ascii")
             setattr(edit, name, shown)
             edit.error = edit.error or f"the patch names a path with a control character ({shown}); refused"
-        elif p and "\ufffd" in p:      # a quoted path whose bytes are not UTF-8: no name to write it by
-            edit.error = edit.error or f"the patch names a path that is not UTF-8 ({p}); refused"
+        elif p and any("\udc80" <= c <= "\udcff" for c in p):  # a quoted path whose bytes are not UTF-8
+            from repoctx.render import shown_path
+            edit.error = edit.error or f"the patch names a path that is not UTF-8 ({shown_path(p)}); refused"
 
 
 # -- unified diff ----------------------------------------------------------------------------------

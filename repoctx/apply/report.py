@@ -1,10 +1,12 @@
 """The report of an apply, as a person reads it: one line per hunk or file operation saying what
 happened to it, then one line saying exactly what was written, deleted and renamed (or, for a check
 or a refused edit, that nothing was). A hunk is "applied" only when its file was written; a check
-says "would apply"."""
+says "would apply". Every path is shown through render.shown_path (a name with a control, a line
+separator, a bidi override or bytes that are not UTF-8 reads as one quoted line, as git quotes it)."""
 from __future__ import annotations
 
 from repoctx.apply.apply import HunkResult, Plan, Written
+from repoctx.render import shown_path as _p
 
 #: How each way of finding a hunk's place reads in a sentence (unknown ones are shown as they are).
 _HOW = {
@@ -26,7 +28,7 @@ def _how(relaxation: str | None) -> str:
 
 
 def _hunk_line(h: HunkResult, done: bool) -> str:
-    text = f"{h.path}: hunk {h.index} {'applied' if done else 'would apply'}" + (f" at line {h.line}" if h.line else "")
+    text = f"{_p(h.path)}: hunk {h.index} {'applied' if done else 'would apply'}" + (f" at line {h.line}" if h.line else "")
     if h.offset:
         n = abs(h.offset)
         text += f", {n} line{'s' if n != 1 else ''} {'below' if h.offset > 0 else 'above'} where the patch said"
@@ -36,28 +38,28 @@ def _hunk_line(h: HunkResult, done: bool) -> str:
 
 def _op_line(h: HunkResult, done: bool) -> str:
     if h.op == "create":
-        return f"created {h.path}" if done else f"would create {h.path}"
+        return f"created {_p(h.path)}" if done else f"would create {_p(h.path)}"
     if h.op == "delete":
-        return f"deleted {h.path}" if done else f"would delete {h.path}"
+        return f"deleted {_p(h.path)}" if done else f"would delete {_p(h.path)}"
     if h.op == "rename":
         new = (h.relaxation or "").removeprefix("renamed to ")
-        return f"renamed {h.path} -> {new}" if done else f"would rename {h.path} -> {new}"
+        return f"renamed {_p(h.path)} -> {_p(new)}" if done else f"would rename {_p(h.path)} -> {_p(new)}"
     mode = (h.relaxation or "").removeprefix("mode ")
     what = "executable" if mode == "100755" else "not executable"
-    return f"made {h.path} {what} ({mode})" if done else f"would make {h.path} {what} ({mode})"
+    return f"made {_p(h.path)} {what} ({mode})" if done else f"would make {_p(h.path)} {what} ({mode})"
 
 
 def _summary(w: Written, would: bool = False) -> list[str]:
     verb = (lambda v, s: f"would {v}") if would else (lambda v, s: s)
     out = []
     if w.written:
-        out.append(f"{verb('write', 'wrote')} " + ", ".join(w.written))
+        out.append(f"{verb('write', 'wrote')} " + ", ".join(map(_p, w.written)))
     if w.deleted:
-        out.append(f"{verb('delete', 'deleted')} " + ", ".join(w.deleted))
+        out.append(f"{verb('delete', 'deleted')} " + ", ".join(map(_p, w.deleted)))
     if w.renamed:
-        out.append(f"{verb('rename', 'renamed')} " + ", ".join(f"{a} -> {b}" for a, b in w.renamed))
+        out.append(f"{verb('rename', 'renamed')} " + ", ".join(f"{_p(a)} -> {_p(b)}" for a, b in w.renamed))
     if w.modes:
-        out.append(f"{verb('set mode', 'set mode')} " + ", ".join(f"{m} on {p}" for p, m in w.modes))
+        out.append(f"{verb('set mode', 'set mode')} " + ", ".join(f"{m} on {_p(p)}" for p, m in w.modes))
     return out
 
 
@@ -77,9 +79,9 @@ def format_plan(p: Plan, written: Written | None = None, check: bool = False) ->
         if h.op == "file":
             if refused_files.get(h.path) != h.reason:
                 refused_files[h.path] = h.reason
-                out.append(f"{h.path}: REFUSED: {h.reason}")
+                out.append(f"{_p(h.path)}: REFUSED: {h.reason}")
             continue
-        out.append(f"{h.path}: hunk {h.index} REFUSED: {h.reason}")
+        out.append(f"{_p(h.path)}: hunk {h.index} REFUSED: {h.reason}")
         for c in h.candidates:
             out.append(f"    closest: line {c['line']} (similarity {c['similarity']:.2f}): {c['text'].strip()[:80]}")
     n_ok = sum(h.applied for h in p.hunks)
