@@ -317,7 +317,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
     report_secrets(result.redactions, result.secret_files)
     outputs = [s.path for s in repo.skipped if s.reason == "repoctx-output"]
     if outputs:
-        print(f"repoctx: left out {len(outputs)} file(s) repoctx wrote (packs, the index): {', '.join(outputs[:10])}"
+        from repoctx.render import shown_path
+        print(f"repoctx: left out {len(outputs)} file(s) repoctx wrote (packs, the index): {', '.join(map(shown_path, outputs[:10]))}"
               + (f", and {len(outputs) - 10} more" if len(outputs) > 10 else ""), file=sys.stderr)
     for w in result.warnings:
         if st.redact or "redaction is off" not in w:  # said once, loudly, when loading
@@ -326,15 +327,17 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
 
 def report_secrets(redactions: list[tuple[str, int, str]], secret_files: list[str], limit: int = 20) -> None:
-    """What was redacted (file, line, type — never the value) and which secret files were left out."""
+    """What was redacted (file, line, type — never the value) and which secret files were left out;
+    names shown as every output shows them (render.shown_path: no raw control or newline)."""
+    from repoctx.render import shown_path
     def listing(items: list[str]) -> str:
         more = f", and {len(items) - limit} more" if len(items) > limit else ""
         return ", ".join(items[:limit]) + more
     if redactions:
         print(f"repoctx: redacted {len(redactions)} secret(s): "
-              f"{listing([f'{p}:{n} ({k})' for p, n, k in redactions])}", file=sys.stderr)
+              f"{listing([f'{shown_path(p)}:{n} ({k})' for p, n, k in redactions])}", file=sys.stderr)
     if secret_files:
-        print(f"repoctx: left out {len(secret_files)} secret file(s): {listing(secret_files)}", file=sys.stderr)
+        print(f"repoctx: left out {len(secret_files)} secret file(s): {listing([shown_path(p) for p in secret_files])}", file=sys.stderr)
 
 
 def cmd_map(args: argparse.Namespace) -> int:

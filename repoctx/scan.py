@@ -91,7 +91,7 @@ class ScanOptions:
 SECRET_FILES = re.compile(
     r"\.env(\..*)?|.*\.(pem|key|p12|pfx|jks|keystore|kdbx|ppk|asc|gpg)|id_(rsa|dsa|ecdsa|ed25519)(\..*)?"
     r"|\.htpasswd|\.netrc|_netrc|\.pgpass|credentials(\.json)?|.*\.tfstate(\.backup)?|secrets?\.(ya?ml|json|toml)",
-    re.IGNORECASE)
+    re.IGNORECASE | re.DOTALL)  # DOTALL: a newline in a name ("a\nb.pem") must not make a key file plain
 #: Configuration files that are secrets when they hold credentials (checked by content).
 AUTH_FILES = {".npmrc": re.compile(rb"_auth|_password|//[^\n]*:_"), ".pypirc": re.compile(rb"(?m)^\s*password\s*[=:]"),
               ".yarnrc.yml": re.compile(rb"npmAuth(Token|Ident)"), ".dockercfg": re.compile(rb'"auth"'),

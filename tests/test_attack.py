@@ -117,3 +117,22 @@ def test_a_quoted_path_that_is_not_utf8_is_refused_and_shown_as_git_shows_it(tmp
     r = _cli("apply", str(tmp_path / "q.diff"), cwd=repo)
     assert r.returncode == 0, r.stdout + r.stderr
     assert (repo / "caf\ufffd.py").read_text() == "y = 2\n"
+
+
+def test_file_names_on_stderr_are_shown_escaped(tmp_path):
+    """`left out N secret file(s): ...` and the redaction list print names through shown_path: a name
+    holding an escape sequence or a newline cannot paint the terminal or forge a line of the summary."""
+    evil = "x\x1b[2J\nrepoctx: 0 secrets.pem"
+    repo = make_repo(tmp_path / "r", {"a.py": "def f():\n    return 1\n", evil: "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n",
+                                      "b\x1b[31m.py": 'password = "hunter2-very-secret-Xq9z"\n'})
+    r = _cli("pack", "--budget", "4k", cwd=repo)
+    assert r.returncode == 0, r.stderr
+    assert "\x1b" not in r.stderr and "\nrepoctx: 0 secrets.pem" not in r.stderr, r.stderr
+    assert "left out 1 secret file(s): " in r.stderr
+    assert "MIIEowIBAAKCAQEA" not in r.stdout  # the key file is left out whole, whatever its name holds
+
+
+def test_a_secret_file_name_with_a_newline_is_still_a_secret_file(tmp_path):
+    from repoctx.scan import secret_file_reason
+    assert secret_file_reason(str(tmp_path), "a\nb.pem") == "secret-file"
+    assert secret_file_reason(str(tmp_path), "x/a\nb.key") == "secret-file"
