@@ -136,3 +136,18 @@ def test_a_secret_file_name_with_a_newline_is_still_a_secret_file(tmp_path):
     from repoctx.scan import secret_file_reason
     assert secret_file_reason(str(tmp_path), "a\nb.pem") == "secret-file"
     assert secret_file_reason(str(tmp_path), "x/a\nb.key") == "secret-file"
+
+
+def test_a_workspace_cannot_name_the_program_or_file_the_vscode_extension_uses():
+    """A committed .vscode/settings.json is the repository's: settings that name a program VS Code runs
+    (serverCommand, pythonPath) or a file the extension writes (debugLastResultFile) are read from the
+    user's settings only ("machine" scope: "machine-overridable" let a workspace override them, so
+    opening a cloned folder ran its command). The server's options (budget, format...) never include
+    `redact`: the extension offers no such setting, so no workspace can turn redaction off."""
+    import json
+    root = Path(__file__).resolve().parent.parent / "editors" / "vscode"
+    props = json.loads((root / "package.json").read_text())["contributes"]["configuration"]["properties"]
+    for key in ("repoctx.serverCommand", "repoctx.pythonPath", "repoctx.debugLastResultFile"):
+        assert props[key].get("scope") in ("machine", "application"), key
+    assert "repoctx.redact" not in props
+    assert "redact" not in (root / "src" / "requests.ts").read_text().split("export function serverOptions")[1][:600]
