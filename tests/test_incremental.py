@@ -110,9 +110,9 @@ def _answers(root: Path, index: Path) -> list[str]:
            [_run("search", "render cache route", str(root), "--json", *common)]
 
 
-def _retrieval_arrays(index: Path) -> tuple[str, dict[str, np.ndarray]]:
-    """(name, arrays) of the one retrieval file of a fresh index."""
-    [file] = (p for p in (index.parent / "retrieval").iterdir() if p.suffix == ".arrays")
+def _derived_arrays(index: Path, kind: str) -> tuple[str, dict[str, np.ndarray]]:
+    """(name, arrays) of the one derived file of `kind` of a fresh index."""
+    [file] = (p for p in (index.parent / kind).iterdir() if p.suffix == ".arrays")
     return file.name, read_arrays(str(file))[0]
 
 
@@ -120,8 +120,9 @@ def test_updates_equal_cold_builds_along_a_history(tmp_path, monkeypatch):
     root = tmp_path / "repo"
     shas = _history(root)
     updates = []
-    real = delta._update
-    monkeypatch.setattr(delta, "_update", lambda repo, a: updates.append(out := real(repo, a)) or out)
+    for name in ("_update", "_update_literals"):
+        real = getattr(delta, name)
+        monkeypatch.setattr(delta, name, lambda *args, real=real: updates.append(out := real(*args)) or out)
     walked = tmp_path / "walked" / "index.sqlite"
     # forward through every commit, back by threes, a jump, and an edit not committed
     steps = list(range(len(shas))) + list(range(len(shas) - 2, -1, -3)) + [len(shas) - 1, "edit", 5]
@@ -133,13 +134,14 @@ def test_updates_equal_cold_builds_along_a_history(tmp_path, monkeypatch):
             git(root, "checkout", "-q", "-f", shas[step])
         cold = tmp_path / f"cold{n}" / "index.sqlite"
         assert _answers(root, walked) == _answers(root, cold), f"step {n} ({step})"
-        name, b = _retrieval_arrays(cold)  # the state's file: built now, or kept from an earlier visit
-        a = read_arrays(str(walked.parent / "retrieval" / name))[0]
-        assert a.keys() == b.keys()
-        for k in a:
-            assert np.array_equal(a[k], b[k]), (step, k)
+        for kind in ("retrieval", "literals"):
+            name, b = _derived_arrays(cold, kind)  # the state's file: built now, or kept from an earlier visit
+            a = read_arrays(str(walked.parent / kind / name))[0]
+            assert a.keys() == b.keys()
+            for k in a:
+                assert np.array_equal(a[k], b[k]), (step, kind, k)
     # the walk really updated (a state still kept from an earlier visit is read, not updated)
-    assert sum(u is not None for u in updates) >= len(steps) * 2 // 3
+    assert sum(u is not None for u in updates) >= 2 * len(steps) * 2 // 3
 
 
 def test_update_through_the_cli_processes(tmp_path):

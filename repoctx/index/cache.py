@@ -116,5 +116,11 @@ def previous_file(index_path: str | None, kind: str, suffix: str) -> str | None:
 
 def state_manifest(files: dict) -> list[str]:
     """Each file's blob SHA and language, in `files` order: stored beside `list(files)` in a derived
-    file, so that an update tells which files changed since that file's state."""
+    file (`manifest_columns`), so that an update tells which files changed since that file's state."""
     return [f"{f.blob_sha}\0{f.language or ''}" for f in files.values()]
+
+
+def manifest_columns(files: dict) -> dict:
+    """The repository state a derived array file is of, as its `state_paths` and `state_blobs` tables."""
+    from repoctx.index.arrays import StringTable
+    return StringTable.columns("state_paths", list(files)) | StringTable.columns("state_blobs", state_manifest(files))

@@ -24,6 +24,7 @@ from repoctx.index.load import Repository
 from repoctx.retrieve.bm25 import BM25
 from repoctx.retrieve.chunks import Chunk, file_chunks
 from repoctx.retrieve.rank import RetrievalIndex, _chunk_docs, _walk_graph
+from repoctx.retrieve.query import LiteralIndex, literal_sites
 
 #: Above this share of the files changed, a cold build is as cheap as an update.
 MAX_SHARE = 0.3
@@ -32,28 +33,57 @@ MAX_SHARE = 0.3
 def updated_index(repo: Repository) -> RetrievalIndex | None:
     """`RetrievalIndex.build(repo)`, made from the newest earlier retrieval file; None when there is
     none to start from (then the caller builds)."""
+    return _from_previous(repo, "retrieval", "post_tf", _update)
+
+
+def updated_literals(repo: Repository) -> LiteralIndex | None:
+    """`LiteralIndex(repo)`, made from the newest earlier literals file: the unchanged files' sites
+    read back and the changed files' scanned, replayed in the order a cold scan finds them."""
+    return _from_previous(repo, "literals", "seq", _update_literals)
+
+
+def _from_previous(repo: Repository, kind: str, needs: str, update):
+    """`update(repo, arrays of the newest earlier file of kind, changed paths in file order, stale
+    paths)`, or None: no earlier file, one without the state or the `needs` array, too many changes."""
     if repo.overlay:
         return None
-    file = previous_file(repo.index_path, "retrieval", ".arrays")
+    file = previous_file(repo.index_path, kind, ".arrays")
     if file is None:
         return None
     try:
         a, _ = read_arrays(file)
-        if "state_paths.blob" not in a or "post_tf" not in a:
+        if "state_paths.blob" not in a or needs not in a:
             return None
-        return _update(repo, a)
+        old = dict(zip(StringTable.of(a, "state_paths").strings(), StringTable.of(a, "state_blobs").strings()))
+        now = dict(zip(repo.files, state_manifest(repo.files)))
+        changed = [p for p, blob in now.items() if old.get(p) != blob]  # in file order
+        gone = old.keys() - now.keys()
+        if len(changed) + len(gone) > MAX_SHARE * max(len(now), 1):
+            return None
+        return update(repo, a, changed, set(changed) | gone)
     except (OSError, ValueError, KeyError, IndexError):
         return None  # an earlier file we cannot use only costs a cold build
 
 
-def _update(repo: Repository, a: dict) -> RetrievalIndex | None:
-    old = dict(zip(StringTable.of(a, "state_paths").strings(), StringTable.of(a, "state_blobs").strings()))
-    now = dict(zip(repo.files, state_manifest(repo.files)))
-    changed = [p for p, blob in now.items() if old.get(p) != blob]  # in file order
-    gone = old.keys() - now.keys()
-    if len(changed) + len(gone) > MAX_SHARE * max(len(now), 1):
-        return None
-    stale = set(changed) | gone
+def _update_literals(repo: Repository, a: dict, changed: list[str], stale: set[str]) -> LiteralIndex:
+    file_rank = {p: i for i, p in enumerate(repo.files)}
+    old_paths = list(StringTable.of(a, "paths"))
+    rank = np.array([-1 if p in stale else file_rank.get(p, -1) for p in old_paths] + [-1], dtype=np.int64)
+    site_path = np.asarray(a["path"])
+    frag_of = np.repeat(np.arange(len(a["start"]) - 1, dtype=np.int64), np.diff(np.asarray(a["start"])))
+    kept = np.flatnonzero(rank[site_path] >= 0)
+    kept = kept[np.argsort(np.asarray(a["seq"])[kept], kind="stable")]  # in the earlier scan's order
+    frags = StringTable.of(a, "frags").strings()
+    old = [(frags[f], old_paths[p], n, r) for f, p, n, r in zip(
+        frag_of[kept].tolist(), site_path[kept].tolist(), np.asarray(a["line"])[kept].tolist(), rank[site_path[kept]].tolist())]
+    new = [(frag, path, n, file_rank[path]) for path in changed if repo.facts[path].language is not None
+           for frag, n in literal_sites(repo.text(path))]
+    # both lists are in scan order and a file's sites come from one of them: merged by file
+    found = sorted(old + new, key=lambda s: s[3])
+    return LiteralIndex(found=((frag, path, n) for frag, path, n, _ in found))
+
+
+def _update(repo: Repository, a: dict, changed: list[str], stale: set[str]) -> RetrievalIndex:
     file_rank = {p: i for i, p in enumerate(repo.files)}
 
     # The chunks: the unchanged files' from the earlier file, the changed files' made again, all in

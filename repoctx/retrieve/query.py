@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -396,33 +397,33 @@ class LiteralIndex:
     for what a query matches."""
 
     #: Bump when what a fragment is changes: cached literal indexes are then rebuilt.
-    VERSION = "2"
+    VERSION = "3"
 
-    def __init__(self, repo: Repository | None = None):
-        if repo is None:
+    def __init__(self, repo: Repository | None = None, found: Iterable[tuple[str, str, int]] | None = None):
+        """The index of a repository's files, or of `found`: (fragment, path, line) of every site in the
+        order the files' scan (`literal_sites`, files in path order) gives them, as an update from
+        an earlier state replays them (`retrieve/delta.py`)."""
+        if repo is None and found is None:
             return
-        sites: dict[str, list[tuple[str, int]]] = {}
-        for path, facts in repo.facts.items():
-            if facts.language is None:
-                continue
-            for n, line in enumerate(repo.text(path).split("\n"), 1):
-                if "'" not in line and '"' not in line and "`" not in line:
-                    continue
-                for m in _STRING.finditer(line):
-                    for frag in _PLACEHOLDER.split(m.group(1)[1:-1]):
-                        frag = " ".join(frag.split()).strip(" ,;:")
-                        if _fragment_ok(frag):
-                            sites.setdefault(frag, []).append((path, n))
+        if found is None:
+            found = ((frag, path, n) for path, facts in repo.facts.items() if facts.language is not None
+                     for frag, n in literal_sites(repo.text(path)))
+        sites: dict[str, list[tuple[str, int, int]]] = {}
+        for seq, (frag, path, n) in enumerate(found):
+            sites.setdefault(frag, []).append((path, n, seq))
         path_id: dict[str, int] = {}
-        #: fragments, each's sites as slices [start[i], start[i + 1]) of two flat arrays.
+        #: fragments, each's sites as slices [start[i], start[i + 1]) of flat arrays: file, line, and
+        #: the site's place in the scan (what an update needs to replay the scan).
         self.frags = list(sites)
-        self._start, self._path, self._line = array("i", [0]), array("i"), array("i")
+        self._start, self._path, self._line, self._seq = array("i", [0]), array("i"), array("i"), array("i")
         for frag in self.frags:
-            for path, n in sites[frag]:
+            for path, n, seq in sites[frag]:
                 self._path.append(path_id.setdefault(path, len(path_id)))
                 self._line.append(n)
+                self._seq.append(seq)
             self._start.append(len(self._path))
-        self._start, self._path, self._line = (np.frombuffer(a, dtype=np.int32) for a in (self._start, self._path, self._line))
+        self._start, self._path, self._line, self._seq = (
+            np.frombuffer(a, dtype=np.int32) for a in (self._start, self._path, self._line, self._seq))
         self._paths = list(path_id)
         #: lowered fragment → its fragments' ids.
         self.lowered: dict[str, list[int]] = {}
@@ -440,7 +441,8 @@ class LiteralIndex:
 
     def columns(self) -> dict:
         """The index as named arrays (`index.arrays.write_arrays`)."""
-        return {"start": self._start, "path": self._path, "line": self._line, **StringTable.columns("frags", self.frags),
+        return {"start": self._start, "path": self._path, "line": self._line, "seq": self._seq,
+                **StringTable.columns("frags", self.frags),
                 **StringTable.columns("paths", self._paths), **ListTable.columns("lowered", self.lowered),
                 **StringListTable.columns("by_word", self.by_word)}
 
@@ -484,6 +486,20 @@ class LiteralIndex:
                 w = min(1.0, len(frag) / LITERAL_FULL) / code_sites ** 0.5
                 out += [(p, n, w, frag) for p, n in sites]
         return out
+
+
+def literal_sites(text: str) -> list[tuple[str, int]]:
+    """(fragment, line) of each literal fragment of one file's text, in order."""
+    out = []
+    for n, line in enumerate(text.split("\n"), 1):
+        if "'" not in line and '"' not in line and "`" not in line:
+            continue
+        for m in _STRING.finditer(line):
+            for frag in _PLACEHOLDER.split(m.group(1)[1:-1]):
+                frag = " ".join(frag.split()).strip(" ,;:")
+                if _fragment_ok(frag):
+                    out.append((frag, n))
+    return out
 
 
 def _fragment_ok(frag: str) -> bool:

@@ -18,7 +18,7 @@ from repoctx.files import split_lines
 from repoctx.model import Focus
 from repoctx.retrieve.chunks import Chunk, file_chunks
 from repoctx.index.arrays import ListTable, StringListTable, StringTable, read_arrays, write_arrays
-from repoctx.index.cache import cached_file, state_key, state_manifest
+from repoctx.index.cache import cached_file, manifest_columns, state_key
 from repoctx.retrieve.bm25 import BM25, tokenize
 from repoctx.retrieve.query import LiteralIndex, Signals, definition_table, understand
 from repoctx.index.load import Repository
@@ -214,9 +214,11 @@ class RetrievalIndex:
             if repo.overlay:
                 self._literals = LiteralIndex(repo)
             else:  # a pure function of the files: kept beside the index like this one
+                from repoctx.retrieve.delta import updated_literals
                 self._literals = cached_file(
                     repo.index_path, "literals", state_key(repo.files, LiteralIndex.VERSION), ".arrays",
-                    lambda: LiteralIndex(repo), lambda lit, file: write_arrays(file, lit.columns()),
+                    lambda: updated_literals(repo) or LiteralIndex(repo),
+                    lambda lit, file: write_arrays(file, lit.columns() | manifest_columns(repo.files)),
                     lambda file: LiteralIndex.of(read_arrays(file)[0]), reopen=True)
         return self._literals
 
@@ -340,8 +342,7 @@ class RetrievalIndex:
         arrays = {
             "indptr": indptr, "post_doc": post_doc, "post_weight": post_weight, "src": src, "dst": dst, "w": w,
             "post_tf": self.bm25.post_tf, "doc_len": self.bm25.doc_len,  # what an update reads (retrieve/delta.py)
-            **StringTable.columns("state_paths", list(self.repo.files)),
-            **StringTable.columns("state_blobs", state_manifest(self.repo.files)),
+            **manifest_columns(self.repo.files),
             "prior": self.prior, "chunk_path": self.chunk_path, "chunk_start": self.chunk_start,
             "chunk_end": self.chunk_end, "chunk_node": self.chunk_node,
             "chunk_symbol": np.fromiter((-1 if c.symbol is None else symbol_id[c.symbol] for c in self.chunks),
