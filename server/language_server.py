@@ -495,10 +495,30 @@ TOKEN_ENV = "REPOCTX_SERVE_TOKEN"
 ADMIT_SECONDS = 10.0
 
 
+class _Unsaid(logging.Filter):
+    """Takes the TCP token out of every line the debug log writes: pygls logs the initialize request's
+    params (its initializationOptions carry the token), and a log file is no place for a secret."""
+
+    def __init__(self, secret: str):
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if self.secret in text:
+            record.msg, record.args = text.replace(self.secret, "[token]"), None
+        if record.exc_info and self.secret in logging.Formatter().formatException(record.exc_info):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.log:
         logging.basicConfig(filename=args.log, level=logging.DEBUG)
+        if args.token:
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(_Unsaid(args.token))
     for root in args.root:
         if not os.path.isdir(root):
             print(f"repoctx: error: --root {root}: not a folder", file=sys.stderr)

@@ -151,3 +151,42 @@ def test_a_workspace_cannot_name_the_program_or_file_the_vscode_extension_uses()
         assert props[key].get("scope") in ("machine", "application"), key
     assert "repoctx.redact" not in props
     assert "redact" not in (root / "src" / "requests.ts").read_text().split("export function serverOptions")[1][:600]
+
+
+def _lsp_frame(obj) -> bytes:
+    import json
+    body = json.dumps(obj).encode()
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def test_the_tcp_token_never_reaches_the_debug_log(tmp_path):
+    """`serve --log FILE` logs at DEBUG, and pygls logs every message it reads: the initialize request
+    carries the token, which must not be written to a file other processes may read."""
+    import socket
+    repo = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
+    secret = "tok-" + "Zq8" * 12
+    log = tmp_path / "serve.log"
+    proc = subprocess.Popen([sys.executable, "-m", "repoctx", "serve", "--tcp", "127.0.0.1:0", "--log", str(log)],
+                            cwd=repo, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "REPOCTX_SERVE_TOKEN": secret})
+    try:
+        line = proc.stderr.readline()
+        port = int(line.rsplit(":", 1)[1].split()[0])
+        with socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD) as s:
+            s.sendall(_lsp_frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "processId": None, "rootUri": repo.as_uri(), "capabilities": {},
+                "initializationOptions": {"token": secret}}}))
+            got = b""
+            while b'"id": 1' not in got and b'"id":1' not in got:
+                chunk = s.recv(65536)
+                assert chunk, got
+                got += chunk
+            s.sendall(_lsp_frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}))
+            s.sendall(_lsp_frame({"jsonrpc": "2.0", "method": "exit"}))
+            proc.wait(timeout=HANG_GUARD)
+    finally:
+        proc.kill()
+        proc.wait()
+    text = log.read_text(errors="replace")
+    assert "initialize" in text or text, "the debug log is written"
+    assert secret not in text
