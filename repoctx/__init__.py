@@ -28,12 +28,13 @@ _EXPORTS = {
     "split_pack": "repoctx.pack.split", "SplitError": "repoctx.pack.split", "skipped_note": "repoctx.stats",
     "change_impact": "repoctx.impact", "fit_impact": "repoctx.impact",
     "Focus": "repoctx.model", "PackResult": "repoctx.model", "Symbol": "repoctx.model",
-    "result_dict": "repoctx.render",
+    "result_dict": "repoctx.render", "shown_path": "repoctx.render", "REDACTION_OFF": "repoctx.secrets",
     "search": "repoctx.retrieve.search", "find_symbols": "repoctx.retrieve.search",
     "Workspace": "repoctx.workspace", "Location": "repoctx.workspace", "OutsideWorkspace": "repoctx.workspace",
     "GitError": "repoctx.git", "confine": "repoctx.files",
     "plan_edit": "repoctx.apply.apply", "write_edit": "repoctx.apply.apply", "NoEdit": "repoctx.apply.parse",
-    "ChangedOnDisk": "repoctx.apply.apply", "format_plan": "repoctx.apply.report",
+    "ChangedOnDisk": "repoctx.apply.apply", "Written": "repoctx.apply.apply", "WriteFailed": "repoctx.apply.apply",
+    "format_plan": "repoctx.apply.report",
     "EncodingUnavailable": "repoctx.tokens", "count_tokens": "repoctx.tokens", "get_encoding": "repoctx.tokens",
 }
 _RENAMED = {"fit_impact": "fit", "check_setting": "check", "count_tokens": "count", "plan_edit": "plan", "write_edit": "write"}

@@ -28,7 +28,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInva
 from pygls.lsp.server import LanguageServer
 
 from repoctx_server import exposure_error, listen_address, same_token
-from repoctx.secrets import REDACTION_OFF
+from repoctx import REDACTION_OFF
 from repoctx import (ConfigError, Focus, GitError, NoEdit, OutsideWorkspace, PackError, RequestError, Settings,
                      Workspace, __version__, confine, from_client, load_settings, locate, plan_edit, result_dict)
 
