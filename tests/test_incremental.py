@@ -158,3 +158,40 @@ def test_update_through_the_cli_processes(tmp_path):
     assert got.returncode == want.returncode == 0
     assert got.stdout == want.stdout
     assert len(os.listdir(walked.parent / "retrieval")) == 4  # two states, each with its seal
+
+
+def _spoil_previous(index: Path, kind: str, reseal: bool, version: str | None = None) -> None:
+    """The one derived file of `kind` rewritten with every posting count / site line zeroed (a valid
+    array file, other bytes): as another writer, or sealed again (`reseal`) as an older repoctx
+    whose `version` differs."""
+    from repoctx.index import seal
+    from repoctx.index.arrays import StringTable, write_arrays
+    from repoctx.index.cache import version_tag
+    [file] = (p for p in (index.parent / kind).iterdir() if p.suffix == ".arrays")
+    a, extra = read_arrays(str(file))
+    a = {k: np.array(v) for k, v in a.items()}
+    a["post_tf" if kind == "retrieval" else "line"][:] = 0
+    if version is not None:
+        a |= StringTable.columns("state_version", [version_tag(version)])
+    write_arrays(str(file), a, extra)
+    if reseal:
+        seal.seal_file(str(file), f"{kind}/{file.name}")
+
+
+def test_an_earlier_file_not_ours_or_of_another_version_is_not_updated_from(tmp_path):
+    """An earlier state's derived file that fails its seal, or sealed but of another version, is no
+    base for an update: the next state is built cold and packs as a cold index does."""
+    root = tmp_path / "repo"
+    _history(root, commits=3)
+    for n, (reseal, version) in enumerate(((False, None), (True, "0"))):
+        walked, cold = tmp_path / f"w{n}" / "index.sqlite", tmp_path / f"c{n}" / "index.sqlite"
+        _answers(root, walked)
+        for kind in ("retrieval", "literals"):
+            _spoil_previous(walked, kind, reseal, version)
+        with open(root / "pkg" / "mod2.py", "a") as f:
+            f.write(f"\n\ndef render_spoiled_{n}(x):\n    return 'cannot render the spoiled {n}'\n")
+        assert _answers(root, walked) == _answers(root, cold)
+        for kind in ("retrieval", "literals"):
+            name, b = _derived_arrays(cold, kind)
+            a = read_arrays(str(walked.parent / kind / name))[0]
+            assert all(np.array_equal(a[k], b[k]) for k in b), kind

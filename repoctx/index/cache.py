@@ -29,10 +29,15 @@ KEEP = 4
 
 def state_key(files: dict, version: str) -> str:
     """A key for the repository state: every path with its blob SHA and language, plus `version`."""
-    h = hashlib.sha1(f"{version}\0py{sys.version_info[0]}.{sys.version_info[1]}\n".encode())
+    h = hashlib.sha1(f"{version_tag(version)}\n".encode())
     for path, f in files.items():
         h.update(f"{path}\0{f.blob_sha}\0{f.language}\n".encode())
     return h.hexdigest()
+
+
+def version_tag(version: str) -> str:
+    """What besides the files a derived file depends on: its kind's version and Python's."""
+    return f"{version}\0py{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 @contextmanager
@@ -120,7 +125,9 @@ def state_manifest(files: dict) -> list[str]:
     return [f"{f.blob_sha}\0{f.language or ''}" for f in files.values()]
 
 
-def manifest_columns(files: dict) -> dict:
-    """The repository state a derived array file is of, as its `state_paths` and `state_blobs` tables."""
+def manifest_columns(files: dict, version: str) -> dict:
+    """The repository state a derived array file is of, as its `state_paths`, `state_blobs` and
+    `state_version` (`version_tag`) tables: an update starts only from a file of its own version."""
     from repoctx.index.arrays import StringTable
-    return StringTable.columns("state_paths", list(files)) | StringTable.columns("state_blobs", state_manifest(files))
+    return (StringTable.columns("state_paths", list(files)) | StringTable.columns("state_blobs", state_manifest(files))
+            | StringTable.columns("state_version", [version_tag(version)]))

@@ -19,7 +19,7 @@ from collections import Counter
 import numpy as np
 
 from repoctx.index.arrays import StringTable, read_arrays
-from repoctx.index.cache import previous_file, state_manifest
+from repoctx.index.cache import previous_file, state_manifest, version_tag
 from repoctx.index.load import Repository
 from repoctx.retrieve.bm25 import BM25
 from repoctx.retrieve.chunks import Chunk, file_chunks
@@ -33,18 +33,20 @@ MAX_SHARE = 0.3
 def updated_index(repo: Repository) -> RetrievalIndex | None:
     """`RetrievalIndex.build(repo)`, made from the newest earlier retrieval file; None when there is
     none to start from (then the caller builds)."""
-    return _from_previous(repo, "retrieval", "post_tf", _update)
+    from repoctx.retrieve.rank import CACHE_VERSION
+    return _from_previous(repo, "retrieval", CACHE_VERSION, _update)
 
 
 def updated_literals(repo: Repository) -> LiteralIndex | None:
     """`LiteralIndex(repo)`, made from the newest earlier literals file: the unchanged files' sites
     read back and the changed files' scanned, replayed in the order a cold scan finds them."""
-    return _from_previous(repo, "literals", "seq", _update_literals)
+    return _from_previous(repo, "literals", LiteralIndex.VERSION, _update_literals)
 
 
-def _from_previous(repo: Repository, kind: str, needs: str, update):
+def _from_previous(repo: Repository, kind: str, version: str, update):
     """`update(repo, arrays of the newest earlier file of kind, changed paths in file order, stale
-    paths)`, or None: no earlier file, one without the state or the `needs` array, too many changes."""
+    paths)`, or None: no earlier file, one of another version (or none: older than updates), too
+    many changes."""
     if repo.overlay:
         return None
     file = previous_file(repo.index_path, kind, ".arrays")
@@ -52,7 +54,7 @@ def _from_previous(repo: Repository, kind: str, needs: str, update):
         return None
     try:
         a, _ = read_arrays(file)
-        if "state_paths.blob" not in a or needs not in a:
+        if "state_version.blob" not in a or list(StringTable.of(a, "state_version")) != [version_tag(version)]:
             return None
         old = dict(zip(StringTable.of(a, "state_paths").strings(), StringTable.of(a, "state_blobs").strings()))
         now = dict(zip(repo.files, state_manifest(repo.files)))

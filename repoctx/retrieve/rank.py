@@ -218,7 +218,7 @@ class RetrievalIndex:
                 self._literals = cached_file(
                     repo.index_path, "literals", state_key(repo.files, LiteralIndex.VERSION), ".arrays",
                     lambda: updated_literals(repo) or LiteralIndex(repo),
-                    lambda lit, file: write_arrays(file, lit.columns() | manifest_columns(repo.files)),
+                    lambda lit, file: write_arrays(file, lit.columns() | manifest_columns(repo.files, LiteralIndex.VERSION)),
                     lambda file: LiteralIndex.of(read_arrays(file)[0]), reopen=True)
         return self._literals
 
@@ -342,7 +342,7 @@ class RetrievalIndex:
         arrays = {
             "indptr": indptr, "post_doc": post_doc, "post_weight": post_weight, "src": src, "dst": dst, "w": w,
             "post_tf": self.bm25.post_tf, "doc_len": self.bm25.doc_len,  # what an update reads (retrieve/delta.py)
-            **manifest_columns(self.repo.files),
+            **manifest_columns(self.repo.files, CACHE_VERSION),
             "prior": self.prior, "chunk_path": self.chunk_path, "chunk_start": self.chunk_start,
             "chunk_end": self.chunk_end, "chunk_node": self.chunk_node,
             "chunk_symbol": np.fromiter((-1 if c.symbol is None else symbol_id[c.symbol] for c in self.chunks),
