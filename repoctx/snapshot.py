@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import sys
 from dataclasses import dataclass
 
-from repoctx.files import write_atomic
+from repoctx.files import read_file, write_atomic
 from repoctx.git import GitError, run, toplevel
 from repoctx.settings import Settings
 
@@ -142,8 +141,23 @@ def attach_note(root: str, commit: str = "HEAD") -> None:
 # -- plain git hooks -------------------------------------------------------------------------------
 
 def hooks_dir(root: str) -> str:
+    """The folder git runs hooks from, where `hook install` writes. Refused (GitError, one line) when
+    it is in the work tree (a hook there is content a repository ships: a tracked `.githooks`) or,
+    named by the repository's own config (`core.hooksPath` in .git/config), outside its .git folder:
+    an executable repoctx writes goes where the user chose, never where a repository points."""
     path = _git(root, "rev-parse", "--git-path", "hooks")
-    return path if os.path.isabs(path) else os.path.join(root, path)
+    folder = os.path.realpath(path if os.path.isabs(path) else os.path.join(root, path))
+    common = _git(root, "rev-parse", "--git-common-dir")
+    common = os.path.realpath(common if os.path.isabs(common) else os.path.join(root, common))
+    if os.path.commonpath([folder, common]) == common:
+        return folder
+    scopes = [ln.split("\t", 1)[0] for ln in run(root, "config", "--show-scope", "--get-all", "core.hooksPath")
+              .splitlines() if not ln.startswith("command\t")]  # run's own -c is of scope "command"
+    inside = os.path.commonpath([folder, os.path.realpath(root)]) == os.path.realpath(root)
+    if inside or (scopes and scopes[-1] in ("local", "worktree")):
+        raise GitError(f"core.hooksPath names {folder}, {'inside the work tree' if inside else 'outside .git, set by this repository'}: "
+                       "repoctx writes no hook there (unset core.hooksPath, or install the hook by hand)")
+    return folder
 
 
 def _hook_script(command: str) -> str:
@@ -170,9 +184,7 @@ def install_hooks(root: str, notes: bool = False) -> list[str]:
         path = os.path.join(folder, name)
         if os.path.exists(path) and not _ours(path) and not os.path.exists(path + CHAINED):
             os.replace(path, path + CHAINED)
-        with open(path, "w") as f:
-            f.write(_hook_script(command))
-        os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        write_atomic(path, _hook_script(command), mode=0o755)  # replaces a planted link, never writes through it
         written.append(path)
     return written
 
@@ -192,6 +204,9 @@ def uninstall_hooks(root: str) -> list[str]:
 
 
 def _ours(path: str) -> bool:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return HOOK_MARK in f.read()
+    """Whether a hook file is repoctx's: read without following a link or blocking on a FIFO."""
+    try:
+        return HOOK_MARK in read_file("", path).decode("utf-8", "replace")
+    except OSError:
+        return False
 

@@ -46,10 +46,11 @@ def test_a_fifo_gitignore_outside_git_never_blocks_a_pack(tmp_path):
 
 def test_an_auth_file_swapped_for_a_fifo_is_never_opened_blocking(tmp_path):
     """secret_file_reason reads .netrc-like files by content: through files.read_file (non-blocking)."""
-    from repoctx.scan import secret_file_reason
     repo = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
     os.mkfifo(repo / ".npmrc")
-    assert secret_file_reason(str(repo), ".npmrc") is None
+    code = "import sys\nfrom repoctx.scan import secret_file_reason\nprint(secret_file_reason(sys.argv[1], '.npmrc'))"
+    r = subprocess.run([sys.executable, "-c", code, str(repo)], capture_output=True, text=True, timeout=HANG_GUARD)
+    assert r.stdout == "None\n", r.stderr
 
 
 def test_write_atomic_never_blocks_on_a_fifo_no_one_reads(tmp_path):
@@ -190,3 +191,30 @@ def test_the_tcp_token_never_reaches_the_debug_log(tmp_path):
     text = log.read_text(errors="replace")
     assert "initialize" in text or text, "the debug log is written"
     assert secret not in text
+
+
+@pytest.mark.parametrize("where", ["tracked", "outside"])
+def test_hook_install_never_writes_where_the_repository_points_core_hookspath(tmp_path, where):
+    """A repository's own core.hooksPath chooses where `hook install` writes an executable: into a
+    tracked folder (the hook, with the user's python path, becomes content the repository ships) or
+    anywhere outside .git. Refused with one line; nothing written."""
+    repo = make_repo(tmp_path / "r", {"a.py": "x = 1\n", ".githooks/README": "hooks\n"})
+    folder = repo / ".githooks" if where == "tracked" else tmp_path / "elsewhere"
+    folder.mkdir(exist_ok=True)
+    git(repo, "config", "core.hooksPath", str(folder))
+    r = _cli("hook", "install", cwd=repo)
+    assert r.returncode != 0 and "core.hooksPath" in r.stderr, r.stdout + r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert not (folder / "pre-commit").exists()
+
+
+def test_hook_install_never_writes_through_a_planted_symlink(tmp_path):
+    repo = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
+    victim = tmp_path / "authorized_keys"
+    victim.write_text("ssh-ed25519 AAAA user\n")
+    hooks = repo / ".git" / "hooks"
+    (hooks / "pre-commit").symlink_to(victim)
+    (hooks / "pre-commit.repoctx-chained").write_text("#!/bin/sh\n")
+    r = _cli("hook", "install", cwd=repo)
+    assert victim.read_text() == "ssh-ed25519 AAAA user\n", r.stdout + r.stderr
+    assert "Traceback" not in r.stderr

@@ -104,8 +104,14 @@ def test_the_installed_hooks_run_nothing_the_config_names(hostile):
     is made here with everything off: the user's own `git commit` is the user's business)."""
     repo, log = hostile
     proc = run_cli("hook", "install", "--notes", "-C", str(repo))
+    assert proc.returncode == 1 and "core.hooksPath" in proc.stderr, proc.stderr  # the repository's folder: refused
+    chosen = git(repo, "config", "core.hooksPath").strip()
+    git(repo, "config", "--unset", "core.hooksPath")
+    proc = run_cli("hook", "install", "--notes", "-C", str(repo))
     assert proc.returncode == 0, proc.stderr
     hooks = Path(git(repo, "-c", "core.fsmonitor=false", "rev-parse", "--git-path", "hooks").strip())
+    hooks = hooks if hooks.is_absolute() else repo / hooks
+    git(repo, "config", "core.hooksPath", chosen)  # the hooks run in the hostile repository as it was
     env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "index")}
     pre = subprocess.run([str(hooks / "pre-commit")], cwd=repo, env=env, capture_output=True, text=True)
     assert pre.returncode == 0 and "snapshot" in pre.stderr and "failed" not in pre.stderr, pre.stderr
