@@ -218,3 +218,35 @@ def test_hook_install_never_writes_through_a_planted_symlink(tmp_path):
     r = _cli("hook", "install", cwd=repo)
     assert victim.read_text() == "ssh-ed25519 AAAA user\n", r.stdout + r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("planted", ["readable", "fifo", "symlink"])
+def test_a_seal_key_others_could_know_is_never_used(tmp_path, planted):
+    """The seal key authenticates the index: a key file others can read (mode 0644, e.g. in a shared
+    XDG_CACHE_HOME), a link to a file someone else chose, or a FIFO (which blocked every run) is never
+    taken as the key; the run uses a key of its own instead (nothing stored is then trusted)."""
+    cache = tmp_path / "cache"
+    (cache / "repoctx").mkdir(parents=True)
+    key = cache / "repoctx" / "seal.key"
+    known = b"k" * 32
+    if planted == "fifo":
+        os.mkfifo(key)
+    elif planted == "symlink":
+        (tmp_path / "theirs").write_bytes(known)
+        os.chmod(tmp_path / "theirs", 0o600)
+        key.symlink_to(tmp_path / "theirs")
+    else:
+        key.write_bytes(known)
+        os.chmod(key, 0o644)
+    code = "from repoctx.index import seal\nprint(seal._key(seal.key_path()) == b'k' * 32)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_GUARD,
+                       env={**os.environ, "XDG_CACHE_HOME": str(cache)})
+    assert r.stdout == "False\n", r.stdout + r.stderr
+
+
+def test_a_new_seal_key_is_private(tmp_path):
+    code = "from repoctx.index import seal\nseal._key(seal.key_path())"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=HANG_GUARD,
+                   env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
+    assert os.stat(tmp_path / "repoctx" / "seal.key").st_mode & 0o777 == 0o600
+    assert os.stat(tmp_path / "repoctx").st_mode & 0o077 == 0

@@ -22,6 +22,7 @@ import hmac
 import json
 import marshal
 import os
+import stat
 import sys
 from functools import lru_cache
 
@@ -48,9 +49,7 @@ def _key(path: str) -> bytes:
     kept, a key for this process alone: nothing stored is then reused across runs."""
     for _ in range(2):
         try:
-            with open(path, "rb") as f:
-                key = f.read()
-            return key if len(key) == 32 else os.urandom(32)
+            return _read_key(path)
         except FileNotFoundError:
             pass
         except OSError:
@@ -58,7 +57,7 @@ def _key(path: str) -> bytes:
         temp = f"{path}.{os.getpid()}.tmp"
         try:
             os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(os.urandom(32))
             os.link(temp, path)
@@ -72,6 +71,19 @@ def _key(path: str) -> bytes:
             except OSError:
                 pass
     return os.urandom(32)
+
+
+def _read_key(path: str) -> bytes:
+    """The key file's 32 bytes, when only this user could have written or read it: a regular file (not
+    a link someone else points, nor a FIFO, opened non-blocking), owned by this user, with no group or
+    other permission (a key others can read lets them forge what it seals). Else a key for this
+    process alone (FileNotFoundError: none yet, make one)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        private = stat.S_ISREG(st.st_mode) and not st.st_mode & 0o077 and st.st_uid == getattr(os, "geteuid", lambda: st.st_uid)()
+        key = f.read(33) if private else b""
+    return key if len(key) == 32 else os.urandom(32)
 
 
 def _mac(context: str, *parts) -> bytes:
