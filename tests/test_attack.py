@@ -23,13 +23,13 @@ def _cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Completed
                           env={**os.environ, **(env or {})}, timeout=HANG_GUARD)
 
 
-@pytest.mark.parametrize("planted", [".repoctxignore", ".repoctx.toml", "pyproject.toml", "tsconfig.json",
-                                     "go.mod"])
+@pytest.mark.parametrize("planted", [".repoctxignore", ".repoctx.toml", "pyproject.toml", "m/go.mod"])
 def test_a_fifo_where_a_config_file_goes_never_blocks_a_pack(tmp_path, planted):
     repo = make_repo(tmp_path / "r", {"a.py": "def f():\n    return 1\n", "web/x.ts": "import {f} from './y'\n",
-                                      "web/y.ts": "export const f = 1\n", "m/main.go": "package main\n"})
+                                      "web/y.ts": "export const f = 1\n", "m/main.go": 'package main\n\nimport "example.com/m/x"\n',
+                                      "m/x/x.go": "package x\n"})
     os.mkfifo(repo / planted)
-    r = _cli("pack", "--budget", "2k", cwd=repo)
+    r = _cli("pack", "--mode", "slice", "--budget", "2k", cwd=repo)  # slice: import resolution reads go.mod
     assert "def f" in r.stdout or r.returncode != 0, r.stderr
     assert "Traceback" not in r.stderr
 
