@@ -134,7 +134,8 @@ class BM25:
     def __init__(self, docs: Iterable[list[str]], k1: float = 1.2, b: float = 0.75) -> None:
         # Streamed: each document is reduced to its distinct terms and their counts as it comes, so
         # memory holds the postings (a few bytes each), never every document's token list at once.
-        vocab: dict[str, int] = {}  # token → id in order of first appearance, renumbered below
+        #: token → term id, in order of first appearance (deterministic).
+        vocab: dict[str, int] = {}
         terms, counts, distinct, length = array("i"), array("i"), array("i"), array("q")
         for doc in docs:
             tf = Counter(doc)  # keys in order of first appearance within the document
@@ -145,38 +146,36 @@ class BM25:
             counts.extend(tf.values())
             distinct.append(len(tf))
             length.append(len(doc))
-        # Term ids in the sorted order of the terms, not of their first appearance: the ids (and so
-        # the order a query's weights are summed in) then depend on the vocabulary alone, and an index
-        # updated from an earlier state's postings (`from_postings`) is the one a cold build makes.
-        words = sorted(vocab)
-        rank = np.zeros(len(words), dtype=np.int32)
-        rank[np.fromiter(map(vocab.__getitem__, words), dtype=np.int64, count=len(words))] = np.arange(len(words))
-        del vocab
-        term = rank[_numpy(terms, np.int32)]
-        del terms
+        n, term, per_doc = len(length), _numpy(terms, np.int32), _numpy(distinct, np.int32)
         order = np.argsort(term, kind="stable")  # by term; within a term, documents stay in order
-        post_doc = np.repeat(np.arange(len(length), dtype=np.int32), _numpy(distinct, np.int32))[order]
-        self._weigh(words, _numpy(length, np.int64), term[order], post_doc, _numpy(counts, np.int32)[order], k1, b)
+        post_doc = np.repeat(np.arange(n, dtype=np.int32), per_doc)[order]
+        # each posting's place among its document's distinct terms: with the documents, what fixes the
+        # order of first appearance, so that an update can give the terms the ids a cold build does
+        starts = np.repeat(np.cumsum(per_doc, dtype=np.int64) - per_doc, per_doc)
+        pos = (np.arange(len(term), dtype=np.int64) - starts).astype(np.int32)[order]
+        del starts
+        self._weigh(list(vocab), _numpy(length, np.int64), term[order], post_doc,
+                    _numpy(counts, np.int32)[order], pos, k1, b)
 
     @classmethod
     def from_postings(cls, words: list[str], lengths: np.ndarray, term: np.ndarray, post_doc: np.ndarray,
-                      tf: np.ndarray, k1: float = 1.2, b: float = 0.75) -> BM25:
-        """The index of the postings (term id in the sorted `words`, document, count), sorted by term
-        and then document, and of every document's length: the same arrays give the same index,
-        bit for bit, as `BM25(docs)` of those documents."""
+                      tf: np.ndarray, pos: np.ndarray, k1: float = 1.2, b: float = 0.75) -> BM25:
+        """The index of the postings (term id in `words`, document, count, place among the document's
+        distinct terms), sorted by term and then document, and of every document's length: the same
+        arrays give the same index, bit for bit, as `BM25(docs)` of those documents."""
         self = cls.__new__(cls)
-        self._weigh(words, lengths, term, post_doc, tf, k1, b)
+        self._weigh(words, lengths, term, post_doc, tf, pos, k1, b)
         return self
 
     def _weigh(self, words: list[str], lengths: np.ndarray, term: np.ndarray, post_doc: np.ndarray,
-               tf: np.ndarray, k1: float, b: float) -> None:
-        #: token → term id, in the sorted order of the tokens.
+               tf: np.ndarray, pos: np.ndarray, k1: float, b: float) -> None:
+        #: token → term id, in order of first appearance (deterministic).
         self.vocab = {t: i for i, t in enumerate(words)}
         n = self.n_docs = len(lengths)
         #: Document index of each posting, grouped by term; term t owns [indptr[t], indptr[t+1]).
         self.post_doc = post_doc.astype(np.int32, copy=False)
-        #: Each posting's count and each document's length: what an update from this index reads.
-        self.post_tf, self.doc_len = tf.astype(np.int32, copy=False), lengths
+        #: Each posting's count and place, each document's length: what an update from this index reads.
+        self.post_tf, self.post_pos, self.doc_len = tf.astype(np.int32, copy=False), pos, lengths
         df = np.bincount(term, minlength=len(words))
         tf = self.post_tf.astype(np.int64)
         self.indptr = np.concatenate(([0], np.cumsum(df)))

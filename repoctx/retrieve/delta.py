@@ -4,13 +4,17 @@ After an edit, a pull or a checkout, most files are as they were. Tokenising eve
 cold build (Django: 14 of 20 s), so the chunks and BM25 postings of unchanged files are taken from the
 newest retrieval file beside the index (`cache.previous_file`), and only the changed files are chunked
 and tokenised. The result is the very index a cold build makes, array for array: chunks are in file
-order either way, BM25 term ids are the sorted vocabulary (`BM25.from_postings`) and the weights are
-recomputed from counts and lengths with the cold build's own code. What is global and cheap (the walk
-graph, priors, the global walk) is computed again by `RetrievalIndex` itself.
+order either way, BM25 term ids are given in order of first appearance from each posting's stored
+place in its chunk, and the weights are recomputed from counts and lengths with the cold build's own
+code (`BM25.from_postings`). What is global and cheap (the walk graph, priors, the global walk) is
+computed again by `RetrievalIndex` itself. The literal index is updated the same way: the unchanged
+files' sites read back, the changed files' scanned, replayed in a cold scan's order.
 
-The earlier file stores its state (`state_paths`, `state_blobs`: `cache.state_manifest`), each
-posting's count and each chunk's length; a file without them, or a change of more than
-MAX_SHARE of the files, means a cold build.
+An earlier file is used only when sealed (`cache.previous_file`) and of this version (its
+`state_version`); it names its state (`state_paths`, `state_blobs`: `cache.manifest_columns`), and
+keeps what an update needs (each posting's count and place, each chunk's length; each literal site's
+place in the scan). A change of more than MAX_SHARE of the files means a cold build. The graph and
+the definitions table are still built whole (see the issue 27 report for their update's design).
 """
 from __future__ import annotations
 
@@ -111,34 +115,43 @@ def _update(repo: Repository, a: dict, changed: list[str], stale: set[str]) -> R
     where[order] = np.arange(len(order))
     chunks = [sources[i] for i in order.tolist()]
 
-    # The postings: the kept chunks' renumbered, the changed chunks' merged in. Both renumberings keep
-    # order (old and new vocabularies are sorted, kept chunks stay in file order), so the kept postings
-    # stay sorted by (term, chunk) and only the few new ones are sorted and inserted.
+    # The postings: the kept chunks' renumbered (their order kept: kept chunks stay in file order), the
+    # changed chunks' sorted and inserted, all under provisional term ids (the earlier ids, then the new
+    # terms'). Then the terms are numbered in order of first appearance, as a cold build numbers them:
+    # by the first chunk that has the term, then by the term's place among that chunk's terms.
     vocab = list(StringTable.of(a, "vocab"))
-    indptr = np.asarray(a["indptr"])
     doc_map = np.full(len(chunk_path), -1, dtype=np.int32)
     doc_map[kept] = where[:fresh]
     doc_old = doc_map[np.asarray(a["post_doc"])]
     live = doc_old >= 0
     doc_old = doc_old[live]
-    term_old = np.repeat(np.arange(len(vocab), dtype=np.int32), np.diff(indptr))[live]
-    tf_old = np.asarray(a["post_tf"])[live]
+    term_old = np.repeat(np.arange(len(vocab), dtype=np.int32), np.diff(np.asarray(a["indptr"])))[live]
+    tf_old, pos_old = np.asarray(a["post_tf"])[live], np.asarray(a["post_pos"])[live]
     del live
     counters = [Counter(d) for d in docs]
-    alive = np.bincount(term_old, minlength=len(vocab)) > 0
-    words = sorted({vocab[i] for i in np.flatnonzero(alive).tolist()}.union(*counters))
-    word_id = {w: i for i, w in enumerate(words)}
-    term_old = np.fromiter((word_id.get(w, -1) for w in vocab), dtype=np.int32, count=len(vocab))[term_old]
+    word_id = {w: i for i, w in enumerate(vocab)}
+    words = vocab + [t for t in dict.fromkeys(t for c in counters for t in c) if t not in word_id]
+    word_id.update((w, i) for i, w in enumerate(words[len(vocab):], len(vocab)))
     new_term = np.array([word_id[t] for c in counters for t in c], dtype=np.int32)
     new_doc = np.repeat(where[fresh:], [len(c) for c in counters]).astype(np.int32)
     new_tf = np.array([n for c in counters for n in c.values()], dtype=np.int32)
+    new_pos = np.array([i for c in counters for i in range(len(c))], dtype=np.int32)
     by = np.lexsort((new_doc, new_term))
-    new_term, new_doc, new_tf = new_term[by], new_doc[by], new_tf[by]
-    at = np.searchsorted(term_old.astype(np.int64) * len(chunks) + doc_old, new_term.astype(np.int64) * len(chunks) + new_doc)
-    term, doc, tf = (np.insert(old, at, new) for old, new in ((term_old, new_term), (doc_old, new_doc), (tf_old, new_tf)))
-    del term_old, doc_old, tf_old
+    at = np.searchsorted(term_old.astype(np.int64) * len(chunks) + doc_old,
+                         new_term[by].astype(np.int64) * len(chunks) + new_doc[by])
+    term, doc, tf, pos = (np.insert(old, at, new[by]) for old, new in (
+        (term_old, new_term), (doc_old, new_doc), (tf_old, new_tf), (pos_old, new_pos)))
+    del term_old, doc_old, tf_old, pos_old
+    first = np.flatnonzero(np.diff(term, prepend=-1))  # each present term's first posting
+    order = np.lexsort((pos[first], doc[first]))       # present terms by first appearance
+    final = np.zeros(len(words), dtype=np.int32)
+    final[term[first[order]]] = np.arange(len(order))
+    words = [words[i] for i in term[first[order]].tolist()]
+    term = final[term]
+    by = np.argsort(term, kind="stable")  # within a term, chunks stay in order
+    term, doc, tf, pos = term[by], doc[by], tf[by], pos[by]
     lengths = np.zeros(len(chunks), dtype=np.int64)
     lengths[where[:fresh]] = np.asarray(a["doc_len"])[kept]
     lengths[where[fresh:]] = [len(d) for d in docs]
-    bm25 = BM25.from_postings(words, lengths, term, doc, tf)
+    bm25 = BM25.from_postings(words, lengths, term, doc, tf, pos)
     return RetrievalIndex(repo, chunks, bm25, _walk_graph(repo, chunks))

@@ -27,7 +27,7 @@ from repoctx.scan import is_test_path
 MODULE = "<module>"
 #: Bump when chunking, tokenising or the walk graph change (the references it is built from too):
 #: old cache files are then ignored.
-CACHE_VERSION = "10"
+CACHE_VERSION = "11"
 DAMPING = 0.85
 ITERATIONS = 30
 SEEDS_FROM_BM25 = 20
@@ -341,7 +341,8 @@ class RetrievalIndex:
         file_id = {p: i for i, p in enumerate(self.repo.files)}
         arrays = {
             "indptr": indptr, "post_doc": post_doc, "post_weight": post_weight, "src": src, "dst": dst, "w": w,
-            "post_tf": self.bm25.post_tf, "doc_len": self.bm25.doc_len,  # what an update reads (retrieve/delta.py)
+            # what an update reads (retrieve/delta.py)
+            "post_tf": self.bm25.post_tf, "post_pos": self.bm25.post_pos, "doc_len": self.bm25.doc_len,
             **manifest_columns(self.repo.files, CACHE_VERSION),
             "prior": self.prior, "chunk_path": self.chunk_path, "chunk_start": self.chunk_start,
             "chunk_end": self.chunk_end, "chunk_node": self.chunk_node,
