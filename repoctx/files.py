@@ -112,7 +112,10 @@ class OutsideWorkspace(ValueError):
 
 def confine(root: str, path: str) -> str:
     """The repository path of an absolute or `root`-relative path (`root` already real);
-    OutsideWorkspace when it (or a symlink on the way) leads outside the root."""
+    OutsideWorkspace when it (or a symlink on the way) leads outside the root, or holds a NUL byte
+    (no file has one; the OS would refuse it with a ValueError every caller would have to expect)."""
+    if "\0" in path:
+        raise OutsideWorkspace(f"{path!r} holds a NUL byte: it names no file")
     full = os.path.realpath(os.path.join(root, path))
     if os.path.commonpath([full, root]) != root or full == root:
         raise OutsideWorkspace(f"{path} is outside the workspace {root}")

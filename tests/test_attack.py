@@ -250,3 +250,28 @@ def test_a_new_seal_key_is_private(tmp_path):
                    env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
     assert os.stat(tmp_path / "repoctx" / "seal.key").st_mode & 0o777 == 0o600
     assert os.stat(tmp_path / "repoctx").st_mode & 0o077 == 0
+
+
+async def test_mcp_arguments_an_agent_could_send_are_answered_with_one_error(tmp_path):
+    """Paths out of the repository (.., absolute, through a link, with a NUL byte), budgets that are
+    huge, negative or not numbers: each is an error answer naming the problem, never an internal
+    error, and nothing from outside the repository comes back."""
+    from mcp import Client, StdioServerParameters
+    outside = tmp_path / "outside.py"
+    outside.write_text("OUTSIDE_MARKER = 1\n")
+    repo = make_repo(tmp_path / "r", {"a.py": "def f():\n    return 1\n"})
+    (repo / "lnk.py").symlink_to(outside)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "repoctx", "mcp", str(repo)], env=dict(os.environ))
+    calls = [("pack_context", {"paths": ["../outside.py"]}), ("pack_context", {"paths": [str(outside)]}),
+             ("pack_context", {"paths": ["lnk.py"]}), ("pack_context", {"paths": ["a.py\x00x"]}),
+             ("pack_context", {"budget": -5}), ("pack_context", {"max_tokens": 0}),
+             ("pack_context", {"budget": "1e9"}), ("pack_context", {"part": 10 ** 30}),
+             ("repo_map", {"budget": 10 ** 30}), ("symbol_references", {"name": "f", "path": "../outside.py"}),
+             ("apply_edit", {"text": "--- /dev/null\n+++ b/x\x00.py\n@@ -0,0 +1 @@\n+x\n", "dry_run": True})]
+    async with Client(params) as c:
+        for name, args in calls:
+            r = await c.call_tool(name, args)
+            text = "\n".join(getattr(x, "text", "") for x in r.content)
+            assert "OUTSIDE_MARKER" not in text, (name, args)
+            assert "internal error" not in text, (name, args, text)
+            assert r.is_error or name == "repo_map", (name, args, text)
