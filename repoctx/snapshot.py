@@ -64,8 +64,8 @@ def take_snapshot(root: str, text: str, fmt: str, keep: int = Settings.snapshot_
     folder = snapshot_dir(root)
     os.makedirs(folder, exist_ok=True)
     ignore = os.path.join(os.path.dirname(folder), ".gitignore")
-    if not os.path.exists(ignore):
-        with open(ignore, "w") as f:
+    if not os.path.lexists(ignore):  # lexists: a dangling link is there; open would follow it
+        with open(ignore, "x") as f:  # x: O_EXCL never follows a link planted meanwhile
             f.write("# repoctx's index and snapshots: never commit them\n*\n")
     path = os.path.join(folder, f"{tree}.{EXTENSIONS[fmt]}")
     write_atomic(path, text)

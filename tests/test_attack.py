@@ -275,3 +275,19 @@ async def test_mcp_arguments_an_agent_could_send_are_answered_with_one_error(tmp
             assert "OUTSIDE_MARKER" not in text, (name, args)
             assert "internal error" not in text, (name, args, text)
             assert r.is_error or name == "repo_map", (name, args, text)
+
+
+def test_a_dangling_gitignore_link_in_repoctx_folder_creates_nothing_elsewhere(tmp_path):
+    """`.repoctx/.gitignore` is written when missing; a dangling symlink is "missing" to
+    os.path.exists, and open(..., "w") followed it, creating the file it points at (anywhere the user
+    can write: a repository's tarball can hold such a link)."""
+    repo = make_repo(tmp_path / "r", {"a.py": "def f():\n    return 1\n"})
+    (repo / ".repoctx").mkdir()
+    target = tmp_path / "created-by-repoctx"
+    (repo / ".repoctx" / ".gitignore").symlink_to(target)
+    (repo / "a.py").write_text("def f():\n    return 2\n")
+    git(repo, "add", "a.py")
+    for args in (("index",), ("snapshot", "take")):
+        r = _cli(*args, cwd=repo)
+        assert "Traceback" not in r.stderr, r.stderr
+    assert not target.exists()

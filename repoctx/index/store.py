@@ -134,8 +134,8 @@ class IndexStore:
             os.makedirs(folder, exist_ok=True)
             if os.path.basename(folder) == ".repoctx":
                 ignore = os.path.join(folder, ".gitignore")
-                if not os.path.exists(ignore):
-                    with open(ignore, "w") as f:
+                if not os.path.lexists(ignore):  # lexists: a dangling link is there; open would follow it
+                    with open(ignore, "x") as f:  # x: O_EXCL never follows a link planted meanwhile
                         f.write("# repoctx's index: never commit it\n*\n")
         except OSError as exc:
             raise IndexError_(f"cannot create the index folder {folder}: {exc.strerror}; "
