@@ -90,6 +90,13 @@ def _update_literals(repo: Repository, a: dict, changed: list[str], stale: set[s
 
 
 def _update(repo: Repository, a: dict, changed: list[str], stale: set[str]) -> RetrievalIndex:
+    chunks, bm25 = _chunks_and_bm25(repo, a, changed, stale)
+    # the earlier file's pages and the update's arrays are let go before the graph is built
+    a.clear()
+    return RetrievalIndex(repo, chunks, bm25, _walk_graph(repo, chunks))
+
+
+def _chunks_and_bm25(repo: Repository, a: dict, changed: list[str], stale: set[str]) -> tuple[list[Chunk], BM25]:
     file_rank = {p: i for i, p in enumerate(repo.files)}
 
     # The chunks: the unchanged files' from the earlier file, the changed files' made again, all in
@@ -153,5 +160,4 @@ def _update(repo: Repository, a: dict, changed: list[str], stale: set[str]) -> R
     lengths = np.zeros(len(chunks), dtype=np.int64)
     lengths[where[:fresh]] = np.asarray(a["doc_len"])[kept]
     lengths[where[fresh:]] = [len(d) for d in docs]
-    bm25 = BM25.from_postings(words, lengths, term, doc, tf, pos)
-    return RetrievalIndex(repo, chunks, bm25, _walk_graph(repo, chunks))
+    return chunks, BM25.from_postings(words, lengths, term, doc, tf, pos)
