@@ -291,3 +291,30 @@ def test_a_dangling_gitignore_link_in_repoctx_folder_creates_nothing_elsewhere(t
         r = _cli(*args, cwd=repo)
         assert "Traceback" not in r.stderr, r.stderr
     assert not target.exists()
+
+
+@pytest.mark.parametrize("link", ["index.sqlite", "index.sqlite-wal"])
+def test_an_index_file_linked_elsewhere_is_never_written_through(tmp_path, link):
+    """`.repoctx/index.sqlite` (or its WAL) as a link to another SQLite database of the user's: SQLite
+    followed it and repoctx wrote its tables into that database. The link is set aside instead."""
+    import hashlib
+    import sqlite3
+    repo = make_repo(tmp_path / "r", {"a.py": "def f():\n    return 1\n"})
+    victim = tmp_path / "victim.db"
+    db = sqlite3.connect(victim)
+    db.execute("CREATE TABLE t(x)")
+    db.execute("INSERT INTO t VALUES ('precious')")
+    db.commit()
+    db.close()
+    before = hashlib.sha1(victim.read_bytes()).hexdigest()
+    (repo / ".repoctx").mkdir()
+    if link == "index.sqlite":
+        (repo / ".repoctx" / link).symlink_to(victim)
+    else:
+        (repo / ".repoctx" / link).symlink_to(tmp_path / "victim.wal")
+    r = _cli("index", cwd=repo)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert hashlib.sha1(victim.read_bytes()).hexdigest() == before
+    assert not (tmp_path / "victim.wal").exists()
+    r = _cli("pack", cwd=repo)
+    assert "def f" in r.stdout, r.stderr

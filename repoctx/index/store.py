@@ -164,6 +164,9 @@ class IndexStore:
         return IndexError_(f"cannot {doing} the index {self.path}: {exc}")
 
     def _open(self) -> sqlite3.Connection:
+        linked = [s for s in ("", "-wal", "-shm", "-journal") if os.path.islink(self.path + s)]
+        if linked:  # SQLite follows a link: it would write its tables into whatever file it names
+            return self._rebuild(f"{os.path.basename(self.path) + linked[0]} is a symbolic link, never opened")
         try:
             db = self._connect()
             version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
