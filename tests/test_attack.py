@@ -318,3 +318,25 @@ def test_an_index_file_linked_elsewhere_is_never_written_through(tmp_path, link)
     assert not (tmp_path / "victim.wal").exists()
     r = _cli("pack", cwd=repo)
     assert "def f" in r.stdout, r.stderr
+
+
+@pytest.mark.parametrize("planted", ["secrets.sealed", "counts.sealed"])
+def test_a_fifo_planted_among_the_caches_never_blocks(tmp_path, planted):
+    repo = make_repo(tmp_path / "r", {"a.py": "def f():\n    return 1\n"})
+    assert _cli("pack", cwd=repo).returncode == 0
+    os.unlink(repo / ".repoctx" / planted)
+    os.mkfifo(repo / ".repoctx" / planted)
+    r = _cli("pack", cwd=repo)
+    assert "def f" in r.stdout and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_fifo_planted_for_a_sealed_array_file_never_blocks(tmp_path):
+    repo = make_repo(tmp_path / "r", {"a.py": "def total():\n    return 1\n"})
+    assert _cli("search", "total", cwd=repo).returncode == 0
+    planted = list((repo / ".repoctx").glob("*/*.arrays"))
+    assert planted
+    for f in planted:
+        f.unlink()
+        os.mkfifo(f)
+    r = _cli("search", "total", cwd=repo)
+    assert "a.py" in r.stdout and "Traceback" not in r.stderr, r.stderr

@@ -26,7 +26,7 @@ import stat
 import sys
 from functools import lru_cache
 
-from repoctx.files import cache_home, write_atomic
+from repoctx.files import cache_home, read_file, write_atomic
 
 MAGIC = b"RCTXSEAL1"
 _MAC_BYTES = 16
@@ -161,8 +161,7 @@ def read_sealed(path: str, context: str, what: str):
     """The value of a sealed file (`dump`), None when there is none (missing, of an older format) or
     when it is damaged — which is then reported once (`warn`)."""
     try:
-        with open(path, "rb") as f:
-            return load(f.read(), context)
+        return load(read_file("", path), context)  # a FIFO or link planted in its place: refused, never waited on
     except FileNotFoundError:
         return None
     except (OSError, Damaged, ValueError, EOFError, TypeError) as exc:
@@ -178,7 +177,7 @@ def _identity(st: os.stat_result) -> list[int]:
 
 def _digest(path: str) -> str:
     h = hashlib.blake2b(digest_size=32)
-    with open(path, "rb") as f:
+    with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:  # never waits on a FIFO
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
@@ -195,10 +194,11 @@ def check_file(path: str, context: str) -> bool:
     """Whether `path` is the file sealed for `context`: False when it has no seal (not sealed yet, or
     of an older repoctx); Damaged when its seal or its bytes fail the check."""
     try:
-        with open(path + ".seal", "rb") as f:
-            record = load(f.read(), context)
+        record = load(read_file("", path + ".seal"), context)
     except FileNotFoundError:
         return False
+    except OSError as exc:
+        raise Damaged(f"unreadable seal: {exc}") from None
     if record is None:
         return False
     try:
