@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,10 +18,19 @@ settings.register_profile("repoctx", deadline=None, suppress_health_check=[Healt
 settings.load_profile("repoctx")
 
 
+# A token-encoding cache of the tests' own, so nothing relies on (or writes to) a shared one. Set when
+# this file is imported, before any test module is: some load an encoding at import (test_split's
+# ENC), and a process keeps the encoding it loaded first, with the cache folder it was loaded from.
+_TOKEN_CACHE = tempfile.mkdtemp(prefix="repoctx-tests-tiktoken-")
+os.environ["TIKTOKEN_CACHE_DIR"] = _TOKEN_CACHE
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_TOKEN_CACHE, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True, scope="session")
-def _offline_token_cache(tmp_path_factory):
-    """A token-encoding cache of the tests' own, so nothing relies on a shared one."""
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(tmp_path_factory.mktemp("tiktoken-cache"))
+def _no_index_from_the_environment():
     os.environ.pop("REPOCTX_INDEX", None)
 
 
