@@ -68,7 +68,7 @@ def write_parts(parts: list[Part], target: str) -> tuple[list[str], list[str], l
     """Each part written atomically to `part_path(target, i)`; then the parts beyond the last of an
     earlier run (NAME.(n+1).xml, …) removed — only those that hold a repoctx pack. Returns the paths
     written, removed, and kept (not packs: left alone)."""
-    from repoctx.files import write_atomic
+    from repoctx.files import read_file, write_atomic
     from repoctx.scan import is_pack
     paths = []
     for i, p in enumerate(parts, 1):
@@ -83,8 +83,7 @@ def write_parts(parts: list[Part], target: str) -> tuple[list[str], list[str], l
         if not m or int(m[1]) <= len(parts) or not os.path.isfile(path) or os.path.islink(path):
             continue
         try:
-            with open(path, "rb") as f:
-                ours = is_pack(f.read(200_000))
+            ours = is_pack(read_file(os.path.dirname(path), os.path.basename(path), 200_000))
             if ours:
                 os.unlink(path)
         except OSError:
