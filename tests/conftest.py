@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,13 @@ def pytest_unconfigure(config):
 @pytest.fixture(autouse=True, scope="session")
 def _no_index_from_the_environment():
     os.environ.pop("REPOCTX_INDEX", None)
+
+
+def interruptible() -> None:
+    """`preexec_fn` for a child a test interrupts as Ctrl-C would: SIGINT at its default, as in a
+    terminal. A suite started with SIGINT ignored (`cmd &` in a script, nohup, some CI runners) passes
+    that on to every child, and a Python started so never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def git(repo: Path, *args: str) -> str:

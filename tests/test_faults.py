@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, make_repo, run_cli
+from conftest import git, interruptible, make_repo, run_cli
 
 N_FILES = 2000
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -68,7 +68,8 @@ def _rows(index: Path) -> int:
 def _start(*args: str, env: dict | None = None) -> subprocess.Popen:
     """`repoctx ARGS` in a process group of its own (so its workers can be found and reaped)."""
     return subprocess.Popen([sys.executable, "-m", "repoctx", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, env=env,
+                            preexec_fn=interruptible)
 
 
 def _group_gone(pgid: int, within: float) -> bool:

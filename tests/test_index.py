@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import git, make_repo, run_cli, write_files
+from conftest import git, interruptible, make_repo, run_cli, write_files
 
 from repoctx.index.store import SCHEMA_VERSION, IndexStore
 from repoctx.index.load import load_repository
@@ -113,7 +113,8 @@ def test_ctrl_c_mid_index_leaves_a_usable_index(tmp_path):
     repo = make_repo(tmp_path / "r", files)
     # Ctrl-C right after the first commit (repoctx/files.py fault_point), not raced against the clock.
     proc = subprocess.Popen([sys.executable, "-m", "repoctx", "index", str(repo)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "REPOCTX_FAULT": "index-commit:1:INT"})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "REPOCTX_FAULT": "index-commit:1:INT"},
+                            preexec_fn=interruptible)
     db = repo / ".repoctx" / "index.sqlite"
     out, err = proc.communicate(timeout=600)  # a hang guard only
     assert "Traceback" not in err
