@@ -66,7 +66,7 @@ def test_typecheck_bundle_and_package(npm_ci, tmp_path):
 
 
 def test_node_test_drives_the_server_with_the_extensions_requests(npm_ci):
-    p = _run([NPM, "test"], timeout=180, REPOCTX_PYTHON=sys.executable)
+    p = _run([NPM, "test"], timeout=600, REPOCTX_PYTHON=sys.executable)  # a hang guard
     out = p.stdout + p.stderr
     assert "# fail 0" in out, out[-4000:]
     assert "# pass" in out

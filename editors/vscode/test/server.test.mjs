@@ -19,7 +19,8 @@ const rq = require("../out/requests.js");
 const PYTHON = process.env.REPOCTX_PYTHON || "python3";
 const BUDGET = 2000;
 const ENCODING = "cl100k_base";
-const REQUEST_TIMEOUT_MS = 60_000;
+// A hang guard, never a speed check: a slow or busy machine answers late, not never.
+const REQUEST_TIMEOUT_MS = 300_000;
 const INVALID_PARAMS = -32602;
 
 /** A selection covering whole lines [first, last] (0-based), as VS Code's editor.selection would be. */
@@ -116,12 +117,11 @@ describe("repoctx language server, driven with the extension's requests", () => 
   after(async () => {
     try {
       if (conn && exitCode === undefined) {
-        await withTimeout(conn.sendRequest("shutdown"), "shutdown", 10_000);
+        await withTimeout(conn.sendRequest("shutdown"), "shutdown");
         await conn.sendNotification("exit");
         await withTimeout(
           new Promise((resolve) => (exitCode !== undefined ? resolve() : proc.on("exit", resolve))),
           "exit",
-          10_000,
         );
       }
     } finally {
@@ -376,7 +376,7 @@ describe("repoctx language server, driven with the extension's requests", () => 
   test("shutdown and exit", failWithStderr(async () => {
     assert.equal(await request("shutdown"), null);
     await conn.sendNotification("exit");
-    await withTimeout(new Promise((resolve) => (exitCode !== undefined ? resolve() : proc.on("exit", resolve))), "exit", 15_000);
+    await withTimeout(new Promise((resolve) => (exitCode !== undefined ? resolve() : proc.on("exit", resolve))), "exit");
     assert.equal(exitCode, 0, "exit code after shutdown + exit");
   }));
 });
