@@ -31,11 +31,9 @@ import mcp_types as types
 from mcp.server.lowlevel import Server
 
 from repoctx_server import exposure_error, listen_address, same_token
-from repoctx.render import shown_path
-from repoctx.secrets import REDACTION_OFF
-from repoctx import (ChangedOnDisk, ConfigError, GitError, NoChange, NoEdit, OutsideWorkspace, PackError, RequestError,
-                     SplitError, Workspace, __version__, count_tokens, format_plan, get_encoding, parse_focus, plan_edit,
-                     result_dict, skipped_note, split_pack, write_edit)
+from repoctx import (REDACTION_OFF, ChangedOnDisk, ConfigError, GitError, NoChange, NoEdit, OutsideWorkspace, PackError,
+                     RequestError, SplitError, Workspace, WriteFailed, Written, __version__, count_tokens, format_plan,
+                     get_encoding, parse_focus, plan_edit, result_dict, shown_path, skipped_note, split_pack, write_edit)
 from repoctx import change_impact as impact, fit_impact
 
 log = logging.getLogger("repoctx.mcp")
@@ -382,7 +380,6 @@ def apply_edit(ws: Workspace, args: dict) -> tuple[str, dict]:
         raise ToolError(str(exc)) from None
     # plan_edit quotes file lines (refusals' closest lines) only through the one Redactor, and never
     # from a file packs leave out
-    from repoctx.apply.apply import Written, WriteFailed
     written, error = Written(), None
     if p.ok and not dry_run:
         try:
