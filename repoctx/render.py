@@ -24,6 +24,9 @@ class FileSlice:
     language: str | None
     spans: tuple[tuple[int, int], ...]  # sorted, disjoint, non-adjacent, 1-based inclusive
     total_lines: int
+    #: (first line of a body, its last line) of the file's definitions whose body opens on a line of
+    #: its own signature: how an elided body's marker says where the body ends (`file_body`).
+    bodies: tuple[tuple[int, int], ...] = ()
 
     @property
     def whole(self) -> bool:
@@ -31,8 +34,16 @@ class FileSlice:
 
 
 def file_slice(repo, path: str, spans) -> FileSlice:
-    """The slice of a loaded repository's file (a `Repository`: its language and line count)."""
-    return FileSlice(path, repo.files[path].language, tuple(spans), repo.facts[path].lines)
+    """The slice of a loaded repository's file (a `Repository`: its language and line count, and
+    for a file not shown whole, its definitions' bodies)."""
+    facts = repo.facts[path]
+    s = FileSlice(path, repo.files[path].language, tuple(spans), facts.lines)
+    if s.whole:
+        return s
+    ends = {b for _, b in s.spans}
+    bodies = tuple((d.body_start_line, d.end_line) for d in facts.symbols
+                   if d.body_start_line in ends and d.end_line > d.body_start_line)
+    return FileSlice(s.path, s.language, s.spans, s.total_lines, bodies) if bodies else s
 
 
 def merge_spans(spans) -> tuple[tuple[int, int], ...]:
@@ -75,25 +86,46 @@ def span_label(spans) -> str:
     return ",".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
 
 
-def elision_marker(path_or_language: str, first: int, last: int) -> str:
-    """e.g. `# ... lines 10-42 elided` in the language's comment syntax."""
+def elision_marker(path_or_language: str, first: int, last: int, body_end: int | None = None) -> str:
+    """e.g. `# ... lines 10-42 elided` in the language's comment syntax; with `body_end`, the gap
+    follows a signature whose `{` opens a body that ends (its closing line) at that line of the gap:
+    `// ... lines 10-80 elided (body to 42)`, or `// ... lines 10-42 elided (body)` when the gap
+    is the body: one marker where the body's closing line shown apart would cost a one-line span
+    and a second marker."""
     text = f"... line {first} elided" if first == last else f"... lines {first}-{last} elided"
+    if body_end == last:
+        text += " (body)"
+    elif body_end is not None:
+        text += f" (body to {body_end})"
     prefix = comment_prefix(path_or_language)
     if isinstance(prefix, tuple):
         return f"{prefix[0]} {text} {prefix[1]}"
     return f"{prefix} {text}" if prefix else text
 
 
+def _body_end(s: FileSlice, lines: list[str], first: int, last: int) -> int | None:
+    """Where the body ends that opens with the `{` ending the line before the gap first..last, when
+    that body's last line is in the gap (else None)."""
+    if not s.bodies or first < 2 or first - 1 > len(lines) or not lines[first - 2].rstrip().endswith("{"):
+        return None
+    return next((e for b, e in s.bodies if b == first - 1 and first <= e <= last), None)
+
+
 def file_body(s: FileSlice, lines: list[str], line_numbers: bool) -> str:
     """The file's text as selected: verbatim spans, and a marker for each gap between them. The
-    lines before the first span and after the last are not marked: the file's header gives the
-    spans and the file's length (`where`)."""
+    lines before the first span and after the last are not marked (the file's header gives the
+    spans and the file's length, `where`), except after a signature whose body is elided: the
+    body is marked as such (to its end, not beyond), so `{` is never left open."""
     width = len(str(max(s.total_lines, 1)))
     out: list[str] = []
     nxt = s.spans[0][0] if s.spans else 1
-    for a, b in s.spans:
+    spans = s.spans
+    tail = spans and spans[-1][1] < s.total_lines and _body_end(s, lines, spans[-1][1] + 1, s.total_lines)
+    if tail:
+        spans += ((tail + 1, tail),)  # the tail is marked up to the body's end; no line is shown
+    for a, b in spans:
         if a > nxt:
-            out.append(elision_marker(s.language or s.path, nxt, a - 1))
+            out.append(elision_marker(s.language or s.path, nxt, a - 1, _body_end(s, lines, nxt, a - 1)))
         if line_numbers:
             out += (f"{n:>{width}} | {lines[n - 1] if n <= len(lines) else ''}" for n in range(a, b + 1))
         else:

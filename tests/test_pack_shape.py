@@ -13,7 +13,7 @@ from repoctx.model import Focus
 from repoctx.pack.closure import Detail
 from repoctx.pack.packer import Packer
 from repoctx.pack.request import PackRequest
-from repoctx.render import elision_marker
+from repoctx.render import elision_marker, file_body, file_slice, merge_spans
 from repoctx.tokens import count, get_encoding
 
 LIB = '''import os
@@ -287,10 +287,14 @@ def test_slices_are_whole_units(tmp_path):
             if path == "docs/guide.md":
                 fence = [n for n in range(1, a) if text[n - 1].startswith("```")]
                 assert len(fence) % 2 == 0, (c, a, b)                           # never starts in a fence
-    # the callee `node` in walk's closure: `type node struct {` and its `}`, the body elided between
+    # the callee `node` in walk's closure: `type node struct {` alone (no one-line span for its `}`),
+    # and its marker, even at the file's end, says where the elided body ends: `{ … }` in one marker
     walk = next(c for c in packer.index.chunks if c.path == "tree/tree.go" and c.symbol == "walk")
     spans = packer.closures.of(walk)
-    assert ("tree/tree.go", 51, 51) in spans and ("tree/tree.go", 61, 61) in spans, spans
+    assert ("tree/tree.go", 51, 51) in spans and not any(a <= 61 <= b for _, a, b in spans), spans
+    tree = file_slice(repo, "tree/tree.go", merge_spans((a, b) for p, a, b in spans if p == "tree/tree.go"))
+    assert file_body(tree, lines["tree/tree.go"], False).endswith(
+        "type node struct {\n// ... lines 52-61 elided (body)"), file_body(tree, lines["tree/tree.go"], False)
     # and `insert`'s chunk starts with a constant of the const block: the block comes whole
     insert = next(c for c in packer.index.chunks if c.path == "tree/tree.go" and c.symbol == "node.insert")
     assert ("tree/tree.go", 3, 8) in packer.closures.of(insert), packer.closures.of(insert)

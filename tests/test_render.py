@@ -175,6 +175,23 @@ def test_a_marker_uses_the_language_name_or_the_path():
     assert elision_marker("data.json", 2, 4) == "... lines 2-4 elided"  # JSON has no comments
 
 
+def test_an_elided_body_after_its_open_brace_says_where_it_ends_in_its_one_marker(tmp_path):
+    """Issue 26 items 2-3: a signature shown without its body reads as one (`{` then a marker that
+    names the body's last line), with one marker and no one-line span for the closing `}`; at the
+    file's end the body is marked (and no more); the marker of any other gap stays as it was."""
+    src = ("package p\n\nfunc A(x int) int {\n\tx++\n\tx++\n\treturn x\n}\n\n"
+           "func B() {\n\tA(1)\n\tA(2)\n\tA(3)\n}\n\nvar Z = 1\n")
+    repo = load_repository(str(make_repo(tmp_path / "r", {"go.mod": "module p\n", "p.go": src})), workers=1)
+    lines = lines_of(repo)("p.go")
+    body = file_body(file_slice(repo, "p.go", ((3, 3), (9, 9))), lines, False)
+    assert body == "func A(x int) int {\n// ... lines 4-8 elided (body to 7)\nfunc B() {\n// ... lines 10-13 elided (body)"
+    numbered = file_body(file_slice(repo, "p.go", ((3, 3), (9, 9))), lines, True)
+    assert numbered == " 3 | func A(x int) int {\n// ... lines 4-8 elided (body to 7)\n 9 | func B() {\n// ... lines 10-13 elided (body)"
+    assert file_body(file_slice(repo, "p.go", ((1, 1), (10, 10))), lines, False) == "package p\n// ... lines 2-9 elided\n\tA(1)"
+    # and a slice never ends at a small body's `{`: the body (at most closure.SMALL_BODY lines) comes whole
+    assert Packer(repo).closures.whole_units([("p.go", 3, 3)]) == [("p.go", 3, 7)]
+
+
 def test_line_numbers_are_right_aligned_to_the_widest_and_markers_are_not_numbered(tmp_path):
     src = "".join(f"func F{i}() {{}}\n" for i in range(1, 121))
     repo = load_repository(str(make_repo(tmp_path / "r", {"go.mod": "module x\n", "f.go": src})), workers=1)

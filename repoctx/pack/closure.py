@@ -31,6 +31,8 @@ SIGNATURE_MAX_LINES = 4
 MAX_CALLEE_LINES = 8
 #: A callee of at most this many lines (with its lead) is shown whole rather than by its signature.
 SMALL_DEFINITION = 5
+#: A body opened by a `{` that ends a shown line goes whole when it is at most this many lines.
+SMALL_BODY = 8
 #: The longest lead (doc comment, decorators) taken with a definition, and the farthest apart two
 #: import lines may be and still be one block.
 MAX_LEAD_LINES = 30
@@ -43,7 +45,6 @@ ANNOTATION_STARTS = ("@", "#[", "[")
 Span = tuple[str, int, int]  # (path, first line, last line), 1-based inclusive
 #: A Go `const ( … )` / `var ( … )` block up to this long goes whole with any line of it.
 MAX_GROUP_LINES = 40
-_CLOSERS = frozenset(("}", "};", "},", "})", "});"))
 #: Under a tight budget closures degrade: per this many tokens of budget, one line of a doc taken
 #: whole, one callee signature and one call site shown as code (each within its limit above).
 DOC_LINE_TOKENS = 1_000
@@ -280,8 +281,10 @@ class Closures:
     def whole_units(self, spans: list[Span]) -> list[Span]:
         """The spans, each grown to whole syntactic units where it would cut one: an import statement
         or block (`from .x import (` … `)`), a Go `const ( … )` / `var ( … )` block of at most
-        MAX_GROUP_LINES, a Markdown code fence; and a signature that ends with an open `{` brings
-        its body's closing line, so the elided body reads `{ … }`."""
+        MAX_GROUP_LINES, a Markdown code fence. A signature that ends with an open `{` brings a small
+        body whole (`_small_body_end`); otherwise it is whole as it is: its elided body's marker
+        says where the body ends (`render.file_body`), one marker and no one-line span for the
+        closing line."""
         out: list[Span] = []
         for path, a, b in spans:
             lines = self.lines(path)
@@ -297,23 +300,19 @@ class Closures:
                 a, b = _fence_bounds(lines, a, b)
             else:
                 a, b = _group_bounds(lines, a, b)
+                b = self._small_body_end(path, b)
             out.append((path, a, b))
-            close = self._closing_line(path, a, b)
-            if close:
-                out.append((path, close, close))
         return out
 
-    def _closing_line(self, path: str, a: int, b: int) -> int | None:
-        """The closing-brace line of the definition whose signature is lines a..b when the last of
-        them ends with an open `{` and the body is not shown (else None)."""
+    def _small_body_end(self, path: str, b: int) -> int:
+        """The last line of the body that opens with a `{` ending line b when that body (its
+        closing line included) is at most SMALL_BODY lines: shown, it costs little more than its
+        marker, and the definition reads whole (a struct's fields, a short function) (else b)."""
         lines = self.lines(path)
         if b > len(lines) or not lines[b - 1].rstrip().endswith("{"):
-            return None
-        for s in self.repo.facts[path].symbols:
-            if s.start_line <= b == s.body_start_line < s.end_line <= len(lines) and s.start_line >= a - MAX_LEAD_LINES \
-                    and lines[s.end_line - 1].strip() in _CLOSERS:  # the body opens on the span's last line
-                return s.end_line
-        return None
+            return b
+        ends = [s.end_line for s in self.repo.facts[path].symbols if s.body_start_line == b < s.end_line]
+        return ends[0] if ends and ends[0] - b <= SMALL_BODY else b
 
     def _parts(self, c: Chunk, full: bool, detail: Detail) -> list[Span]:
         doc = detail.doc
