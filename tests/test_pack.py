@@ -119,8 +119,7 @@ def test_slice_of_a_method_brings_its_class_header_imports_callees_and_callers(p
         # the method, `class Client:` with its docstring, the import block (whole, blank line included)
         "shop/client.py": set(range(14, 21)) | {6, 7, 1, 2, 3},
         "shop/util.py": {5, 6, 7, 8, 11, 12, 13},  # checksum and retry_delay whole: a callee of at most 5 lines is as cheap as its signature
-        "shop/app.py": {4, 5, 6, 7},  # the caller's signature and its call site's statement
-    }
+    }  # the caller in shop/app.py (`client = Client(…); client.send(…)`): see the xfail below
     r = packer.pack(PackRequest(budget=300, mode="slice", focus=(focus,)))
     assert r.mode == "slice" and r.tokens <= 300
     for path, lines in closure.items():
@@ -128,8 +127,23 @@ def test_slice_of_a_method_brings_its_class_header_imports_callees_and_callers(p
     assert "class Client:" in r.text and "def checksum(payload):" in r.text
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "a method called on an object the file constructs (`client = Client(…); client.send(…)`, `const s = new "
+    "Slider(…); s.setValue(…)`) is not linked in Python and JS: references carry no receiver, and both ways tried "
+    "of keeping such members cost precision against jedi on psf/requests (.947 -> .853 with recall .752 -> .765; "
+    "imported classes' members alone .922 with no recall gain), bench/refs_vs_jedi.py. Issue 26 item 1"))
+@pytest.mark.parametrize("files,focus,caller", [
+    (PY, Focus("shop/client.py", 16, 16), ("shop/app.py", {4, 5, 6, 7})),
+    (JS, Focus("src/slider.js", 10, 10), ("src/main.js", {4})),
+])
+def test_a_method_called_on_a_constructed_object_is_linked(tmp_path, files, focus, caller):
+    repo = load_repository(str(make_repo(tmp_path / "r", files)), workers=1)
+    path, lines = caller
+    assert lines <= closure_lines(Packer(repo), focus).get(path, set())
+
+
 @pytest.mark.parametrize("files,focus,expect", [
-    (JS, Focus("src/slider.js", 10, 10), {"src/slider.js": {1, 3, 9, 10}, "src/math.js": {1}, "src/main.js": {4}}),
+    (JS, Focus("src/slider.js", 10, 10), {"src/slider.js": {1, 3, 9, 10}, "src/math.js": {1}}),
     (GO, Focus("cart/cart.go", 11, 11), {"cart/cart.go": {3, 9, 15}, "price/price.go": {4}, "main.go": {7}}),
 ])
 def test_closure_in_other_languages(tmp_path, files, focus, expect):
