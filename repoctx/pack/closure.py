@@ -309,9 +309,13 @@ class Closures:
         closing line included) is at most SMALL_BODY lines: shown, it costs little more than its
         marker, and the definition reads whole (a struct's fields, a short function) (else b)."""
         lines = self.lines(path)
-        if b > len(lines) or not lines[b - 1].rstrip().endswith("{"):
+        last = lines[b - 1].rstrip() if b <= len(lines) else ""
+        if last.endswith("{"):
+            ends = [s.end_line for s in self.repo.facts[path].symbols if s.body_start_line == b < s.end_line]
+        elif last.endswith(":"):  # an indented body (Python) starts on the next line
+            ends = [s.end_line for s in self.repo.facts[path].symbols if s.body_start_line == b + 1 <= s.end_line]
+        else:
             return b
-        ends = [s.end_line for s in self.repo.facts[path].symbols if s.body_start_line == b < s.end_line]
         return ends[0] if ends and ends[0] - b <= SMALL_BODY else b
 
     def _parts(self, c: Chunk, full: bool, detail: Detail) -> list[Span]:
