@@ -27,18 +27,18 @@ from repoctx.index.cache import previous_file, state_manifest, version_tag
 from repoctx.index.load import Repository
 from repoctx.retrieve.bm25 import BM25
 from repoctx.retrieve.chunks import Chunk, file_chunks
-from repoctx.retrieve.rank import RetrievalIndex, _chunk_docs, _walk_graph
 from repoctx.retrieve.query import LiteralIndex, literal_sites
 
 #: Above this share of the files changed, a cold build is as cheap as an update.
 MAX_SHARE = 0.3
 
 
-def updated_index(repo: Repository) -> RetrievalIndex | None:
-    """`RetrievalIndex.build(repo)`, made from the newest earlier retrieval file; None when there is
-    none to start from (then the caller builds)."""
-    from repoctx.retrieve.rank import CACHE_VERSION
-    return _from_previous(repo, "retrieval", CACHE_VERSION, _update)
+def updated_parts(repo: Repository, version: str, chunk_docs) -> tuple[list[Chunk], BM25] | None:
+    """The chunks and BM25 index `RetrievalIndex.build(repo)` makes, made from the newest earlier
+    retrieval file of `version`; None when there is none to start from (then the caller builds).
+    `chunk_docs(repo, path, chunks)` is the ranker's tokenizer (rank.py passes it: it imports this
+    module, not the other way round)."""
+    return _from_previous(repo, "retrieval", version, lambda *args: _update(*args, chunk_docs))
 
 
 def updated_literals(repo: Repository) -> LiteralIndex | None:
@@ -89,14 +89,14 @@ def _update_literals(repo: Repository, a: dict, changed: list[str], stale: set[s
     return LiteralIndex(found=((frag, path, n) for frag, path, n, _ in found))
 
 
-def _update(repo: Repository, a: dict, changed: list[str], stale: set[str]) -> RetrievalIndex:
-    chunks, bm25 = _chunks_and_bm25(repo, a, changed, stale)
-    # the earlier file's pages and the update's arrays are let go before the graph is built
-    a.clear()
-    return RetrievalIndex(repo, chunks, bm25, _walk_graph(repo, chunks))
+def _update(repo: Repository, a: dict, changed: list[str], stale: set[str], chunk_docs) -> tuple[list[Chunk], BM25]:
+    parts = _chunks_and_bm25(repo, a, changed, stale, chunk_docs)
+    a.clear()  # the earlier file's pages and the update's arrays are let go before the graph is built
+    return parts
 
 
-def _chunks_and_bm25(repo: Repository, a: dict, changed: list[str], stale: set[str]) -> tuple[list[Chunk], BM25]:
+def _chunks_and_bm25(repo: Repository, a: dict, changed: list[str], stale: set[str],
+                     chunk_docs) -> tuple[list[Chunk], BM25]:
     file_rank = {p: i for i, p in enumerate(repo.files)}
 
     # The chunks: the unchanged files' from the earlier file, the changed files' made again, all in
@@ -113,7 +113,7 @@ def _chunks_and_bm25(repo: Repository, a: dict, changed: list[str], stale: set[s
     for path in changed:
         new = file_chunks(path, repo.facts[path])
         sources += new
-        docs += _chunk_docs(repo, path, new)
+        docs += chunk_docs(repo, path, new)
     fresh = len(kept)
     key = np.concatenate((old_rank[chunk_path[kept]],
                           np.array([file_rank[c.path] for c in sources[fresh:]], dtype=np.int64)))

@@ -320,12 +320,16 @@ class RetrievalIndex:
     @classmethod
     def load(cls, repo: Repository) -> RetrievalIndex:
         """From the cache when the repository state is unchanged, else updated from an earlier state's
-        (`delta.updated_index`) or built (and cached)."""
+        (`delta.updated_parts`) or built (and cached)."""
         if repo.overlay:
             return cls.build(repo)
-        from repoctx.retrieve.delta import updated_index
+        from repoctx.retrieve.delta import updated_parts
+
+        def made() -> RetrievalIndex:
+            parts = updated_parts(repo, CACHE_VERSION, _chunk_docs)
+            return cls(repo, *parts, _walk_graph(repo, parts[0])) if parts else cls.build(repo)
         return cached_file(repo.index_path, "retrieval", state_key(repo.files, CACHE_VERSION), ".arrays",
-                           lambda: updated_index(repo) or cls.build(repo), cls._write, lambda file: cls._read(repo, file), reopen=True)
+                           made, cls._write, lambda file: cls._read(repo, file), reopen=True)
 
     @staticmethod
     def _write(self, file: str) -> None:
