@@ -275,19 +275,23 @@ def fenced_body(patch: str) -> str:
     return patch
 
 
+def _planned(patch: str, root: str):
+    """repoctx's plan of `patch` in `root`, or None when it refuses (or reads no edit)."""
+    try:
+        p = plan(patch, root)
+    except NoEdit:
+        return None
+    return p if p.ok else None
+
+
 def run_repoctx(path, a, patch):
     with tempfile.TemporaryDirectory() as d:
         full = os.path.join(d, path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
         with open(full, "w", newline="") as f:
             f.write(a)
-        try:
-            p = plan(patch, d)
-        except NoEdit:
-            return None
-        if not p.ok:
-            return None
-        return next((f.new_text for f in p.files if f.path == path), a)
+        p = _planned(patch, d)
+        return None if p is None else next((f.new_text for f in p.files if f.path == path), a)
 
 
 def run_tool(cmd, path, a, patch):
@@ -388,11 +392,8 @@ def run_tree(name: str, before: dict, patch: str):
         subprocess.run(["git", "init", "-q"], cwd=d)
         _make(d, before)
         if name == "repoctx":
-            try:
-                p = plan(patch, d)
-            except NoEdit:
-                return None
-            if not p.ok:
+            p = _planned(patch, d)
+            if p is None:
                 return None
             write(p)
         else:

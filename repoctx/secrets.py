@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
 import threading
 from dataclasses import dataclass

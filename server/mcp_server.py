@@ -24,7 +24,7 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import anyio
 import mcp_types as types

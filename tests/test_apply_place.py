@@ -6,7 +6,6 @@ fix. The property test: whatever the perturbation, an applied hunk leaves exactl
 its old lines were, or it is refused."""
 from __future__ import annotations
 
-import re
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, make_repo, run_cli
+from conftest import git, make_repo
 
 HANG_GUARD = 120  # seconds; only a run blocked for good reaches it
 

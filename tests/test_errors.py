@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import git, make_repo, run_cli
+from conftest import make_repo, run_cli
 
 from repoctx.index.load import index_repository
 from repoctx.tokens import OFFLINE, get_encoding

@@ -162,7 +162,7 @@ async def test_the_user_can_turn_redaction_off_and_every_answer_says_so(tmp_path
 
 def test_an_editor_buffer_of_a_secret_file_is_never_packed(tmp_path):
     from repoctx.workspace import Workspace
-    from repoctx import Focus, Settings
+    from repoctx import Settings
     repo = make_repo(tmp_path / "r", {**BASE, **SECRET_FILES})
     ws = Workspace(str(repo), Settings(budget=4000))
     ws.load()

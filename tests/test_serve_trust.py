@@ -5,7 +5,6 @@ the server was started for. Driven by pygls's own LanguageClient over a real soc
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys

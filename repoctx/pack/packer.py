@@ -275,14 +275,15 @@ class Packer:
             if sum(self.repo.tokens.values()) - 2 * len(self.repo.files) <= budget:
                 whole = text, tokens, slices = self.whole(fmt, numbers, tree)
                 if tokens > budget and tree:
-                    tree, (text, tokens, slices) = None, self.whole(fmt, numbers)
+                    tree, whole = None, self.whole(fmt, numbers)
+                    text, tokens, slices = whole
                 if tokens <= budget:
                     empty = [] if self.repo.files else ["the pack is empty: the repository has no file to pack "
                                                         "(see `repoctx stats` for what was skipped and why)"]
                     rendering = Rendering(tree, tuple(slices), None, self._diff, fmt, numbers, self.streamed_lines)
                     return self._result("whole", budget, text, tokens, slices, start, (), empty, rendering)
             if request.mode == "whole":
-                tokens = self.whole(fmt, numbers)[1]  # the least that goes whole: without the tree
+                tokens = (whole or self.whole(fmt, numbers))[1]  # the least that goes whole: without the tree
                 raise PackError(f"the whole repository needs {tokens:,} tokens (budget {budget:,}); "
                                 f"raise --budget to at least {tokens:,} or use --mode auto/slice")
         return self._slice(request.query, focus, budget, fmt, numbers, request.map_budget, start)
