@@ -26,7 +26,7 @@ from repoctx.graph.link import MODULE, module_id
 from repoctx.pack.packer import NoChange, no_change
 from repoctx.pack.request import STAGED, WORKTREE
 from repoctx.scan import is_test_path
-from repoctx.secrets import left_out
+from repoctx.secrets import left_out_rule
 from repoctx.tokens import count, get_encoding
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def change_impact(repo: Repository, diff: str = WORKTREE) -> Impact:
     with) on the loaded repository; NoChange when there is none."""
     rev = None if diff in (STAGED, WORKTREE) else diff
     change = read_change(repo.root, rev, staged=diff == STAGED,
-                         left_out=lambda path: left_out(repo.root, path, by_name=True))
+                         left_out=left_out_rule(repo.root, by_name=True))
     if not change.diff.strip():
         raise NoChange(no_change(diff))
     return impact_of(repo, change.touched, diff)

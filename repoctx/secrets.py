@@ -22,6 +22,7 @@ import hashlib
 import math
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from repoctx.files import write_atomic
@@ -355,20 +356,29 @@ def redact_diff(scanner: SecretScanner, diff: str) -> tuple[str, list[Finding]]:
     return "\n".join(p + body for p, body in zip(prefixes, redact_lines(bodies, findings))), findings
 
 
-def left_out(root: str, path: str, secret_files: bool = False, by_name: bool = False) -> str | None:
-    """Why every pack leaves this repository file out whatever it holds, or None: "secret-file"
-    (`scan.secret_file_reason`: its name, or for `AUTH_FILES` its content; with `by_name` any
-    `AUTH_FILES` name, for a text that is not the work tree's, such as a diff's), "ignored" (the
-    user's `.repoctxignore`). `secret_files` keeps secret files, as the scan does when the user
-    turned redaction off. Every door that shows a file's content or names its lines asks this: a
-    diff (`git.read_change`), an editor buffer, an `apply` refusal."""
+def left_out_rule(root: str, secret_files: bool = False, by_name: bool = False) -> Callable[[str], str | None]:
+    """Why every pack leaves a file of this repository out whatever it holds, as a function of its
+    path (None: kept): "secret-file" (`scan.secret_file_reason`: its name, or for `AUTH_FILES` its
+    content; with `by_name` any `AUTH_FILES` name, for a text that is not the work tree's, such as a
+    diff's), "ignored" (the user's `.repoctxignore`). `secret_files` keeps secret files, as the scan
+    does when the user turned redaction off. Every door that shows a file's content or names its
+    lines asks this: a diff (`git.read_change`), an editor buffer, an `apply` refusal. The
+    `.repoctxignore` is read and compiled once, here: a door that asks about many paths (every file
+    a diff changed) binds the rule once and asks it per path."""
     from repoctx.scan import AUTH_FILES, ScanOptions, _UserFilter, secret_file_reason
-    if not secret_files:
-        if secret_file_reason(root, path) or by_name and path.rsplit("/", 1)[-1].lower() in AUTH_FILES:
+    user = _UserFilter(root, ScanOptions())
+
+    def why(path: str) -> str | None:
+        if not secret_files and (secret_file_reason(root, path)
+                                 or by_name and path.rsplit("/", 1)[-1].lower() in AUTH_FILES):
             return "secret-file"
-    if _UserFilter(root, ScanOptions()).reason(path):
-        return "ignored"
-    return None
+        return "ignored" if user.reason(path) else None
+    return why
+
+
+def left_out(root: str, path: str, secret_files: bool = False, by_name: bool = False) -> str | None:
+    """`left_out_rule` asked about one path (a door that asks about one file only)."""
+    return left_out_rule(root, secret_files, by_name)(path)
 
 
 #: The warning every answer made without redaction carries, on every front end.
@@ -407,10 +417,10 @@ class Redactor:
         text, self.findings[what] = redact(self.scanner, what, text)
         return text
 
-    def left_out(self, root: str, path: str, by_name: bool = False) -> str | None:
-        """`left_out` as this redactor's packs decide it: secret files are kept only when the user
-        turned redaction off."""
-        return left_out(root, path, secret_files=not self.enabled, by_name=by_name)
+    def left_out_rule(self, root: str, by_name: bool = False) -> Callable[[str], str | None]:
+        """`left_out_rule` as this redactor's packs decide it: secret files are kept only when the
+        user turned redaction off."""
+        return left_out_rule(root, secret_files=not self.enabled, by_name=by_name)
 
     @property
     def warnings(self) -> list[str]:

@@ -239,3 +239,28 @@ def test_a_snippet_of_a_file_with_a_line_too_long_to_scan():
     redactor.file_lines("a.js", f"function f() {{}}\n{long_line}\n", None)
     assert redactor.snippet("a.js", "function f() {}") == "function f() {}"
     assert redactor.snippet("a.js", long_line) == "[REDACTED:Line Too Long To Scan]"
+
+
+def test_a_diff_reads_the_ignore_file_once_however_many_files_it_changes(tmp_path, monkeypatch):
+    """Every changed file of a diff asks whether packs leave it out; the user's `.repoctxignore` (which
+    can be long) is read and compiled once per diff, not once per changed file — in a `--diff` pack
+    and in `impact` alike. The rule itself still holds: an ignored and a secret file stay out."""
+    from repoctx import PackRequest, change_impact, load_repository, pack, scan
+    files = {f"pkg/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(30)}
+    files[".repoctxignore"] = "".join(f"gen/out{i}/\n" for i in range(200)) + "pkg/m0.py\n"
+    files[".env"] = "A=1\n"
+    repo = make_repo(tmp_path / "r", files)
+    for i in range(30):
+        (repo / f"pkg/m{i}.py").write_text(f"def f{i}():\n    return {i} + 1\n")
+    (repo / ".env").write_text("A=2\n")
+    loaded = load_repository(str(repo))
+    built = []
+    real = scan._UserFilter
+    monkeypatch.setattr(scan, "_UserFilter", lambda *a: built.append(1) or real(*a))
+    result = pack(loaded, PackRequest(diff="worktree", budget=20_000, mode="slice"))
+    assert "pkg/m29.py" in result.text and "# secret file changed: .env" in result.text
+    assert "+    return 0 + 1" not in result.text and "# ignored file changed: pkg/m0.py" in result.text
+    assert len(built) == 1, f".repoctxignore compiled {len(built)} times for one diff of 31 files"
+    built.clear()
+    impact = change_impact(loaded)
+    assert "pkg/m0.py" not in {c["path"] for c in impact.changed} and len(built) == 1, len(built)

@@ -259,7 +259,7 @@ class Packer:
             rev = None if request.diff in (STAGED, WORKTREE) else request.diff
             root = self.repo.root  # a file packs leave out is left out of the diff too
             change = read_change(root, rev, staged=request.diff == STAGED,
-                                 left_out=lambda path: self.redactor.left_out(root, path, by_name=True))
+                                 left_out=self.redactor.left_out_rule(root, by_name=True))
             if not change.diff.strip():
                 raise NoChange(no_change(request.diff))
             diff = change.diff
