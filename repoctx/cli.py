@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
-from typing import TYPE_CHECKING
 
 from repoctx import __version__
-from repoctx.settings import FORMATS, MODES, Settings, load_settings, parse_count, write_default_config
 
+TYPE_CHECKING = False  # as typing's, without importing typing at start-up
 if TYPE_CHECKING:
     from repoctx.index.load import Repository
+    from repoctx.settings import Settings
 
 def _started() -> float:
     """When this process started, on the `time.monotonic` clock: from /proc where there is one (the
@@ -33,6 +32,7 @@ STARTED = _started()
 
 def parse_size(text: str) -> int:
     """argparse type for token and byte counts: '32k' → 32,000, '1m' → 1,000,000."""
+    from repoctx.settings import parse_count
     try:
         return parse_count(text)
     except ValueError as exc:
@@ -41,6 +41,7 @@ def parse_size(text: str) -> int:
 
 def parse_limit(text: str) -> int:
     """argparse type for a number of things (`search --limit`): a count, suggested as one."""
+    from repoctx.settings import parse_count
     try:
         return parse_count(text)
     except ValueError as exc:
@@ -115,6 +116,7 @@ def _located(args: argparse.Namespace) -> tuple[str, str]:
 
 def _settings(args: argparse.Namespace, root: str | None = None) -> Settings:
     """The repository's settings file, overridden by the flags given on the command line."""
+    from repoctx.settings import load_settings
     root = root or _located(args)[0]
     if not os.path.isdir(root):
         raise NotADirectoryError(f"not a folder: {os.path.abspath(root)}")
@@ -194,6 +196,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    import json
+
     from repoctx.stats import format_stats, repo_stats
     s = repo_stats(_load(args)[0])
     print(json.dumps(s, indent=2) if args.json else format_stats(s))
@@ -201,6 +205,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
+    import json
+
     from repoctx.graph.export import graph_dot, graph_json
     from repoctx.secrets import Redactor
     repo, st = _load(args)
@@ -356,7 +362,9 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    import json
     from dataclasses import asdict
+
     from repoctx.retrieve.rank import RetrievalIndex
     from repoctx.retrieve.search import search
     if not args.query.strip():
@@ -445,6 +453,8 @@ def cmd_hook(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
     from repoctx.eval.report import format_eval
     from repoctx.eval.run import run_eval, run_task_file
     from repoctx.eval.tasks import EvalError
@@ -469,7 +479,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from repoctx.apply.apply import ChangedOnDisk, Written, WriteFailed, plan, write
+    import json
+
+    from repoctx.apply.apply import ChangedOnDisk, WriteFailed, Written, plan, write
     from repoctx.apply.parse import NoEdit
     from repoctx.apply.report import format_plan
     try:
@@ -507,133 +519,146 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from repoctx.scan import locate
+    from repoctx.settings import write_default_config
     print(f"repoctx: wrote {write_default_config(locate(args.path)[0], force=args.force)}")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser. With `only`, the command about to run, the other commands get
+    their names and help lines but not their arguments: `repoctx --help` and `--version` then
+    import nothing the commands' options need (settings, and what it imports), and start in
+    about the time of a bare interpreter. None defines every command's arguments."""
     parser = ArgumentParser(prog="repoctx", description="Give language models the right code from a repository.")
     parser.add_argument("--version", action="version", version=f"repoctx {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("index", help="build or update the index")
-    _repo_args(p)
-    p.set_defaults(func=cmd_index)
+    def command(name: str, **kwargs) -> argparse.ArgumentParser | None:
+        """Add the command `name`; its parser, to define its arguments on, if it is wanted."""
+        p = sub.add_parser(name, **kwargs)
+        return p if only is None or only == name else None
 
-    p = sub.add_parser("stats", help="files, lines and tokens; what was skipped; which windows it fits")
-    _repo_args(p, remote=True)
-    p.add_argument("--json", action="store_true", help="the figures as JSON")
-    p.set_defaults(func=cmd_stats)
+    if p := command("index", help="build or update the index"):
+        _repo_args(p)
+        p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("graph", help="the import and symbol graph as JSON or Graphviz DOT")
-    _repo_args(p, remote=True)
-    p.add_argument("--format", choices=("json", "dot"), default="json", dest="graph_format",
-                   help="json (default): files, imports, symbols and references; dot: the file graph for Graphviz")
-    p.set_defaults(func=cmd_graph)
+    if p := command("stats", help="files, lines and tokens; what was skipped; which windows it fits"):
+        _repo_args(p, remote=True)
+        p.add_argument("--json", action="store_true", help="the figures as JSON")
+        p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("pack", help="pack the repository (or the slices a query needs) into a prompt")
-    _repo_args(p, remote=True)
-    q = p.add_mutually_exclusive_group()
-    q.add_argument("--query", help="what the change is about: an issue text, a commit message")
-    q.add_argument("--query-file", metavar="FILE", help="read the query from a file")
-    p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]",
-                   help="code the change is about (repeatable); FILE is repository-relative (a path from the "
-                        "current folder works too), LINE 1-based")
-    change = p.add_mutually_exclusive_group()
-    change.add_argument("--diff", nargs="?", const="", default=None, metavar="REV",
-                        help="pack a change: the work tree's diff against REV (default HEAD), with the code it touches")
-    change.add_argument("--staged", action="store_true", help="pack the staged change (the diff of the index against HEAD)")
-    p.add_argument("--budget", type=parse_size, default=None, help=f"token budget, e.g. 8k, 128k (default {Settings.budget:,})")
-    p.add_argument("--mode", choices=MODES, default=None,
-                   help="auto (default): the whole repository if it fits the budget, else map + slices; whole: the "
-                        "whole repository or exit 3 with the size it needs; slice: map + slices")
-    p.add_argument("--format", choices=FORMATS, default=None, help="output format (default xml)")
-    p.add_argument("--line-numbers", action="store_true", default=None, help="prefix each code line with its number")
-    p.add_argument("--no-tree", action="store_true",
-                   help="leave out the file tree a whole-repository pack opens with")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the pack here (atomically) instead of stdout")
-    p.add_argument("--split", type=parse_size, default=None, metavar="TOKENS",
-                   help="write the pack in parts of at most TOKENS each (e.g. 100k), cut between files (a larger "
-                        "file between definitions): -o NAME.xml gives NAME.1.xml ... NAME.n.xml, the map in the "
-                        "first; --budget stays the total")
-    p.add_argument("--copy", action="store_true",
-                   help="put the pack on the clipboard (wl-copy, xclip, xsel or pbcopy, as the session has); "
-                        "with -o, write the file too")
-    p.add_argument("--no-redact", action="store_true",
-                   help="pack secrets as they are (no redaction) and include secret files (.env, keys): use with care")
-    p.set_defaults(func=cmd_pack, usage_error=p.error)
+    if p := command("graph", help="the import and symbol graph as JSON or Graphviz DOT"):
+        _repo_args(p, remote=True)
+        p.add_argument("--format", choices=("json", "dot"), default="json", dest="graph_format",
+                       help="json (default): files, imports, symbols and references; dot: the file graph for Graphviz")
+        p.set_defaults(func=cmd_graph)
 
-    p = sub.add_parser("map", help="the signatures-only map of the repository, most central first")
-    _repo_args(p, remote=True)
-    p.add_argument("--budget", type=parse_size, default=None, help=f"token budget (default: the map_budget setting, {Settings.map_budget:,})")
-    p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]",
-                   help="put the files and symbols around this code first (repeatable; FILE repository-relative)")
-    p.add_argument("--query", help="put what this text names first (an issue text, a commit message)")
-    p.set_defaults(func=cmd_map)
+    if p := command("pack", help="pack the repository (or the slices a query needs) into a prompt"):
+        from repoctx.settings import FORMATS, MODES, Settings
+        _repo_args(p, remote=True)
+        q = p.add_mutually_exclusive_group()
+        q.add_argument("--query", help="what the change is about: an issue text, a commit message")
+        q.add_argument("--query-file", metavar="FILE", help="read the query from a file")
+        p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]",
+                       help="code the change is about (repeatable); FILE is repository-relative (a path from the "
+                            "current folder works too), LINE 1-based")
+        change = p.add_mutually_exclusive_group()
+        change.add_argument("--diff", nargs="?", const="", default=None, metavar="REV",
+                            help="pack a change: the work tree's diff against REV (default HEAD), with the code it touches")
+        change.add_argument("--staged", action="store_true", help="pack the staged change (the diff of the index against HEAD)")
+        p.add_argument("--budget", type=parse_size, default=None, help=f"token budget, e.g. 8k, 128k (default {Settings.budget:,})")
+        p.add_argument("--mode", choices=MODES, default=None,
+                       help="auto (default): the whole repository if it fits the budget, else map + slices; whole: the "
+                            "whole repository or exit 3 with the size it needs; slice: map + slices")
+        p.add_argument("--format", choices=FORMATS, default=None, help="output format (default xml)")
+        p.add_argument("--line-numbers", action="store_true", default=None, help="prefix each code line with its number")
+        p.add_argument("--no-tree", action="store_true",
+                       help="leave out the file tree a whole-repository pack opens with")
+        p.add_argument("-o", "--output", metavar="FILE", help="write the pack here (atomically) instead of stdout")
+        p.add_argument("--split", type=parse_size, default=None, metavar="TOKENS",
+                       help="write the pack in parts of at most TOKENS each (e.g. 100k), cut between files (a larger "
+                            "file between definitions): -o NAME.xml gives NAME.1.xml ... NAME.n.xml, the map in the "
+                            "first; --budget stays the total")
+        p.add_argument("--copy", action="store_true",
+                       help="put the pack on the clipboard (wl-copy, xclip, xsel or pbcopy, as the session has); "
+                            "with -o, write the file too")
+        p.add_argument("--no-redact", action="store_true",
+                       help="pack secrets as they are (no redaction) and include secret files (.env, keys): use with care")
+        p.set_defaults(func=cmd_pack, usage_error=p.error)
 
-    p = sub.add_parser("search", help="ranked symbols for a query")
-    p.add_argument("query", help="a symbol name (exact, qualified as Class.method, or a prefix) or words to rank by")
-    _repo_args(p, remote=True)
-    p.add_argument("--limit", type=parse_limit, default=20, help="at most this many symbols (default 20)")
-    p.add_argument("--json", action="store_true", help="the hits as JSON: path, symbol, start_line, end_line, score")
-    p.set_defaults(func=cmd_search)
+    if p := command("map", help="the signatures-only map of the repository, most central first"):
+        from repoctx.settings import Settings
+        _repo_args(p, remote=True)
+        p.add_argument("--budget", type=parse_size, default=None, help=f"token budget (default: the map_budget setting, {Settings.map_budget:,})")
+        p.add_argument("--focus", action="append", default=[], metavar="FILE[:LINE[-LINE]]",
+                       help="put the files and symbols around this code first (repeatable; FILE repository-relative)")
+        p.add_argument("--query", help="put what this text names first (an issue text, a commit message)")
+        p.set_defaults(func=cmd_map)
 
-    p = sub.add_parser("impact", help="what a change touches: its definitions, their callers (transitively) "
-                                      "and the tests that reach them")
-    _repo_args(p)
-    change = p.add_mutually_exclusive_group()
-    change.add_argument("--diff", default=None, metavar="REV",
-                        help="the work tree's change against REV (default: against HEAD)")
-    change.add_argument("--staged", action="store_true", help="the staged change (the index against HEAD)")
-    p.add_argument("--budget", type=parse_size, default=4000, help="token limit of the answer (default 4,000)")
-    p.add_argument("--json", action="store_true", help="as JSON: changed, callers, tests, test_files, omitted")
-    p.set_defaults(func=cmd_impact)
+    if p := command("search", help="ranked symbols for a query"):
+        p.add_argument("query", help="a symbol name (exact, qualified as Class.method, or a prefix) or words to rank by")
+        _repo_args(p, remote=True)
+        p.add_argument("--limit", type=parse_limit, default=20, help="at most this many symbols (default 20)")
+        p.add_argument("--json", action="store_true", help="the hits as JSON: path, symbol, start_line, end_line, score")
+        p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("snapshot", help="pre-commit context snapshots: take (default), show [COMMIT], list, note [COMMIT]")
-    p.add_argument("action", nargs="?", choices=("take", "show", "list", "note"), default="take",
-                   help="take (default): the pack of the staged change; show: a commit's snapshot; list: the "
-                        "snapshots there are; note: attach a commit's snapshot as a git note")
-    p.add_argument("commit", nargs="?", help="for show / note: the commit (default HEAD)")
-    p.add_argument("-C", "--repo", default=".", help="repository folder (default: .)")
-    p.add_argument("--strict", action="store_true", help="fail (and so block the commit) when the snapshot fails")
-    p.add_argument("--budget", type=parse_size, default=None,
-                   help="for take: token budget of the snapshot (default: the budget setting)")
-    p.add_argument("--format", choices=FORMATS, default=None, help="for take: output format (default xml)")
-    p.add_argument("--encoding", default=None, help="for take: token encoding or model name (default o200k_base)")
-    p.add_argument("--index", default=None, metavar="FILE",
-                   help="for take: index file (default: $REPOCTX_INDEX or .repoctx/index.sqlite)")
-    p.set_defaults(func=cmd_snapshot, mode=None, max_file_size=None, line_numbers=None)
+    if p := command("impact", help="what a change touches: its definitions, their callers (transitively) "
+                                   "and the tests that reach them"):
+        _repo_args(p)
+        change = p.add_mutually_exclusive_group()
+        change.add_argument("--diff", default=None, metavar="REV",
+                            help="the work tree's change against REV (default: against HEAD)")
+        change.add_argument("--staged", action="store_true", help="the staged change (the index against HEAD)")
+        p.add_argument("--budget", type=parse_size, default=4000, help="token limit of the answer (default 4,000)")
+        p.add_argument("--json", action="store_true", help="as JSON: changed, callers, tests, test_files, omitted")
+        p.set_defaults(func=cmd_impact)
 
-    p = sub.add_parser("hook", help="install or uninstall repoctx's git hooks (an existing hook is kept and chained)")
-    p.add_argument("action", choices=("install", "uninstall"), help="install or uninstall the hooks")
-    p.add_argument("-C", "--repo", default=".", help="repository folder (default: .)")
-    p.add_argument("--notes", action="store_true", help="also attach each snapshot to its commit as a git note")
-    p.set_defaults(func=cmd_hook)
+    if p := command("snapshot", help="pre-commit context snapshots: take (default), show [COMMIT], list, note [COMMIT]"):
+        from repoctx.settings import FORMATS
+        p.add_argument("action", nargs="?", choices=("take", "show", "list", "note"), default="take",
+                       help="take (default): the pack of the staged change; show: a commit's snapshot; list: the "
+                            "snapshots there are; note: attach a commit's snapshot as a git note")
+        p.add_argument("commit", nargs="?", help="for show / note: the commit (default HEAD)")
+        p.add_argument("-C", "--repo", default=".", help="repository folder (default: .)")
+        p.add_argument("--strict", action="store_true", help="fail (and so block the commit) when the snapshot fails")
+        p.add_argument("--budget", type=parse_size, default=None,
+                       help="for take: token budget of the snapshot (default: the budget setting)")
+        p.add_argument("--format", choices=FORMATS, default=None, help="for take: output format (default xml)")
+        p.add_argument("--encoding", default=None, help="for take: token encoding or model name (default o200k_base)")
+        p.add_argument("--index", default=None, metavar="FILE",
+                       help="for take: index file (default: $REPOCTX_INDEX or .repoctx/index.sqlite)")
+        p.set_defaults(func=cmd_snapshot, mode=None, max_file_size=None, line_numbers=None)
 
-    p = sub.add_parser("eval", help="measure retrieval on the repository's own history (commit message -> changed lines)")
-    p.add_argument("path", nargs="?", default=None, help="git repository (default: .)")
-    p.add_argument("--commits", type=int, default=40, help="tasks to mine, newest first (default 40)")
-    p.add_argument("--tasks", metavar="FILE.jsonl", help="measure the tasks of a task file instead of mining commits")
-    p.add_argument("--repo", action="append", default=[], metavar="NAME=PATH",
-                   help="with --tasks: the clone of the repository that tasks name NAME (github or repo field)")
-    p.add_argument("--budgets", default="8k,32k,128k", help="comma-separated token budgets")
-    p.add_argument("--encoding", default="cl100k_base", help="token encoding of the budgets (default cl100k_base)")
-    p.add_argument("--index", default=None, metavar="FILE", help="index shared by all states (default: a temporary file)")
-    p.add_argument("--json", action="store_true", help="figures and per-task detail as JSON")
-    p.set_defaults(func=cmd_eval)
+    if p := command("hook", help="install or uninstall repoctx's git hooks (an existing hook is kept and chained)"):
+        p.add_argument("action", choices=("install", "uninstall"), help="install or uninstall the hooks")
+        p.add_argument("-C", "--repo", default=".", help="repository folder (default: .)")
+        p.add_argument("--notes", action="store_true", help="also attach each snapshot to its commit as a git note")
+        p.set_defaults(func=cmd_hook)
 
-    p = sub.add_parser("apply", help="check and apply a model's edit (unified diff, SEARCH/REPLACE, *** Begin Patch)")
-    p.add_argument("patch", nargs="?", default="-", help="file holding the edit, or - for stdin (default)")
-    p.add_argument("-C", "--repo", default=".", help="repository folder (default: .)")
-    p.add_argument("--check", action="store_true", help="place every hunk and report; write nothing")
-    p.add_argument("--json", action="store_true", help="the per-hunk report as JSON")
-    p.add_argument("--partial", action="store_true", help="write the files whose hunks all applied even if others were refused")
-    p.set_defaults(func=cmd_apply)
+    if p := command("eval", help="measure retrieval on the repository's own history (commit message -> changed lines)"):
+        p.add_argument("path", nargs="?", default=None, help="git repository (default: .)")
+        p.add_argument("--commits", type=int, default=40, help="tasks to mine, newest first (default 40)")
+        p.add_argument("--tasks", metavar="FILE.jsonl", help="measure the tasks of a task file instead of mining commits")
+        p.add_argument("--repo", action="append", default=[], metavar="NAME=PATH",
+                       help="with --tasks: the clone of the repository that tasks name NAME (github or repo field)")
+        p.add_argument("--budgets", default="8k,32k,128k", help="comma-separated token budgets")
+        p.add_argument("--encoding", default="cl100k_base", help="token encoding of the budgets (default cl100k_base)")
+        p.add_argument("--index", default=None, metavar="FILE", help="index shared by all states (default: a temporary file)")
+        p.add_argument("--json", action="store_true", help="figures and per-task detail as JSON")
+        p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("init", help="write a commented .repoctx.toml holding the default settings")
-    p.add_argument("path", nargs="?", default=".", help="repository folder (default: .)")
-    p.add_argument("--force", action="store_true", help="replace an existing .repoctx.toml")
-    p.set_defaults(func=cmd_init)
+    if p := command("apply", help="check and apply a model's edit (unified diff, SEARCH/REPLACE, *** Begin Patch)"):
+        p.add_argument("patch", nargs="?", default="-", help="file holding the edit, or - for stdin (default)")
+        p.add_argument("-C", "--repo", default=".", help="repository folder (default: .)")
+        p.add_argument("--check", action="store_true", help="place every hunk and report; write nothing")
+        p.add_argument("--json", action="store_true", help="the per-hunk report as JSON")
+        p.add_argument("--partial", action="store_true", help="write the files whose hunks all applied even if others were refused")
+        p.set_defaults(func=cmd_apply)
+
+    if p := command("init", help="write a commented .repoctx.toml holding the default settings"):
+        p.add_argument("path", nargs="?", default=".", help="repository folder (default: .)")
+        p.add_argument("--force", action="store_true", help="replace an existing .repoctx.toml")
+        p.set_defaults(func=cmd_init)
 
     sub.add_parser("serve", add_help=False, help="run the language server (stdio; --tcp HOST:PORT for debugging)")
     sub.add_parser("mcp", add_help=False, help="run the MCP server for coding agents (stdio; --http [HOST:]PORT)")
@@ -648,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["mcp"]:
         from repoctx_server.mcp_server import main as mcp
         return mcp(argv[1:])
-    parser = build_parser()
+    parser = build_parser(only=next((a for a in argv if not a.startswith("-")), ""))
     args, extra = parser.parse_known_args(argv)
     if extra:  # said by the command's own parser, which names its --help
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

@@ -247,3 +247,23 @@ def test_version(capsys):
         cli.main(["--version"])
     from repoctx import __version__
     assert e.value.code == 0 and capsys.readouterr().out == f"repoctx {__version__}\n"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["pack", "--help"]])
+def test_help_and_version_start_without_what_commands_load(args):
+    """`repoctx --help` and `--version` print from the top-level parser alone: they must not import
+    the settings module, dataclasses, json or typing (the bulk of start-up), so they start in about
+    the time of a bare interpreter. A command's own --help loads only that command's options."""
+    import subprocess
+    import sys
+    code = ("import sys; from repoctx.cli import main\n"
+            f"try: main({args!r})\nexcept SystemExit: pass\n"
+            "print(' '.join(sorted(m for m in ('repoctx.settings', 'dataclasses', 'json', 'typing', 'tomllib',"
+            " 'repoctx.files', 'repoctx.scan') if m in sys.modules)), file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = r.stderr.split()
+    if args[0] == "pack":  # its --mode and --format choices come from settings, and nothing else
+        assert "repoctx.settings" in loaded and "repoctx.scan" not in loaded and "usage: repoctx pack" in r.stdout
+    else:
+        assert loaded == [], f"loaded at start-up: {loaded}"
+        assert "repoctx" in r.stdout
