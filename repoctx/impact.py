@@ -3,7 +3,9 @@
 What an agent (or a person) wants to know before running tests: which code a change can break and
 which tests exercise it. The change is `git.read_change`'s (the work tree or the index against a
 revision); its touched lines (post-image) are mapped onto the innermost definitions that hold them
-(a line outside every definition is the file's top-level code, `path:<module>`). From there the
+(a line outside every definition is the file's top-level code, `path:<module>`; a file with no
+grammar — documentation, configuration, a shell script — has no definitions or callers to follow and
+is listed apart, among the other files changed). From there the
 graph's caller edges are walked breadth first, a method's callers with its class's (the graph reaches
 a method from outside its class through the class): a caller's rank is its depth,
 then how many changed definitions it reaches, then its place. Each caller is given with the line
@@ -25,6 +27,7 @@ from repoctx.git import read_change
 from repoctx.graph.link import MODULE, module_id
 from repoctx.pack.packer import NoChange, no_change
 from repoctx.pack.request import STAGED, WORKTREE
+from repoctx.render import shown_path
 from repoctx.scan import is_test_path
 from repoctx.secrets import left_out_rule
 from repoctx.tokens import count, get_encoding
@@ -50,11 +53,12 @@ class Impact:
     callers: list[dict] = field(default_factory=list)   # {path, line, name, depth, reaches}: ranked
     tests: list[dict] = field(default_factory=list)     # {path, line, name, depth}: test functions
     test_files: list[str] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)      # changed files with no grammar (README, YAML, …)
     omitted: dict = field(default_factory=dict)         # list → entries cut to fit the limit
 
     def as_dict(self) -> dict:
         return {"diff": self.diff, "changed": self.changed, "callers": self.callers, "tests": self.tests,
-                "test_files": self.test_files, "omitted": self.omitted}
+                "test_files": self.test_files, "other": self.other, "omitted": self.omitted}
 
 
 def change_impact(repo: Repository, diff: str = WORKTREE) -> Impact:
@@ -75,6 +79,9 @@ def impact_of(repo: Repository, touched: dict[str, list[tuple[int, int]]], diff:
     seeds: dict[str, None] = {}
     for path, ranges in sorted(touched.items()):
         if path not in repo.facts:
+            continue
+        if repo.files[path].language is None:   # no grammar: no definitions, no callers to follow
+            out.other.append(path)
             continue
         ids = [(sid, g.symbols[sid][1]) for sid in g.symbols_in(path)]
         for a, b in ranges:
@@ -195,7 +202,7 @@ def fit(impact: Impact, limit: int, encoding: str | None, as_json: bool) -> str:
     in `omitted` (the changed definitions go last)."""
     enc = get_encoding(encoding)
     lists = {"callers": impact.callers, "tests": impact.tests, "test_files": impact.test_files,
-             "changed": impact.changed}
+             "other": impact.other, "changed": impact.changed}
     keep = {k: len(v) for k, v in lists.items()}
 
     def render() -> str:
@@ -205,7 +212,7 @@ def fit(impact: Impact, limit: int, encoding: str | None, as_json: bool) -> str:
 
     text = render()
     while count(text, enc) > limit:
-        name = max(("callers", "tests", "test_files", "changed"), key=lambda k: (keep[k] > 1, keep[k] if k != "changed" else 0))
+        name = max(("callers", "tests", "test_files", "other", "changed"), key=lambda k: (keep[k] > 1, keep[k] if k != "changed" else 0))
         if keep[name] == 0 or (keep[name] == 1 and all(keep[k] <= 1 for k in keep)):
             raise ImpactError(f"the impact does not fit {limit:,} tokens; raise the limit")
         keep[name] = keep[name] // 2 if keep[name] > 8 else keep[name] - 1
@@ -217,12 +224,15 @@ def format_impact(i: Impact) -> str:
     against = {STAGED: "the staged change", WORKTREE: "the work tree against HEAD"}.get(i.diff, f"the work tree against {i.diff}")
     more = lambda k: [f"  … and {i.omitted[k]:,} more"] if i.omitted.get(k) else []
     out = [f"change ({against}): {len(i.changed) + i.omitted.get('changed', 0)} definition(s)"]
-    out += [f"  {c['path']}" + (f":{c['start_line']}-{c['end_line']} {c['kind']} {c['name']}" if c["name"] != MODULE
+    out += [f"  {shown_path(c['path'])}" + (f":{c['start_line']}-{c['end_line']} {c['kind']} {c['name']}" if c["name"] != MODULE
                                  else " (top-level code)") for c in i.changed] + more("changed")
     out.append(f"callers (transitive; depth, path:line, name): {len(i.callers) + i.omitted.get('callers', 0)}")
-    out += [f"  {c['depth']}  {c['path']}:{c['line']}  {c['name']}" for c in i.callers] + more("callers")
+    out += [f"  {c['depth']}  {shown_path(c['path'])}:{c['line']}  {c['name']}" for c in i.callers] + more("callers")
     out.append(f"tests reaching it: {len(i.tests) + i.omitted.get('tests', 0)} test definition(s)")
-    out += [f"  {t['depth']}  {t['path']}:{t['line']}  {t['name']}" for t in i.tests] + more("tests")
+    out += [f"  {t['depth']}  {shown_path(t['path'])}:{t['line']}  {t['name']}" for t in i.tests] + more("tests")
     out.append(f"test files: {len(i.test_files) + i.omitted.get('test_files', 0)}")
-    out += [f"  {p}" for p in i.test_files] + more("test_files")
+    out += [f"  {shown_path(p)}" for p in i.test_files] + more("test_files")
+    if i.other or i.omitted.get("other"):
+        out.append(f"other files changed (no definitions to follow): {len(i.other) + i.omitted.get('other', 0)}")
+        out += [f"  {shown_path(p)}" for p in i.other] + more("other")
     return "\n".join(out) + "\n"

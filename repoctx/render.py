@@ -59,8 +59,10 @@ def merge_spans(spans) -> tuple[tuple[int, int], ...]:
 
 #: What a shown file name may not hold raw: controls (C0, DEL, C1: a newline would let a file pose as
 #: a second `util.py` section), Unicode line and paragraph separators, bidirectional overrides (they
-#: reorder what a reader sees), lone surrogates (undecodable bytes).
-_NAME_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+#: reorder what a reader sees), invisible characters (zero-width spaces and joiners, direction marks,
+#: the byte order mark, soft hyphen: `util\u200b.py` reads as `util.py`), lone surrogates (undecodable bytes).
+_NAME_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+                          "\ud800-\udfff]")
 _NAME_QUOTED = re.compile(_NAME_UNSAFE.pattern[:-1] + '"\\\\]')  # inside quotes, `"` and `\` too
 _NAME_ESCAPES = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f", "\r": "\\r",
                  '"': '\\"', "\\": "\\\\"}

@@ -111,8 +111,8 @@ TOOLS: dict[str, Tool] = {}
 
 
 def tool(name: str, description: str, properties: dict, required: tuple[str, ...] = (), writes: bool = False):
-    """Register a tool: `handler(ws, args) -> (text, structured content)`; `repo` is added to every
-    tool's parameters. A tool that `writes` files is announced as such (clients ask the user before
+    """Register a tool: `handler(ws, args) -> (text, structured content)`; with several repositories
+    `repo` is added to every tool's parameters. A tool that `writes` files is announced as such (clients ask the user before
     calling it), runs alone on its repository, and the repository is reloaded after it."""
     def register(fn):
         schema = {"type": "object", "properties": properties, "additionalProperties": False}
@@ -129,7 +129,7 @@ def tool(name: str, description: str, properties: dict, required: tuple[str, ...
 _STR, _INT = {"type": "string"}, {"type": "integer", "minimum": 1}
 _BUDGET = {"type": "integer", "minimum": 1, "description": "total tokens (default max_tokens)"}
 _PAGING = {"max_tokens": {"type": "integer", "minimum": 1, "description": f"most tokens per answer (default {ANSWER_TOKENS})"},
-           "part": {"type": "integer", "minimum": 1, "description": "part of a larger budget (default 1)"}}
+           "part": {"type": "integer", "minimum": 1, "description": "default 1"}}
 
 
 _KIND_NAMES = {str: "a string", int: "a whole number", list: "a list of strings", bool: "true or false"}
@@ -177,12 +177,11 @@ def _skips(ws: Workspace) -> list[str]:
 
 
 @tool("pack_context",
-      "Code an LLM needs for a change, exact to a token budget: the whole repo if it fits, else a ranked map "
-      "plus dependency-closed slices (code, callees, callers). At most max_tokens per answer; a "
-      "larger budget comes in parts: ask the next part with the same arguments.",
+      "Code for a task, exact to a token budget: the whole repo if it fits, else a ranked map and "
+      "dependency-closed slices (code, callees, callers). Past max_tokens it comes in parts: same arguments, next part.",
       {"query": {"type": "string", "description": "the task, issue text or error"},
        "paths": {"type": "array", "items": _STR, "description": "focus: 'file' or 'file:start-end'"},
-       "diff": {"type": "string", "description": "'staged', 'worktree' or a git revision: pack that change"},
+       "diff": {"type": "string", "description": "pack a change: 'staged', 'worktree' or a revision"},
        "budget": _BUDGET, **_PAGING})
 def pack_context(ws: Workspace, args: dict) -> tuple[str, dict]:
     limit, part = _paging(args)
@@ -217,8 +216,7 @@ def pack_context(ws: Workspace, args: dict) -> tuple[str, dict]:
     return text, out
 
 
-@tool("repo_map", "Ranked signature map of the repo (one line per definition, most central first); "
-      "paged like pack_context.",
+@tool("repo_map", "Signature map of the repo, one line per definition, most central first; paged like pack_context.",
       {"budget": _BUDGET, "focus": {"type": "string", "description": "file to centre on"}, "query": _STR,
        **_PAGING})
 def repo_map(ws: Workspace, args: dict) -> tuple[str, dict]:
@@ -252,7 +250,7 @@ def change_impact(ws: Workspace, args: dict) -> tuple[str, dict]:
     try:
         found = impact(ws.repo, diff)
     except NoChange as exc:
-        return str(exc), {"diff": diff, "changed": [], "callers": [], "tests": [], "test_files": [],
+        return str(exc), {"diff": diff, "changed": [], "callers": [], "tests": [], "test_files": [], "other": [],
                           "warnings": [str(exc)]}
     try:
         out = json.loads(fit_impact(found, limit, ws.repo.encoding, True))
@@ -307,8 +305,8 @@ def find_symbol(ws: Workspace, args: dict) -> tuple[str, dict]:
     return "\n".join(lines), {"matches": found}
 
 
-@tool("symbol_references", "A symbol's definition and every line that uses it (path:line: text). "
-      "Give name, or path+line of a definition or use.",
+@tool("symbol_references", "A symbol's definition and every line using it (path:line: text), by name or by "
+      "path+line of a definition or use.",
       {"name": _STR, "path": _STR, "line": _INT})
 def symbol_references(ws: Workspace, args: dict) -> tuple[str, dict]:
     name = (_arg(args, "name", str) or "").strip()
@@ -363,11 +361,11 @@ def symbol_references(ws: Workspace, args: dict) -> tuple[str, dict]:
 
 
 @tool("apply_edit",
-      "Apply a code edit: unified diff, SEARCH/REPLACE blocks or *** Begin Patch (prose and fences ignored). "
-      "Hunks are placed even with wrong line numbers, drifted indentation or trimmed context, never in a "
-      "guessed place; all or nothing. Per hunk: line and relaxation, or why refused and the closest lines.",
+      "Apply an edit (unified diff, SEARCH/REPLACE or *** Begin Patch; prose ignored), all or nothing. Hunks are "
+      "placed by content despite wrong line numbers, indentation or trimmed context, never guessed. Per hunk: "
+      "line and relaxation, or why refused and the closest lines.",
       {"text": {"type": "string", "description": "the edit"},
-       "dry_run": {"type": "boolean", "description": "only check where each hunk goes; write nothing (default false)"}},
+       "dry_run": {"type": "boolean", "description": "check only, write nothing"}},
       ("text",), writes=True)
 def apply_edit(ws: Workspace, args: dict) -> tuple[str, dict]:
     text = _arg(args, "text", str)
@@ -407,11 +405,14 @@ def build_server(roots: list[str]) -> tuple[Server, dict[str, _Repo]]:
     for r in repos.values():
         threading.Thread(target=r.load, daemon=True, name=f"index {r.name}").start()
     names = list(repos)
-    repo_param = {"type": "string", "enum": names, **({"description": f"default {names[0]}"} if len(names) > 1 else {})}
+    # `repo` only where there is a choice (one repository: every call is about it, a `repo` naming it is
+    # still accepted): each tool's definition is sent to the model on every turn
+    repo_param = {"type": "string", "enum": names, "description": f"default {names[0]}"}
     definitions = []
     for t in TOOLS.values():
         d = t.definition.model_copy(deep=True)
-        d.input_schema["properties"]["repo"] = repo_param
+        if len(names) > 1:
+            d.input_schema["properties"]["repo"] = repo_param
         definitions.append(d)
 
     async def list_tools(ctx, params) -> types.ListToolsResult:

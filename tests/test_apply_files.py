@@ -462,6 +462,21 @@ def test_reports_say_what_was_done_in_words(tmp_path):
     assert "names no file" in reason and "refused: refused" not in reason.lower()
 
 
+def test_invisible_characters_in_names_are_shown_escaped_in_the_report(tmp_path):
+    """A name holding a zero-width or bidi character reads as another name (`util\u200b.py` as
+    `util.py`, `.g\u200cit` as `.git`): every name in the report, in a hunk line, a refusal's reason
+    or the summary, is quoted as git quotes it (render.shown_path), so what a person reads is the name."""
+    repo = make_repo(tmp_path / "r", {"util.py": "U = 1\n"})
+    patch = ("*** Begin Patch\n*** Add File: util\u200b.py\n+U = 2\n*** Add File: .g\u200cit/hooks/pre-commit\n+x\n"
+             "*** Add File: a\u202egnp.py\n+x\n*** Add File: b\ufeff.py\n+x\n*** End Patch\n")
+    r = _apply(repo, patch, "--partial")
+    assert "Traceback" not in r.stderr, r.stderr
+    assert not any(c in r.stdout for c in "\u200b\u200c\u202e\ufeff"), ascii(r.stdout)
+    assert '"util\\342\\200\\213.py"' in r.stdout and '".g\\342\\200\\214it/hooks/pre-commit" is inside' in r.stdout
+    assert '"a\\342\\200\\256gnp.py"' in r.stdout and '"b\\357\\273\\277.py"' in r.stdout, r.stdout
+    assert (repo / "util\u200b.py").read_text() == "U = 2\n"   # created: the name is shown, not refused
+
+
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "repoctx", "serve"]))
 async def lsp(lsp_client: LanguageClient, tmp_path_factory):
     repo = make_repo(tmp_path_factory.mktemp("ws") / "r", {"a.py": "A = 1\n", "b.py": "B = 1\n", "c.py": "C = 1\n"})

@@ -307,3 +307,50 @@ def test_property_applied_means_the_new_lines_replace_the_old_lines(case):
     assert fits, "the placed span is not the hunk's old lines replaced by its new lines"
     if (0, 0) not in fits and any(x.strip() for t, x in body[:min(fits)[0]] + body[len(body) - min(fits)[1]:]):
         assert p.note and "left out" in p.note                        # non-blank context left out: said
+
+
+# -- `\ No newline at end of file`: the final newline is part of the edit --------------------------
+
+#: (before, after) texts of one file; the patch is git's own diff between them.
+EOF_CASES = {
+    "removes the final newline": ("a = 1\nb = 2\n", "a = 1\nb = 2"),
+    "adds the final newline": ("a = 1\nb = 2", "a = 1\nb = 2\n"),
+    "changes a last line that has none": ("a = 1\nb = 2", "a = 1\nb = 3"),
+    "adds lines after a last line that has none": ("a = 1\nb = 2", "a = 1\nb = 2\nc = 3\n"),
+    "creates a file without one": (None, "x = 1"),
+    "removes the final newline of a CRLF file": ("a = 1\r\nb = 2\r\n", "a = 1\r\nb = 2"),
+}
+
+
+@pytest.mark.parametrize("case", list(EOF_CASES))
+def test_a_patch_that_adds_or_removes_the_final_newline_is_applied_exactly(tmp_path, case):
+    """git marks a side whose last line has no newline with `\\ No newline at end of file`: the edit
+    gives the file exactly the bytes git's own diff describes (git apply's result), never the final
+    newline the file had before."""
+    before, after = EOF_CASES[case]
+    root = make_repo(tmp_path / "r", {"keep.py": "K = 1\n", **({"a.py": before} if before is not None else {})})
+    (root / "a.py").write_bytes(after.encode())
+    git(root, "add", "-A")
+    patch = git(root, "diff", "--cached", "HEAD")
+    assert "\\ No newline at end of file" in patch
+    git(root, "reset", "-q", "--hard", "HEAD")
+    p = plan(patch, str(root))
+    assert p.ok, hunks(p)
+    write(p)
+    assert (root / "a.py").read_bytes() == after.encode()
+
+
+def test_a_patch_whose_no_newline_mark_does_not_hold_is_refused_clearly(tmp_path):
+    """The mark says where the file ends: a file that has its final newline, or a hunk that would land
+    above the file's end, is not the file the patch was made from — refused, nothing written."""
+    root = make_repo(tmp_path / "r", {"a.py": "a = 1\nb = 2\n", "b.py": "b = 2\nmore = 1"})
+    mark = "\\ No newline at end of file\n"
+    p = plan(udiff("@@ -2 +2 @@", f"-b = 2\n{mark}+b = 3\n{mark}", "a.py"), str(root))
+    assert not p.ok and "has no newline, and it has one" in p.hunks[0].reason, hunks(p)
+    p = plan(udiff("@@ -1 +1 @@", f"-b = 2\n{mark}+b = 3\n{mark}", "b.py"), str(root))
+    assert not p.ok and "ends the file, and it would be at line 1 of 2" in p.hunks[0].reason, hunks(p)
+    p = plan(udiff("@@ -1 +1 @@", f"-b = 2\n{mark}+b = 2\n", "b.py"), str(root))   # only the newline, not at the end
+    assert not p.ok and "not the file's last lines" in p.hunks[0].reason, hunks(p)
+    p = plan(udiff("@@ -1,2 +1,2 @@", f"-a = 1\n{mark} b = 2\n+a = 0\n", "a.py"), str(root))
+    assert not p.ok and "cannot be read" in p.hunks[0].reason, hunks(p)
+    assert (root / "a.py").read_text() == "a = 1\nb = 2\n" and (root / "b.py").read_text() == "b = 2\nmore = 1"

@@ -111,3 +111,23 @@ def test_impact_names_test_files_named_after_the_change(tmp_path):
     out = json.loads(run_cli("impact", str(repo), "--json").stdout)
     assert [c["name"] for c in out["changed"]] == ["res.send"] or [c["name"] for c in out["changed"]] == ["send"], out
     assert "test/res.send.js" in out["test_files"] and "test/res.json.js" not in out["test_files"]
+
+
+def test_documentation_and_configuration_are_other_files_never_top_level_code(tmp_path):
+    """A change to README.md, a YAML file or a shell script (files with no grammar: nothing is known of
+    their definitions or callers) is listed as an other file changed, never as "top-level code" whose
+    callers were followed; the code change beside it is analysed as before."""
+    from repoctx import change_impact, fit_impact, load_repository
+    repo = make_repo(tmp_path / "r", {**FILES, "README.md": "# Shop\n", "deploy/app.yaml": "replicas: 1\n",
+                                      "run.sh": "#!/bin/sh\necho run\n"})
+    (repo / "README.md").write_text("# Shop\n\nPrices include tax.\n")
+    (repo / "deploy/app.yaml").write_text("replicas: 2\n")
+    (repo / "run.sh").write_text("#!/bin/sh\necho go\n")
+    _change(repo)
+    found = change_impact(load_repository(str(repo)))
+    assert [(c["path"], c["name"]) for c in found.changed] == [("shop/prices.py", "unit_price")]
+    assert found.other == ["README.md", "deploy/app.yaml", "run.sh"]
+    text = fit_impact(found, 4000, None, False)
+    assert "top-level code" not in text and "other files changed (no definitions to follow): 3\n  README.md" in text
+    out = json.loads(fit_impact(found, 4000, None, True))
+    assert out["other"] == found.other and "tests/test_prices.py" in out["test_files"]

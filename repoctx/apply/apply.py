@@ -24,10 +24,11 @@ import os
 import stat
 from dataclasses import asdict, dataclass, field
 
-from repoctx.apply.guard import Guard, Refused, inspect, plain, shown, writable_folder
-from repoctx.apply.match import Refusal, place_file
+from repoctx.apply.guard import Guard, Refused, inspect, plain, writable_folder
+from repoctx.apply.match import Placement, Refusal, place_file
 from repoctx.apply.parse import FileEdit, parse
 from repoctx.files import read_file, write_atomic
+from repoctx.render import shown_path
 
 
 #: The largest file an edit reads (a served process must not load whatever a repository holds).
@@ -218,7 +219,7 @@ def plan(text: str, root: str, buffers: dict[str, str] | None = None) -> Plan:
             _plan_file(ctx, edit)
         except Refused as exc:
             del ctx.results[before:]
-            ctx.refuse(edit, shown(edit.path) if edit.path else "(no file)", str(exc))
+            ctx.refuse(edit, edit.path or "(no file)", str(exc))   # the report quotes the name
     return Plan(root, ctx.files, ctx.results)
 
 
@@ -248,27 +249,27 @@ def _current(ctx: _Context, rel: str) -> tuple[str, str | None, str | None, int 
         return ("missing", None, None, None) if t is None else ("file", t, None, None)
     spot = inspect(ctx.root, rel)
     if spot.kind == "special":
-        raise Refused(f"{shown(rel)} is not a regular file (a FIFO, socket or device); edits never open one")
+        raise Refused(f"{shown_path(rel)} is not a regular file (a FIFO, socket or device); edits never open one")
     if spot.kind == "dir":
-        raise Refused(f"{shown(rel)} is a folder")
+        raise Refused(f"{shown_path(rel)} is a folder")
     if spot.kind == "missing":
         return "missing", ctx.buffers.get(rel), None, None
     if spot.kind == "link":
         return "link", os.readlink(os.path.join(ctx.root, rel)), None, None
     why = _left_out(ctx.root, rel)
     if why:
-        raise Refused(f"{shown(rel)} is left out of packs ({why}): edits neither read nor change it")
+        raise Refused(f"{shown_path(rel)} is left out of packs ({why}): edits neither read nor change it")
     if spot.size > MAX_FILE_BYTES:
-        raise Refused(f"{shown(rel)} is {spot.size / 2**20:.0f} MB; edits read files up to {MAX_FILE_BYTES // 2**20} MB")
+        raise Refused(f"{shown_path(rel)} is {spot.size / 2**20:.0f} MB; edits read files up to {MAX_FILE_BYTES // 2**20} MB")
     perm = stat.S_IMODE(spot.mode)
     if rel in ctx.buffers:
         return "file", ctx.buffers[rel], None, perm
     try:
         raw = read_file(ctx.root, rel)
     except OSError as exc:
-        raise Refused(f"{shown(rel)} cannot be read: {exc.strerror or exc}") from None
+        raise Refused(f"{shown_path(rel)} cannot be read: {exc.strerror or exc}") from None
     if b"\0" in raw[:8192]:
-        raise Refused(f"{shown(rel)} is a binary file")
+        raise Refused(f"{shown_path(rel)} is a binary file")
     return "file", raw.decode("utf-8", "surrogateescape"), hashlib.sha1(raw).hexdigest(), perm
 
 
@@ -277,12 +278,12 @@ def _new_place(ctx: _Context, rel: str, what: str) -> None:
     on the way, the folder writable."""
     spot = inspect(ctx.root, rel)
     if spot.kind != "missing" and ctx.state.get(rel, "") is not None:
-        raise Refused(f"{shown(rel)} already exists; {what} never replaces a file")
+        raise Refused(f"{shown_path(rel)} already exists; {what} never replaces a file")
     if ctx.planned_file(rel) and ctx.state.get(rel, "") is not None:
-        raise Refused(f"{shown(rel)}: an earlier part of this edit puts a file on its path")
+        raise Refused(f"{shown_path(rel)}: an earlier part of this edit puts a file on its path")
     why = writable_folder(ctx.root, rel)
     if why:
-        raise Refused(f"{shown(rel)} cannot be written: {why}")
+        raise Refused(f"{shown_path(rel)} cannot be written: {why}")
 
 
 def _plan_file(ctx: _Context, edit: FileEdit) -> None:
@@ -297,28 +298,28 @@ def _plan_file(ctx: _Context, edit: FileEdit) -> None:
         ctx.guard.check(new_rel)
     for mode in (edit.old_mode, edit.new_mode):
         if mode and mode not in ("100644", "100755", "120000"):
-            raise Refused(f"{shown(rel)}: mode {mode} is not a file mode edits carry out (only 100644 and 100755)")
+            raise Refused(f"{shown_path(rel)}: mode {mode} is not a file mode edits carry out (only 100644 and 100755)")
     if edit.kind == "add":
         return _plan_add(ctx, edit, rel)
     kind, cur, digest, perm = _current(ctx, rel)
     if kind == "missing" and cur is None:
-        raise Refused(f"{shown(rel)} does not exist")
+        raise Refused(f"{shown_path(rel)} does not exist")
     if edit.kind == "delete":
         return _plan_delete(ctx, edit, rel, kind, cur, digest, perm)
     if kind == "link" or edit.old_mode == "120000" or edit.new_mode == "120000":
-        raise Refused(f"{shown(rel)} is a symbolic link (or would become one); edits change files, not links")
+        raise Refused(f"{shown_path(rel)} is a symbolic link (or would become one); edits change files, not links")
     if new_rel:
         _new_place(ctx, new_rel, "a rename")
         if not edit.hunks and edit.old_id and digest and not _same_blob(cur, edit.old_id):
-            raise Refused(f"{shown(rel)} is not the file the patch renames: its blob id is not "
+            raise Refused(f"{shown_path(rel)} is not the file the patch renames: its blob id is not "
                           f"{edit.old_id} (the `index` line); nothing renamed")
     mode_change = edit.new_mode is not None and perm is not None and _with_mode(perm, edit.new_mode) != perm
     if not edit.hunks and not new_rel and not mode_change:
         if edit.new_mode:
-            raise Refused(f"{shown(rel)} already has mode {edit.new_mode}; the edit changes nothing")
+            raise Refused(f"{shown_path(rel)} already has mode {edit.new_mode}; the edit changes nothing")
         raise Refused("the file's edit holds no hunk")
     if not new_rel and writable_folder(ctx.root, rel) and digest:
-        raise Refused(f"{shown(rel)} cannot be written: {writable_folder(ctx.root, rel)}")
+        raise Refused(f"{shown_path(rel)} cannot be written: {writable_folder(ctx.root, rel)}")
     new_text = _place_hunks(ctx, edit, rel, cur)
     if new_text is None:
         return
@@ -341,10 +342,10 @@ def _same_blob(text: str, old_id: str) -> bool:
 
 def _plan_add(ctx: _Context, edit: FileEdit, rel: str) -> None:
     if edit.new_mode == "120000":
-        raise Refused(f"{shown(rel)}: the patch creates a symbolic link; edits create files only")
+        raise Refused(f"{shown_path(rel)}: the patch creates a symbolic link; edits create files only")
     _new_place(ctx, rel, "a new file")
     body = "\n".join(h for hk in edit.hunks for h in hk.new)
-    new_text = body + "\n" if body else ""
+    new_text = body + "\n" if body and not (edit.hunks and edit.hunks[-1].new_no_eol) else body
     mode = _with_mode(0o666 & ~_umask(), edit.new_mode)
     ctx.files.append(FileResult(rel, "add", None, None, new_text, None, None, mode))
     ctx.state[rel] = new_text
@@ -356,24 +357,24 @@ def _plan_delete(ctx: _Context, edit: FileEdit, rel: str, kind: str, cur: str, d
     are the whole text, or (with no text) its blob id is the `index` line's."""
     if (kind == "link") != (edit.old_mode == "120000") and edit.old_mode:
         what = "a symbolic link" if kind == "link" else "a file"
-        raise Refused(f"{shown(rel)} is {what}, not what the patch deletes (mode {edit.old_mode}); nothing deleted")
+        raise Refused(f"{shown_path(rel)} is {what}, not what the patch deletes (mode {edit.old_mode}); nothing deleted")
     old = [x for h in edit.hunks for x in h.old]
     if edit.hunks and any(h.new for h in edit.hunks):
-        raise Refused(f"{shown(rel)}: the deletion adds lines; nothing deleted")
+        raise Refused(f"{shown_path(rel)}: the deletion adds lines; nothing deleted")
     if old:
         have = cur.replace("\r\n", "\n").split("\n")
         if have and have[-1] == "":
             have.pop()
         if have != old:
             at = next((i for i, (a, b) in enumerate(zip(have, old)) if a != b), min(len(have), len(old)))
-            raise Refused(f"{shown(rel)} does not hold the text the patch deletes (they differ from line {at + 1}); "
+            raise Refused(f"{shown_path(rel)} does not hold the text the patch deletes (they differ from line {at + 1}); "
                           "nothing deleted")
     elif edit.old_id and not _same_blob(cur, edit.old_id):
-        raise Refused(f"{shown(rel)} is not the file the patch deletes: its blob id is not {edit.old_id} "
+        raise Refused(f"{shown_path(rel)} is not the file the patch deletes: its blob id is not {edit.old_id} "
                       "(the `index` line); nothing deleted")
     why = writable_folder(ctx.root, rel) if rel not in ctx.state else None
     if why:
-        raise Refused(f"{shown(rel)} cannot be deleted: {why}")
+        raise Refused(f"{shown_path(rel)} cannot be deleted: {why}")
     ctx.files.append(FileResult(rel, "delete", None, cur if kind == "file" else None, None, digest, perm,
                                 link=cur if kind == "link" else None))
     ctx.state[rel] = None
@@ -389,6 +390,11 @@ def _place_hunks(ctx: _Context, edit: FileEdit, rel: str, cur: str) -> str | Non
         lines.pop()
     start_count = len(ctx.results)
     lines, placed = place_file(rel, lines, edit.hunks)     # placed, verified, structure kept (match.py)
+    placed = [_file_end(h, got, final_nl, len(lines)) for h, got in zip(edit.hunks, placed)]
+    if any(h.new_no_eol for h in edit.hunks):
+        final_nl = False
+    elif any(h.old_no_eol for h in edit.hunks):
+        final_nl = True          # the patch adds the newline the old file's last line lacked
     for k, got in enumerate(placed, 1):
         if isinstance(got, Refusal):
             ctx.results.append(HunkResult(rel, k, False, reason=got.reason,
@@ -399,6 +405,22 @@ def _place_hunks(ctx: _Context, edit: FileEdit, rel: str, cur: str) -> str | Non
     if not all(r.applied for r in ctx.results[start_count:]):
         return None
     return eol.join(lines) + (eol if final_nl or not lines else "")
+
+
+def _file_end(h, got, final_nl: bool, n_lines: int):
+    """A placed hunk that git's `\\ No newline at end of file` ties to the file's end, checked: its
+    lines must end the file, and an old side so marked needs a file without its final newline.
+    Otherwise the file is not the one the patch was made from: refused, rather than guess the
+    final newline."""
+    if not isinstance(got, Placement) or not (h.old_no_eol or h.new_no_eol):
+        return got
+    if not got.ends_file:
+        return Refusal(f"`\\ No newline at end of file` says this hunk ends the file, and it would be at line "
+                       f"{got.start + 1} of {n_lines}: not the file the patch was made from")
+    if h.old_no_eol and final_nl:
+        return Refusal("`\\ No newline at end of file` says the file's last line has no newline, and it has "
+                       "one: not the file the patch was made from")
+    return got
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -429,10 +451,10 @@ def _recheck(p: Plan) -> None:
         if f.kind == "delete" or f.new_path:
             gone.add(f.path)
         if f.new_path and f.new_path not in gone and os.path.lexists(os.path.join(p.root, f.new_path)):
-            raise ChangedOnDisk(f"{shown(f.new_path)} appeared on disk since the edit was checked; nothing written")
+            raise ChangedOnDisk(f"{shown_path(f.new_path)} appeared on disk since the edit was checked; nothing written")
         if not same:
             verb = "appeared on disk" if f.kind == "add" else "changed on disk"
-            raise ChangedOnDisk(f"{shown(f.path)} {verb} since the edit was checked; nothing written")
+            raise ChangedOnDisk(f"{shown_path(f.path)} {verb} since the edit was checked; nothing written")
 
 
 def _make_folders(root: str, rel: str, undo: list) -> None:
@@ -470,12 +492,12 @@ def write(p: Plan) -> Written:
         left = done if stuck else Written()
         what = exc.strerror or str(exc)
         if stuck:
-            message = (f"writing {shown(current)} failed ({what}); restoring what was written before it failed too "
+            message = (f"writing {shown_path(current)} failed ({what}); restoring what was written before it failed too "
                        f"({'; '.join(stuck)}): see git status")
         elif done:
-            message = f"writing {shown(current)} failed ({what}); the files written before it were restored, nothing changed"
+            message = f"writing {shown_path(current)} failed ({what}); the files written before it were restored, nothing changed"
         else:
-            message = f"writing {shown(current)} failed ({what}); nothing written"
+            message = f"writing {shown_path(current)} failed ({what}); nothing written"
         raise WriteFailed(message, left) from None
     return done
 

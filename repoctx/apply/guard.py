@@ -29,6 +29,8 @@ import shlex
 import stat
 from dataclasses import dataclass
 
+from repoctx.render import shown_path
+
 #: Code points HFS+ ignores in names (git's `next_hfs_char`): ".g\u200cit" is ".git" on macOS.
 _HFS_IGNORABLE = dict.fromkeys([0x200C, 0x200D, 0x200E, 0x200F, *range(0x202A, 0x202F),
                                 *range(0x206A, 0x2070), 0xFEFF])
@@ -56,13 +58,6 @@ class Refused(ValueError):
     """A path an edit may not touch; the message is one line that quotes no file content."""
 
 
-def shown(path: str) -> str:
-    """A path as a one-line report may print it: control characters escaped as git quotes them."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in path) or path.startswith('"'):
-        return '"' + path.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
-    return path
-
-
 def _fold(name: str) -> str:
     """One name as a case-insensitive (HFS, NTFS) file system sees it: ignorable code points dropped,
     an NTFS stream suffix (`name:stream`) and trailing dots and spaces cut, letters folded."""
@@ -80,13 +75,13 @@ def plain(root: str, path: str) -> str:
     if not path:
         raise Refused("the edit names no file")
     if any(ord(c) < 32 or ord(c) == 127 for c in path):
-        raise Refused(f"{shown(path)}: a file name holding a control character (newline, NUL, …) is never written")
+        raise Refused(f"{shown_path(path)}: a file name holding a control character (newline, NUL, …) is never written")
     rel = path
     if os.path.isabs(path):
         rel = os.path.relpath(os.path.normpath(path), root)
     rel = posixpath.normpath(rel.replace(os.sep, "/"))
     if rel in (".", "") or rel == ".." or rel.startswith(("../", "/")):
-        raise Refused(f"{shown(path)} is outside the workspace {root}")
+        raise Refused(f"{shown_path(path)} is outside the workspace {root}")
     return rel
 
 
@@ -117,7 +112,7 @@ class Guard:
             if key == "core.hookspath":
                 rel = _inside(root, value)
                 if rel is not None:
-                    folders.append((_folded_parts(rel), f"the hooks folder git runs from (core.hooksPath = {shown(value)})"))
+                    folders.append((_folded_parts(rel), f"the hooks folder git runs from (core.hooksPath = {shown_path(value)})"))
             elif re.fullmatch(r"include(if\..+)?\.path", key):
                 # a file git reads as configuration (relative to the file that includes it: .git/, or
                 # the top for a global one): writing it could name any program above
@@ -137,18 +132,18 @@ class Guard:
         parts = _folded_parts(rel)
         for p in parts:
             if p in _OWN_FOLDERS:
-                raise Refused(f"{shown(rel)} is inside {_OWN_FOLDERS[p]}, which edits never touch")
+                raise Refused(f"{shown_path(rel)} is inside {_OWN_FOLDERS[p]}, which edits never touch")
         if self.error:
             raise Refused(self.error)
         for prefix, why in self.folders:
             if parts[:len(prefix)] == prefix:
-                raise Refused(f"{shown(rel)} is in {why}, which edits never touch")
+                raise Refused(f"{shown_path(rel)} is in {why}, which edits never touch")
         why = self.files.get(tuple(parts))
         if why:
-            raise Refused(f"{shown(rel)} is {why}, which edits never touch")
+            raise Refused(f"{shown_path(rel)} is {why}, which edits never touch")
         why = _EDITOR_RUNS.get(tuple(parts[-2:])) or _EDITOR_RUNS.get(tuple(parts[-1:]))
         if why:
-            raise Refused(f"{shown(rel)} is {why}: a file an editor runs, which edits never touch")
+            raise Refused(f"{shown_path(rel)} is {why}: a file an editor runs, which edits never touch")
 
 
 def _words(value: str) -> list[str]:
@@ -193,19 +188,19 @@ def inspect(root: str, rel: str) -> Spot:
             missing = "/".join(parts[:i + 1])
             return Spot("missing", 0, missing if i < len(parts) - 1 else None)
         except OSError as exc:
-            raise Refused(f"{shown(rel)} cannot be reached: {exc.strerror or exc}") from None
+            raise Refused(f"{shown_path(rel)} cannot be reached: {exc.strerror or exc}") from None
         last = i == len(parts) - 1
         if stat.S_ISLNK(st.st_mode):
             if last:
                 return Spot("link", st.st_mode)
-            raise Refused(f"{shown(rel)} is beyond a symbolic link ({shown('/'.join(parts[:i + 1]))}); "
+            raise Refused(f"{shown_path(rel)} is beyond a symbolic link ({shown_path('/'.join(parts[:i + 1]))}); "
                           "edits are never written through links")
         if stat.S_ISDIR(st.st_mode):
             if last:
                 return Spot("dir", st.st_mode)
             continue
         if not last:
-            raise Refused(f"{shown('/'.join(parts[:i + 1]))} is a file, so {shown(rel)} cannot be a file inside it")
+            raise Refused(f"{shown_path('/'.join(parts[:i + 1]))} is a file, so {shown_path(rel)} cannot be a file inside it")
         return Spot("file" if stat.S_ISREG(st.st_mode) else "special", st.st_mode, size=st.st_size)
     return Spot("dir")
 
@@ -217,5 +212,5 @@ def writable_folder(root: str, rel: str) -> str | None:
         folder = os.path.dirname(folder)
     if not os.access(folder, os.W_OK | os.X_OK):
         where = os.path.relpath(folder, root).replace(os.sep, "/")
-        return f"the folder {shown(where if where != '.' else 'at the top of the repository')} is not writable"
+        return f"the folder {shown_path(where if where != '.' else 'at the top of the repository')} is not writable"
     return None

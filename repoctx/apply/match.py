@@ -36,6 +36,7 @@ class Placement:
     new_used: list[str] | None = None    # (None: all of it)
     pairs: list[tuple[list[str], list[str]]] = field(default_factory=list)   # (as written, as placed)
     line: int | None = None    # set by place_file: 1-based line where the new text starts
+    ends_file: bool = False    # set by place_file: the new text is the file's last lines
     offset: int | None = None  # and how far that is from the line the patch stated
 
     @property
@@ -413,15 +414,22 @@ def place_file(path: str, lines: list[str], hunks: list) -> tuple[list[str], lis
         if h.error:
             out.append(Refusal(h.error))
             continue
-        if h.old == h.new:
+        eol_only = h.old == h.new and getattr(h, "old_no_eol", False) != getattr(h, "new_no_eol", False)
+        if h.old == h.new and not eol_only:
             out.append(Refusal("the hunk changes nothing: its old and new lines are the same"))
             continue
         # the stated line, moved by what the hunks placed above it added (hunks need not be in order)
         delta = 0 if h.line is None else sum(g for at, g in grown if at is None or at <= h.line)
         hint = None if h.line is None else max(0, h.line - 1 + delta)
-        got = place(lines, h.old, h.new, hint, h.anchor, spans, [x.old for x in hunks[k + 1:]],
-                    [(x.old, x.new) for x in hunks[k + 1:]])
-        if isinstance(got, Placement):
+        if eol_only:   # only the final newline changes: the old lines must be the file's last lines
+            at = len(lines) - len(h.old)
+            got = Placement(at, len(lines), list(h.new), "exact") if at >= 0 and lines[at:] == h.old else \
+                Refusal("the hunk only adds or removes the final newline, and its lines are not the file's last lines",
+                        closest(lines, h.old))
+        else:
+            got = place(lines, h.old, h.new, hint, h.anchor, spans, [x.old for x in hunks[k + 1:]],
+                        [(x.old, x.new) for x in hunks[k + 1:]])
+        if isinstance(got, Placement) and not eol_only:
             problem = _check(lines, got, h.old, h.new)
             got = Refusal(problem) if problem else got
         if isinstance(got, Refusal):
@@ -442,6 +450,7 @@ def place_file(path: str, lines: list[str], hunks: list) -> tuple[list[str], lis
     for p, (s, e) in zip(placed, spans):      # after the fact: every placed hunk's new lines are there
         if lines[s:e] != p.new:
             out[out.index(p)] = Refusal("internal check failed: a later hunk overwrote this one's lines")
+        p.ends_file = e == len(lines)
     if placed:
         _check_syntax(path, before, lines, out)
     return lines, out

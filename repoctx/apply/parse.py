@@ -27,6 +27,9 @@ class Hunk:
     line: int | None = None      # 1-based line of the first old line, as the patch stated it
     anchor: str | None = None    # apply_patch `@@ def f` context: the hunk lies after this line
     error: str | None = None     # why this hunk cannot be placed at all (refused as it stands)
+    #: `\ No newline at end of file` after this side's last line: it ends the file, with no newline
+    old_no_eol: bool = False
+    new_no_eol: bool = False
 
 
 @dataclass
@@ -212,6 +215,8 @@ def _udiff_hunk(lines: list[str], i: int, edit: FileEdit) -> int:
     zero = m is not None and m.group(2) == "0"         # `-N,0`: an insertion after line N
     i += 1
     body: list[tuple[str, str, bool]] = []             # (tag, text, was an empty line)
+    no_eol = {"-": False, "+": False}                  # a side's `\ No newline at end of file` seen
+    error = None
 
     def counts(rows) -> tuple[int, int]:
         return sum(t != "+" for t, _, _ in rows), sum(t != "-" for t, _, _ in rows)
@@ -223,17 +228,21 @@ def _udiff_hunk(lines: list[str], i: int, edit: FileEdit) -> int:
         if ln.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ") and (
                 i + 2 >= len(lines) or lines[i + 2].startswith("@@") or counts(body) == (want_old, want_new)):
             break
-        if ln.startswith("\\"):       # "\ No newline at end of file"
+        if ln.startswith("\\"):       # "\ No newline at end of file": the side of the row before it ends the file
+            if body:
+                tag = body[-1][0]
+                no_eol.update({s: True for s in "-+" if tag in (s, " ")})
             i += 1
             continue
         if not ln and i == len(lines) - 1:   # what follows the input's last newline: no line
             break
-        if not ln:
-            body.append((" ", "", True))
-        elif ln[0] in " -+":
-            body.append((ln[0], ln[1:], False))
-        else:
+        row = (" ", "", True) if not ln else (ln[0], ln[1:], False) if ln[0] in " -+" else None
+        if row is None:
             break
+        if not row[2] and any(no_eol[s] and row[0] in (s, " ") for s in "-+"):
+            error = error or ("a line follows the last line of a side that `\\ No newline at end of file` "
+                              "marked as the file's end; the hunk cannot be read")
+        body.append(row)
         i += 1
     # empty lines at the end: blank context only as far as the header's counts ask for them
     k = len(body)
@@ -247,7 +256,6 @@ def _udiff_hunk(lines: list[str], i: int, edit: FileEdit) -> int:
     rows = body[:k + keep]
     old = [x for t, x, _ in rows if t != "+"]
     new = [x for t, x, _ in rows if t != "-"]
-    error = None
     if want_old is not None and (len(old) < want_old or len(new) < want_new):
         # at the end of the input, with no change yet or a last line cut short: cut off, not miscounted
         at_end = i >= len(lines) or _FENCE.match(lines[i]) or not "".join(lines[i:]).strip()
@@ -257,12 +265,13 @@ def _udiff_hunk(lines: list[str], i: int, edit: FileEdit) -> int:
                           f"lines, the patch ends after {len(old)} and {len(new)}")
     if zero:
         line = line + 1                                 # after line N: the new lines start at N + 1
-    elif not old and edit.kind != "add" and line is not None:
+    elif not old and edit.kind != "add" and line is not None and not error:
         error = (f"the hunk at line {line} adds lines with no context, and its header (-{line},{want_old}) does "
                  f"not say where: only -N,0 means \"after line N\"")
     if edit.kind == "add" and not old:
         line = None
-    edit.hunks.append(Hunk(old, new, line if line else None, error=error))
+    edit.hunks.append(Hunk(old, new, line if line else None, error=error, old_no_eol=no_eol["-"],
+                           new_no_eol=no_eol["+"]))
     return i
 
 
