@@ -63,9 +63,15 @@ class Symbol:
 
 
 class Reference(NamedTuple):
-    """A use of a name on a line. A tuple, not a dataclass: a repository has millions of them."""
+    """A use of a name on a line. A tuple, not a dataclass: a repository has millions of them.
+    `receiver` is what the name is a member of, as a dotted name whose value holds it: a module
+    (`pkg.sub` in `pkg.sub.f()`), a class (`Client` in `Client.make()`), or the class of an object
+    the code constructed or annotated (`Client` in `c = Client(); c.send()`). "" for a plain name, a
+    member of the enclosing class (`self.x`), and in the languages whose parser records no receiver
+    (see parse.extract._RECEIVERS)."""
     name: str
     line: int
+    receiver: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,17 +87,21 @@ class Import:
 
 
 class LazyReferences(Sequence):
-    """A file's references as stored (two parallel lists), turned into `Reference`s on first use.
-    Loading a large repository decodes a million references; most packs read a few files' worth."""
+    """A file's references as stored (parallel lists of names, lines and receivers — the last
+    empty when no reference has one), turned into `Reference`s on first use. Loading a large
+    repository decodes a million references; most packs read a few files' worth."""
 
-    __slots__ = ("_names", "_lines", "_items")
+    __slots__ = ("_names", "_lines", "_receivers", "_items")
 
-    def __init__(self, names: list[str], lines: list[int]):
-        self._names, self._lines, self._items = names, lines, None
+    def __init__(self, names: list[str], lines: list[int], receivers: list[str] | None = None):
+        self._names, self._lines, self._receivers, self._items = names, lines, receivers or None, None
 
     def _list(self) -> list[Reference]:
         if self._items is None:
-            self._items = list(map(Reference, self._names, self._lines))
+            if self._receivers:
+                self._items = list(map(Reference, self._names, self._lines, self._receivers))
+            else:
+                self._items = list(map(Reference, self._names, self._lines))
         return self._items
 
     def __getitem__(self, i):
@@ -99,7 +109,11 @@ class LazyReferences(Sequence):
 
     def pairs(self):
         """(name, line) of each reference, without building the `Reference`s."""
-        return zip(self._names, self._lines) if self._items is None else iter(self._items)
+        return zip(self._names, self._lines)
+
+    def receivers(self) -> list[str] | None:
+        """Each reference's receiver, aligned with the names; None when no reference has one."""
+        return self._receivers
 
     def lines_of(self, name: str) -> list[int]:
         """The lines that use `name`, sorted (found by the list's own search, not a loop here)."""
@@ -138,15 +152,16 @@ class FileFacts:
         return (self.language, self.lines, self.parse_errors,
                 [(s.name, s.kind, s.start_line, s.end_line, s.signature, s.doc, s.parent, s.body_start_line)
                  for s in self.symbols],
-                ([r.name for r in self.references], [r.line for r in self.references]),
+                ([r.name for r in self.references], [r.line for r in self.references],
+                 [r.receiver for r in self.references] if any(r.receiver for r in self.references) else []),
                 [(i.module, tuple(i.names), i.line, i.external) for i in self.imports])
 
     @classmethod
     def from_record(cls, rec: tuple) -> FileFacts:
-        language, lines, parse_errors, symbols, (ref_names, ref_lines), imports = rec
+        language, lines, parse_errors, symbols, (ref_names, ref_lines, ref_receivers), imports = rec
         return cls(language=language, lines=lines, parse_errors=parse_errors,
                    symbols=[Symbol(*s) for s in symbols],
-                   references=LazyReferences(ref_names, ref_lines),
+                   references=LazyReferences(ref_names, ref_lines, ref_receivers),
                    imports=[Import(*i) for i in imports])
 
 

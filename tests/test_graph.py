@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from repoctx.graph.link import RepoGraph, build_graph, module_id
 from repoctx.graph.imports import resolve_imports
 from repoctx.model import FileFacts, Import, Reference, Symbol
@@ -488,3 +490,110 @@ def test_empty_and_degenerate_facts(tmp_path):
     assert g.imports == [] and g.ambiguous == []
     assert g.external_imports == [("a.py", "")]
     assert g.symbols_in("notes.txt") == []
+
+
+# --- members through their receivers, on parsed sources (issue 26 item 1) --------------------------
+
+
+def parsed(root: Path, files: dict[str, str]) -> RepoGraph:
+    """Write the files under `root` and build the graph from what the parser makes of them."""
+    from repoctx.parse.extract import parse_file
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    return build_graph(str(root), {rel: parse_file(rel, text.encode()) for rel, text in files.items()})
+
+
+def callers(g: RepoGraph, sid: str) -> set[str]:
+    return set(g.callers_of(sid))
+
+
+PY_SHOP = {
+    "shop/__init__.py": "from . import util\nfrom .client import Client\n",
+    "shop/util.py": "def checksum(data):\n    return data\n\n\ndef update(x):\n    return x\n",
+    "shop/client.py": ("class Client:\n    def send(self, order):\n        return order\n\n"
+                       "    def close(self):\n        pass\n\n\nclass Other:\n    def ping(self):\n        pass\n"),
+}
+
+
+def test_python_a_member_is_linked_through_the_class_its_receiver_was_built_or_annotated_with(tmp_path):
+    g = parsed(tmp_path, PY_SHOP | {"app.py": (
+        "from shop.client import Client, Other\n\n\n"
+        "def built():\n    client = Client()\n    client.send(1)\n\n\n"          # 4-6
+        "def entered():\n    with Client() as c:\n        c.close()\n\n\n"          # 9-11
+        "def annotated(c: Client, o: Other):\n    c.send(2)\n    o.send(3)\n\n\n"  # 14-16
+        "def rebound(c):\n    c = Client()\n    c = make()\n    c.send(4)\n\n\n"    # 19-22
+        "def unknown(d):\n    d.update({})\n    d.close()\n")}) # 25-27
+    assert callers(g, "shop/client.py:Client.send") == {"app.py:built", "app.py:annotated"}
+    assert callers(g, "shop/client.py:Client.close") == {"app.py:entered"}
+    # `o.send` is a member of an Other, which has none; `d.update` of an object of unknown type: no
+    # guess at a same-named definition elsewhere; `c` bound twice in `rebound` has no known class
+    assert callers(g, "shop/util.py:update") == set()
+    assert "app.py:rebound" not in callers(g, "shop/client.py:Client.send")
+
+
+def test_python_a_call_through_a_module_attribute_is_linked(tmp_path):
+    g = parsed(tmp_path, PY_SHOP | {
+        "a.py": "import shop\n\n\ndef go():\n    return shop.util.checksum(1)\n",
+        "b.py": "import shop.util\n\n\ndef go():\n    return shop.util.checksum(2)\n",
+        "c.py": "from shop import util\n\n\ndef go():\n    return util.checksum(3)\n",
+        "d.py": "import os\n\n\ndef go():\n    return os.path.update(4)\n",  # another library's
+    })
+    assert callers(g, "shop/util.py:checksum") == {"a.py:go", "b.py:go", "c.py:go"}
+    assert callers(g, "shop/util.py:update") == set()
+
+
+def test_python_a_plain_name_is_not_a_member_of_a_module_imported_whole(tmp_path):
+    g = parsed(tmp_path, PY_SHOP | {
+        "a.py": "from shop import util\n\n\ndef go(checksum):\n    util.update(checksum)\n    return checksum\n",
+    })
+    assert callers(g, "shop/util.py:update") == {"a.py:go"}
+    assert callers(g, "shop/util.py:checksum") == set()  # the parameter, not util's function
+
+
+def test_python_a_return_annotation_is_a_use(tmp_path):
+    g = parsed(tmp_path, PY_SHOP | {
+        "a.py": "from shop.client import Client\n\n\ndef make() -> Client:\n    pass\n",
+    })
+    assert "a.py:make" in callers(g, "shop/client.py:Client")
+
+
+@pytest.mark.parametrize("ext", ["js", "ts"])
+def test_js_ts_a_member_is_linked_through_the_class_its_receiver_was_built_or_annotated_with(tmp_path, ext):
+    typed = "function annotated(s: Slider) {\n  s.setValue(2);\n}\n" if ext == "ts" else ""
+    g = parsed(tmp_path, {
+        f"src/slider.{ext}": "export class Slider {\n  setValue(v) {\n    return v;\n  }\n}\n",
+        f"src/other.{ext}": "export class Knob {\n  turn() {}\n}\nexport function setValue(x) {\n  return x;\n}\n",
+        f"src/main.{ext}": ("import { Slider } from './slider';\nimport { Knob } from './other';\n\n"
+                            "function built() {\n  const s = new Slider();\n  s.setValue(1);\n}\n"
+                            "function wrong() {\n  const k = new Knob();\n  k.setValue(3);\n}\n" + typed),
+    })
+    assert callers(g, f"src/slider.{ext}:Slider.setValue") == {f"src/main.{ext}:built"} | (
+        {f"src/main.{ext}:annotated"} if typed else set())
+    assert callers(g, f"src/other.{ext}:setValue") == set()  # a Knob's member, not the function
+
+
+@pytest.mark.parametrize("files,target,caller", [
+    ({"c.h": "struct s { int n; };\nint get(struct s *p);\n",
+      "c.c": '#include "c.h"\nint get(struct s *p) { return p->n; }\nint main(void) { struct s x; return get(&x); }\n'},
+     "c.c:get", "c.c:main"),
+    ({"a.hpp": "class A {\npublic:\n  int get() { return 1; }\n};\n",
+      "m.cpp": '#include "a.hpp"\nint main() { A *a = new A(); return a->get(); }\n'}, "a.hpp:A.get", "m.cpp:main"),
+    ({"go.mod": "module example.com/m\n\ngo 1.21\n",
+      "cart/cart.go": "package cart\n\ntype Cart struct{}\n\nfunc (c *Cart) Total() int { return 1 }\n",
+      "main.go": 'package main\n\nimport "example.com/m/cart"\n\nfunc main() {\n\tc := cart.Cart{}\n\t_ = c.Total()\n}\n'},
+     "cart/cart.go:Cart.Total", "main.go:main"),
+    ({"p/A.java": "package p;\nclass A {\n  int total() { return 1; }\n}\n",
+      "p/B.java": "package p;\nclass B {\n  int run() { A a = new A(); return a.total(); }\n}\n"},
+     "p/A.java:A.total", "p/B.java:B.run"),
+    ({"src/lib.rs": "pub mod cart;\nuse crate::cart::Cart;\npub fn run() -> i32 {\n    let c = Cart {};\n    c.total()\n}\n",
+      "src/cart.rs": "pub struct Cart {}\nimpl Cart {\n    pub fn total(&self) -> i32 { 1 }\n}\n"},
+     "src/cart.rs:Cart.total", "src/lib.rs:run"),
+])
+def test_statically_typed_languages_keep_linking_members_by_their_scope(tmp_path, files, target, caller):
+    """Receivers are recorded (and rule 0 applies) in Python and JS/TS only; in C, C++, Go, Java and
+    Rust a member is linked by the language's scope as before, and `->` stays a member access in C
+    and C++ (in Python and Rust it starts a return type)."""
+    g = parsed(tmp_path, files)
+    assert caller in callers(g, target)

@@ -12,14 +12,24 @@ A symbol id is "path:Qualified.name", the qualified name being the symbol's pare
 A reference (a name used on a line) starts at the innermost symbol whose lines enclose it and is
 linked to one definition, by the first rule that picks exactly one:
 
+0. in Python and JavaScript/TypeScript, a member whose receiver the parser recorded (a module, a
+   class, or the class of a constructed or annotated object: `Reference.receiver`): the receiver
+   is resolved first — its first name as a module an import binds (Python), else by these rules,
+   then each further name inside that module or class — and the member is the definition of that
+   name in the module (following its re-exports) or in the class itself. When the receiver or the
+   member resolves to nothing in the repository, the reference is not linked (an external module's
+   or an inherited member is not a same-named definition elsewhere); only in JavaScript, where the
+   parser does not know which module an import binds to a name, does a receiver whose first name
+   no rule resolves leave the member to rules 1-4;
+
 1. a name an import binds: its definition in the files the import names it from, following
    re-exports (`from .impl import x` / `*`, `export { x } from`) through further files;
 2. the same file: the definition whose class encloses the reference (a method is reached from
    outside its class only through a receiver, and the parser keeps no member of a receiver of
    unknown type: see parse.extract._uses), or a top-level one;
-3. a definition in a file the importer brings in as a whole: its resolved imports (in Python and
-   JavaScript/TypeScript only those of a whole module, `import pkg` / `from . import m` /
-   `* as ns`, following the module's re-exports), plus for Go and
+3. a definition in a file the importer brings in as a whole: its resolved imports (in Python only
+   star imports, in JavaScript/TypeScript only those of a whole module, `import * as ns` /
+   `require('./m')`, following the module's re-exports), plus for Go and
    Java/Kotlin the other files of its package folder, for C/C++ the headers it includes, directly
    or through other headers;
 4. the only definition of that name in the repository — except in Python and JavaScript/TypeScript,
@@ -46,15 +56,15 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import compress
+from itertools import compress, repeat
 from operator import attrgetter
 
 from repoctx.graph.imports import ResolvedImport, ImportResolver, family
-from repoctx.model import FileFacts, Symbol
+from repoctx.model import FileFacts, LazyReferences, Symbol
 
 MODULE = "<module>"
 #: Bump when resolution or linking rules change: cached graphs of the old rules are then ignored.
-GRAPH_VERSION = "5"
+GRAPH_VERSION = "6"
 
 
 def module_id(path: str) -> str:
@@ -402,6 +412,9 @@ class _Scope:
     files: set[str]               # every file the file brings in (imports, package, included headers)
     builtins: frozenset[str]      # names its language provides
     modular: bool = False         # its names come only from itself and its imports (Python, JS/TS)
+    #: Python: the files whose names a star import brings in; rule 3 looks only there for a plain
+    #: name (`import pkg` brings in `pkg.x`, which rule 0 links through its receiver, not `x`).
+    stars: frozenset[str] | None = None
 
 
 def _import_scopes(files: list[str], facts: Mapping[str, FileFacts],
@@ -420,6 +433,8 @@ def _import_scopes(files: list[str], facts: Mapping[str, FileFacts],
         named: dict[str, list[str]] = defaultdict(list)
         scope: set[str] = set()
         fam = fams[path]
+        stars = frozenset(t for ri in resolved[path] if "*" in ri.names for t in ri.targets if t != path) \
+            if fam == "python" else None
         for ri in resolved[path]:
             # `from .cookies import a` brings in `a`, not the rest of cookies.py: in a module system
             # only an import of the module itself (`import x`, `from . import m`, `* as ns`) does
@@ -442,7 +457,7 @@ def _import_scopes(files: list[str], facts: Mapping[str, FileFacts],
                             scope.add(t)
                             todo.append(t)
         scope.discard(path)
-        out[path] = _Scope(dict(named), scope, _BUILTINS.get(fam, frozenset()), fam in _MODULAR)
+        out[path] = _Scope(dict(named), scope, _BUILTINS.get(fam, frozenset()), fam in _MODULAR, stars)
     return out
 
 
@@ -486,7 +501,7 @@ def _decide(name: str, path: str, defs_of_name: dict[str, list[str]], scope: _Sc
         return own  # the one whose class encloses the use (_innermost_of)
     seen = scope.files  # 3
     if scope.modular:  # `pkg.name` reaches what the package's module re-exports
-        ids = _through_reexports(name, sorted(seen), defs_of_name, resolved)
+        ids = _through_reexports(name, sorted(seen if scope.stars is None else scope.stars), defs_of_name, resolved)
         return ids[0] if len(ids) == 1 else _AMBIGUOUS
     if len(seen) < len(defs_of_name):
         ids = [i for f in seen if f in defs_of_name for i in defs_of_name[f]]
@@ -544,10 +559,22 @@ def _link_file(path: str, ff: FileFacts, ordered: list[tuple[str, Symbol]],
             owner[lo:hi + 1] = [sid] * (hi - lo + 1)
     if min(lines) < 0:
         lines = [max(line, 0) for line in lines]
-    uses = set(zip(map(owner.__getitem__, lines), names))
+    receivers = _receivers(ff.references) if scope.modular else None
+    if receivers:
+        uses = set(zip(map(owner.__getitem__, lines), names, compress(receivers, defined)))
+    else:
+        uses = set(zip(map(owner.__getitem__, lines), names, repeat("")))
     decided = {name: _decide(name, path, defs[name], scope, resolved) for name in set(names)}
-    for src, name in uses:
-        hit = decided[name]
+    members: dict[tuple[str, str, str], object] = {}
+    for src, name, receiver in uses:
+        hit = None
+        if receiver:
+            key = (receiver, name, src if path in defs.get(receiver.partition(".")[0], ()) else "")
+            hit = members.get(key)
+            if hit is None:
+                hit = members[key] = _member(path, src, receiver, name, defs, resolved, scope)
+        if hit is None:
+            hit = decided[name]
         if hit.__class__ is list:
             hit = _innermost_of(src, hit, len(path) + 1) or _AMBIGUOUS
         if hit is _AMBIGUOUS:
@@ -555,3 +582,84 @@ def _link_file(path: str, ff: FileFacts, ordered: list[tuple[str, Symbol]],
         elif hit is not _NOTHING and hit != src:
             refs.add((src, hit, name))
     return refs, ambiguous
+
+
+def _receivers(references) -> list[str] | None:
+    """The references' receivers, aligned with them; None when none has one."""
+    if isinstance(references, LazyReferences):
+        return references.receivers()
+    out = [r.receiver for r in references]
+    return out if any(out) else None
+
+
+def _path_of(sid: str, defs_of_name: dict[str, list[str]]) -> str | None:
+    return next((f for f, ids in defs_of_name.items() if sid in ids), None)
+
+
+def _module_named(name: str, targets: tuple[str, ...]) -> str | None:
+    """The one of an import's target files that is the module `name` (name.py, name/__init__.py)."""
+    for t in targets:
+        stem = t.rpartition(".")[0].removesuffix("/__init__")
+        if stem.rpartition("/")[2] == name:
+            return t
+    return None
+
+
+def _member(path: str, src: str, receiver: str, name: str, defs: dict[str, dict[str, list[str]]],
+            resolved: dict[str, list[ResolvedImport]], scope: _Scope):
+    """Rule 0: the definition `name` is as a member of `receiver` (a dotted name) in `path`: an id,
+    _AMBIGUOUS (not linked), or None (rules 1-4 decide: JavaScript, where an import's local name is
+    not known, and a receiver there that no rule resolves or that is a same-file name, which may
+    hold a required module)."""
+    parts = receiver.split(".")
+    python = path.endswith((".py", ".pyi"))
+    at: tuple[str, str] | None = None  # ("file", path) or ("class", id)
+    used = 1
+    if python:  # `import a.b` binds `a.b`; `from pkg import mod` binds `mod`
+        for ri in resolved.get(path, ()):
+            if not ri.targets:
+                continue
+            if not ri.imp.names:
+                segs = ri.imp.module.split(".")
+                if parts[:len(segs)] == segs and (at is None or len(segs) > used):
+                    at, used = ("file", ri.targets[0]), len(segs)
+            elif parts[0] in ri.imp.names and at is None:
+                mod = _module_named(parts[0], ri.targets)
+                if mod:
+                    at = ("file", mod)
+    if at is None:
+        root = parts[0]
+        d = defs.get(root)
+        hit = _decide(root, path, d, scope, resolved) if d else _NOTHING
+        if hit.__class__ is list:
+            hit = _innermost_of(src, hit, len(path) + 1) or _AMBIGUOUS
+        if hit is _NOTHING:
+            return _AMBIGUOUS if python else None
+        if hit is _AMBIGUOUS:
+            return _AMBIGUOUS
+        if not python and hit.rpartition(":")[0] == path:
+            return None
+        at = ("class", hit)
+    chain = [*parts[used:], name]
+    for i, part in enumerate(chain):
+        kind, where = at
+        if kind == "file" and i < len(chain) - 1:  # a submodule the module imports
+            mod = next((m for ri in resolved.get(where, ()) if part in ri.imp.names
+                        for m in [_module_named(part, ri.targets)] if m), None)
+            if mod:
+                at = ("file", mod)
+                continue
+        d = defs.get(part)
+        if not d:
+            return _AMBIGUOUS
+        if kind == "file":
+            ids = _through_reexports(part, [where], d, resolved)
+            if len(ids) != 1:
+                return _AMBIGUOUS
+            at = ("class", ids[0])
+        else:
+            member = f"{where}.{part}"
+            if member not in d.get(where.rpartition(":")[0], ()):
+                return _AMBIGUOUS
+            at = ("class", member)
+    return at[1]

@@ -132,9 +132,11 @@ def extract(language: str, data: bytes, lines: int | None = None) -> FileFacts:
     reader = _IMPORT_READERS[language]
     for node in sorted(caps.get("import", ()), key=_start_of):
         imports.extend(reader(node, src))
-    refs, dropped = _uses(caps.get("ref"), data, language, [*caps.get("import", ()), *caps.get("import.bound", ())])
+    refs, dropped, receivers = _uses(caps.get("ref"), data, language,
+                                     [*caps.get("import", ()), *caps.get("import.bound", ())], symbols)
     return FileFacts(language=language, lines=lines, symbols=symbols,
-                     references=_references(refs, data, sites, _SKIP_REFS.get(language, frozenset()), dropped),
+                     references=_references(refs, data, sites, _SKIP_REFS.get(language, frozenset()), dropped,
+                                            receivers),
                      imports=imports,
                      parse_errors=root.has_error)
 
@@ -166,13 +168,102 @@ _DYNAMIC = frozenset(("python", "javascript", "typescript", "tsx", "ruby", "php"
 #: Languages where `name:` names an object key, a struct literal's field or a typed binding
 #: (`{onerror: …}`, `T{Host: …}`, `fn f(x: T)`), never a use of a definition elsewhere.
 _KEY_COLON = frozenset(("javascript", "typescript", "tsx", "go", "rust"))
+#: Languages whose references carry a receiver (`Reference.receiver`): the linker resolves members
+#: through it in Python and JavaScript/TypeScript modules (graph.link, rule 0).
+_RECEIVERS = frozenset(("python", "javascript", "typescript", "tsx"))
+#: Languages where "->" reaches a member (elsewhere it starts a return type: `def f() -> T`).
+_ARROW = frozenset(("c", "cpp", "php"))
 _SPACE = b" \t"
 _WORD = re.compile(rb"[A-Za-z0-9_$]+")
 _AFTER_MEMBER = re.compile(rb"(?:\.|->)[ \t\r\n]*[A-Za-z_$]")
 _SIGN_AT = re.compile(rb"[ \t]*[=:]")
+#: What names a module in an import, not a name it binds: a string, Python's `from a.b` and the
+#: dotted tail of `import a.b.c` (which binds `a`).
+_MODULE_SPEC = re.compile(rb"'[^'\n]*'|\"[^\"\n]*\"|\bfrom[ \t]+[.\w]+|(?<=\w)\.[.\w]+")
+_IDENT = frozenset(b"$_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_CHAIN = rb"(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*"
+#: Bindings of a local name, by language: (name, class chain or b"") where the chain is the class of
+#: the value when the text says it — a constructor call (`c = Client(…)`, `const c = new Client(…)`,
+#: `with Client() as c`) or an annotation (`c: Client`, `(c: Client)`); any other binding of the
+#: name (`c = make()`) gives b"" and makes the name's type unknown in that scope.
+_BINDINGS = {
+    "python": re.compile(rb"(?m)^[ \t]*([A-Za-z_]\w*)[ \t]*(?::[ \t]*(" + _CHAIN + rb")[ \t]*)?=(?!=)[ \t]*"
+                         rb"(?:(" + _CHAIN + rb")[ \t]*\()?"
+                         rb"|\bwith[ \t]+(" + _CHAIN + rb")\([^()\n]*\)[ \t]+as[ \t]+([A-Za-z_]\w*)[ \t]*[:,]"
+                         rb"|[(,][ \t\r\n]*([A-Za-z_]\w*)[ \t]*:[ \t]*(" + _CHAIN + rb")[ \t]*(?=[,)=]|$)"
+                         rb"|\bfor[ \t]+([A-Za-z_]\w*)[ \t]+in\b"),
+    "js": re.compile(rb"(?m)(?:\b(?:const|let|var)[ \t]+|^[ \t]*)([A-Za-z_$][\w$]*)[ \t]*(?::[ \t]*(" + _CHAIN
+                     + rb")[ \t]*)?=(?![=>])[ \t]*(?:new[ \t]+(" + _CHAIN + rb")\b)?"
+                     rb"|[(,][ \t\r\n]*([A-Za-z_$][\w$]*)[ \t]*\??:[ \t]*(" + _CHAIN + rb")[ \t]*(?=[,)=])"),
+}
+#: For each language's _BINDINGS: (group of the name, groups that may hold its class), per alternative.
+_BINDING_GROUPS = {"python": ((1, (2, 3)), (5, (4,)), (6, (7,)), (8, ())), "js": ((1, (2, 3)), (4, (5,)))}
+#: Symbol kinds whose body is a scope of its own for local names.
+_SCOPE_KINDS = frozenset(("function", "method", "class", "module", "namespace", "constructor"))
 
 
-def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[Node]) -> tuple[list[Node], Counter]:
+class _LocalTypes:
+    """The classes of a file's local names where the text says them (see _BINDINGS), by scope: the
+    innermost function, method or class around the binding (the module outside them). A name bound
+    twice in a scope to different things has no known class."""
+
+    def __init__(self, data: bytes, language: str, symbols: list[Symbol]):
+        spans = sorted((s.start_line - 1, s.end_line - 1) for s in symbols if s.kind in _SCOPE_KINDS)
+        self.starts = [a for a, _ in spans]
+        self.spans = spans
+        self.types: dict[tuple[int, bytes], bytes] = {}
+        lang = "python" if language == "python" else "js"
+        rx, groups = _BINDINGS[lang], _BINDING_GROUPS[lang]
+        newlines = [m.start() for m in re.finditer(rb"\n", data)]
+        for m in rx.finditer(data):
+            at, chain = next((g, next((m.group(c) for c in cs if m.group(c)), None)) for g, cs in groups if m.group(g))
+            if chain and not chain.rpartition(b".")[2][:1].isupper():
+                chain = None  # a function's result: its class is unknown
+            key = (self.scope(bisect_left(newlines, m.start(at))), m.group(at))
+            if self.types.get(key, chain) != chain:
+                chain = None
+            self.types[key] = chain or b""
+
+    def scope(self, row: int) -> int:
+        """The start row of the innermost scope around `row` (-1: the module); looks at most 64
+        scopes back (a file of many nested definitions gets the module instead, never a wrong one)."""
+        i = bisect_left(self.starts, row + 1) - 1
+        for j in range(i, max(i - 64, -1), -1):
+            if self.spans[j][1] >= row:
+                return self.spans[j][0]
+        return -1
+
+    def of(self, row: int, name: bytes) -> bytes:
+        return self.types.get((self.scope(row), name), b"")
+
+
+def _receiver_chain(data: bytes, k: int) -> tuple[list[bytes] | None, bool]:
+    """The dotted name that ends at byte `k` (right before a member's "."), outermost part first,
+    and whether it ends in an empty call (`Client().send`); None when it is no plain dotted name
+    (`f(x).y`, `a[0].y`, a call in the middle)."""
+    called = data[k - 2:k] == b"()"
+    if called:
+        k -= 2
+    parts = []
+    while True:
+        m = k
+        while m > 0 and data[m - 1] in _IDENT:
+            m -= 1
+        if m == k or 48 <= data[m] <= 57:
+            return None, called
+        parts.append(data[m:k])
+        if m > 1 and data[m - 1] == 46 and data[m - 2] != 46:  # 46: "."
+            k = m - 1
+            if data[k - 1:k] == b"?":
+                k -= 1
+            continue
+        break
+    parts.reverse()
+    return parts, called
+
+
+def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[Node],
+          symbols: list[Symbol] = ()) -> tuple[list[Node], Counter, dict]:
     """The identifier nodes that may use a definition found elsewhere, by their neighbours in the
     text (no tree walk): left out are a binding's target (`x = …`, a keyword argument `f(x=…)`, a
     default `(a = 1)`, Go's `x :=`), an object key or struct field label or typed binding (`name:`
@@ -184,19 +275,31 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
     definition an unknown receiver's member is cannot be known without its type, and listing
     every same-named definition as "called at" there is false more often than true. Also returns
     the (row, name) of each node left out: a definition's own name may be among them (`X = 1`,
-    `{onerror: function…}`), and then it takes no use away."""
+    `{onerror: function…}`), and then it takes no use away.
+
+    In the languages of _RECEIVERS the receiver is read as a whole dotted name (`pkg.sub.f()`), and
+    a member is kept when that name starts at an import-bound or capitalised name (a module or a
+    class), or is one local name whose class the code says (`c = Client(…); c.send()`: the receiver
+    is then `Client`); the third value maps each kept member's (row, name) to its receiver."""
     if not nodes:
-        return [], Counter()
+        return [], Counter(), {}
     bound = set()
     covered = 0  # imports may nest (`require('m', function () { require(…) })`): each byte read once
+    chains = language in _RECEIVERS
     for node in sorted(imports, key=_start_of):
         if node.end_byte > covered:
-            bound.update(_WORD.findall(data[max(node.start_byte, covered):node.end_byte]))
+            text = data[max(node.start_byte, covered):node.end_byte]
+            if chains:  # the names an import binds, not its module's path (`from a.client import X`)
+                text = _MODULE_SPEC.sub(b" ", text)
+            bound.update(_WORD.findall(text))
             covered = node.end_byte
     own = _OWN_RECEIVERS
     keys = language in _KEY_COLON
     dot = language != "php"  # PHP's "." joins strings; its members follow "->"
     dynamic = language in _DYNAMIC
+    arrow = language in _ARROW
+    receivers: dict[tuple[int, bytes], tuple[bytes, int]] = {}  # (row, name) -> (receiver, uses)
+    local_types = None
     # Only a name right after "." / "->" or right before "=" / ":" can be left out: those are found
     # by two regular expressions over the text (C speed), and only they are looked at one by one.
     after = {m.end() - 1 for m in _AFTER_MEMBER.finditer(data)}
@@ -224,12 +327,35 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
         i = a
         while i > 0 and data[i - 1] in b" \t\r\n":
             i -= 1
-        if i > 0 and (dot and data[i - 1] == 46 and data[i - 2:i] != b".." or data[i - 2:i] == b"->"):  # 46: "."
+        if i > 0 and (dot and data[i - 1] == 46 and data[i - 2:i] != b".." or arrow and data[i - 2:i] == b"->"):  # 46: "."
             k = i - (1 if data[i - 1] == 46 else 2)
             if data[k - 1:k] == b"?":
                 k -= 1
             while k > 0 and data[k - 1] in _SPACE:
                 k -= 1
+            if chains:
+                parts, called = _receiver_chain(data, k)
+                if parts is not None and len(parts) == 1 and not called and parts[0] in own:
+                    out.append(node)  # a member of the enclosing class: the linker's same-file rule
+                    continue
+                chain = b""
+                if parts is None or called and not parts[-1][:1].isupper():
+                    pass  # a call's result, an item, …: of unknown type
+                else:
+                    if len(parts) == 1 and not called:
+                        if local_types is None:
+                            local_types = _LocalTypes(data, language, symbols)
+                        chain = local_types.of(node.start_point.row, parts[0])
+                    if not chain and (parts[0] in bound or parts[0][:1].isupper()):
+                        chain = b".".join(parts)
+                if not chain:
+                    dropped.append(node)  # a member of an object of unknown type
+                    continue
+                key = (node.start_point.row, data[a:b])
+                was, n = receivers.get(key, (chain, 0))
+                receivers[key] = (chain if was == chain else b"", n + 1)
+                out.append(node)
+                continue
             if data[k - 2:k] == b"()":
                 k -= 2
             m = k
@@ -241,17 +367,22 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
                 dropped.append(node)  # a member of an object of unknown type
                 continue
         out.append(node)
-    return out, Counter((n.start_point.row, data[n.start_byte:n.end_byte]) for n in dropped)
+    return out, Counter((n.start_point.row, data[n.start_byte:n.end_byte]) for n in dropped), receivers
 
 
 def _references(nodes: list[Node] | None, data: bytes, sites: list[tuple[int, bytes]],
-                skip: frozenset[bytes], dropped: Counter | None = None) -> list[Reference]:
+                skip: frozenset[bytes], dropped: Counter | None = None,
+                receivers: dict | None = None) -> list[Reference]:
     """One Reference per (name, line), sorted by line then name; each definition site (row, name)
-    takes one use away; names in `skip` (Python's `self`) are left out. Runs at C speed."""
+    takes one use away; names in `skip` (Python's `self`) are left out. Runs at C speed. A
+    reference has the receiver `receivers` gives its (row, name) when every use of the name on the
+    line is a member of that same receiver (else none: the linker's rules for a plain name)."""
     if not nodes:
         return []
     texts = map(data.__getitem__, map(slice, map(_start_of, nodes), map(_end_of, nodes)))
     counts = Counter(zip(map(_row_of, nodes), texts))
+    if receivers:
+        receivers = {k: r.decode("utf-8", "replace") for k, (r, n) in receivers.items() if r and counts[k] == n}
     for key in sites:
         if dropped and dropped.get(key):  # the definition's name was left out already (see _uses)
             dropped[key] -= 1
@@ -263,6 +394,8 @@ def _references(nodes: list[Node] | None, data: bytes, sites: list[tuple[int, by
             counts[key] = n - 1
     keys = sorted(counts)
     names = {t: t.decode("utf-8", "replace") for t in {k[1] for k in keys}}
+    if receivers:
+        return [Reference(names[t], r + 1, receivers.get((r, t), "")) for r, t in keys if t not in skip]
     if skip:
         return [Reference(names[t], r + 1) for r, t in keys if t not in skip]
     return [Reference(names[t], r + 1) for r, t in keys]
