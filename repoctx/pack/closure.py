@@ -125,14 +125,27 @@ class Closures:
     def signature_span(self, node: str) -> Span | None:
         if node not in self.symbols:
             return None
-        return symbol_signature(*self.symbols[node])
+        return self.signature_of(*self.symbols[node])
+
+    def signature_of(self, path: str, s: Symbol) -> Span:
+        """`symbol_signature`, taking the line that opens the body with `{` when the signature goes
+        on to it (`-> T {` of a C++ trailing return type, `throws X {`, a `{` on a line of its own):
+        cut before it, a declaration stops midway; with it, the body's marker says `(body)`."""
+        sig = symbol_signature(path, s)
+        body, lines = s.body_start_line, self.lines(path)
+        if not body and s.start_line < s.end_line < s.start_line + SIGNATURE_MAX_LINES:
+            return path, s.start_line, s.end_line  # no body: a short definition is its own signature
+        if body and body == sig[2] + 1 <= min(s.end_line, len(lines)) and (self.repo.files[path].language or "") != "python" \
+                and (lines[body - 1].rstrip().endswith("{") or lines[sig[2] - 1].lstrip().startswith("template")):
+            return path, sig[1], body  # `template <…>` alone is no signature either: the declaration follows
+        return sig
 
     def names_by_line(self, path: str) -> dict[int, set[str]]:
         """The names a file's lines use, by line (built once per file)."""
         if path not in self._names:
             by_line: dict[int, set[str]] = {}
             refs = self.repo.facts[path].references
-            for name, line in refs.pairs() if isinstance(refs, LazyReferences) else refs:
+            for name, line, *_ in refs.pairs() if isinstance(refs, LazyReferences) else refs:
                 by_line.setdefault(line, set()).add(name)
             self._names[path] = by_line
         return self._names[path]
