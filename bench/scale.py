@@ -232,30 +232,40 @@ def floor_seconds(repo: Path) -> tuple[float, float]:
 
 def synthetic_history(name: str, repo: Path, base: str) -> str:
     """PULL commits on top of `base`, each touching 1-50 source files (seeded): a function appended to
-    half of them, a comment line inserted into the rest. Kept as branch `bench-pull`; its tip."""
+    half of them, a comment line inserted into the rest. Made with git's plumbing and an index file of
+    its own, so the work tree and its index stay as they are. Kept as branch `bench-pull`; its tip."""
     if git(repo, "branch", "--list", "bench-pull").strip():
         return git(repo, "rev-parse", "bench-pull").strip()
     import random
+    import tempfile
     rng = random.Random(27)
-    files = sorted(f for f in git(repo, "ls-files").splitlines() if f.endswith(SOURCE[name]))
-    git(repo, "checkout", "-q", "-B", "bench-pull", base)
+    tree = {line.split("\t", 1)[1]: line.split()[0] for line in git(repo, "ls-tree", "-r", base).splitlines()}
+    files = sorted(f for f, mode in tree.items() if f.endswith(SOURCE[name]) and mode in ("100644", "100755"))
     c = name == "linux"
-    for k in range(PULL):
-        touched = rng.sample(files, rng.randint(1, 50))
-        for j, path in enumerate(touched):
-            target = repo / path
-            lines = target.read_bytes().split(b"\n")
-            if rng.random() < 0.5:
-                lines.append((f"static int bench_pull_{k}_{j}(int v)\n{{\n\treturn v + {k};\n}}\n" if c else
-                              f"\ndef bench_pull_{k}_{j}(v):\n    return v + {k}\n").encode())
-            else:
-                lines.insert(rng.randrange(len(lines)), (f"/* bench pull {k} */" if c else f"# bench pull {k}").encode())
-            target.write_bytes(b"\n".join(lines))
-        git(repo, "add", "--", *touched)
-        git(repo, "commit", "-q", "-m", f"bench pull {k}: {len(touched)} files")
-    tip = git(repo, "rev-parse", "HEAD").strip()
-    git(repo, "checkout", "-q", "--detach", base)
-    return tip
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**GIT_ENV, "GIT_INDEX_FILE": os.path.join(tmp, "index")}
+        plumb = lambda *args, **kw: subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True,
+                                                   check=True, **kw).stdout
+        plumb("read-tree", base)
+        head = base
+        for k in range(PULL):
+            touched = rng.sample(files, rng.randint(1, 50))
+            entries = []
+            for j, path in enumerate(touched):
+                lines = plumb("cat-file", "blob", f":{path}").split(b"\n")
+                if rng.random() < 0.5:
+                    lines.append((f"static int bench_pull_{k}_{j}(int v)\n{{\n\treturn v + {k};\n}}\n" if c else
+                                  f"\ndef bench_pull_{k}_{j}(v):\n    return v + {k}\n").encode())
+                else:
+                    lines.insert(rng.randrange(len(lines)),
+                                 (f"/* bench pull {k} */" if c else f"# bench pull {k}").encode())
+                sha = plumb("hash-object", "-w", "--stdin", input=b"\n".join(lines)).decode().strip()
+                entries.append(f"{tree[path]} {sha}\t{path}\n")
+            plumb("update-index", "--index-info", input="".join(entries).encode())
+            written = plumb("write-tree").decode().strip()
+            head = plumb("commit-tree", written, "-p", head, "-m", f"bench pull {k}: {len(touched)} files").decode().strip()
+    git(repo, "branch", "-f", "bench-pull", head)
+    return head
 
 
 def freshness(name: str, repo: Path, index: Path, floor: tuple[float, float] | None) -> tuple[int, float]:
