@@ -1,10 +1,11 @@
 """Derived state updated from the previous state gives what a cold index of the same state gives.
 
-A real git history (Python, JavaScript and Go files; each commit touches 1-5 files: edits, new
+A real git history (Python, JavaScript, Go and C files; each commit touches 1-5 files: edits, new
 files, deletions, renames) is walked forward and back, with one uncommitted edit on the way. At every
-step the same queries run against the index that followed the walk (its retrieval index updated
-from the previous state's, `retrieve/delta.py`) and against a fresh index of that state; packs,
-search results and the retrieval files themselves must be identical.
+step the same queries run against the index that followed the walk (its retrieval index and graph
+updated from the previous state's, `retrieve/delta.py`, `graph/store.py`) and against a fresh index
+of that state; packs, search results, the map, the whole graph and the retrieval files themselves
+must be identical.
 """
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ import random
 from pathlib import Path
 
 import numpy as np
-
 from conftest import git, make_repo, run_cli
+
 from repoctx import cli
+from repoctx.graph import store
 from repoctx.index.arrays import read_arrays
 from repoctx.retrieve import delta
 
@@ -52,6 +54,15 @@ def _go(rng: random.Random, i: int) -> str:
             f"func Helper{i}(x int) int {{ return x * 2 }}\n")
 
 
+def _c(rng: random.Random, i: int) -> str:
+    """A C header that includes another (so an edit can change what a file reaches through the
+    headers it includes), declaring, defining and calling functions named by a word."""
+    w, other = rng.choice(WORDS), rng.randrange(4)
+    return (f"#include \"h{other}.h\"\n\nint {w}_c{i}(int x);\n\nint {w}_c{i}(int x) {{\n"
+            f"  return helper_h{other}(x) + {rng.choice(WORDS)}_c{rng.randrange(4)}(x);\n}}\n\n"
+            f"int helper_h{i}(int x) {{ return x * {i}; }}\n")
+
+
 def _history(root: Path, commits: int = 30, seed: int = 27) -> list[str]:
     """A repository with `commits` commits after the first; the commit ids, oldest first."""
     rng = random.Random(seed)
@@ -59,13 +70,15 @@ def _history(root: Path, commits: int = 30, seed: int = 27) -> list[str]:
     files |= {f"pkg/mod{i}.py": _py(rng, i, 8) for i in range(8)}
     files |= {f"web/m{i}.js": _js(rng, i, 6) for i in range(6)}
     files |= {f"svc/s{i}.go": _go(rng, i) for i in range(6)}
+    files |= {f"lib/h{i}.h": _c(rng, i) for i in range(4)}
     files["README.md"] = "# demo\n\nParse values and render the cache.\n"
     make_repo(root, files)
     shas = [git(root, "rev-parse", "HEAD").strip()]
     for c in range(commits):
+        edits_only = rng.random() < 0.5  # half the commits keep the set of paths (the graph's updates)
         for _ in range(rng.randint(1, 5)):
             path = rng.choice(sorted(p for p in files if p != "pkg/__init__.py"))
-            action = rng.random()
+            action = rng.random() * (0.6 if edits_only else 1.0)
             if action < 0.6:  # an edit: a file made again, or a line added
                 if rng.random() < 0.5:
                     text = files[path] + f"\n# {rng.choice(WORDS)} note {c}\n" if path.endswith(".py") else \
@@ -73,7 +86,8 @@ def _history(root: Path, commits: int = 30, seed: int = 27) -> list[str]:
                 else:
                     i = int("".join(ch for ch in Path(path).stem if ch.isdigit()) or 0)
                     text = _py(rng, i, 8) if path.endswith(".py") else _js(rng, i, 6) if path.endswith(".js") else \
-                        _go(rng, i) if path.endswith(".go") else files[path] + "More.\n"
+                        _go(rng, i) if path.endswith(".go") else _c(rng, i % 4) if path.endswith(".h") else \
+                        files[path] + "More.\n"
                 files[path] = text
                 (root / path).write_text(text)
             elif action < 0.75:  # a new file
@@ -107,7 +121,8 @@ def _answers(root: Path, index: Path) -> list[str]:
     common = ("--index", str(index))
     return [_run("pack", str(root), "--query", q, "--budget", "8k", "--mode", "slice", *common)
             for q in ("parse value error handler", "ValueError cannot render now", "Helper3 step")] + \
-           [_run("search", "render cache route", str(root), "--json", *common)]
+           [_run("search", "render cache route", str(root), "--json", *common),
+            _run("map", str(root), "--budget", "4k", *common), _run("graph", str(root), "--format", "json", *common)]
 
 
 def _derived_arrays(index: Path, kind: str) -> tuple[str, dict[str, np.ndarray]]:
@@ -119,10 +134,11 @@ def _derived_arrays(index: Path, kind: str) -> tuple[str, dict[str, np.ndarray]]
 def test_updates_equal_cold_builds_along_a_history(tmp_path, monkeypatch):
     root = tmp_path / "repo"
     shas = _history(root)
-    updates = []
+    updates, graphs = [], []
     for name in ("_update", "_update_literals"):
         real = getattr(delta, name)
         monkeypatch.setattr(delta, name, lambda *args, real=real: updates.append(out := real(*args)) or out)
+    monkeypatch.setattr(store, "_plan", lambda *args, real=store._plan: graphs.append(out := real(*args)) or out)
     walked = tmp_path / "walked" / "index.sqlite"
     # forward through every commit, back by threes, a jump, and an edit not committed
     steps = list(range(len(shas))) + list(range(len(shas) - 2, -1, -3)) + [len(shas) - 1, "edit", 5]
@@ -142,6 +158,10 @@ def test_updates_equal_cold_builds_along_a_history(tmp_path, monkeypatch):
                 assert np.array_equal(a[k], b[k]), (step, kind, k)
     # the walk really updated (a state still kept from an earlier visit is read, not updated)
     assert sum(u is not None for u in updates) >= 2 * len(steps) * 2 // 3
+    # the graph too, where no path was added or removed (else it is built whole), C files included
+    relinked = [g for g in graphs if g is not None]
+    assert len(relinked) >= 8, len(relinked)
+    assert any(p.endswith(".h") for g in relinked for p in g.changed)
 
 
 def test_update_through_the_cli_processes(tmp_path):

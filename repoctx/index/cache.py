@@ -55,13 +55,15 @@ def gc_paused() -> Iterator[None]:
 
 
 def cached_file(index_path: str | None, kind: str, key: str, suffix: str, build: Callable[[], Any],
-                write: Callable[[Any, str], None], read: Callable[[str], Any], reopen: bool = False) -> Any:
+                write: Callable[[Any, str], None], read: Callable[[str], Any], reopen: bool = False,
+                unwritten: Callable[[Any], Any] = lambda value: value) -> Any:
     """`read(<cache file>)` if there is a good one, else `build()`, written to its cache file by
     `write(value, file)` (which replaces the file atomically) and sealed. A file is read only once
     its seal holds; one that fails it, or that `read` finds damaged (an OSError, ValueError, …,
     sqlite3.DatabaseError), is built again with one warning. With `reopen`, a value just built and
     written is dropped and read back from its file (what `read` gives is the lighter: a file mapped
-    or queried, not held)."""
+    or queried, not held). A value that cannot be written is returned as `unwritten(value)` (what
+    `build` gives may be a change to an earlier file rather than the value: see graph/store.py)."""
     if not index_path:
         return build()
     folder = os.path.join(os.path.dirname(index_path), kind)
@@ -81,7 +83,7 @@ def cached_file(index_path: str | None, kind: str, key: str, suffix: str, build:
         seal.seal_file(file, context)
         _prune(folder)
     except (OSError, sqlite3.Error):
-        return value  # a cache we cannot write only costs time
+        return unwritten(value)  # a cache we cannot write only costs time
     if reopen:
         del value
         return read(file)
@@ -99,14 +101,16 @@ def _prune(folder: str) -> None:
                 pass
 
 
-def previous_file(index_path: str | None, kind: str, suffix: str) -> str | None:
+def previous_file(index_path: str | None, kind: str, suffix: str, skip: str | None = None) -> str | None:
     """The newest sealed cache file of `kind` (an earlier repository state's), or None: what an
-    update from the previous state starts from. A file whose seal fails is passed over."""
+    update from the previous state starts from. `skip` is the state key being built (its file, if
+    any, failed to be read: no base). A file whose seal fails is passed over, with one warning."""
     if not index_path:
         return None
     folder = os.path.join(os.path.dirname(index_path), kind)
     try:
-        entries = [e for e in os.scandir(folder) if e.name.endswith(suffix) and e.is_file(follow_symlinks=False)]
+        entries = [e for e in os.scandir(folder) if e.name.endswith(suffix) and e.name != f"{skip}{suffix}"
+                   and e.is_file(follow_symlinks=False)]
         entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
     except OSError:
         return None
@@ -114,7 +118,10 @@ def previous_file(index_path: str | None, kind: str, suffix: str) -> str | None:
         try:
             if seal.check_file(e.path, f"{kind}/{e.name}"):
                 return e.path
-        except (OSError, ValueError):
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as exc:
+            seal.warn(f"{kind} cache {e.path} was damaged ({exc}): not updated from")
             continue
     return None
 

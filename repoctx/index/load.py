@@ -15,10 +15,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from repoctx import tokens as tok
-from repoctx.index.cache import cached_file, gc_paused, state_key
-from repoctx.index import seal
-from repoctx.index.store import IndexError_, IndexStore, default_index_path, encode_facts
 from repoctx.files import read_file
+from repoctx.index import seal
+from repoctx.index.cache import cached_file, gc_paused, state_key
+from repoctx.index.store import (
+    IndexError_,
+    IndexStore,
+    default_index_path,
+    encode_facts,
+)
 from repoctx.index.update import IndexReport, Progress, analyze, update_index
 from repoctx.model import FileFacts, Skipped, SourceFile
 from repoctx.parse.languages import language_for_path
@@ -44,12 +49,25 @@ class Repository:
     def graph(self):
         """The import and symbol graph (cached beside the index for this exact repository state)."""
         from repoctx.graph.link import GRAPH_VERSION, build_graph
-        from repoctx.graph.store import StoredGraph, write_graph
+        from repoctx.graph.store import (
+            GraphUpdate,
+            StoredGraph,
+            updated_graph,
+            write_graph,
+        )
         if self.overlay:
             return build_graph(self.root, self.facts)
-        return cached_file(self.index_path, "graph", state_key(self.files, GRAPH_VERSION), ".sqlite",
-                           lambda: build_graph(self.root, self.facts), write_graph,
-                           lambda file: StoredGraph(file, self.facts), reopen=True)
+        key = state_key(self.files, GRAPH_VERSION)
+
+        def made():  # relinked from the previous state's file where that is cheaper (graph/store.py)
+            return (updated_graph(self.root, self.files, self.facts, self.index_path, key)
+                    or build_graph(self.root, self.facts))
+
+        def write(g, file: str) -> None:
+            g.write(file) if isinstance(g, GraphUpdate) else write_graph(g, file, self.files)
+        return cached_file(self.index_path, "graph", key, ".sqlite", made, write,
+                           lambda file: StoredGraph(file, self.facts), reopen=True,
+                           unwritten=lambda g: build_graph(self.root, self.facts) if isinstance(g, GraphUpdate) else g)
 
     def with_buffers(self, buffers: dict[str, str]) -> Repository:
         """This repository as an editor sees it: each buffer (path → unsaved text) replaces its file's

@@ -23,7 +23,7 @@ from collections import Counter
 import numpy as np
 
 from repoctx.index.arrays import StringTable, read_arrays
-from repoctx.index.cache import previous_file, state_manifest, version_tag
+from repoctx.index.cache import previous_file, state_key, state_manifest, version_tag
 from repoctx.index.load import Repository
 from repoctx.retrieve.bm25 import BM25
 from repoctx.retrieve.chunks import Chunk, file_chunks
@@ -53,7 +53,7 @@ def _from_previous(repo: Repository, kind: str, version: str, update):
     many changes."""
     if repo.overlay:
         return None
-    file = previous_file(repo.index_path, kind, ".arrays")
+    file = previous_file(repo.index_path, kind, ".arrays", skip=state_key(repo.files, version))
     if file is None:
         return None
     try:
