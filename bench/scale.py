@@ -340,7 +340,13 @@ def language_server(name: str, repo: Path, index: Path, contexts: int, packs: in
     try:
         start = time.perf_counter()
         client = Client(repo, {})
-        client.request("repoctx/map", {"budget": 100})  # answered once the repository is loaded
+        while True:  # answered once the repository is loaded; the server gives up waiting after 60 s
+            try:
+                client.request("repoctx/map", {"budget": 100})
+                break
+            except RuntimeError as exc:
+                if "still indexing" not in str(exc):
+                    raise
         load = time.perf_counter() - start
     finally:
         del os.environ["REPOCTX_INDEX"]
