@@ -11,6 +11,7 @@ repository.
 """
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections.abc import Callable
 from typing import NamedTuple
@@ -26,6 +27,9 @@ MAX_CALLEES = 6
 #: Call sites shown as code (inside their caller's signature), and listed as `path:line` after those.
 MAX_CALLERS = 2
 MAX_LISTED_CALLERS = 5
+#: A caller of fewer lines than this (signature to end) is shown whole rather than by its signature
+#: and the call's lines.
+SMALL_CALLER = 12
 SIGNATURE_MAX_LINES = 4
 #: A callee's signature comes with its doc comment when both together are at most this long.
 MAX_CALLEE_LINES = 8
@@ -45,6 +49,9 @@ ANNOTATION_STARTS = ("@", "#[", "[")
 Span = tuple[str, int, int]  # (path, first line, last line), 1-based inclusive
 #: A Go `const ( … )` / `var ( … )` block up to this long goes whole with any line of it.
 MAX_GROUP_LINES = 40
+#: A Markdown code fence up to this many lines further than a span goes whole with it (a window
+#: cut inside a fence reads its code as prose, and the prose after it as code).
+MAX_FENCE_LINES = 120
 #: Under a tight budget closures degrade: per this many tokens of budget, one line of a doc taken
 #: whole, one callee signature and one call site shown as code (each within its limit above).
 DOC_LINE_TOKENS = 1_000
@@ -255,7 +262,7 @@ class Closures:
     def import_blocks(self, path: str) -> list[tuple[int, int]]:
         """A file's imports as blocks of lines: import lines no definition separates and at most
         IMPORT_GAP apart, from a block's opening line (Go's `import (`) to the end of its last
-        statement (brackets closed). Built once per file."""
+        statement (brackets closed, no line continued by a backslash). Built once per file."""
         if path not in self._blocks:
             facts, lines = self.repo.facts[path], self.lines(path)
             starts = sorted({s.start_line for s in facts.symbols})
@@ -269,9 +276,10 @@ class Closures:
             for b in blocks:
                 if b[0] > 1 and lines[b[0] - 2].strip().endswith("(") and not lines[b[0] - 1].strip().endswith("("):
                     b[0] -= 1  # Go's `import (`
-                depth, n = 0, b[0]
-                while n <= len(lines) and (n <= b[1] or depth > 0) and n - b[1] < 50:
+                depth, n, more = 0, b[0], False  # `more`: the line before ends in `\` (continued)
+                while n <= len(lines) and (n <= b[1] or depth > 0 or more) and n - b[1] < 50:
                     depth += sum(lines[n - 1].count(o) - lines[n - 1].count(c) for o, c in ("()", "{}", "[]"))
+                    more = lines[n - 1].rstrip().endswith("\\")
                     n += 1
                 b[1] = max(b[1], n - 1)
             self._blocks[path] = [(a, b) for a, b in blocks]
@@ -294,10 +302,11 @@ class Closures:
     def whole_units(self, spans: list[Span]) -> list[Span]:
         """The spans, each grown to whole syntactic units where it would cut one: an import statement
         or block (`from .x import (` … `)`), a Go `const ( … )` / `var ( … )` block of at most
-        MAX_GROUP_LINES, a Markdown code fence. A signature that ends with an open `{` brings a small
-        body whole (`_small_body_end`); otherwise it is whole as it is: its elided body's marker
-        says where the body ends (`render.file_body`), one marker and no one-line span for the
-        closing line."""
+        MAX_GROUP_LINES, a Markdown code fence, a statement whose brackets open before the span or
+        close after it (within SMALL_BODY lines: a call's arguments, `X = (` … `)`). A signature that
+        ends with an open `{` brings a small body whole (`_small_body_end`); otherwise it is whole as
+        it is: its elided body's marker says where the body ends (`render.file_body`), one marker
+        and no one-line span for the closing line."""
         out: list[Span] = []
         for path, a, b in spans:
             lines = self.lines(path)
@@ -314,6 +323,11 @@ class Closures:
             else:
                 a, b = _group_bounds(lines, a, b)
                 b = self._small_body_end(path, b)
+                language = self.repo.files[path].language if path in self.repo.files else None
+                if language:  # code: no statement cut inside its brackets (a call's arguments, `X = (`)
+                    hashes = comment_prefix(language) == "#"
+                    a = _statement_start(lines, a, hashes)
+                    b = _statement_end(lines, b, hashes)
             out.append((path, a, b))
         return out
 
@@ -354,7 +368,7 @@ class Closures:
                     # (when short: a body of more than a chunk's lines brings its signature)
                     only_lead = c.symbol is None and not any(t.strip() for t in self.lines(c.path)[c.start - 1:first - 1])
                     small = s.end_line - s.start_line < MAX_LINES
-                    spans.append((c.path, s.start_line, s.end_line) if only_lead and small else symbol_signature(c.path, s))
+                    spans.append((c.path, s.start_line, s.end_line) if only_lead and small else self.signature_of(c.path, s))
         by_line = self.names_by_line(c.path)
         used = set().union(*(by_line.get(n, ()) for n in range(c.start, c.end + 1)))
         wanted = set()
@@ -377,7 +391,9 @@ class Closures:
                 head = self.definition_head(target)
                 if head:
                     end = self.symbols[target][1].end_line
-                    if end - head[1] < SMALL_DEFINITION:  # whole: as cheap as its signature, and no sliver
+                    if self.symbols[target][1].kind == "macro":  # `#define` in its `#if … #endif`, if short
+                        spans.append((head[0], *_directive_block(self.lines(head[0]), head[1], end)))
+                    elif end - head[1] < SMALL_DEFINITION:  # whole: as cheap as its signature, and no sliver
                         spans.append((head[0], head[1], end))
                     else:
                         spans.append(head if head[2] - head[1] < MAX_CALLEE_LINES else self.signature_span(target))
@@ -386,8 +402,16 @@ class Closures:
             lo, hi = line - 1, line + 1  # the call's statement, as far as its caller's extent allows
             if caller in self.symbols:
                 sig = self.signature_span(caller)
+                end = self.symbols[caller][1].end_line
+                if end - sig[1] < SMALL_CALLER:  # whole: a few lines more than its signature and window
+                    spans.append((cpath, sig[1], end))
+                    continue
                 spans.append(sig)
-                lo, hi = max(lo, sig[2] + 1), min(hi, self.symbols[caller][1].end_line)
+                lo, hi = max(lo, sig[2] + 1), min(hi, end)
+            lines = self.lines(cpath)
+            hashes = comment_prefix(self.repo.files[cpath].language or cpath) == "#"
+            if line < hi <= len(lines) and _statement_end(lines, hi, hashes) == hi and _net_brackets(lines[hi - 1], hashes) > 0:
+                hi = line  # the line after the call opens a block it does not close: left out, not left open
             spans.append((cpath, max(1, min(lo, line)), max(hi, line)))
         return spans
 
@@ -437,30 +461,111 @@ class Closures:
 
 
 def _group_bounds(lines: list[str], a: int, b: int) -> tuple[int, int]:
-    """Lines a..b grown to the Go `const (` / `var (` block around them, when it is at most
-    MAX_GROUP_LINES long (a constant shown without its block reads as a bare name)."""
-    for k in range(a - 1, max(0, a - MAX_GROUP_LINES) - 1, -1):  # 0-based, from line a upwards
-        text = lines[k].strip()
-        if text in ("const (", "var ("):
-            for m in range(max(b - 1, k + 1), min(len(lines), k + MAX_GROUP_LINES)):
-                if lines[m].strip() == ")":
-                    return (k + 1, m + 1) if m + 1 >= b else (a, b)
-            return a, b
-        if k < a - 1 and (text == ")" or lines[k][:1].isalpha()):
-            return a, b  # a line at column 0 or a closed block above: not inside one
+    """Lines a..b grown to the Go `const (` / `var (` / `type (` blocks that hold line a or line b,
+    each when it is at most MAX_GROUP_LINES long (a constant shown without its block reads as a bare
+    name)."""
+    for n in (a, b):
+        group = _group_around(lines, n)
+        if group:
+            a, b = min(a, group[0]), max(b, group[1])
     return a, b
+
+
+def _group_around(lines: list[str], n: int) -> tuple[int, int] | None:
+    """The Go `const (` / `var (` / `type (` block of at most MAX_GROUP_LINES that holds line n, as
+    (its opening line, its `)` line), or None."""
+    for k in range(min(n, len(lines)) - 1, max(0, n - MAX_GROUP_LINES) - 1, -1):  # 0-based, from line n up
+        text = lines[k].strip()
+        if text in ("const (", "var (", "type ("):
+            close = next((m for m in range(k + 1, min(len(lines), k + MAX_GROUP_LINES)) if lines[m].strip() == ")"), None)
+            return (k + 1, close + 1) if close is not None and close + 1 >= n else None
+        if k < n - 1 and (text == ")" or lines[k][:1].isalpha()):
+            return None  # a line at column 0 or a closed block above: not inside one
+    return None
+
+
+def _directive(text: str) -> str:
+    """A preprocessor line's directive (`if`, `ifdef`, `endif`, …), or ""."""
+    text = text.lstrip()
+    return text[1:].lstrip().split(None, 1)[0] if text.startswith("#") and text[1:].strip() else ""
+
+
+def _directive_block(lines: list[str], a: int, b: int) -> tuple[int, int]:
+    """Lines a..b grown to the innermost `#if` … `#endif` around them when that block is at most
+    SMALL_BODY + 4 lines (a `#define` shown alone hides that it is one branch of a conditional);
+    else a..b."""
+    most, depth, opening = SMALL_BODY + 4, 0, None
+    for k in range(a - 1, max(0, b - most), -1):
+        d = _directive(lines[k - 1]) if k <= len(lines) else ""
+        if d == "endif":
+            depth += 1
+        elif d.startswith("if"):
+            if not depth:
+                opening = k
+                break
+            depth -= 1
+    if opening is None:
+        return a, b
+    depth = 0
+    for k in range(b + 1, min(len(lines), opening + most - 1) + 1):
+        d = _directive(lines[k - 1])
+        if d.startswith("if"):
+            depth += 1
+        elif d == "endif":
+            if not depth:
+                return opening, k
+            depth -= 1
+    return a, b
+
+
+_STRINGS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'')
+
+
+def _net_brackets(text: str, hashes: bool, pairs=("()", "[]", "{}")) -> int:
+    """Brackets a line opens minus those it closes, outside string literals and line comments
+    (`//`, and `#` where that starts a comment)."""
+    text = _STRINGS.sub("", text)
+    for mark in ("//", "#") if hashes else ("//",):
+        text = text.split(mark, 1)[0]
+    return sum(text.count(o) - text.count(c) for o, c in pairs)
+
+
+def _statement_end(lines: list[str], b: int, hashes: bool) -> int:
+    """The line that closes the brackets still open at the end of line b, when that is at most
+    SMALL_BODY lines further (else b): a span never stops inside a statement's brackets."""
+    depth = 0
+    for n in range(max(1, b - SMALL_BODY), b + 1):  # brackets opened in the lines up to b
+        depth = max(0, depth + _net_brackets(lines[n - 1], hashes)) if n <= len(lines) else depth
+    if depth <= 0 or b > len(lines):
+        return b
+    for n in range(b + 1, min(len(lines), b + SMALL_BODY) + 1):
+        depth += _net_brackets(lines[n - 1], hashes)
+        if depth <= 0:
+            return n
+    return b
+
+
+def _statement_start(lines: list[str], a: int, hashes: bool) -> int:
+    """The line whose `(` or `[` is still open at line a (the statement line a continues), when
+    that is at most SMALL_BODY lines above (else a); a `{` opens a block, which a span may start in."""
+    net, start = 0, a
+    for n in range(min(a - 1, len(lines)), max(0, a - 1 - SMALL_BODY), -1):
+        net += _net_brackets(lines[n - 1], hashes, ("()", "[]"))
+        if net > 0:  # a bracket opened on line n is open at line a (and at every line since start)
+            net, start = 0, n
+    return start
 
 
 def _fence_bounds(lines: list[str], a: int, b: int) -> tuple[int, int]:
     """Lines a..b of a Markdown file grown so that no code fence is cut (a fence opened before `a`
-    starts the span; one open at `b` ends it), up to MAX_GROUP_LINES further each way."""
+    starts the span; one open at `b` ends it), up to MAX_FENCE_LINES further each way."""
     fences = [n for n, t in enumerate(lines, 1) if t.lstrip().startswith(("```", "~~~"))]
     before = [n for n in fences if n < a]
-    if len(before) % 2 and a - before[-1] <= MAX_GROUP_LINES:
+    if len(before) % 2 and a - before[-1] <= MAX_FENCE_LINES:
         a = before[-1]
     upto = [n for n in fences if n <= b]
     if len(upto) % 2:
-        after = [n for n in fences if b < n <= b + MAX_GROUP_LINES]
+        after = [n for n in fences if b < n <= b + MAX_FENCE_LINES]
         if after:
             b = after[0]
     return a, b
