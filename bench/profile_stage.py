@@ -47,12 +47,19 @@ class Sampler(threading.Thread):
         self.interval, self.main = interval, threading.main_thread().ident
         self.samples: list[tuple[float, float, int, tuple[str, ...]]] = []
         self.done = threading.Event()
+        self.live: str | None = None
 
     def run(self) -> None:
         t0 = time.perf_counter()
+        written = 0.0
         while not self.done.wait(self.interval):
             frame = sys._current_frames().get(self.main)
             self.samples.append((time.perf_counter() - t0, time.process_time(), rss_mib(), stack(frame)))
+            if self.live and self.samples[-1][0] - written >= 30:  # a long run shows where it is meanwhile
+                written = self.samples[-1][0]
+                with open(self.live, "w") as f:
+                    f.write(f"{written:.0f}s wall, {self.samples[-1][1]:.0f}s cpu, RSS {self.samples[-1][2]} MiB\n")
+                    f.writelines(table(self.samples))
 
 
 def inclusive(samples) -> list[tuple[str, float, float, int, int, float]]:
@@ -70,6 +77,11 @@ def inclusive(samples) -> list[tuple[str, float, float, int, int, float]]:
     return sorted((tuple(r) for r in seen.values()), key=lambda r: -r[1])
 
 
+def table(samples, top: int = 40) -> list[str]:
+    return [f"{secs:7.1f}s {cpu:7.1f}s cpu  {rss0:6d} → {rss1:6d} MiB  @{t:6.1f}s  {name}\n"
+            for name, secs, cpu, rss0, rss1, t in inclusive(samples)[:top]]
+
+
 def main() -> None:
     argv = sys.argv[1:]
     cut = argv.index("--")
@@ -79,6 +91,7 @@ def main() -> None:
     profile = "--no-cprofile" not in opts
     from repoctx.cli import main as cli
     sampler = Sampler(interval)
+    sampler.live = out + ".live"
     prof = (cProfile.Profile() if "--wall" in opts else cProfile.Profile(time.process_time)) if profile else None
     start, cpu = time.perf_counter(), time.process_time()
     sampler.start()
@@ -106,8 +119,7 @@ def main() -> None:
         stats.sort_stats("cumulative").print_stats(30)
         stats.sort_stats("tottime").print_stats(20)
     print("== sampled, inclusive: wall s, CPU s, RSS first seen → peak MiB, first seen at", file=sys.stderr)
-    for name, secs, cpu, rss0, rss1, t in inclusive(sampler.samples)[:40]:
-        print(f"{secs:7.1f}s {cpu:7.1f}s cpu  {rss0:6d} → {rss1:6d} MiB  @{t:6.1f}s  {name}", file=sys.stderr)
+    sys.stderr.writelines(table(sampler.samples))
 
 if __name__ == "__main__":
     main()
