@@ -26,9 +26,6 @@ import re
 import sys
 import sysconfig
 
-import jedi
-import jedi.inference.references as jedi_references
-
 from repoctx.index.load import load_repository
 from repoctx.scan import ScanOptions, is_test_path
 
@@ -65,6 +62,8 @@ def main() -> None:
                     help="files jedi parses per search (its default is 30; see the module docstring)")
     ap.add_argument("--index-dir", required=True, help="a fresh folder for the index and its caches (graph, retrieval)")
     a = ap.parse_args()
+    import jedi  # bench only: refs_vs_tsserver imports repoctx_refs without it
+    import jedi.inference.references as jedi_references
     jedi_references._PARSED_FILE_LIMIT = a.jedi_file_limit
     jedi_references._OPENED_FILE_LIMIT = max(2000, a.jedi_file_limit)
     root = os.path.realpath(a.repo)

@@ -566,9 +566,18 @@ def _link_file(path: str, ff: FileFacts, ordered: list[tuple[str, Symbol]],
         uses = set(zip(map(owner.__getitem__, lines), names, repeat("")))
     decided = {name: _decide(name, path, defs[name], scope, resolved) for name in set(names)}
     members: dict[tuple[str, str, str], object] = {}
+    visible = None
     for src, name, receiver in uses:
         hit = None
-        if receiver:
+        if receiver in _OWN:
+            receiver = ""  # `self.x`: rule 2 picks the enclosing class's member
+        elif not receiver and receivers and decided[name].__class__ is list:
+            # a plain name in Python and JS/TS never reaches a class's member, only a top-level
+            # definition or a function nested in one around the use
+            if visible is None:
+                visible = _lexically_visible(ordered)
+            hit = [c for c in decided[name] if c in visible] or _AMBIGUOUS
+        elif receiver:
             key = (receiver, name, src if path in defs.get(receiver.partition(".")[0], ()) else "")
             hit = members.get(key)
             if hit is None:
@@ -582,6 +591,24 @@ def _link_file(path: str, ff: FileFacts, ordered: list[tuple[str, Symbol]],
         elif hit is not _NOTHING and hit != src:
             refs.add((src, hit, name))
     return refs, ambiguous
+
+
+#: Receivers that name the enclosing class's instance or the class (`self.send()`, `this.x`).
+_OWN = frozenset(("self", "cls", "this", "super"))
+
+
+def _lexically_visible(ordered: list[tuple[str, Symbol]]) -> set[str]:
+    """The ids of a file's symbols a plain name can reach: top-level ones and those declared inside
+    a function's lines (a method, or `View.prototype.x = function` outside `View`, is reached only
+    through a receiver)."""
+    by_id = dict(ordered)
+    out = set()
+    for sid, s in ordered:
+        parent = by_id.get(sid.rpartition(".")[0]) if s.parent else None
+        if not s.parent or parent is not None and parent.kind in ("function", "method") \
+                and parent.start_line <= s.start_line and s.end_line <= parent.end_line:
+            out.add(sid)
+    return out
 
 
 def _receivers(references) -> list[str] | None:
@@ -633,8 +660,8 @@ def _member(path: str, src: str, receiver: str, name: str, defs: dict[str, dict[
         hit = _decide(root, path, d, scope, resolved) if d else _NOTHING
         if hit.__class__ is list:
             hit = _innermost_of(src, hit, len(path) + 1) or _AMBIGUOUS
-        if hit is _NOTHING:
-            return _AMBIGUOUS if python else None
+        if hit is _NOTHING:  # JavaScript's globals (`JSON.stringify`) are no module of the repository
+            return _AMBIGUOUS if python or root in scope.builtins else None
         if hit is _AMBIGUOUS:
             return _AMBIGUOUS
         if not python and hit.rpartition(":")[0] == path:

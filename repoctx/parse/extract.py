@@ -133,7 +133,8 @@ def extract(language: str, data: bytes, lines: int | None = None) -> FileFacts:
     for node in sorted(caps.get("import", ()), key=_start_of):
         imports.extend(reader(node, src))
     refs, dropped, receivers = _uses(caps.get("ref"), data, language,
-                                     [*caps.get("import", ()), *caps.get("import.bound", ())], symbols)
+                                     [*caps.get("import", ()), *caps.get("import.bound", ())], symbols,
+                                     caps.get("local", ()), caps.get("local.scope", ()))
     return FileFacts(language=language, lines=lines, symbols=symbols,
                      references=_references(refs, data, sites, _SKIP_REFS.get(language, frozenset()), dropped,
                                             receivers),
@@ -204,11 +205,13 @@ _SCOPE_KINDS = frozenset(("function", "method", "class", "module", "namespace", 
 
 class _LocalTypes:
     """The classes of a file's local names where the text says them (see _BINDINGS), by scope: the
-    innermost function, method or class around the binding (the module outside them). A name bound
-    twice in a scope to different things has no known class."""
+    innermost function (named or not), method or class around the binding (the module outside
+    them), a scope known by its rows. A name bound twice in a scope to different things has no
+    known class."""
 
-    def __init__(self, data: bytes, language: str, symbols: list[Symbol]):
-        spans = sorted((s.start_line - 1, s.end_line - 1) for s in symbols if s.kind in _SCOPE_KINDS)
+    def __init__(self, data: bytes, language: str, symbols: list[Symbol], anonymous: list[Node] = ()):
+        spans = sorted({(s.start_line - 1, s.end_line - 1) for s in symbols if s.kind in _SCOPE_KINDS}
+                       | {(n.start_point.row, n.end_point.row) for n in anonymous})
         self.starts = [a for a, _ in spans]
         self.spans = spans
         self.types: dict[tuple[int, bytes], bytes] = {}
@@ -235,6 +238,41 @@ class _LocalTypes:
 
     def of(self, row: int, name: bytes) -> bytes:
         return self.types.get((self.scope(row), name), b"")
+
+    def unshadowed(self, nodes: list[Node], data: bytes, locals_: list[Node], receivers: dict,
+                   dropped: list[Node]) -> list[Node]:
+        """`nodes` without the plain names that a function around them binds (a parameter in
+        `locals_`, or a binding _BINDINGS finds); those left out go to `dropped`. Module-level
+        bindings shadow nothing here: there a name is the module's own definition."""
+        bound: dict[bytes, set[int]] = {}
+        for scope, name in self.types:
+            if scope >= 0:
+                bound.setdefault(name, set()).add(scope)
+        for n in locals_:
+            scope = self.scope(n.start_point.row)
+            if scope >= 0:
+                bound.setdefault(data[n.start_byte:n.end_byte], set()).add(scope)
+        if not bound:
+            return nodes
+        out = []
+        for n in nodes:
+            name = data[n.start_byte:n.end_byte]
+            scopes = bound.get(name)
+            row = n.start_point.row
+            if scopes and (row, name) not in receivers and self._within(row, scopes):
+                dropped.append(n)
+            else:
+                out.append(n)
+        return out
+
+    def _within(self, row: int, scopes: set[int]) -> bool:
+        """Whether a scope starting at one of the rows `scopes` encloses `row` (64 scopes back at most)."""
+        i = bisect_left(self.starts, row + 1) - 1
+        for j in range(i, max(i - 64, -1), -1):
+            a, b = self.spans[j]
+            if b >= row and a in scopes:
+                return True
+        return False
 
 
 def _receiver_chain(data: bytes, k: int) -> tuple[list[bytes] | None, bool]:
@@ -263,7 +301,8 @@ def _receiver_chain(data: bytes, k: int) -> tuple[list[bytes] | None, bool]:
 
 
 def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[Node],
-          symbols: list[Symbol] = ()) -> tuple[list[Node], Counter, dict]:
+          symbols: list[Symbol] = (), locals_: list[Node] = (),
+          scopes: list[Node] = ()) -> tuple[list[Node], Counter, dict]:
     """The identifier nodes that may use a definition found elsewhere, by their neighbours in the
     text (no tree walk): left out are a binding's target (`x = …`, a keyword argument `f(x=…)`, a
     default `(a = 1)`, Go's `x :=`), an object key or struct field label or typed binding (`name:`
@@ -280,7 +319,10 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
     In the languages of _RECEIVERS the receiver is read as a whole dotted name (`pkg.sub.f()`), and
     a member is kept when that name starts at an import-bound or capitalised name (a module or a
     class), or is one local name whose class the code says (`c = Client(…); c.send()`: the receiver
-    is then `Client`); the third value maps each kept member's (row, name) to its receiver."""
+    is then `Client`); the third value maps each kept member's (row, name) to its receiver (the
+    word itself for `self.x`, `this.x`). There a plain name that a parameter or a local binding of
+    an enclosing function binds (`locals_`, and `x = …`, `for x in`, `with … as x`) is the local,
+    not a definition elsewhere, and is left out too."""
     if not nodes:
         return [], Counter(), {}
     bound = set()
@@ -336,18 +378,18 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
             if chains:
                 parts, called = _receiver_chain(data, k)
                 if parts is not None and len(parts) == 1 and not called and parts[0] in own:
-                    out.append(node)  # a member of the enclosing class: the linker's same-file rule
-                    continue
-                chain = b""
-                if parts is None or called and not parts[-1][:1].isupper():
-                    pass  # a call's result, an item, …: of unknown type
+                    chain = parts[0]  # a member of the enclosing class: the linker's same-file rule
                 else:
-                    if len(parts) == 1 and not called:
-                        if local_types is None:
-                            local_types = _LocalTypes(data, language, symbols)
-                        chain = local_types.of(node.start_point.row, parts[0])
-                    if not chain and (parts[0] in bound or parts[0][:1].isupper()):
-                        chain = b".".join(parts)
+                    chain = b""
+                    if parts is None or called and not parts[-1][:1].isupper():
+                        pass  # a call's result, an item, …: of unknown type
+                    else:
+                        if len(parts) == 1 and not called:
+                            if local_types is None:
+                                local_types = _LocalTypes(data, language, symbols, scopes)
+                            chain = local_types.of(node.start_point.row, parts[0])
+                        if not chain and (parts[0] in bound or parts[0][:1].isupper()):
+                            chain = b".".join(parts)
                 if not chain:
                     dropped.append(node)  # a member of an object of unknown type
                     continue
@@ -367,6 +409,10 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
                 dropped.append(node)  # a member of an object of unknown type
                 continue
         out.append(node)
+    if chains and (symbols or scopes):
+        if local_types is None:
+            local_types = _LocalTypes(data, language, symbols, scopes)
+        out = local_types.unshadowed(out, data, locals_, receivers, dropped)
     return out, Counter((n.start_point.row, data[n.start_byte:n.end_byte]) for n in dropped), receivers
 
 

@@ -22,6 +22,8 @@ below), then one pattern capturing every identifier-like node type (`LanguageSpe
     @comment    comments, for doc comments above definitions
     @import     import statements, read by the parser's per-language import reader
     @import.bound  JS/TS: a `variable_declarator` whose value is a `require('…')` call (the names it binds)
+    @local      Python, JS/TS: a name a parameter or a declaration binds in its function (parse._uses)
+    @local.scope  Python, JS/TS: an anonymous function (a lambda, a callback), a scope of its own for @local
     @ref        identifier uses
 
 Depth costs what size costs. A pattern rooted at a node whose sought child comes after a child that
@@ -72,6 +74,14 @@ _COMMENTS = "(comment) @comment\n"
 
 _PYTHON = _COMMENTS + """
 (decorated_definition) @wrap
+(parameters (identifier) @local)
+(lambda) @local.scope
+(default_parameter name: (identifier) @local)
+(typed_parameter (identifier) @local)
+(typed_default_parameter name: (identifier) @local)
+(lambda_parameters (identifier) @local)
+(list_splat_pattern (identifier) @local)
+(dictionary_splat_pattern (identifier) @local)
 (type_alias_statement left: (type (identifier) @name)) @definition.type
 (import_statement) @import
 (import_from_statement) @import
@@ -80,6 +90,9 @@ _PYTHON = _COMMENTS + """
 
 _JS_COMMON = _COMMENTS + """
 (export_statement declaration: (_)) @wrap
+(arrow_function parameter: (identifier) @local)
+[(arrow_function) (function_expression)] @local.scope
+(variable_declarator name: (identifier) @local)
 (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)]) @definition.function
 [(lexical_declaration) (variable_declaration)] @wrap
 (program (lexical_declaration (variable_declarator name: (identifier) @name) @definition.constant))
@@ -96,6 +109,8 @@ _JS_COMMON = _COMMENTS + """
 """
 
 _JS = _JS_COMMON + """
+(formal_parameters (identifier) @local)
+(formal_parameters (assignment_pattern left: (identifier) @local))
 (field_definition property: (property_identifier) @name
   value: [(arrow_function) (function_expression)]) @definition.method
 """
@@ -107,6 +122,8 @@ _TS = _JS_COMMON + """
 (enum_declaration name: (identifier) @name) @definition.enum
 (internal_module name: (identifier) @name) @definition.module
 (ambient_declaration) @wrap
+(required_parameter pattern: (identifier) @local)
+(optional_parameter pattern: (identifier) @local)
 """
 
 _GO = _COMMENTS + """
