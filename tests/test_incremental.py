@@ -56,11 +56,13 @@ def _go(rng: random.Random, i: int) -> str:
 
 def _c(rng: random.Random, i: int) -> str:
     """A C header that includes another (so an edit can change what a file reaches through the
-    headers it includes), declaring, defining and calling functions named by a word."""
+    headers it includes), declaring, defining and calling functions named by a word; `twin_0` and
+    `twin_1` are each defined in two headers, so which one a call means depends on the headers
+    the caller reaches."""
     w, other = rng.choice(WORDS), rng.randrange(4)
     return (f"#include \"h{other}.h\"\n\nint {w}_c{i}(int x);\n\nint {w}_c{i}(int x) {{\n"
-            f"  return helper_h{other}(x) + {rng.choice(WORDS)}_c{rng.randrange(4)}(x);\n}}\n\n"
-            f"int helper_h{i}(int x) {{ return x * {i}; }}\n")
+            f"  return helper_h{other}(x) + {rng.choice(WORDS)}_c{rng.randrange(4)}(x) + twin_{1 - i % 2}(x);\n}}\n\n"
+            f"int helper_h{i}(int x) {{ return x * {i}; }}\n\nint twin_{i % 2}(int x) {{ return x; }}\n")
 
 
 def _history(root: Path, commits: int = 30, seed: int = 27) -> list[str]:

@@ -41,6 +41,7 @@ from repoctx.graph.link import (
     SymbolTable,
     _import_scopes,
     _link_file,
+    _receivers,
     ordered_symbols,
 )
 from repoctx.index import seal
@@ -55,7 +56,7 @@ CREATE TABLE ambiguous (source TEXT, name TEXT, PRIMARY KEY (source, name)) WITH
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE state (path TEXT PRIMARY KEY, blob TEXT, language TEXT) WITHOUT ROWID;
 CREATE TABLE defs (name TEXT, path TEXT, seq INTEGER, sid TEXT, PRIMARY KEY (name, path, seq)) WITHOUT ROWID;
-CREATE TABLE resolved (source TEXT, seq INTEGER, names TEXT, targets TEXT, PRIMARY KEY (source, seq)) WITHOUT ROWID;
+CREATE TABLE resolved (source TEXT, seq INTEGER, entry TEXT, PRIMARY KEY (source, seq)) WITHOUT ROWID;
 CREATE TABLE uses (name TEXT, path TEXT, PRIMARY KEY (name, path)) WITHOUT ROWID;
 """
 #: Made after the rows go in (faster than keeping them up to date row by row).
@@ -65,6 +66,8 @@ CREATE INDEX imports_by_target ON imports (target, source);
 CREATE INDEX defs_by_path ON defs (path);
 CREATE INDEX uses_by_path ON uses (path);
 """
+#: Bump when what the file keeps for updates changes (with link.GRAPH_VERSION, in its `meta`).
+STORE_VERSION = "2"
 #: Above this share of the files to relink, a whole build is as cheap as an update.
 MAX_SHARE = 0.3
 #: Files whose content decides import resolution (any .json too: a tsconfig's `extends` names one).
@@ -86,13 +89,13 @@ def write_graph(graph: RepoGraph, path: str, files: dict | None = None) -> None:
         if files is None or linker is None or list(files) != linker.files:
             return
         facts = graph.symbols.facts
-        db.execute("INSERT INTO meta VALUES ('version', ?)", (version_tag(GRAPH_VERSION),))
+        db.execute("INSERT INTO meta VALUES ('version', ?)", (_version(),))
         db.executemany("INSERT INTO state VALUES (?, ?, ?)",
                        ((p, m, facts[p].language) for p, m in zip(files, state_manifest(files))))
         db.executemany("INSERT INTO defs VALUES (?, ?, ?, ?)",
                        ((name, p, i, sid) for name, by_path in linker.defs.items()
                         for p, ids in by_path.items() for i, sid in enumerate(ids)))
-        db.executemany("INSERT INTO resolved VALUES (?, ?, ?, ?)",
+        db.executemany("INSERT INTO resolved VALUES (?, ?, ?)",
                        ((p, *row) for p in linker.files for row in _resolved_rows(linker.resolved[p])))
         db.executemany("INSERT INTO uses VALUES (?, ?)", ((n, p) for p in linker.files for n in _used(facts[p])))
     _write_new(path, fill)
@@ -126,23 +129,52 @@ def _write_new(path: str, fill, base: str | None = None) -> None:
             os.unlink(temp)
 
 
+def _version() -> str:
+    return version_tag(f"{GRAPH_VERSION}.{STORE_VERSION}")
+
+
 def _used(ff: FileFacts) -> list[str]:
-    """The distinct names a file uses, sorted."""
-    return sorted({r.name for r in ff.references})
+    """The distinct names a file's links read definitions of, sorted: the names it uses and each
+    part of their receivers (`a.b` in `a.b.c()`: rule 0 in graph/link.py)."""
+    names = {r.name for r in ff.references}
+    for receiver in set(_receivers(ff.references) or ()):
+        if receiver:
+            names.update(receiver.split("."))
+    return sorted(names)
 
 
-def _resolved_rows(resolved) -> list[tuple[int, str, str]]:
-    """(seq, names, targets) of a file's resolved imports that bind a name or reach a file: all
-    that linking another file reads of them (JSON lists: any string round-trips)."""
-    rows = [(json.dumps(ri.names), json.dumps(ri.targets)) for ri in resolved if ri.names or ri.targets]
-    return [(i, *row) for i, row in enumerate(rows)]
+def _resolved_key(ri) -> tuple:
+    """What linking reads of a resolved import: (names, targets, the import's names, its module)."""
+    return ri.names, ri.targets, tuple(ri.imp.names), ri.imp.module
 
 
-@dataclass
+def _resolved_rows(resolved) -> list[tuple[int, str]]:
+    """(seq, JSON of `_resolved_key`) of a file's resolved imports that bind a name or reach a
+    file: all that linking another file reads of them (JSON: any string round-trips)."""
+    rows = [json.dumps(_resolved_key(ri)) for ri in resolved if ri.names or ri.targets]
+    return list(enumerate(rows))
+
+
+@dataclass(frozen=True)
+class _Import:
+    names: tuple[str, ...]
+    module: str
+
+
+@dataclass(frozen=True)
 class _Stored:
-    """A resolved import as linking another file reads it."""
+    """A resolved import as linking another file reads it (`ResolvedImport`'s fields)."""
     names: tuple[str, ...]
     targets: tuple[str, ...]
+    imp: _Import
+
+    @classmethod
+    def of(cls, text: str) -> _Stored:
+        names, targets, imp_names, module = json.loads(text)
+        return cls(tuple(names), tuple(targets), _Import(tuple(imp_names), module))
+
+    def key(self) -> tuple:
+        return _resolved_key(self)
 
 
 class _StoredResolved(Mapping):
@@ -157,9 +189,8 @@ class _StoredResolved(Mapping):
         if got is None:
             got = self._read.get(path)
         if got is None:
-            got = self._read[path] = [
-                _Stored(tuple(json.loads(n)), tuple(json.loads(t))) for n, t in self._db.execute(
-                    "SELECT names, targets FROM resolved WHERE source = ? ORDER BY seq", (path,))]
+            got = self._read[path] = [_Stored.of(row) for (row,) in self._db.execute(
+                "SELECT entry FROM resolved WHERE source = ? ORDER BY seq", (path,))]
         return got
 
     def __iter__(self):
@@ -217,7 +248,7 @@ def updated_graph(root: str, files: dict, facts: Mapping[str, FileFacts], index_
 
 def _plan(db: sqlite3.Connection, base: str, root: str, files: dict, facts: Mapping[str, FileFacts]
           ) -> GraphUpdate | None:
-    if db.execute("SELECT value FROM meta WHERE key = 'version'").fetchall() != [(version_tag(GRAPH_VERSION),)]:
+    if db.execute("SELECT value FROM meta WHERE key = 'version'").fetchall() != [(_version(),)]:
         return None
     old = {p: (blob, lang) for p, blob, lang in db.execute("SELECT path, blob, language FROM state")}
     if old.keys() != files.keys():
@@ -253,10 +284,11 @@ def _plan(db: sqlite3.Connection, base: str, root: str, files: dict, facts: Mapp
         names.update(n for n in mine.keys() | before.keys() if mine.get(n) != before.get(n))
         for name, ids in mine.items():
             new_defs.setdefault(name, {})[p] = ids
-        was = {(tuple(json.loads(n)), tuple(json.loads(t))) for _, n, t in _rows(db, p)}
-        now = {(ri.names, ri.targets) for ri in fresh[p] if ri.names or ri.targets}
+        was = {_Stored.of(row).key() for (row,) in db.execute(
+            "SELECT entry FROM resolved WHERE source = ?", (p,))}
+        now = {_resolved_key(ri) for ri in fresh[p] if ri.names or ri.targets}
         differ = was ^ now
-        bound = {n for ns, _ in differ for n in ns}
+        bound = {n for names_, _, imp_names, _ in differ for n in (*names_, *imp_names)}
         names |= bound
         if differ and ("*" in bound or resolver.families.get(p) == "c"):
             reach.append(p)
@@ -295,10 +327,6 @@ def _plan(db: sqlite3.Connection, base: str, root: str, files: dict, facts: Mapp
         "state": [(p, manifest[p], new[p].language) for p in changed],
     }
     return GraphUpdate(base, relink_list, changed, rows)
-
-
-def _rows(db: sqlite3.Connection, path: str) -> list[tuple]:
-    return db.execute("SELECT seq, names, targets FROM resolved WHERE source = ? ORDER BY seq", (path,)).fetchall()
 
 
 def _chunks(items: list, n: int = 500):
