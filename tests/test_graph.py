@@ -20,9 +20,10 @@ def I(module: str, *names: str, line: int = 1, external: bool = False) -> Import
 
 
 def F(language: str | None, text: str, symbols=(), refs=(), imports=()) -> tuple[str, FileFacts]:
-    """A file's text and the facts a parser would give for it (refs as (name, line))."""
+    """A file's text and the facts a parser would give for it (refs as (name, line) or, for a
+    member, (name, line, receiver))."""
     facts = FileFacts(language, text.count("\n") + 1, list(symbols),
-                      [Reference(n, line) for n, line in refs], list(imports))
+                      [Reference(*r) for r in refs], list(imports))
     return text, facts
 
 
@@ -342,7 +343,7 @@ def python_repo() -> dict[str, tuple[str, FileFacts]]:
                            symbols=[S("top", 4, 5), S("Client", 7, 16, kind="class"),
                                     S("send", 8, 11, "Client", "method"), S("inner", 9, 10, "send"),
                                     S("retry", 13, 16, "Client", "method")],
-                           refs=[("run", 5), ("helper", 10), ("inner", 11), ("send", 14), ("top", 15),
+                           refs=[("run", 5), ("helper", 10), ("inner", 11), ("send", 14, "self"), ("top", 15),
                                  ("run", 17), ("send", 8)],
                            imports=[I("lib.one", "run", line=1), I("lib.two", line=2)]),
         "lib/__init__.py": F("python", ""),
@@ -399,7 +400,7 @@ def test_same_file_candidates_are_narrowed_by_the_enclosing_class(tmp_path):
                   symbols=[S("A", 1, 4, kind="class"), S("go", 2, 2, "A"), S("run", 3, 4, "A"),
                            S("B", 5, 8, kind="class"), S("go", 6, 6, "B"), S("run", 7, 8, "B"),
                            S("main", 9, 10)],
-                  refs=[("go", 4), ("go", 8), ("go", 10)]),
+                  refs=[("go", 4, "self"), ("go", 8, "self"), ("go", 10)]),
     })
     assert g.references == [("m.py:A.run", "m.py:A.go", "go"), ("m.py:B.run", "m.py:B.go", "go")]
     assert g.ambiguous == [("m.py:main", "go")]
@@ -597,3 +598,44 @@ def test_statically_typed_languages_keep_linking_members_by_their_scope(tmp_path
     and C++ (in Python and Rust it starts a return type)."""
     g = parsed(tmp_path, files)
     assert caller in callers(g, target)
+
+
+@pytest.mark.parametrize("files,target", [
+    ({"shop/util.py": "def session():\n    return 1\n",
+      "a.py": ("from shop.util import session\n\n\ndef go(session):\n    return session\n\n\n"
+               "def use():\n    for session in range(3):\n        print(session)\n\n\n"
+               "def call():\n    return session()\n")}, "shop/util.py:session"),
+    ({"src/user.js": "export function count() {\n  return 1;\n}\n",
+      "src/main.js": ("import { count } from './user';\n\nfunction route(app) {\n  app.get('/', function (req, res) {\n"
+                      "    load(function (err, count) {\n      res.send(count);\n    });\n  });\n}\n"
+                      "function call() {\n  return count();\n}\n")}, "src/user.js:count"),
+])
+def test_a_parameter_or_local_of_the_same_name_is_no_use_of_a_definition(tmp_path, files, target):
+    g = parsed(tmp_path, files)
+    caller = "a.py:call" if "a.py" in files else "src/main.js:call"
+    assert callers(g, target) - {caller} <= {module_id(p) for p in files}  # the import line only
+    assert caller in callers(g, target)
+
+
+def test_a_plain_name_never_reaches_a_class_member(tmp_path):
+    g = parsed(tmp_path, {
+        "lib/view.js": ("var resolve = require('path').resolve;\n\nfunction View(name) {\n  this.name = name;\n}\n\n"
+                        "View.prototype.lookup = function lookup(name) {\n  var dir = resolve(name);\n  return this.resolve(dir);\n};\n\n"
+                        "View.prototype.resolve = function resolve(dir) {\n  return dir;\n};\n"),
+        "m.py": ("class A:\n    def go(self):\n        return 1\n\n    def run(self):\n        go = 2\n"
+                 "        return self.go() + go\n\n    def walk(self):\n        return go()\n"),
+    })
+    # `this.resolve` is the method; the plain `resolve` is the module's required function
+    assert callers(g, "lib/view.js:View.resolve") == {"lib/view.js:View.lookup"}
+    assert g.callers_of("m.py:A.go") == ["m.py:A.run"]  # `go()` in walk is no method of A
+    refs_from_lookup = [r for r in g.references if r[0] == "lib/view.js:View.lookup"]
+    assert ("lib/view.js:View.lookup", "lib/view.js:resolve", "resolve") in refs_from_lookup
+
+
+def test_js_a_member_of_a_global_is_not_a_definition_of_the_repository(tmp_path):
+    g = parsed(tmp_path, {
+        "lib/util.js": "exports.stringify = function stringify(x) {\n  return String(x);\n};\n",
+        "lib/res.js": ("var util = require('./util');\nfunction send(v) {\n  return JSON.stringify(v) + util.stringify(v);\n}\n"
+                       "function stringify(v) {\n  return v;\n}\nfunction other(v) {\n  return JSON.stringify(v);\n}\n"),
+    })
+    assert "lib/res.js:other" not in callers(g, "lib/res.js:stringify")

@@ -571,12 +571,12 @@ def _link_file(path: str, ff: FileFacts, ordered: list[tuple[str, Symbol]],
         hit = None
         if receiver in _OWN:
             receiver = ""  # `self.x`: rule 2 picks the enclosing class's member
-        elif not receiver and receivers and decided[name].__class__ is list:
+        elif not receiver and scope.modular and decided[name].__class__ is list:
             # a plain name in Python and JS/TS never reaches a class's member, only a top-level
             # definition or a function nested in one around the use
             if visible is None:
                 visible = _lexically_visible(ordered)
-            hit = [c for c in decided[name] if c in visible] or _AMBIGUOUS
+            hit = [c for c in decided[name] if c in visible] or (src if src in decided[name] else _AMBIGUOUS)
         elif receiver:
             key = (receiver, name, src if path in defs.get(receiver.partition(".")[0], ()) else "")
             hit = members.get(key)

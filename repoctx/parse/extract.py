@@ -239,10 +239,11 @@ class _LocalTypes:
     def of(self, row: int, name: bytes) -> bytes:
         return self.types.get((self.scope(row), name), b"")
 
-    def unshadowed(self, nodes: list[Node], data: bytes, locals_: list[Node], receivers: dict,
+    def unshadowed(self, nodes: list[Node], data: bytes, locals_: list[Node], members: set[int],
                    dropped: list[Node]) -> list[Node]:
-        """`nodes` without the plain names that a function around them binds (a parameter in
-        `locals_`, or a binding _BINDINGS finds); those left out go to `dropped`. Module-level
+        """`nodes` without the plain names (not `members`: start bytes of members) that a function
+        around them binds (a parameter in `locals_`, or a binding _BINDINGS finds); those left out
+        go to `dropped`. Module-level
         bindings shadow nothing here: there a name is the module's own definition."""
         bound: dict[bytes, set[int]] = {}
         for scope, name in self.types:
@@ -259,7 +260,7 @@ class _LocalTypes:
             name = data[n.start_byte:n.end_byte]
             scopes = bound.get(name)
             row = n.start_point.row
-            if scopes and (row, name) not in receivers and self._within(row, scopes):
+            if scopes and n.start_byte not in members and self._within(row, scopes):
                 dropped.append(n)
             else:
                 out.append(n)
@@ -342,6 +343,7 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
     arrow = language in _ARROW
     receivers: dict[tuple[int, bytes], tuple[bytes, int]] = {}  # (row, name) -> (receiver, uses)
     local_types = None
+    members: set[int] = set()  # start bytes of the members kept with a receiver
     # Only a name right after "." / "->" or right before "=" / ":" can be left out: those are found
     # by two regular expressions over the text (C speed), and only they are looked at one by one.
     after = {m.end() - 1 for m in _AFTER_MEMBER.finditer(data)}
@@ -393,6 +395,7 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
                 if not chain:
                     dropped.append(node)  # a member of an object of unknown type
                     continue
+                members.add(a)
                 key = (node.start_point.row, data[a:b])
                 was, n = receivers.get(key, (chain, 0))
                 receivers[key] = (chain if was == chain else b"", n + 1)
@@ -412,7 +415,7 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
     if chains and (symbols or scopes):
         if local_types is None:
             local_types = _LocalTypes(data, language, symbols, scopes)
-        out = local_types.unshadowed(out, data, locals_, receivers, dropped)
+        out = local_types.unshadowed(out, data, locals_, members, dropped)
     return out, Counter((n.start_point.row, data[n.start_byte:n.end_byte]) for n in dropped), receivers
 
 
