@@ -186,10 +186,10 @@ def _load(args: argparse.Namespace) -> tuple[Repository, Settings]:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from repoctx.index.load import index_repository
+    from repoctx.index.prepare import prepare_repository
     st = _settings(args)
-    report = index_repository(_located(args)[0], _options(args, st), encoding=st.encoding, index_path=args.index,
-                              progress=ProgressBar("indexing"))
+    report = prepare_repository(_located(args)[0], _options(args, st), encoding=st.encoding, index_path=args.index,
+                                progress=ProgressBar("indexing"))
     _warn(st, report.warnings)
     print(report.summary())
     return 0

@@ -217,3 +217,25 @@ def test_an_earlier_file_not_ours_or_of_another_version_is_not_updated_from(tmp_
             name, b = _derived_arrays(cold, kind)
             a = read_arrays(str(walked.parent / kind / name))[0]
             assert all(np.array_equal(a[k], b[k]) for k in b), kind
+
+
+def test_index_makes_what_the_first_query_reads(tmp_path):
+    """`repoctx index` makes the graph, the retrieval index, the literal and the definitions tables:
+    the first query after it reads them and builds nothing (every derived file is as index left it),
+    and answers as a query on an index that never ran `index` does."""
+    root = tmp_path / "repo"
+    _history(root, commits=2)
+    index, other = tmp_path / "ix" / "index.sqlite", tmp_path / "other" / "index.sqlite"
+    r = run_cli("index", str(root), "--index", str(index))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    kinds = ("graph", "retrieval", "literals", "definitions")
+
+    def derived() -> dict[str, float]:
+        return {f"{k}/{p.name}": p.stat().st_mtime_ns for k in kinds if (index.parent / k).is_dir()
+                for p in (index.parent / k).iterdir()}
+    made = derived()
+    assert {name.split("/")[0] for name in made} == set(kinds), made
+    args = ("pack", str(root), "--query", "parse value error", "--budget", "8k", "--mode", "slice")
+    got = run_cli(*args, "--index", str(index))
+    assert got.returncode == 0 and derived() == made
+    assert got.stdout == run_cli(*args, "--index", str(other)).stdout

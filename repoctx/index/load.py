@@ -131,11 +131,11 @@ def _key(f: SourceFile) -> tuple[str, str]:
 
 def load_repository(root: str, options: ScanOptions = ScanOptions(), encoding: str | None = None,
                     index_path: str | None = None, progress: Progress | None = None,
-                    workers: int | None = None) -> Repository:
+                    workers: int | None = None, check: bool = False) -> Repository:
     """Scan `root`, bring its index up to date, and load token counts for every file; facts are read
-    from the index as they are used (`StoredFacts`)."""
+    from the index as they are used (`StoredFacts`). With `check`, as `index_repository`."""
     result, enc, index_path, (blobs, counted), report = _updated_index(root, options, encoding, index_path,
-                                                                        progress, workers)
+                                                                        progress, workers, check)
     files: dict[str, SourceFile] = {}
     tokens: dict[str, int] = {}
     keys: dict[str, tuple[str, str]] = {}
