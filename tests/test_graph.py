@@ -639,3 +639,15 @@ def test_js_a_member_of_a_global_is_not_a_definition_of_the_repository(tmp_path)
                        "function stringify(v) {\n  return v;\n}\nfunction other(v) {\n  return JSON.stringify(v);\n}\n"),
     })
     assert "lib/res.js:other" not in callers(g, "lib/res.js:stringify")
+
+
+def test_js_ts_a_module_or_class_bound_by_a_default_or_namespace_import_reaches_its_members(tmp_path):
+    g = parsed(tmp_path, {
+        "src/config.ts": "export default class Config {\n  static load(): void {}\n}\n",
+        "src/utils.ts": "export function fmt(x: number): string {\n  return String(x);\n}\n",
+        "src/main.ts": ("import Config from './config';\nimport * as utils from './utils';\n\n"
+                        "export function start(): string {\n  Config.load();\n  return utils.fmt(1);\n}\n"),
+    })
+    assert "src/main.ts:start" in callers(g, "src/config.ts:Config.load")
+    assert "src/main.ts:start" in callers(g, "src/config.ts:Config")
+    assert "src/main.ts:start" in callers(g, "src/utils.ts:fmt")

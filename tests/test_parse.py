@@ -154,8 +154,8 @@ def test_javascript():
         ("helper", "function", 21, 21, None),
     ]
     assert imps(f) == [
-        ("react", ("default", "useState", "useEffect"), 1),
-        ("./api", ("*",), 2),
+        ("react", ("default", "React", "useState", "useEffect"), 1),
+        ("./api", ("*", "api"), 2),
         ("./dates", ("formatDate",), 3),
         ("./types", ("*",), 4),
         ("path", ("join",), 5),
@@ -261,7 +261,7 @@ def test_typescript():
         ("save", "method", 28, 30, "OrderRepo"),
         ("total", "function", 33, 34, None),
     ]
-    assert imps(f) == [("./model", ("Order",), 1), ("fs", ("default",), 2)]
+    assert imps(f) == [("./model", ("Order",), 1), ("fs", ("default", "fs"), 2)]
     assert sym(f, "Cents").doc == "/** Money in cents. */"
     assert sym(f, "find", 10).signature == "find(id: string): Promise<T>" and sym(f, "find", 10).body_start_line is None
     assert sym(f, "total").signature == "export const total = (os: Order[]): Cents =>"
@@ -290,7 +290,7 @@ def test_tsx():
     assert (f.language, f.parse_errors) == ("tsx", False)
     assert syms(f) == [("Props", "type", 4, 4, None), ("Counter", "function", 7, 10, None),
                        ("Plain", "function", 12, 12, None)]
-    assert imps(f) == [("react", ("useState",), 1), ("./Button", ("default",), 2)]
+    assert imps(f) == [("react", ("useState",), 1), ("./Button", ("default", "Button"), 2)]
     assert sym(f, "Counter").doc == "// A counter."
     assert {("Button", 9), ("setN", 9), ("Props", 7), ("useState", 8)} <= refs(f)
 

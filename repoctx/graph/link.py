@@ -16,7 +16,9 @@ linked to one definition, by the first rule that picks exactly one:
    class, or the class of a constructed or annotated object: `Reference.receiver`): the receiver
    is resolved first — its first name as a module an import binds (Python), else by these rules,
    then each further name inside that module or class — and the member is the definition of that
-   name in the module (following its re-exports) or in the class itself. When the receiver or the
+   name in the module (following its re-exports; a JS module bound whole by `import * as m`,
+   `import m from` or `require` holds its default-exported class's members too) or in the class
+   itself. When the receiver or the
    member resolves to nothing in the repository, the reference is not linked (an external module's
    or an inherited member is not a same-named definition elsewhere); only in JavaScript, where the
    parser does not know which module an import binds to a name, does a receiver whose first name
@@ -64,7 +66,7 @@ from repoctx.model import FileFacts, LazyReferences, Symbol
 
 MODULE = "<module>"
 #: Bump when resolution or linking rules change: cached graphs of the old rules are then ignored.
-GRAPH_VERSION = "6"
+GRAPH_VERSION = "7"
 
 
 def module_id(path: str) -> str:
@@ -654,6 +656,12 @@ def _member(path: str, src: str, receiver: str, name: str, defs: dict[str, dict[
                 mod = _module_named(parts[0], ri.targets)
                 if mod:
                     at = ("file", mod)
+    else:  # `import * as ns`, `import m from`, `const m = require(…)` bind the module to `m`
+        for ri in resolved.get(path, ()):
+            names = ri.imp.names
+            if ri.targets and parts[0] in names and ("*" in names or "default" in names) \
+                    and names.index(parts[0]) == names.index("*" if "*" in names else "default") + 1:
+                at = ("file", ri.targets[0])
     if at is None:
         root = parts[0]
         d = defs.get(root)

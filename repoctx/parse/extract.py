@@ -29,9 +29,10 @@ reference, and neither is Python's `self` / `cls` (never a definition's name).
 Imports (`Import`), one per statement unless said otherwise, in line order:
   python  `import a.b` → "a.b"; `from ..x import y, z` → "..x" ("y", "z"); `from . import m` → "." ("m",);
           `from x import *` → ("*",); `__future__` imports are external.
-  js/ts   `import d, {a, b as c} from './m'` → "./m" ("default", "a", "b"); `import * as ns` and
+  js/ts   `import d, {a, b as c} from './m'` → "./m" ("default", "d", "a", "b") (a default import's
+          local name follows "default"); `import * as ns` → ("*", "ns");
           `export * from` → ("*",); `export {a} from './m'` → ("a",); `import './m'` → ();
-          `const x = require('./m')` and `import x = require('./m')` → ("default",);
+          `const x = require('./m')` and `import x = require('./m')` → ("default", "x");
           `const {a, b: c} = require('./m')` → ("a", "b"); `require('./m')` alone and `import('./m')` → ().
   go      the import path, no names.
   rust    one Import per leaf of a `use` tree, the full path as module, no names:
@@ -844,7 +845,7 @@ def _js_imports(node: Node, src: _Source) -> Iterator[Import]:
         if node.child_by_field_name("function").type == "identifier" and parent is not None:
             target = parent.child_by_field_name("name")
             if target is not None and target.type == "identifier":
-                names = ("default",)
+                names = ("default", src.text(target))
             elif target is not None and target.type == "object_pattern":
                 names = tuple(src.text(p.child_by_field_name("key") if p.type == "pair_pattern" else p)
                               for p in target.named_children
@@ -855,13 +856,15 @@ def _js_imports(node: Node, src: _Source) -> Iterator[Import]:
     names = []
     for c in node.named_children:
         if c.type == "import_require_clause":  # TypeScript: import x = require('./m')
-            module, names = _js_string(src, c.child_by_field_name("source")), ["default"]
+            module = _js_string(src, c.child_by_field_name("source"))
+            names = ["default", *(src.text(x) for x in c.named_children if x.type == "identifier")]
         elif c.type == "import_clause":
             for b in c.named_children:
                 if b.type == "identifier":
-                    names.append("default")
+                    names += ["default", src.text(b)]
                 elif b.type == "namespace_import":
                     names.append("*")
+                    names += [src.text(x) for x in b.named_children if x.type == "identifier"]
                 elif b.type == "named_imports":
                     names += [src.text(s.child_by_field_name("name")) for s in b.named_children
                               if s.type == "import_specifier"]
