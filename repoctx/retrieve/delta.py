@@ -13,21 +13,25 @@ files' sites read back, the changed files' scanned, replayed in a cold scan's or
 An earlier file is used only when sealed (`cache.previous_file`) and of this version (its
 `state_version`); it names its state (`state_paths`, `state_blobs`: `cache.manifest_columns`), and
 keeps what an update needs (each posting's count and place, each chunk's length; each literal site's
-place in the scan). A change of more than MAX_SHARE of the files means a cold build. The graph and
-the definitions table are still built whole (see the issue 27 report for their update's design).
+place in the scan; each definition's file). A change of more than MAX_SHARE of the files means a
+cold build. The definitions table is updated the same way (`updated_definitions`): a file's entries
+depend on that file alone, so the unchanged files' are kept and the changed files' made again, each
+name's nodes in file order; the table is written with its names sorted, whichever way it was made.
+The graph is updated from its previous file by graph/store.py.
 """
 from __future__ import annotations
 
 from collections import Counter
+from types import SimpleNamespace
 
 import numpy as np
 
-from repoctx.index.arrays import StringTable, read_arrays
-from repoctx.index.cache import previous_file, state_key, state_manifest, version_tag
+from repoctx.index.arrays import StringListTable, StringTable, read_arrays
+from repoctx.index.cache import manifest_columns, previous_file, state_key, state_manifest, version_tag
 from repoctx.index.load import Repository
 from repoctx.retrieve.bm25 import BM25
 from repoctx.retrieve.chunks import Chunk, file_chunks
-from repoctx.retrieve.query import LiteralIndex, literal_sites
+from repoctx.retrieve.query import LiteralIndex, definition_table, literal_sites
 
 #: Above this share of the files changed, a cold build is as cheap as an update.
 MAX_SHARE = 0.3
@@ -45,6 +49,62 @@ def updated_literals(repo: Repository) -> LiteralIndex | None:
     """`LiteralIndex(repo)`, made from the newest earlier literals file: the unchanged files' sites
     read back and the changed files' scanned, replayed in the order a cold scan finds them."""
     return _from_previous(repo, "literals", LiteralIndex.VERSION, _update_literals)
+
+
+def updated_definitions(repo: Repository, version: str) -> dict[str, list[str]] | None:
+    """`query.definition_table(repo)`, made from the newest earlier definitions file of `version`
+    (names in sorted order, as `definitions_columns` writes them); None when there is none to
+    start from."""
+    return _from_previous(repo, "definitions", version, _update_definitions)
+
+
+def definitions_columns(repo: Repository, table: dict[str, list[str]], version: str) -> dict:
+    """The definitions table as arrays: its names sorted (so that a table built and one updated are
+    the same file), the repository state, and each node's file (`defs.file`, an index into the
+    state's paths; -1 where a path with a ':' in it leaves that open) for the next update."""
+    table = dict(sorted(table.items()))
+    out = StringListTable.columns("defs", table) | manifest_columns(repo.files, version)
+    nodes, rank = StringTable.of(out, "defs.values"), {p: i for i, p in enumerate(repo.files)}
+    out["defs.file"] = np.array([_file_of(node, rank) for node in nodes], dtype=np.int64)
+    return out
+
+
+def _file_of(node: str, rank: dict[str, int]) -> int:
+    """The place (in `rank`) of the file a node "path:Qualified.name" is in; -1 when no file or
+    several files (a path holding ':') could be."""
+    found, at = -1, node.find(":")
+    while at >= 0:
+        if node[:at] in rank:
+            if found >= 0:
+                return -1
+            found = rank[node[:at]]
+        at = node.find(":", at + 1)
+    return found
+
+
+def _update_definitions(repo: Repository, a: dict, changed: list[str], stale: set[str]) -> dict[str, list[str]]:
+    if "defs.file" not in a:
+        raise ValueError("no definition files kept")
+    file_rank = {p: i for i, p in enumerate(repo.files)}
+    old_paths = list(StringTable.of(a, "state_paths"))
+    rank = np.array([-1 if p in stale else file_rank.get(p, -1) for p in old_paths] + [-1], dtype=np.int64)
+    node_file = np.asarray(a["defs.file"])
+    if len(node_file) and node_file.min() < 0:
+        raise ValueError("a node's file is not known")
+    node_rank = rank[node_file].tolist()
+    table = StringListTable.of(a, "defs")
+    values = list(StringTable.of(a, "defs.values"))
+    indptr, ids = np.asarray(a["defs.ids.indptr"]).tolist(), np.asarray(a["defs.ids.values"]).tolist()
+    merged: dict[str, list[tuple[int, str]]] = {}
+    for k, name in enumerate(table):
+        kept = [(node_rank[v], values[v]) for v in ids[indptr[k]:indptr[k + 1]] if node_rank[v] >= 0]
+        if kept:
+            merged[name] = kept
+    for path in changed:  # each file's entries depend on that file alone (see query.definition_table)
+        for name, nodes in definition_table(SimpleNamespace(facts={path: repo.facts[path]})).items():
+            merged.setdefault(name, []).extend((file_rank[path], n) for n in nodes)
+    # a name's nodes in file order (a file's own in their order: the sort is stable)
+    return {name: [n for _, n in sorted(nodes, key=lambda rn: rn[0])] for name, nodes in sorted(merged.items())}
 
 
 def _from_previous(repo: Repository, kind: str, version: str, update):

@@ -363,7 +363,7 @@ def definition_table(repo: Repository) -> dict[str, list[str]]:
     for path, facts in repo.facts.items():
         for sym, q in zip(facts.symbols, qualified_names(facts.symbols)):
             node = f"{path}:{q}"
-            for name in {sym.name, q}:
+            for name in dict.fromkeys((sym.name, q)):  # in this order: the table is the same every run
                 lst = out.setdefault(name, [])
                 if node not in lst:
                     lst.append(node)
