@@ -540,8 +540,9 @@ def test_python_a_call_through_a_module_attribute_is_linked(tmp_path):
         "b.py": "import shop.util\n\n\ndef go():\n    return shop.util.checksum(2)\n",
         "c.py": "from shop import util\n\n\ndef go():\n    return util.checksum(3)\n",
         "d.py": "import os\n\n\ndef go():\n    return os.path.update(4)\n",  # another library's
+        "e.py": "from shop import util as u\nimport shop.util as su\n\n\ndef go():\n    u.checksum(5)\n    return su.checksum(6)\n",
     })
-    assert callers(g, "shop/util.py:checksum") == {"a.py:go", "b.py:go", "c.py:go"}
+    assert callers(g, "shop/util.py:checksum") == {"a.py:go", "b.py:go", "c.py:go", "e.py:go"}
     assert callers(g, "shop/util.py:update") == set()
 
 

@@ -182,6 +182,7 @@ _SIGN_AT = re.compile(rb"[ \t]*[=:]")
 #: What names a module in an import, not a name it binds: a string, Python's `from a.b` and the
 #: dotted tail of `import a.b.c` (which binds `a`).
 _MODULE_SPEC = re.compile(rb"'[^'\n]*'|\"[^\"\n]*\"|\bfrom[ \t]+[.\w]+|(?<=\w)\.[.\w]+")
+_ALIAS = re.compile(rb"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)[ \t]+as[ \t]+([A-Za-z_$][\w$]*)")
 _IDENT = frozenset(b"$_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _CHAIN = rb"(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*"
 #: Bindings of a local name, by language: (name, class chain or b"") where the chain is the class of
@@ -330,10 +331,12 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
     bound = set()
     covered = 0  # imports may nest (`require('m', function () { require(…) })`): each byte read once
     chains = language in _RECEIVERS
+    aliases: dict[bytes, bytes] = {}  # `import a.b as c`, `from m import x as y`: y -> x
     for node in sorted(imports, key=_start_of):
         if node.end_byte > covered:
             text = data[max(node.start_byte, covered):node.end_byte]
             if chains:  # the names an import binds, not its module's path (`from a.client import X`)
+                aliases.update((m[2], m[1]) for m in _ALIAS.finditer(text))
                 text = _MODULE_SPEC.sub(b" ", text)
             bound.update(_WORD.findall(text))
             covered = node.end_byte
@@ -396,6 +399,10 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
                 if not chain:
                     dropped.append(node)  # a member of an object of unknown type
                     continue
+                if aliases:  # a receiver through an import's alias: the name the import binds
+                    root, dot_, rest = chain.partition(b".")
+                    if root in aliases:
+                        chain = aliases[root] + dot_ + rest
                 members.add(a)
                 key = (node.start_point.row, data[a:b])
                 was, n = receivers.get(key, (chain, 0))
