@@ -158,11 +158,11 @@ class StringTable(Mapping):
         return len(self._offsets) - 1
 
     def __iter__(self) -> Iterator[str]:
-        blob = self._blob.tobytes().decode("utf-8", "surrogatepass")
-        if blob.isascii():  # byte offsets are character offsets: slice one decoded string
-            bounds = self._offsets.tolist()
+        raw, bounds = self._blob.tobytes(), self._offsets.tolist()
+        if raw.isascii():  # byte offsets are character offsets: slice one decoded string
+            blob = raw.decode("ascii")
             return (blob[bounds[i]:bounds[i + 1]] for i in range(len(self)))
-        return (self.name(i) for i in range(len(self)))
+        return (raw[bounds[i]:bounds[i + 1]].decode("utf-8", "surrogatepass") for i in range(len(self)))
 
 
 class _Strings(Sequence):
