@@ -652,3 +652,10 @@ def test_js_ts_a_module_or_class_bound_by_a_default_or_namespace_import_reaches_
     assert "src/main.ts:start" in callers(g, "src/config.ts:Config.load")
     assert "src/main.ts:start" in callers(g, "src/config.ts:Config")
     assert "src/main.ts:start" in callers(g, "src/utils.ts:fmt")
+
+
+def test_ts_a_plain_name_inside_a_namespace_reaches_the_namespace_member(tmp_path):
+    g = parsed(tmp_path, {"types/index.d.ts": (
+        "declare namespace lib {\n  interface Options {\n    base: Thing\n  }\n  class Thing {\n"
+        "    clone(): Thing\n  }\n}\n")})
+    assert "types/index.d.ts:lib.Options" in callers(g, "types/index.d.ts:lib.Thing")

@@ -601,13 +601,13 @@ _OWN = frozenset(("self", "cls", "this", "super"))
 
 def _lexically_visible(ordered: list[tuple[str, Symbol]]) -> set[str]:
     """The ids of a file's symbols a plain name can reach: top-level ones and those declared inside
-    a function's lines (a method, or `View.prototype.x = function` outside `View`, is reached only
-    through a receiver)."""
+    the lines of a function or a namespace (a method, or `View.prototype.x = function` outside
+    `View`, is reached only through a receiver)."""
     by_id = dict(ordered)
     out = set()
     for sid, s in ordered:
         parent = by_id.get(sid.rpartition(".")[0]) if s.parent else None
-        if not s.parent or parent is not None and parent.kind in ("function", "method") \
+        if not s.parent or parent is not None and parent.kind in ("function", "method", "module", "namespace") \
                 and parent.start_line <= s.start_line and s.end_line <= parent.end_line:
             out.add(sid)
     return out
