@@ -117,7 +117,9 @@ def main() -> None:
     for sid, path, s in defs:
         ls = lines(path)
         for n in range(s.start_line, min(s.end_line, s.start_line + 10) + 1):
-            m = re.search(r"(?<![\w$.])" + re.escape(s.name) + r"(?![\w$])", ls[n - 1]) if n <= len(ls) else None
+            # the first time the line names it: in `exports.f = function f` / `A.prototype.f = function f`
+            # the property (what other files use), not the function expression's own name
+            m = re.search(r"(?<![\w$])" + re.escape(s.name) + r"(?![\w$])", ls[n - 1]) if n <= len(ls) else None
             if m:
                 queries.append([path, n, m.start()])
                 picked.append((sid, path, s, n))
