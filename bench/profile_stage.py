@@ -1,7 +1,7 @@
 """Where one repoctx command spends its time and memory: cProfile to a file, plus a sampler thread
 that reads the process's RSS and the main thread's stack every INTERVAL seconds.
 
-    python bench/profile_stage.py OUT.prof [--interval 0.25] [--no-cprofile] -- pack REPO --query Q ...
+    python bench/profile_stage.py OUT.prof [--interval 0.25] [--no-cprofile] [--thread] -- pack REPO --query Q ...
 
 Prints the top cumulative functions (file:function) and, from the samples, each repoctx function
 inclusive of what it calls: wall and CPU seconds while on the stack, and the RSS when first seen →
@@ -42,24 +42,49 @@ def stack(frame) -> tuple[str, ...]:
 
 
 class Sampler(threading.Thread):
-    def __init__(self, interval: float):
+    """Samples of (wall s, CPU s, RSS MiB, repoctx stack). By default a SIGPROF timer of `interval`
+    CPU seconds samples the main thread where its CPU goes; with `--thread`, this thread samples it
+    every `interval` wall seconds instead — but it can take the GIL only when the main thread lets it
+    go, which is at once at every system call, so file reads and SQLite calls get far more samples
+    than their share. Either way this thread writes the live table."""
+
+    def __init__(self, interval: float, by_thread: bool = False):
         super().__init__(daemon=True)
-        self.interval, self.main = interval, threading.main_thread().ident
+        self.interval, self.main, self.by_thread = interval, threading.main_thread().ident, by_thread
         self.samples: list[tuple[float, float, int, tuple[str, ...]]] = []
         self.done = threading.Event()
         self.live: str | None = None
+        self.t0 = time.perf_counter()
+
+    def sample(self, frame) -> None:
+        self.samples.append((time.perf_counter() - self.t0, time.process_time(), rss_mib(), stack(frame)))
+
+    def start(self) -> None:
+        if not self.by_thread:
+            import signal
+            signal.signal(signal.SIGPROF, lambda _sig, frame: self.sample(frame))
+            signal.setitimer(signal.ITIMER_PROF, self.interval, self.interval)
+        super().start()
+
+    def stop(self) -> None:
+        if not self.by_thread:
+            import signal
+            signal.setitimer(signal.ITIMER_PROF, 0, 0)
+        self.done.set()
+        self.join()
 
     def run(self) -> None:
-        t0 = time.perf_counter()
         written = 0.0
-        while not self.done.wait(self.interval):
-            frame = sys._current_frames().get(self.main)
-            self.samples.append((time.perf_counter() - t0, time.process_time(), rss_mib(), stack(frame)))
-            if self.live and self.samples[-1][0] - written >= 30:  # a long run shows where it is meanwhile
-                written = self.samples[-1][0]
+        while not self.done.wait(self.interval if self.by_thread else 1.0):
+            if self.by_thread:
+                self.sample(sys._current_frames().get(self.main))
+            now = time.perf_counter() - self.t0
+            if self.live and self.samples and now - written >= 30:  # a long run shows where it is meanwhile
+                written = now
+                last = self.samples[-1]
                 with open(self.live, "w") as f:
-                    f.write(f"{written:.0f}s wall, {self.samples[-1][1]:.0f}s cpu, RSS {self.samples[-1][2]} MiB\n")
-                    f.writelines(table(self.samples))
+                    f.write(f"{now:.0f}s wall, {last[1]:.0f}s cpu, RSS {last[2]} MiB\n")
+                    f.writelines(table(list(self.samples)))
 
 
 def inclusive(samples) -> list[tuple[str, float, float, int, int, float]]:
@@ -90,7 +115,7 @@ def main() -> None:
     interval = float(opts[opts.index("--interval") + 1]) if "--interval" in opts else 0.25
     profile = "--no-cprofile" not in opts
     from repoctx.cli import main as cli
-    sampler = Sampler(interval)
+    sampler = Sampler(interval, by_thread="--thread" in opts)
     sampler.live = out + ".live"
     prof = (cProfile.Profile() if "--wall" in opts else cProfile.Profile(time.process_time)) if profile else None
     start, cpu = time.perf_counter(), time.process_time()
@@ -104,8 +129,7 @@ def main() -> None:
     finally:
         if prof:
             prof.disable()
-        sampler.done.set()
-        sampler.join()
+        sampler.stop()
     import resource
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu + children.ru_utime + children.ru_stime
