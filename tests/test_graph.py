@@ -421,11 +421,11 @@ def test_names_reexported_by_a_package_are_followed(tmp_path):
 def test_a_builtin_name_is_not_linked_by_uniqueness_alone(tmp_path):
     g = build(tmp_path, {
         "a.py": F("python", "print(len(x))\n", refs=[("print", 1), ("len", 1)]),
-        "b.py": F("python", "class Box:\n    def len(self): ...\n",
-                  symbols=[S("Box", 1, 2, kind="class"), S("len", 2, 2, "Box", "method")]),
+        "b.py": F("python", "class Box:\n    def len(self): ...\ndef len(x): ...\n",
+                  symbols=[S("Box", 1, 2, kind="class"), S("len", 2, 2, "Box", "method"), S("len", 3, 3)]),
         "c.py": F("python", "from b import len\nlen()\n", refs=[("len", 2)], imports=[I("b", "len")]),
     })
-    assert g.references == [("c.py:<module>", "b.py:Box.len", "len")]
+    assert g.references == [("c.py:<module>", "b.py:len", "len")]  # an import binds the top-level one
 
 
 def test_go_same_package_and_imported_package(tmp_path):
@@ -659,3 +659,12 @@ def test_ts_a_plain_name_inside_a_namespace_reaches_the_namespace_member(tmp_pat
         "declare namespace lib {\n  interface Options {\n    base: Thing\n  }\n  class Thing {\n"
         "    clone(): Thing\n  }\n}\n")})
     assert "types/index.d.ts:lib.Options" in callers(g, "types/index.d.ts:lib.Thing")
+
+
+def test_js_an_import_binds_a_top_level_name_not_a_same_named_member(tmp_path):
+    g = parsed(tmp_path, {
+        "src/plugin/duration.js": "export default (option, Dayjs, dayjs) => {\n  dayjs.duration = function (n) {\n    return n;\n  };\n};\n",
+        "test/duration.test.js": ("import duration from '../src/plugin/duration';\n\n"
+                                  "function setup(dayjs) {\n  dayjs.extend(duration);\n}\n"),
+    })
+    assert callers(g, "src/plugin/duration.js:dayjs.duration") == set()

@@ -371,6 +371,11 @@ def ordered_symbols(path: str, symbols: list[Symbol]) -> list[tuple[str, Symbol]
     return [(f"{path}:{q}", symbols[i]) for i, q in _qualify(symbols)]
 
 
+#: Parts a qualified name keeps, the innermost ("…Inner.method"): real code nests a few deep, and names
+#: that grew with the depth (f0.f1.….f9999) made ids, retrieval documents and closures O(depth²).
+MAX_QUALIFIED_PARTS = 16
+
+
 def _qualify(symbols: list[Symbol]) -> list[tuple[int, str]]:
     """(index, qualified name) of each symbol, by start line, enclosing symbols first. The qualified
     name follows `parent` to the innermost enclosing symbol of that name; a parent that encloses
@@ -384,6 +389,8 @@ def _qualify(symbols: list[Symbol]) -> list[tuple[int, str]]:
         q = s.name
         if s.parent:
             q = next((pq for _, pn, pq in reversed(open_) if pn == s.parent), s.parent) + "." + s.name
+            if q.count(".") >= MAX_QUALIFIED_PARTS:  # the innermost parts: ids, chunks' names, closures' headers bounded
+                q = q.split(".", q.count(".") - MAX_QUALIFIED_PARTS + 1)[-1]
         out.append((i, q))
         open_.append((s.end_line, s.name, q))
     return out
@@ -494,8 +501,8 @@ def _decide(name: str, path: str, defs_of_name: dict[str, list[str]], scope: _Sc
     a list of same-file ids for the enclosing class to pick from, _AMBIGUOUS, or _NOTHING (a builtin
     defined elsewhere only)."""
     start = scope.named.get(name)
-    if start:  # 1
-        ids = _through_reexports(name, start, defs_of_name, resolved)
+    if start:  # 1: an import binds a module's top-level name (`dayjs.duration = …` is no export)
+        ids = [i for i in _through_reexports(name, start, defs_of_name, resolved) if "." not in i.rpartition(":")[2]]
         if len(ids) == 1:
             return ids[0]
     own = defs_of_name.get(path)  # 2
@@ -504,6 +511,7 @@ def _decide(name: str, path: str, defs_of_name: dict[str, list[str]], scope: _Sc
     seen = scope.files  # 3
     if scope.modular:  # `pkg.name` reaches what the package's module re-exports
         ids = _through_reexports(name, sorted(seen if scope.stars is None else scope.stars), defs_of_name, resolved)
+        ids = [i for i in ids if "." not in i.rpartition(":")[2]]
         return ids[0] if len(ids) == 1 else _AMBIGUOUS
     if len(seen) < len(defs_of_name):
         ids = [i for f in seen if f in defs_of_name for i in defs_of_name[f]]
