@@ -18,12 +18,10 @@ import stat
 from dataclasses import dataclass
 from functools import lru_cache
 
-import pathspec
-
 from repoctx.files import read_file
-from repoctx.parse.languages import language_for_path
 from repoctx.git import GitError, run_all, toplevel
 from repoctx.model import ScanResult, Skipped, SourceFile
+from repoctx.parse.languages import language_for_path
 
 DEFAULT_MAX_BYTES = 1_000_000
 
@@ -254,7 +252,8 @@ def _ignored_folder(folder: str) -> bool:
 
 
 class _UserFilter:
-    """`.repoctxignore` at the root plus --include/--exclude globs, all in gitignore syntax."""
+    """`.repoctxignore` at the root plus --include/--exclude globs, all in gitignore syntax
+    (pathspec is imported only when there is one: a scan without any starts without it)."""
 
     def __init__(self, root: str, options: ScanOptions):
         ignore_lines: list[str] = []
@@ -262,6 +261,10 @@ class _UserFilter:
             ignore_lines = read_file(root, ".repoctxignore").decode("utf-8", "replace").splitlines()
         except OSError:
             pass
+        self.ignore = self.include = self.exclude = None
+        if not (ignore_lines or options.include or options.exclude):
+            return
+        import pathspec
         self.ignore = pathspec.GitIgnoreSpec.from_lines(ignore_lines) if ignore_lines else None
         self.include = pathspec.GitIgnoreSpec.from_lines(options.include) if options.include else None
         self.exclude = pathspec.GitIgnoreSpec.from_lines(options.exclude) if options.exclude else None
@@ -312,6 +315,7 @@ def _git_listing(root: str, skipped: list[Skipped]) -> dict[str, str | None] | N
 def _walk(root: str, skipped: list[Skipped]) -> dict[str, str | None]:
     """Every file under root outside git, honouring nested .gitignore files; never follows symlinks.
     Vendored folders are not entered; each is reported once in `skipped` as "folder/"."""
+    import pathspec
     listing: dict[str, str | None] = {}
     stack: list[tuple[str, list[tuple[str, pathspec.GitIgnoreSpec]]]] = [("", [])]
     while stack:
@@ -344,7 +348,8 @@ def _walk(root: str, skipped: list[Skipped]) -> dict[str, str | None]:
     return listing
 
 
-def _ignored(path: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> bool:
+def _ignored(path: str, specs: list) -> bool:
+    """Whether a path is ignored by any of the (folder, GitIgnoreSpec) pairs in force there."""
     for base, spec in specs:
         if spec.match_file(path[len(base) + 1:] if base else path):
             return True

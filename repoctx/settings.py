@@ -19,19 +19,30 @@ at once the environment variable REPOCTX_REDACT=off (`REDACT_ENV`).
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import json
 import os
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from repoctx.files import read_file, write_atomic
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+# tomllib, json, difflib and decimal are imported where a file is parsed or an error worded: a
+# command whose repository has no settings file starts without them (`repoctx --help` without any).
+
+
+def _tomllib():
+    """tomllib (tomli on Python 3.10)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
+def __getattr__(name: str):
+    """`settings.tomllib`: the TOML reader settings files are read with, for tests."""
+    if name == "tomllib":
+        return _tomllib()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 CONFIG_FILE = ".repoctx.toml"
 REDACT_ENV = "REPOCTX_REDACT"
@@ -90,10 +101,15 @@ def parse_count(value: int | str) -> int:
         m = _COUNT.fullmatch(value.strip()) if isinstance(value, str) else None
         if m is None:
             raise ValueError(f'not a count: {value!r} (use e.g. 500, "32k", "1m")')
-        exact = Decimal(m[1].replace("_", "")) * (1_000 if m[2].lower() == "k" else 1_000_000 if m[2] else 1)
-        if exact != exact.to_integral_value():
-            raise ValueError(f"not a whole number: {value!r}")
-        count = int(exact)
+        digits, scale = m[1].replace("_", ""), 1_000 if m[2].lower() == "k" else 1_000_000 if m[2] else 1
+        if "." in digits:  # "1.5m": exact decimal arithmetic, never a float's rounding
+            from decimal import Decimal
+            exact = Decimal(digits) * scale
+            if exact != exact.to_integral_value():
+                raise ValueError(f"not a whole number: {value!r}")
+            count = int(exact)
+        else:
+            count = int(digits) * scale
     if count <= 0:
         raise ValueError(f"must be positive: {value!r}")
     return count
@@ -136,11 +152,15 @@ def check(key: str, value: object, where: str = "") -> object:
             return (value,)
         if isinstance(value, (list, tuple)) and all(isinstance(g, str) for g in value):
             return tuple(value)
-    elif key in ("line_numbers", "redact"):
-        if isinstance(value, bool):
-            return value
-    shown = json.dumps(value, ensure_ascii=False, default=str)
-    raise ConfigError(f"{where} {key}: expected {_EXPECTED[key]}, got {shown}".lstrip())
+    elif key in ("line_numbers", "redact") and isinstance(value, bool):
+        return value
+    raise ConfigError(f"{where} {key}: expected {_EXPECTED[key]}, got {_shown(value)}".lstrip())
+
+
+def _shown(value: object) -> str:
+    """A bad value as an error message shows it: as JSON (json is imported only for an error)."""
+    import json
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 #: Setting names as editors send them (initializationOptions, didChangeConfiguration): camelCase.
@@ -161,6 +181,7 @@ def _from_table(table: dict, where: str, source: str, notes: tuple[str, ...] = (
     """Settings from one TOML table, every key checked; `where` prefixes error messages."""
     for key in table:
         if key not in KEYS:
+            import difflib
             close = difflib.get_close_matches(key, KEYS, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError(f"{where} unknown key {key!r} ({hint}known: {', '.join(KEYS)})")
@@ -173,6 +194,7 @@ def _from_table(table: dict, where: str, source: str, notes: tuple[str, ...] = (
 
 def _read_toml(path: str, name: str) -> dict:
     """The parsed file, or ConfigError naming the file (and, for syntax errors, the line)."""
+    tomllib = _tomllib()
     try:
         return tomllib.loads(read_file("", path, follow=True).decode("utf-8"))  # a FIFO never blocks
     except tomllib.TOMLDecodeError as exc:
@@ -194,8 +216,7 @@ def _pyproject_table(path: str) -> dict | None:
     tool = _read_toml(path, PYPROJECT_FILE).get("tool")
     table = tool.get("repoctx") if isinstance(tool, dict) else None
     if table is not None and not isinstance(table, dict):
-        shown = json.dumps(table, ensure_ascii=False, default=str)
-        raise ConfigError(f"{PYPROJECT_FILE}: [tool.repoctx] must be a table, got {shown}")
+        raise ConfigError(f"{PYPROJECT_FILE}: [tool.repoctx] must be a table, got {_shown(table)}")
     return table
 
 
@@ -248,6 +269,7 @@ _COMMENTS = {
 
 
 def _toml_value(value: object) -> str:
+    import json
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

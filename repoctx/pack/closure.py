@@ -12,7 +12,7 @@ repository.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -95,6 +95,7 @@ class Closures:
         self._names: dict[str, dict[int, set[str]]] = {}
         self._uses: dict[tuple[str, str], list[int]] = {}  # (path, name) → lines
         self._blocks: dict[str, list[tuple[int, int]]] = {}
+        self._by_line: dict[str, tuple[dict[int, list[int]], list[int], list[int]]] = {}  # see _symbol_lines
         self._closures: dict[tuple[Chunk, bool, Detail], list[Span]] = {}
         self._sites: dict[tuple[Chunk, bool], list[tuple[str, int]]] = {}  # see call_sites
         self._closures_by: dict[str, set[tuple[Chunk, bool, Detail]]] = {}  # path or node id → closures it is in
@@ -109,6 +110,7 @@ class Closures:
         new._names = {p: v for p, v in self._names.items() if p not in gone}
         new._uses = {k: v for k, v in self._uses.items() if k[0] not in gone}
         new._blocks = {p: v for p, v in self._blocks.items() if p not in gone}
+        new._by_line = {p: v for p, v in self._by_line.items() if p not in gone}
         new.symbols = repo.graph.symbols
         new._callees = {p: v for p, v in self._callees.items() if p not in gone}
         refs = [r for p in changed for r in repo.graph.references_from(p)]
@@ -337,13 +339,34 @@ class Closures:
         marker, and the definition reads whole (a struct's fields, a short function) (else b)."""
         lines = self.lines(path)
         last = lines[b - 1].rstrip() if b <= len(lines) else ""
+        bodies = self._symbol_lines(path)[0]
         if last.endswith("{"):
-            ends = [s.end_line for s in self.repo.facts[path].symbols if s.body_start_line == b < s.end_line]
+            ends = [e for e in bodies.get(b, ()) if b < e]
         elif last.endswith(":"):  # an indented body (Python) starts on the next line
-            ends = [s.end_line for s in self.repo.facts[path].symbols if s.body_start_line == b + 1 <= s.end_line]
+            ends = [e for e in bodies.get(b + 1, ()) if b + 1 <= e]
         else:
             return b
         return ends[0] if ends and ends[0] - b <= SMALL_BODY else b
+
+    def _symbol_lines(self, path: str) -> tuple[dict[int, list[int]], list[int], list[int]]:
+        """A file's definitions by line, built once per file, so that a closure looks up the few it
+        needs instead of reading every definition of the file (10,000 nested ones made packing
+        O(depth²)): (body's first line → end lines, start lines sorted, the definitions' indexes in
+        that order), each in the facts' order where lines tie."""
+        if path not in self._by_line:
+            symbols = self.repo.facts[path].symbols
+            bodies: dict[int, list[int]] = {}
+            for s in symbols:
+                bodies.setdefault(s.body_start_line, []).append(s.end_line)
+            order = sorted(range(len(symbols)), key=lambda i: symbols[i].start_line)
+            self._by_line[path] = bodies, [symbols[i].start_line for i in order], order
+        return self._by_line[path]
+
+    def starting(self, path: str, first: int, last: int) -> list[Symbol]:
+        """The file's definitions that start on lines first..last, in the facts' order."""
+        _, starts, order = self._symbol_lines(path)
+        symbols = self.repo.facts[path].symbols
+        return [symbols[i] for i in sorted(order[bisect_left(starts, first):bisect_right(starts, last)])]
 
     def _parts(self, c: Chunk, full: bool, detail: Detail) -> list[Span]:
         doc = detail.doc
@@ -358,17 +381,16 @@ class Closures:
                 spans += head
         # Definitions starting in the chunk bring their lead; one starting right after it brings its
         # signature when the chunk ends in its lead (a doc comment without the code it describes).
-        for s in facts.symbols:
-            if c.start <= s.start_line <= c.end + 1:
-                first = self.lead(c.path, s.start_line)
-                if s.start_line <= c.end and first < c.start:
-                    spans += self.lead_spans(c.path, first, c.start - 1, doc)
-                elif s.start_line == c.end + 1 and first <= c.end:
-                    # a chunk that is only this definition's doc comment brings the code it describes
-                    # (when short: a body of more than a chunk's lines brings its signature)
-                    only_lead = c.symbol is None and not any(t.strip() for t in self.lines(c.path)[c.start - 1:first - 1])
-                    small = s.end_line - s.start_line < MAX_LINES
-                    spans.append((c.path, s.start_line, s.end_line) if only_lead and small else self.signature_of(c.path, s))
+        for s in self.starting(c.path, c.start, c.end + 1):
+            first = self.lead(c.path, s.start_line)
+            if s.start_line <= c.end and first < c.start:
+                spans += self.lead_spans(c.path, first, c.start - 1, doc)
+            elif s.start_line == c.end + 1 and first <= c.end:
+                # a chunk that is only this definition's doc comment brings the code it describes
+                # (when short: a body of more than a chunk's lines brings its signature)
+                only_lead = c.symbol is None and not any(t.strip() for t in self.lines(c.path)[c.start - 1:first - 1])
+                small = s.end_line - s.start_line < MAX_LINES
+                spans.append((c.path, s.start_line, s.end_line) if only_lead and small else self.signature_of(c.path, s))
         by_line = self.names_by_line(c.path)
         used = set().union(*(by_line.get(n, ()) for n in range(c.start, c.end + 1)))
         wanted = set()

@@ -18,19 +18,27 @@ from repoctx.scan import is_test_path
 from repoctx.tokens import count, get_encoding
 
 
-def file_entry(path: str, index: RetrievalIndex) -> str:
+def file_entry(path: str, index: RetrievalIndex, most: int | None = None) -> list[str]:
+    """A file's map entry as lines: its path, then each definition's first signature line indented
+    by its nesting. With `most`, its first `most` lines, then "… N more definitions" (the lines past
+    them are never built: 10,000 nested definitions would be O(depth²) characters of indentation)."""
     facts = index.repo.facts[path]
     lines = [shown_path(path)]  # a name could otherwise hold a newline and pose as another entry
     open_ends: list[int] = []  # end lines of the definitions enclosing the current one
-    for i in symbols_in_order(facts.symbols):
-        s = facts.symbols[i]
+    ordered = list(map(facts.symbols.__getitem__, symbols_in_order(facts.symbols)))
+    total = 1 + sum(not is_import_binding(s) for s in ordered)
+    for s in ordered:
         while open_ends and open_ends[-1] < s.start_line:
             open_ends.pop()
-        first = s.signature.strip().split("\n", 1)[0].strip() or s.name
         if not is_import_binding(s):
+            if most is not None and len(lines) > most:
+                break
+            first = s.signature.strip().split("\n", 1)[0].strip() or s.name
             lines.append("  " * (len(open_ends) + 1) + first)
         open_ends.append(s.end_line)
-    return "\n".join(lines)
+    if most is not None and total > most:
+        return lines[:most] + [f"  … {total - most} more definitions"]
+    return lines
 
 
 def repo_map(index: RetrievalIndex, budget: int, seeds: dict[str, float] | None = None) -> str:
@@ -42,10 +50,7 @@ def repo_map(index: RetrievalIndex, budget: int, seeds: dict[str, float] | None 
     code_first = itertools.chain((p for p in ranked if not is_test_path(p)), (p for p in ranked if is_test_path(p)))
     per_file = max(8, budget // 40)  # a small map shows several files, not every line of the first
     for path in code_first:  # by rank within code, then within tests; only as far as the budget goes
-        entry = file_entry(path, index).split("\n")
-        if len(entry) > per_file:
-            entry = entry[:per_file] + [f"  … {len(entry) - per_file} more definitions"]
-        lines.extend(entry)
+        lines.extend(file_entry(path, index, per_file))
         if len(lines) * 3 > budget * 2:  # a line costs at least a token or two: enough to cut from
             break
     lo, hi = 0, len(lines)  # largest k whose first k lines fit
