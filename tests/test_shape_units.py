@@ -6,7 +6,7 @@ import pytest
 
 from conftest import make_repo
 from repoctx.index.load import load_repository
-from repoctx.pack.packer import Packer
+from repoctx.pack.packer import Packer, gap_fill
 from repoctx.render import file_body, file_slice, merge_spans
 
 GO = ("package tree\n\nimport \"strings\"\n\n"                                        # 1-4
@@ -26,7 +26,11 @@ PY = ("from pkg.errors import Error0, \\\n    Error1\n\n"                       
 MD = ("# Guide\n\n" + "".join(f"Text {i}.\n" for i in range(28))                          # 1-30
       + "```go\n" + "".join(f"r.GET(\"/route{i}\", handler{i})\n" for i in range(69)) + "```\n"  # 31-101
       + "".join(f"More {i}.\n" for i in range(30)))                                        # 102-131
-FILES = {"tree/tree.go": GO, "go.mod": "module example.com/t\n\ngo 1.21\n", "pkg/__init__.py": "",
+GAPS = ("def first(x):\n    y = x + 1\n    return y\n\n\n"                                      # 1-5
+        "def filler(rows):\n    total = 0\n    for row in rows:\n        total += row.amount * 2\n"   # 6-9
+        "        total -= row.fee\n        if total > 100:\n            total = 100\n    return total\n\n\n"  # 10-15
+        "def second(y):\n    z = y * 2\n    return z\n")                                           # 16-18
+FILES = {"pkg/gaps.py": GAPS, "tree/tree.go": GO, "go.mod": "module example.com/t\n\ngo 1.21\n", "pkg/__init__.py": "",
          "pkg/errors.py": "class Error0(Exception):\n    pass\n\n\nclass Error1(Exception):\n    pass\n",
          "pkg/use.py": PY, "docs/guide.md": MD}
 
@@ -89,3 +93,22 @@ def test_a_call_site_is_not_left_on_an_open_block(packer):
     lines = packer.lines("tree/tree.go")
     for _, a, b in spans:
         assert not lines[b - 1].rstrip().endswith("{"), (a, b)
+
+
+def test_a_large_pack_shows_a_gap_a_small_one_marks(packer):
+    """A gap of a few lines between two shown definitions: an 8k pack marks it (its tokens go to
+    what was selected), a 32k pack shows it (code read whole, no marker every few lines)."""
+    shown = [*range(1, 4), *range(16, 19)]
+    assert packer.spans("pkg/gaps.py", shown, gap_fill(8_000)) == ((1, 3), (16, 18))
+    assert packer.spans("pkg/gaps.py", shown, gap_fill(32_000)) == ((1, 18),)
+    assert gap_fill(1_000) == gap_fill(8_000) < gap_fill(16_000) < gap_fill(32_000) > gap_fill(128_000) > gap_fill(8_000)
+
+
+def test_a_slice_ending_on_an_opening_bracket_is_marked_to_the_end(packer):
+    # a file's last span ending in `{` (a call site's `if … {`, a chunk cut at a 40-line split, a long
+    # table's first line) is followed by a marker, not by the end of the file
+    lines = packer.lines("tree/tree.go")
+    body = file_body(file_slice(packer.repo, "tree/tree.go", ((40, 43),)), lines, False)
+    assert body.endswith("\tif err != nil {\n// ... lines 44-58 elided"), body
+    body = file_body(file_slice(packer.repo, "tree/tree.go", ((40, 42),)), lines, False)
+    assert body.endswith("err := parse(path, true)"), body  # a closed line ends the file's text as before

@@ -56,8 +56,18 @@ GAP_OVERHEAD = 12
 CALLER_OVERHEAD = 6
 #: Call sites not shown as code are listed for the first this many chunks taken (the best ranked).
 LISTED_DEFINITIONS = 30
-#: A gap is shown rather than marked when its lines cost at most this many times its marker.
+#: A gap is shown rather than marked when its lines cost at most `gap_fill(budget)` times its
+#: marker: GAP_FILL at 8k and below, one more per GAP_FILL_TOKENS of budget above that, up to
+#: MAX_GAP_FILL at FULL_FILL_BUDGET; above it the fill falls with the budget, to 2 × GAP_FILL.
+#: A pack of tens of thousands of tokens holds the likely files in pieces, and a marker every few
+#: lines breaks what a model reads (the lines next to selected code are often the ones a fix
+#: edits); a small pack spends its tokens on what it selected, and a very large one holds those
+#: files nearly whole already, where filling gaps would only crowd out the ranking's tail (the
+#: last files of a multi-file fix).
 GAP_FILL = 3
+MAX_GAP_FILL = 15
+GAP_FILL_TOKENS = 2_000
+FULL_FILL_BUDGET = 32_000
 #: A slice pack using less than this share of its budget warns.
 SMALL_PACK = 0.5
 
@@ -99,7 +109,7 @@ class Packer:
                                  if repo.index_path else None, enabled=redact)
         self._lines: dict[str, list[str]] = {}
         self._costs: dict[str, list[int]] = {}
-        self._gaps: dict[tuple[str, int, int], bool] = {}
+        self._gaps: dict[tuple[str, int, int, int], bool] = {}
         self._diff: str | None = None
         self._maps: dict[int, tuple[str, list]] = {}  # the query-independent map and its findings, by budget
 
@@ -158,28 +168,29 @@ class Packer:
             self._costs[path] = [max(1, round((len(ln) + 1) * per_char)) for ln in lines]
         return self._costs[path]
 
-    def worth_eliding(self, path: str, first: int, last: int) -> bool:
-        """Whether a gap's marker costs fewer tokens than the lines it hides (else they are shown)."""
-        key = (path, first, last)
+    def worth_eliding(self, path: str, first: int, last: int, fill: int = GAP_FILL) -> bool:
+        """Whether a gap's lines cost more than `fill` times its marker (else they are shown)."""
+        key = (path, first, last, fill)
         if key not in self._gaps:
             marker = count(elision_marker(self.repo.files[path].language or path, first, last), self.enc)
             hidden = self.lines(path)[first - 1:last]
-            self._gaps[key] = (len(hidden) < last - first + 1 or sum(self.line_costs(path)[first - 1:last]) > (GAP_FILL + 1) * marker
-                               or count("\n".join(hidden), self.enc) > GAP_FILL * marker)
+            self._gaps[key] = (len(hidden) < last - first + 1 or sum(self.line_costs(path)[first - 1:last]) > (fill + 1) * marker
+                               or count("\n".join(hidden), self.enc) > fill * marker)
         return self._gaps[key]
 
-    def spans(self, path: str, lines) -> tuple[tuple[int, int], ...]:
-        """A file's selected lines as spans, with every gap not worth its marker filled in."""
+    def spans(self, path: str, lines, fill: int = GAP_FILL) -> tuple[tuple[int, int], ...]:
+        """A file's selected lines as spans, with every gap not worth its marker (`worth_eliding`
+        with `fill`) filled in."""
         total = self.repo.facts[path].lines
         out: list[list[int]] = []
         for a, b in merge_spans((n, n) for n in lines):
-            if out and not self.worth_eliding(path, out[-1][1] + 1, a - 1):
+            if out and not self.worth_eliding(path, out[-1][1] + 1, a - 1, fill):
                 out[-1][1] = b
-            elif not out and a > 1 and not self.worth_eliding(path, 1, a - 1):
+            elif not out and a > 1 and not self.worth_eliding(path, 1, a - 1, fill):
                 out.append([1, b])
             else:
                 out.append([a, b])
-        if out and out[-1][1] < total and not self.worth_eliding(path, out[-1][1] + 1, total):
+        if out and out[-1][1] < total and not self.worth_eliding(path, out[-1][1] + 1, total, fill):
             out[-1][1] = total
         return tuple((a, b) for a, b in out)
 
@@ -311,7 +322,7 @@ class Packer:
             for _, adds in chosen[:k]:
                 for p, n in adds:
                     lines.setdefault(p, set()).add(n)
-            spans = {p: self.spans(p, ls) for p, ls in lines.items()}
+            spans = {p: self.spans(p, ls, fill) for p, ls in lines.items()}
             callers = self.callers_listing([c for c, _ in chosen[:k]], spans, detail)
             text, slices = self.render_selection(map_text, spans, fmt, line_numbers, callers)
             return text, count(text, self.enc), slices, k, callers
@@ -319,6 +330,7 @@ class Packer:
         # Selection works on estimated line costs; when the real count leaves much of the budget
         # unused, select once more with the estimate scaled to what it actually cost.
         estimate = budget - base
+        fill = gap_fill(budget)
         from repoctx.pack.closure import Detail
         detail = Detail.for_budget(budget)  # a tight budget takes lighter closures
         order, matched, central = self._order(query, focus, detail)
@@ -470,6 +482,14 @@ class Packer:
                           files=files, seconds=time.perf_counter() - start, redactions=redactions,
                           secret_files=secret_files, warnings=self.redactor.warnings + list(warnings),
                           rendering=rendering)
+
+
+def gap_fill(budget: int) -> int:
+    """How many times its marker's cost a gap's lines may cost and still be shown, in a pack of
+    `budget` tokens (see GAP_FILL)."""
+    if budget > FULL_FILL_BUDGET:
+        return max(2 * GAP_FILL, MAX_GAP_FILL * FULL_FILL_BUDGET // budget)
+    return max(GAP_FILL, min(MAX_GAP_FILL, budget // GAP_FILL_TOKENS - 1))
 
 
 def file_tree(paths: list[str]) -> str:
