@@ -39,7 +39,7 @@ _EXPORTS = {
 }
 _RENAMED = {"fit_impact": "fit", "check_setting": "check", "count_tokens": "count", "plan_edit": "plan", "write_edit": "write"}
 
-__all__ = ["__version__", "pack", *_EXPORTS]
+__all__ = ["__version__", "pack"] + list(_EXPORTS)
 
 
 def __getattr__(name: str):

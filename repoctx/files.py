@@ -54,7 +54,9 @@ def read_file(root: str, path: str, limit: int = -1, follow: bool = False) -> by
 
 def split_lines(text: str) -> list[str]:
     """A text's lines as packed and measured: split at "\\n", one trailing "\\r" dropped from each."""
-    return [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
+    if "\r" not in text:  # most files: half the time of looking at every line
+        return text.split("\n")
+    return [ln.removesuffix("\r") for ln in text.split("\n")]
 
 
 def write_atomic(target: str, data: str | bytes | Iterable[bytes], mode: int | None = None,

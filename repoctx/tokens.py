@@ -23,9 +23,8 @@ import os
 import sys
 import tempfile
 import threading
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from importlib import resources
-
 from typing import TYPE_CHECKING
 
 from repoctx.files import write_atomic
@@ -135,7 +134,7 @@ class Encoding:
             return self._counter(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_encoding(name: str | None = None) -> Encoding:
     """An encoding by encoding name or model name ("gpt-4o"); None picks the best available."""
     if name is None:
@@ -161,7 +160,7 @@ def _load_tiktoken(name: str) -> tiktoken.Encoding:
         _seed_cache(bundled)
     try:
         return _fast_load(name)
-    except Exception as exc:  # the bundle is missing, so tiktoken tried (and failed) to download
+    except Exception as exc:  # noqa: BLE001 — the bundle is missing, so tiktoken tried (and failed) to download
         raise EncodingUnavailable(
             f"encoding {name!r} could not be loaded offline ({type(exc).__name__}); install 'bpe-openai'"
         ) from None
