@@ -267,3 +267,17 @@ def test_help_and_version_start_without_what_commands_load(args):
     else:
         assert loaded == [], f"loaded at start-up: {loaded}"
         assert "repoctx" in r.stdout
+
+
+def test_xml_pack_of_control_characters_parses_and_shows_them_as_pictures(tmp_path):
+    """Characters XML forbids (C0 controls but tab, newline and return), in an ASCII file and in one
+    with other text, come out as their Control Pictures: the xml pack of a hostile file still parses.
+    (An ASCII text is checked by a fast path of its own, render._xml_safe.)"""
+    import xml.etree.ElementTree as ET
+    root = make_repo(tmp_path / "r", {"ascii.py": "A = '\x01\x0b\x0c\x1b[2J'\n", "other.py": "B = 'é\x0b\x1f ✓'\n"})
+    out = tmp_path / "pack.xml"
+    r = run_cli("pack", str(root), "--mode", "whole", "--budget", "100k", "--no-tree", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    files = {f.get("path"): f.text for f in ET.fromstring(out.read_text(encoding="utf-8")).iter("file")}
+    assert files["ascii.py"] == "\nA = '\u2401\u240b\u240c\u241b[2J'\n"
+    assert files["other.py"] == "\nB = 'é\u240b\u241f ✓'\n"
