@@ -23,8 +23,8 @@ from repoctx.graph import store
 from repoctx.index.arrays import read_arrays
 from repoctx.retrieve import delta
 
-WORDS = ("parse value token buffer render cache index route handler session query budget graph "
-         "error retry stream config loader widget").split()
+WORDS = ["parse", "value", "token", "buffer", "render", "cache", "index", "route", "handler", "session",
+         "query", "budget", "graph", "error", "retry", "stream", "config", "loader", "widget"]
 
 
 def _py(rng: random.Random, i: int, n: int) -> str:

@@ -27,7 +27,13 @@ from types import SimpleNamespace
 import numpy as np
 
 from repoctx.index.arrays import StringListTable, StringTable, read_arrays
-from repoctx.index.cache import manifest_columns, previous_file, state_key, state_manifest, version_tag
+from repoctx.index.cache import (
+    manifest_columns,
+    previous_file,
+    state_key,
+    state_manifest,
+    version_tag,
+)
 from repoctx.index.load import Repository
 from repoctx.retrieve.bm25 import BM25
 from repoctx.retrieve.chunks import Chunk, file_chunks
