@@ -109,3 +109,21 @@ def test_a_damaged_previous_graph_is_built_whole_with_one_warning(tmp_path, monk
     assert got == _answers(root, tmp_path / "cold" / "index.sqlite")[0]
     assert len(_store_warnings(err)) == 1 and "graph cache" in err, err
     assert not _store_warnings(_answers(root, walked)[1])  # repaired: the next run says nothing
+
+
+def test_a_previous_graph_of_other_linking_code_is_no_base(tmp_path, monkeypatch):
+    """A graph file written by other linking code (a rule changed, GRAPH_VERSION not bumped) is not
+    updated from: its links of the files an edit does not reach would stay the old rules'."""
+    before, edit, _ = CASES["renamed"]
+    root = make_repo(tmp_path / "repo", before | PADDING)
+    walked = tmp_path / "walked" / "index.sqlite"
+    monkeypatch.setattr(store, "_code_digest", lambda: "other code")
+    _answers(root, walked)
+    monkeypatch.undo()
+    plans = []
+    monkeypatch.setattr(store, "_plan", lambda *args, real=store._plan: plans.append(out := real(*args)) or out)
+    for path, text in edit.items():
+        (root / path).write_text(text)
+    got, err = _answers(root, walked)
+    assert plans == [None] and not _store_warnings(err)
+    assert got == _answers(root, tmp_path / "cold" / "index.sqlite")[0]

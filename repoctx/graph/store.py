@@ -24,6 +24,7 @@ as is a change of more than MAX_SHARE of the files. The result is row for row th
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -32,8 +33,9 @@ import threading
 from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
+from repoctx.graph import imports, link
 from repoctx.graph.imports import ImportResolver, family
 from repoctx.graph.link import (
     GRAPH_VERSION,
@@ -130,7 +132,22 @@ def _write_new(path: str, fill, base: str | None = None) -> None:
 
 
 def _version() -> str:
-    return version_tag(f"{GRAPH_VERSION}.{STORE_VERSION}")
+    return version_tag(f"{GRAPH_VERSION}.{STORE_VERSION}.{_code_digest()}")
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """A digest of the linking code (graph/link.py, graph/imports.py): an update starts only from a
+    file the same code wrote. A change of the rules that forgets to bump GRAPH_VERSION would
+    otherwise carry the old rules' links forward, edit after edit, in every file not relinked."""
+    h = hashlib.sha1()
+    for module in (link, imports):
+        try:
+            with open(module.__file__, "rb") as f:
+                h.update(f.read())
+        except (OSError, TypeError):
+            h.update(b"?")
+    return h.hexdigest()[:16]
 
 
 def _used(ff: FileFacts) -> list[str]:
@@ -382,7 +399,7 @@ class StoredGraph(RepoGraph):
     """A `RepoGraph` whose lookups are queries on its file; `references`, `imports`,
     `external_imports` and `ambiguous` are read whole on first use. Safe across threads."""
 
-    def __init__(self, path: str, facts: Mapping[str, FileFacts]):  # noqa: super().__init__ would set the lists
+    def __init__(self, path: str, facts: Mapping[str, FileFacts]):  # no super().__init__(): it would set the lists
         # immutable: the file is written once and renamed into place, so SQLite need not lock it
         self._db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
