@@ -354,3 +354,14 @@ def test_a_patch_whose_no_newline_mark_does_not_hold_is_refused_clearly(tmp_path
     p = plan(udiff("@@ -1,2 +1,2 @@", f"-a = 1\n{mark} b = 2\n+a = 0\n", "a.py"), str(root))
     assert not p.ok and "cannot be read" in p.hunks[0].reason, hunks(p)
     assert (root / "a.py").read_text() == "a = 1\nb = 2\n" and (root / "b.py").read_text() == "b = 2\nmore = 1"
+
+
+def test_a_patch_that_removes_a_final_newline_the_file_lacks_is_refused(tmp_path):
+    """The patch says the old last line had its newline and removes it; a file without one is not the
+    file the patch was made from (applied, it would change nothing): refused, as git refuses it."""
+    root = make_repo(tmp_path / "r", {"a.py": "a = 1\nb = 2"})
+    mark = "\\ No newline at end of file\n"
+    for body in (f"-b = 2\n+b = 2\n{mark}", f"-b = 2\n+b = 3\n{mark}"):
+        p = plan(udiff("@@ -2 +2 @@", body), str(root))
+        assert not p.ok and "has no newline at its end already" in (p.hunks[0].reason or ""), hunks(p)
+    assert (root / "a.py").read_text() == "a = 1\nb = 2"

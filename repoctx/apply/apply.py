@@ -420,6 +420,9 @@ def _file_end(h, got, final_nl: bool, n_lines: int):
     if h.old_no_eol and final_nl:
         return Refusal("`\\ No newline at end of file` says the file's last line has no newline, and it has "
                        "one: not the file the patch was made from")
+    if h.new_no_eol and not h.old_no_eol and not final_nl:
+        return Refusal("the patch removes the newline at the file's end, and the file has no newline at its end "
+                       "already: not the file the patch was made from")
     return got
 
 
