@@ -319,7 +319,7 @@ def read_change(root: str, rev: str | None = None, staged: bool = False, *,
                 left_out: Callable[[str], str | None]) -> Change:
     """The diff of the work tree against `rev` (default HEAD), or of the index with `staged`.
 
-    A file that packs leave out (`left_out(path)` gives why: the caller's `secrets.left_out`, required so
+    A file that packs leave out (`left_out(path)` gives why: the caller's `secrets.left_out_rule`, required so
     that no caller can forget it) is never in the diff: git is asked to leave it out (an `:(exclude)` pathspec),
     and one line `# secret file changed: PATH (content left out)` says it changed."""
     try:
