@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
+from functools import lru_cache
 from typing import NamedTuple
 
 from repoctx.index.load import Repository
@@ -543,6 +544,7 @@ def _directive_block(lines: list[str], a: int, b: int) -> tuple[int, int]:
 _STRINGS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'')
 
 
+@lru_cache(maxsize=1 << 16)  # each span's statement bounds ask it of the same lines again and again
 def _net_brackets(text: str, hashes: bool, pairs=("()", "[]", "{}")) -> int:
     """Brackets a line opens minus those it closes, outside string literals and line comments
     (`//`, and `#` where that starts a comment)."""
