@@ -261,3 +261,23 @@ def test_a_file_the_issue_points_into_lifts_its_other_chunks(tmp_path):
     index = RetrievalIndex.build(repo)
     scores = {index.chunks[i].symbol: s for i, s in rank_chunks(index, "apply_retry_budget leaves the cache expired after refresh")}
     assert scores["one"] - scores["two"] > 0.1, scores
+
+
+def test_an_issues_title_outweighs_the_words_of_its_long_body(tmp_path):
+    """Issue 26: a title says in a few words what is wrong; a long body (a reproduction, its output)
+    repeats other words. The chunk the title's words point to ranks first, though more of the body's
+    words match another chunk."""
+    files = {
+        "net/quoting.py": "def unquote_header_value(value):\n    escaped = value.strip('\"')\n    return escaped\n",
+        "app/table.py": ("def print_table(rows, columns):\n    widths = [max(len(r[c]) for r in rows) for c in columns]\n"
+                         "    padding = ' ' * 2\n    border = '+' + '-' * sum(widths)\n    return border, padding\n"),
+    }
+    for i in range(6):  # unrelated code, so that document frequencies mean something
+        files[f"misc/m{i}.py"] = f"def helper_{i}(items):\n    return [x + {i} for x in items]\n"
+    repo = load_repository(str(make_repo(tmp_path / "r", files)), workers=1)
+    index = RetrievalIndex.build(repo)
+    query = ("Escaped quote lost when unquoting a header value\n\n"
+             "I print a table of rows with columns, widths, padding and a border, and one cell holds a "
+             "header value; the table rows, columns, widths, padding and border come out fine but the cell does not.")
+    assert top_chunk(index, query) == ("net/quoting.py", "unquote_header_value")
+    assert top_chunk(index, query.split("\n", 1)[0]) == ("net/quoting.py", "unquote_header_value")
