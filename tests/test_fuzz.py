@@ -525,3 +525,26 @@ def test_50000_tiny_files(tmp_path):
           f"slice pack {slice_pack.tokens:,} of 8,000 tokens ({len(slice_pack.files)} files), whole pack "
           f"{whole.tokens:,} tokens")
     assert done - start < 120
+
+
+# ---------------------------------------------------------------------------------------------
+# Token counts block by block (tokens.count_blockwise) against tiktoken, the reference
+
+_PIECES = ["\n\n", "\n\n/", "\n\n ", "\n\n\t", "\n\n\n", "\r\n\r\n", "a", "x = 1\n", "//c", "/*", "é", "💡",
+           "\ud800", "\udc00", "  ", "}\n", "<f>", "!!", "12345", "ab_cd", "'", "\n\n\u00a0", "\n\n\u3000"]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=600).map("".join))
+def test_blockwise_count_is_the_exact_count(text):
+    """A text of 16k characters or more is counted block by block (cut after a blank line, before a
+    character no token reaches back over), each block remembered: the sum is tiktoken's count of the
+    whole text, for every bundled encoding, whatever the blocks hold (spaces, '/', non-breaking
+    spaces, surrogates)."""
+    from repoctx.tokens import BLOCKWISE_CHARS, count, get_encoding
+    text = text * (BLOCKWISE_CHARS // max(1, len(text)) + 1)  # long enough to go block by block
+    for name in ("o200k_base", "cl100k_base"):
+        enc = get_encoding(name)
+        exact = len(enc.tiktoken.encode_ordinary(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")))
+        assert count(text, enc) == exact
+        assert count(text, enc) == exact  # again, from the remembered blocks
