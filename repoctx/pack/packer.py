@@ -59,16 +59,17 @@ CALLER_OVERHEAD = 6
 #: Call sites not shown as code are listed for the first this many chunks taken (the best ranked).
 LISTED_DEFINITIONS = 30
 #: A gap is shown rather than marked when its lines cost at most `gap_fill(budget)` times its
-#: marker: GAP_FILL at 8k and below, one more per GAP_FILL_TOKENS of budget above that, up to
-#: MAX_GAP_FILL at FULL_FILL_BUDGET; above it the fill falls with the budget, to 2 × GAP_FILL.
-#: A pack of tens of thousands of tokens holds the likely files in pieces, and a marker every few
-#: lines breaks what a model reads (the lines next to selected code are often the ones a fix
-#: edits); a small pack spends its tokens on what it selected, and a very large one holds those
-#: files nearly whole already, where filling gaps would only crowd out the ranking's tail (the
-#: last files of a multi-file fix).
+#: marker: GAP_FILL up to FILL_FROM tokens of budget, one more per GAP_FILL_TOKENS above that, up
+#: to MAX_GAP_FILL at FULL_FILL_BUDGET; above it the fill falls with the square of the budget, to
+#: 2 × GAP_FILL. A pack of tens of thousands of tokens holds the likely files in pieces, and a
+#: marker every few lines breaks what a model reads (the lines next to selected code are often the
+#: ones a fix edits); a small pack spends its tokens on what it selected, and a very large one
+#: holds those files nearly whole already, where filling gaps would only crowd out the ranking's
+#: tail (the last files of a multi-file fix).
 GAP_FILL = 3
-MAX_GAP_FILL = 15
-GAP_FILL_TOKENS = 2_000
+MAX_GAP_FILL = 40
+GAP_FILL_TOKENS = 600
+FILL_FROM = 8_000
 FULL_FILL_BUDGET = 32_000
 #: A slice pack using less than this share of its budget warns.
 SMALL_PACK = 0.5
@@ -504,8 +505,8 @@ def gap_fill(budget: int) -> int:
     """How many times its marker's cost a gap's lines may cost and still be shown, in a pack of
     `budget` tokens (see GAP_FILL)."""
     if budget > FULL_FILL_BUDGET:
-        return max(2 * GAP_FILL, MAX_GAP_FILL * FULL_FILL_BUDGET // budget)
-    return max(GAP_FILL, min(MAX_GAP_FILL, budget // GAP_FILL_TOKENS - 1))
+        return max(2 * GAP_FILL, int(MAX_GAP_FILL * (FULL_FILL_BUDGET / budget) ** 2))
+    return max(GAP_FILL, min(MAX_GAP_FILL, GAP_FILL + (budget - FILL_FROM) // GAP_FILL_TOKENS))
 
 
 def file_tree(paths: list[str]) -> str:
