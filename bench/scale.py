@@ -460,6 +460,8 @@ class McpClient:
         self.proc.stdin.close()
         try:
             self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass  # a big repository's state takes a while to let go: killed below
         finally:
             self.proc.kill()
 
