@@ -87,7 +87,7 @@ class Client:
 
 def percentile(xs: list[float], p: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
 def main() -> None:
@@ -109,7 +109,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     warm = Client(root, options)
-    files = warm.request("repoctx/pack", {"budget": 1_000_000, "mode": "slice", "query": "x"})  # waits for the index
+    warm.request("repoctx/pack", {"budget": 1_000_000, "mode": "slice", "query": "x"})  # waits for the index
     warm.close()
     print(f"index warmed in {time.perf_counter() - t0:.1f} s")
 
