@@ -74,6 +74,23 @@ Measured 2026-12-07 06:55 UTC, `python bench/scale.py --linux`, main after issue
   only as far as the fill reads, a personalised walk local to its seeds above 2M edges.
   Cold index of Linux (`python bench/index_speed.py /tmp/repoctx-bench/linux-source-6.1`): 139.8 s
   = 0.93x the floor (150.5 s), 433 MiB; warm 0.90 s.
+
+Measured 2026-12-07 22:45-00:10 UTC for issue 27, main at fcf6161 (a frozen worktree on PYTHONPATH),
+2 cores at load average 11-19 all along: wall times are 3-15x the CPU seconds, so read the CPU.
+`python bench/scale.py --django` (Django rows) and, for Linux, the same commands one by one
+(/tmp/team/linux-profile.md has each command and the per-stage profiles):
+  Django: cold index 10.2 s CPU / 107 MiB = 1.30x the floor's wall (both under load); first query
+  after it 11.1 s CPU / 410 MiB; warm 0.90 s CPU / 186 MiB (3.1 s wall); one line appended then the
+  query 5.9 s CPU / 426 MiB; 100 synthetic commits forward then the query 18.5 s CPU / 426 MiB, back
+  1.1 s CPU (that state's files are still cached); whole pack 1.73 s CPU vs Repomix 5.20 s CPU (3.0x
+  in CPU, 1.46x in wall at load 16), 354 vs 436 MiB; --help 2.0x `python -c pass` (wall).
+  serve: RSS after load 287 MiB; server CPU per request p95: context 0.31 s, pack 0.46 s,
+  didChange -> context 0.44 s (peak 601 MiB); mcp pack_context 0.31 s, 407 MiB.
+  Linux 6.1 (78,474 files): cold index 409 s CPU / 425 MiB (2,078 s wall); first query 400.6 s CPU /
+  11,397 MiB; next query 4.8 s CPU / 955 MiB; warm 5.0 s CPU / 1,042 MiB; one line appended to
+  fs/ext4/xattr.c then the query 192.7 s CPU / 11,021 MiB; serve: RSS after load 7,716 MiB, context
+  2.1 / 3.4 s CPU p50/p95, pack 2.2 / 3.3 s, didChange -> context 11.2 / 21.0 s, peak 11,929 MiB;
+  mcp: 9,408 MiB after load, pack_context 2.6 / 3.1 s CPU, peak 10,312 MiB.
 """
 from __future__ import annotations
 
