@@ -82,8 +82,9 @@ def test_the_cli_loads_only_what_a_command_needs():
 
 WATCH = (*HEAVY, "bpe_openai._bindings")
 #: What each command may load once the index is warm; everything else in WATCH stays unloaded.
+#: `index` makes (or, warm, opens) the arrays the first query reads (index/prepare.py): numpy.
 NEEDS = {
-    ("index", "REPO"): set(), ("stats", "REPO"): set(), ("graph", "REPO", "--format", "json"): set(),
+    ("index", "REPO"): {"numpy"}, ("stats", "REPO"): set(), ("graph", "REPO", "--format", "json"): set(),
     ("pack", "REPO", "--mode", "whole", "--budget", "1m"): {"bpe_openai._bindings"},
     ("search", "load", "REPO"): {"numpy"},
     ("pack", "REPO", "--query", "load the settings", "--budget", "2k"): {"numpy", "bpe_openai._bindings"},
