@@ -552,7 +552,7 @@ def main(argv=None):
                     if len(wrong_examples[(name, op, "udiff")]) < 3:
                         wrong_examples[(name, op, "udiff")].append(f"{repo} {sha} {path}")
     rows = []
-    print(f"| applier | perturbation | format | cases | correct | wrong | refused |")
+    print("| applier | perturbation | format | cases | correct | wrong | refused |")
     print("|---|---|---|---|---|---|---|")
     for (name, kind, fmt), (c, w, r) in sorted(table.items(), key=lambda kv: (list(appliers).index(kv[0][0]), (PERTURBATIONS + FILE_OPS).index(kv[0][1]), kv[0][2])):
         n = c + w + r

@@ -77,7 +77,7 @@ def test_pack_of_a_change_leaves_secret_files_out_of_the_diff(tmp_path, change, 
         assert f" file changed: {path} (content left out)" in out, path
     assert "# secret file changed: .env (content left out)" in out
     assert "def tax(x):" in out                                   # the rest of the change is there
-    assert f"+STRIPE_SECRET=[REDACTED:" in out                    # prefix and name kept
+    assert "+STRIPE_SECRET=[REDACTED:" in out                    # prefix and name kept
     assert "+[REDACTED:Line Too Long To Scan]" in out                # never passed through
 
 

@@ -47,7 +47,7 @@ def test_pack_redacts_in_place_leaves_out_secret_files_and_reports_where(tmp_pat
     assert r.returncode == 0, r.stderr
     for value in VALUES:
         assert value not in r.stdout and value not in r.stderr
-    assert f'AWS_ACCESS_KEY_ID = "[REDACTED:AWS Access Key]"' in r.stdout
+    assert 'AWS_ACCESS_KEY_ID = "[REDACTED:AWS Access Key]"' in r.stdout
     assert 'GITHUB_TOKEN = "[REDACTED:' in r.stdout
     assert "-----END RSA PRIVATE KEY-----" in r.stdout and "[REDACTED:Private Key]" in r.stdout
     assert "def connect(region):" in r.stdout and "=== docs/.npmrc ===" in r.stdout  # the code around is kept

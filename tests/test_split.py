@@ -32,7 +32,7 @@ def py_module(n: int, body: int = 6) -> str:
     out += ["", "class Ledger:", '    """A ledger of orders."""', ""]
     for i in range(n):
         out += [f"    def entry_{i}(self, amount):", f"        total = amount * {i} + {i}",
-                f"        self.rows.append(total)", f"        return order_total_{i}([total], 0.2)", ""]
+                "        self.rows.append(total)", f"        return order_total_{i}([total], 0.2)", ""]
     return "\n".join(out) + "\n"
 
 

@@ -33,7 +33,7 @@ from repoctx.scan import is_test_path
 MODULE = "<module>"
 #: Bump when chunking, tokenising or the walk graph change (the references it is built from too):
 #: old cache files are then ignored.
-CACHE_VERSION = "11"
+CACHE_VERSION = "12"
 DAMPING = 0.85
 ITERATIONS = 30
 SEEDS_FROM_BM25 = 20
@@ -241,7 +241,7 @@ class RetrievalIndex:
         return self._literals
 
     #: Bump when what `definition_table` returns changes: cached tables are then rebuilt.
-    DEFINITIONS_VERSION = "3"
+    DEFINITIONS_VERSION = "4"
 
     def definitions(self) -> dict[str, list[str]]:
         """Name and qualified name → defining nodes (`query.definition_table`): read from the cache or
