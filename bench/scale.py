@@ -86,7 +86,12 @@ Measured 2026-12-07 22:45-00:10 UTC for issue 27, main at fcf6161 (a frozen work
   in CPU, 1.46x in wall at load 16), 354 vs 436 MiB; --help 2.0x `python -c pass` (wall).
   serve: RSS after load 287 MiB; server CPU per request p95: context 0.31 s, pack 0.46 s,
   didChange -> context 0.44 s (peak 601 MiB); mcp pack_context 0.31 s, 407 MiB.
-  Linux 6.1 (78,474 files): cold index 409 s CPU / 425 MiB (2,078 s wall); first query 400.6 s CPU /
+  At 00:24 (load 2.6), `python bench/scale.py --django --no-servers`: --help 0.07 s = 2.9x `python -c
+  pass`; cold index 9.03 s / 107 MiB = 1.88x the floor (4.8 s); first query after it 10.72 s / 409 MiB;
+  next 1.02 s; warm 0.81 s / 186 MiB; one line appended then the query 5.03 s / 425 MiB (6.2x warm);
+  100 commits forward then the query 13.04 s / 425 MiB, back 0.89 s; whole 1.56 s / 355 MiB vs
+  Repomix 4.16 s / 438 MiB = 2.67x (3.07x in CPU); snapshot take 0.98 s / 146 MiB.
+  Linux 6.1 (78,474 files): floor 185.7 s wall / 172.0 s CPU (load 3); cold index 409 s CPU / 425 MiB (2,078 s wall); first query 400.6 s CPU /
   11,397 MiB; next query 4.8 s CPU / 955 MiB; warm 5.0 s CPU / 1,042 MiB; one line appended to
   fs/ext4/xattr.c then the query 192.7 s CPU / 11,021 MiB; serve: RSS after load 7,716 MiB, context
   2.1 / 3.4 s CPU p50/p95, pack 2.2 / 3.3 s, didChange -> context 11.2 / 21.0 s, peak 11,929 MiB;
