@@ -37,6 +37,15 @@ def test_a_focus_past_the_end_of_its_file_is_an_error(tmp_path):
     assert r.returncode == 1 and "--focus app/router.py:9999: the file has 3 line(s)" in r.stderr and not r.stdout
 
 
+def test_line_one_of_an_empty_file_is_a_focus(tmp_path):
+    """An editor shows an empty file as one empty line and asks for context there (position 0)."""
+    repo = make_repo(tmp_path / "r", {"pkg/__init__.py": "", "pkg/core.py": "def run():\n    return 1\n"})
+    r = run_cli("pack", str(repo), "--focus", "pkg/__init__.py:1", "--budget", "2k")
+    assert r.returncode == 0 and "pkg/__init__.py" in r.stdout, r.stderr
+    r = run_cli("pack", str(repo), "--focus", "pkg/__init__.py:2")
+    assert r.returncode == 1 and "the file has 0 line(s)" in r.stderr
+
+
 def test_a_budget_too_small_names_the_least_that_holds_something(tmp_path):
     repo = _repo(tmp_path)
     r = run_cli("pack", str(repo), "--budget", "10")

@@ -280,7 +280,8 @@ class Packer:
         focus = list(request.focus)
         for f in focus:  # a focus past the file's end would pack no code of it, only the map
             lines = self.repo.facts[f.path].lines if f.path in self.repo.facts else None
-            if f.start is not None and lines is not None and f.start > lines:
+            # an empty file is one empty line to an editor, which asks for context there
+            if f.start is not None and lines is not None and f.start > max(lines, 1):
                 raise RequestError(f"{request.origin}focus {f.path}:{f.start}: the file has {lines:,} line(s)")
         diff = None
         if request.diff:
