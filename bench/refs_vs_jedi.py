@@ -53,6 +53,45 @@ def repoctx_refs(repo, sid: str) -> set[tuple[str, int]]:
     return out
 
 
+class Lines:
+    """A repository file's lines, read once."""
+
+    def __init__(self, root: str):
+        self.root, self.texts = root, {}
+
+    def __call__(self, path: str) -> list[str]:
+        if path not in self.texts:
+            with open(os.path.join(self.root, path), encoding="utf-8", errors="replace") as f:
+                self.texts[path] = f.read().splitlines()
+        return self.texts[path]
+
+
+class Score:
+    """Precision and recall of repoctx's references against a reference tool's, over all the
+    definitions and over those outside tests."""
+
+    def __init__(self, tool: str):
+        self.tool, self.rows = tool, []
+        self.all, self.src = [0, 0, 0], [0, 0, 0]  # true positives, false positives, false negatives
+
+    def add(self, sid: str, mine: set, theirs: set) -> None:
+        for counts, keep in ((self.all, lambda x: True), (self.src, lambda x: not is_test_path(x[0]))):
+            for i, part in enumerate((mine & theirs, mine - theirs, theirs - mine)):
+                counts[i] += sum(1 for x in part if keep(x))
+        self.rows.append({"id": sid, "repoctx": sorted(mine), self.tool: sorted(theirs)})
+
+    def report(self, root: str, json_path: str | None) -> None:
+        """One JSON line on stdout; with `json_path`, every definition's rows too."""
+        (tp, fp, fn), (ts, fs, ns) = self.all, self.src
+        out = {"repo": root, "definitions": len(self.rows), "precision": tp / max(1, tp + fp),
+               "recall": tp / max(1, tp + fn), "tp": tp, "fp": fp, "fn": fn,
+               "precision_src": ts / max(1, ts + fs), "recall_src": ts / max(1, ts + ns)}
+        print(json.dumps(out))
+        if json_path:
+            with open(json_path, "w") as f:
+                json.dump({**out, "rows": self.rows}, f, indent=1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("repo")
@@ -80,14 +119,8 @@ def main() -> None:
     std = [sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib")]
     project = jedi.Project(root, sys_path=paths + std + [os.path.join(std[0], "lib-dynload")])
     scripts: dict[str, jedi.Script] = {}
-    texts: dict[str, list[str]] = {}
+    lines = Lines(root)
     import_re = re.compile(r"^\s*(from\s+\S+\s+import\b|import\s)")
-
-    def lines(path):
-        if path not in texts:
-            with open(os.path.join(root, path), encoding="utf-8", errors="replace") as f:
-                texts[path] = f.read().splitlines()
-        return texts[path]
 
     def is_import(path, n):
         ls = lines(path)
@@ -103,9 +136,7 @@ def main() -> None:
             k -= 1
         return False
 
-    tp = fp = fn = 0
-    tp_src = fp_src = fn_src = 0
-    rows = []
+    score = Score("jedi")
     for sid, path, s in defs:
         if path not in scripts:
             scripts[path] = jedi.Script(path=os.path.join(root, path), project=project)
@@ -135,20 +166,8 @@ def main() -> None:
                 continue
             jref.add((rp, r.line))
         mine = {(p, n) for p, n in repoctx_refs(repo, sid) if (p, n) != (path, line_no) and not is_import(p, n)}
-        both = mine & jref
-        tp += len(both); fp += len(mine - jref); fn += len(jref - mine)
-        src = lambda xs: {x for x in xs if not is_test_path(x[0])}
-        tp_src += len(src(both)); fp_src += len(src(mine - jref)); fn_src += len(src(jref - mine))
-        rows.append({"id": sid, "repoctx": sorted(mine), "jedi": sorted(jref)})
-    prec = tp / max(1, tp + fp)
-    rec = tp / max(1, tp + fn)
-    out = {"repo": root, "definitions": len(rows), "precision": prec, "recall": rec, "tp": tp, "fp": fp, "fn": fn,
-           "precision_src": tp_src / max(1, tp_src + fp_src), "recall_src": tp_src / max(1, tp_src + fn_src)}
-    print(json.dumps(out))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({**out, "rows": rows}, f, indent=1)
-
+        score.add(sid, mine, jref)
+    score.report(root, a.json)
 
 if __name__ == "__main__":
     main()

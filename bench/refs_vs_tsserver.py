@@ -25,7 +25,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from refs_vs_jedi import repoctx_refs
+from refs_vs_jedi import Lines, Score, repoctx_refs
 
 from repoctx.index.load import load_repository
 from repoctx.scan import ScanOptions, is_test_path
@@ -101,13 +101,7 @@ def main() -> None:
             if p.endswith(_EXTS) and not is_test_path(p) and s.kind in ("function", "method", "class")]
     step = max(1, -(-len(defs) // a.defs))
     defs = defs[::step]
-    texts: dict[str, list[str]] = {}
-
-    def lines(path):
-        if path not in texts:
-            with open(os.path.join(root, path), encoding="utf-8", errors="replace") as f:
-                texts[path] = f.read().splitlines()
-        return texts[path]
+    lines = Lines(root)
 
     def is_import(path, n):
         ls = lines(path)
@@ -128,9 +122,7 @@ def main() -> None:
                          input=json.dumps({"root": root, "files": sources, "queries": queries}),
                          capture_output=True, text=True, check=True)
     answers = [json.loads(x) for x in run.stdout.splitlines()]
-    tp = fp = fn = 0
-    tp_src = fp_src = fn_src = 0
-    rows = []
+    score = Score("tsserver")
     for (sid, path, s, line_no), found in zip(picked, answers):
         if any(p == "!" for p, _, _ in found):
             print("tsserver failed on", sid, found[-1][2], file=sys.stderr)
@@ -141,19 +133,8 @@ def main() -> None:
         tref = {(p, n) for p, n in tref if (p, n) != (path, line_no) and not is_import(p, n)}
         mine = {(p, n) for p, n in repoctx_refs(repo, sid)
                 if (p, n) != (path, line_no) and (p, n) not in declared and not is_import(p, n)}
-        both = mine & tref
-        tp += len(both); fp += len(mine - tref); fn += len(tref - mine)
-        src = lambda xs: {x for x in xs if not is_test_path(x[0])}
-        tp_src += len(src(both)); fp_src += len(src(mine - tref)); fn_src += len(src(tref - mine))
-        rows.append({"id": sid, "repoctx": sorted(mine), "tsserver": sorted(tref)})
-    out = {"repo": root, "definitions": len(rows), "precision": tp / max(1, tp + fp), "recall": tp / max(1, tp + fn),
-           "tp": tp, "fp": fp, "fn": fn, "precision_src": tp_src / max(1, tp_src + fp_src),
-           "recall_src": tp_src / max(1, tp_src + fn_src)}
-    print(json.dumps(out))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({**out, "rows": rows}, f, indent=1)
-
+        score.add(sid, mine, tref)
+    score.report(root, a.json)
 
 if __name__ == "__main__":
     main()
