@@ -96,6 +96,13 @@ Measured 2026-12-07 22:45-00:10 UTC for issue 27, main at fcf6161 (a frozen work
   fs/ext4/xattr.c then the query 192.7 s CPU / 11,021 MiB; serve: RSS after load 7,716 MiB, context
   2.1 / 3.4 s CPU p50/p95, pack 2.2 / 3.3 s, didChange -> context 11.2 / 21.0 s, peak 11,929 MiB;
   mcp: 9,408 MiB after load, pack_context 2.6 / 3.1 s CPU, peak 10,312 MiB.
+
+Linux at 14db5bb (index makes the derived files; graph and definitions updated, not rebuilt), the
+same commands one by one on an idle machine (/usr/bin/time, wall / CPU / peak RSS): cold index 583 s
+/ 743 s / 12.3 GiB; first query after it 4.8 s / 4.6 s / 1,027 MB; one line appended to
+fs/ext4/xattr.c, then the query 115 s / 112 s / 6.5 GiB (retrieval delta 45 s, definitions 36 s,
+walk graph 24 s, retrieval write 17 s, graph update 9.5 s: whole-repository files rewritten from
+Python objects); the edit undone, then the query 4.7 s, the first query's pack byte for byte.
 """
 from __future__ import annotations
 
