@@ -629,10 +629,6 @@ def _receivers(references) -> list[str] | None:
     return out if any(out) else None
 
 
-def _path_of(sid: str, defs_of_name: dict[str, list[str]]) -> str | None:
-    return next((f for f, ids in defs_of_name.items() if sid in ids), None)
-
-
 def _module_named(name: str, targets: tuple[str, ...]) -> str | None:
     """The one of an import's target files that is the module `name` (name.py, name/__init__.py)."""
     for t in targets:
