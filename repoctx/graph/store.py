@@ -270,7 +270,8 @@ def _plan(db: sqlite3.Connection, base: str, root: str, files: dict, facts: Mapp
     old = {p: (blob, lang) for p, blob, lang in db.execute("SELECT path, blob, language FROM state")}
     if old.keys() != files.keys():
         return None  # a path added or removed: any import may resolve differently
-    changed = [p for p, m in zip(files, state_manifest(files)) if old[p][0] != m]
+    manifest = dict(zip(files, state_manifest(files)))
+    changed = [p for p, m in manifest.items() if old[p][0] != m]
     if len(changed) > MAX_SHARE * len(files):
         return None
     if any(p.rpartition("/")[2] in CONFIG_NAMES or p.endswith(".json") for p in changed):
@@ -332,7 +333,6 @@ def _plan(db: sqlite3.Connection, base: str, root: str, files: dict, facts: Mapp
             r, a = _link_file(q, ff, ordered.get(q) or ordered_symbols(q, ff.symbols), defs, resolved, scopes[q])
             refs += r
             amb += a
-    manifest = dict(zip(files, state_manifest(files)))
     rows = {
         "refs": refs, "ambiguous": amb,
         "imports": sorted({(p, t) for p in changed for ri in fresh[p] for t in ri.targets if t != p}),
