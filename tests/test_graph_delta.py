@@ -98,7 +98,8 @@ def test_a_damaged_previous_graph_is_built_whole_with_one_warning(tmp_path, monk
     _answers(root, walked)
     [old] = [p for p in (walked.parent / "graph").iterdir() if p.suffix == ".sqlite"]
     data = bytearray(old.read_bytes())
-    data[len(data) // 2:len(data) // 2 + 512] = bytes(512)  # sealed, then changed
+    mid = len(data) // 2
+    data[mid:mid + 512] = bytes(b ^ 0xFF for b in data[mid:mid + 512])  # sealed, then changed (whatever was there)
     old.write_bytes(bytes(data))
     for path, text in edit.items():
         (root / path).write_text(text)
