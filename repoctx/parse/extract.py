@@ -183,6 +183,8 @@ _SIGN_AT = re.compile(rb"[ \t]*[=:]")
 #: dotted tail of `import a.b.c` (which binds `a`).
 _MODULE_SPEC = re.compile(rb"'[^'\n]*'|\"[^\"\n]*\"|\bfrom[ \t]+[.\w]+|(?<=\w)\.[.\w]+")
 _ALIAS = re.compile(rb"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)[ \t]+as[ \t]+([A-Za-z_$][\w$]*)")
+#: Parts a receiver keeps at most (real code's `pkg.sub.mod.Class` is a few); a longer one is unknown.
+_MAX_CHAIN = 16
 _IDENT = frozenset(b"$_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _CHAIN = rb"(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*"
 #: Bindings of a local name, by language: (name, class chain or b"") where the chain is the class of
@@ -281,7 +283,8 @@ class _LocalTypes:
 def _receiver_chain(data: bytes, k: int) -> tuple[list[bytes] | None, bool]:
     """The dotted name that ends at byte `k` (right before a member's "."), outermost part first,
     and whether it ends in an empty call (`Client().send`); None when it is no plain dotted name
-    (`f(x).y`, `a[0].y`, a call in the middle)."""
+    (`f(x).y`, `a[0].y`, a call in the middle) or longer than _MAX_CHAIN parts (each member of a
+    crafted `a.b.….b` would read the whole chain again: quadratic)."""
     called = data[k - 2:k] == b"()"
     if called:
         k -= 2
@@ -293,6 +296,8 @@ def _receiver_chain(data: bytes, k: int) -> tuple[list[bytes] | None, bool]:
         if m == k or 48 <= data[m] <= 57:
             return None, called
         parts.append(data[m:k])
+        if len(parts) > _MAX_CHAIN:
+            return None, called
         if m > 1 and data[m - 1] == 46 and data[m - 2] != 46:  # 46: "."
             k = m - 1
             if data[k - 1:k] == b"?":
