@@ -541,14 +541,40 @@ def _directive_block(lines: list[str], a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
-_STRINGS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'')
+_QUOTES = re.compile("[\"']")
+#: A string literal from its opening quote, up to (not including) its closing one or where it stops.
+_STRING_BODY = {q: re.compile(q + r"(?:\\.|[^" + q + r"\\])*") for q in "\"'"}
+
+
+def _without_strings(text: str) -> str:
+    """`text` without its string literals, `"…"` and `'…'` (escapes within), leftmost first: what
+    `re.sub(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'', "", text)` gives, in linear time (that
+    pattern retries each quote of an unterminated `"\\"\\"\\"…` to the line's end: quadratic, minutes
+    for a minified line). A quote whose literal runs out at e unclosed: each quote of its kind before
+    e was escaped within it and runs out at e too, so none is tried again."""
+    if '"' not in text and "'" not in text:
+        return text
+    out, pos, i, dead = [], 0, 0, {'"': 0, "'": 0}  # dead[q]: a `q` before this opens no literal
+    while m := _QUOTES.search(text, i):
+        i, q = m.start(), m.group()
+        if i < dead[q]:
+            i += 1
+            continue
+        e = _STRING_BODY[q].match(text, i).end()
+        if text.startswith(q, e):
+            out.append(text[pos:i])
+            pos = i = e + 1
+        else:
+            dead[q], i = e, i + 1
+    out.append(text[pos:])
+    return "".join(out)
 
 
 @lru_cache(maxsize=1 << 16)  # each span's statement bounds ask it of the same lines again and again
 def _net_brackets(text: str, hashes: bool, pairs=("()", "[]", "{}")) -> int:
     """Brackets a line opens minus those it closes, outside string literals and line comments
     (`//`, and `#` where that starts a comment)."""
-    text = _STRINGS.sub("", text)
+    text = _without_strings(text)
     for mark in ("//", "#") if hashes else ("//",):
         text = text.split(mark, 1)[0]
     return sum(text.count(o) - text.count(c) for o, c in pairs)
