@@ -368,3 +368,18 @@ def test_apply_never_writes_a_file_an_editor_runs_when_a_folder_opens(tmp_path):
         assert path == ".vscode/tasks.json" or not (repo / path).exists(), path
     assert (repo / ".vscode/tasks.json").read_text() == before
     assert (repo / "a.py").read_text() == "A = 2\n", r.stdout
+
+
+def test_apply_never_quotes_the_unsaved_buffer_of_a_secret_file(tmp_path):
+    """A secret file open in the editor and not yet saved (`.env`, only a buffer) is left out like one
+    on disk: a patch aimed at it is refused for what it is, and no line of the buffer comes back in
+    the refusal's closest lines (a crafted near-miss hunk would otherwise read it out)."""
+    from repoctx.apply.apply import plan
+    repo = make_repo(tmp_path / "r", {"a.py": "A = 1\n"})
+    buffer = "DB_HOST=prod.internal.corp\nDEBUG=1\nADMIN_EMAIL=boss@corp.example\n"
+    p = plan("--- a/.env\n+++ b/.env\n@@ -1,2 +1,2 @@\n DB_HOST=prod.internal\n-DEBUG=0\n+DEBUG=2\n",
+             str(repo), buffers={".env": buffer})
+    assert not p.ok
+    said = repr([(h.reason, h.candidates) for h in p.hunks])
+    assert "prod.internal.corp" not in said and "DEBUG=1" not in said and "boss@" not in said, said
+    assert "a secret file" in said, said

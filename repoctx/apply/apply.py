@@ -252,13 +252,13 @@ def _current(ctx: _Context, rel: str) -> tuple[str, str | None, str | None, int 
         raise Refused(f"{shown_path(rel)} is not a regular file (a FIFO, socket or device); edits never open one")
     if spot.kind == "dir":
         raise Refused(f"{shown_path(rel)} is a folder")
-    if spot.kind == "missing":
-        return "missing", ctx.buffers.get(rel), None, None
     if spot.kind == "link":
         return "link", os.readlink(os.path.join(ctx.root, rel)), None, None
-    why = _left_out(ctx.root, rel)
-    if why:
+    why = _left_out(ctx.root, rel) if spot.kind == "file" or rel in ctx.buffers else None
+    if why:   # an unsaved buffer of a secret file is left out like the file on disk
         raise Refused(f"{shown_path(rel)} is left out of packs ({why}): edits neither read nor change it")
+    if spot.kind == "missing":
+        return "missing", ctx.buffers.get(rel), None, None
     if spot.size > MAX_FILE_BYTES:
         raise Refused(f"{shown_path(rel)} is {spot.size / 2**20:.0f} MB; edits read files up to {MAX_FILE_BYTES // 2**20} MB")
     perm = stat.S_IMODE(spot.mode)
