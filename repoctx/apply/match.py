@@ -414,7 +414,7 @@ def place_file(path: str, lines: list[str], hunks: list) -> tuple[list[str], lis
         if h.error:
             out.append(Refusal(h.error))
             continue
-        eol_only = h.old == h.new and getattr(h, "old_no_eol", False) != getattr(h, "new_no_eol", False)
+        eol_only = h.old == h.new and h.old_no_eol != h.new_no_eol
         if h.old == h.new and not eol_only:
             out.append(Refusal("the hunk changes nothing: its old and new lines are the same"))
             continue
