@@ -149,11 +149,11 @@ class FileFacts:
 
     def to_record(self) -> tuple:
         """Plain tuples of str/int/bool/None (for the index), the inverse of `from_record`."""
+        names, lines, receivers = map(list, zip(*self.references)) if self.references else ([], [], [])
         return (self.language, self.lines, self.parse_errors,
                 [(s.name, s.kind, s.start_line, s.end_line, s.signature, s.doc, s.parent, s.body_start_line)
                  for s in self.symbols],
-                ([r.name for r in self.references], [r.line for r in self.references],
-                 [r.receiver for r in self.references] if any(r.receiver for r in self.references) else []),
+                (names, lines, receivers if any(receivers) else []),
                 [(i.module, tuple(i.names), i.line, i.external) for i in self.imports])
 
     @classmethod
