@@ -205,10 +205,8 @@ def snapshot_hook(repo: Path) -> None:
 
 
 def git_repo(folder: Path) -> Path:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
-           "GIT_COMMITTER_EMAIL": "b@b"}
     for cmd in (["init", "-q"], ["add", "-A", "-f"], ["commit", "-q", "-m", "source"]):
-        subprocess.run(["git", *cmd], cwd=folder, env=env, check=True)
+        subprocess.run(["git", *cmd], cwd=folder, env=GIT_ENV, check=True)
     return folder
 
 
