@@ -28,7 +28,7 @@ from repoctx.index.update import IndexReport, Progress, analyze, update_index
 from repoctx.model import FileFacts, Skipped, SourceFile
 from repoctx.parse.languages import language_for_path
 from repoctx.scan import ScanOptions, git_blob_sha, scan
-from repoctx.secrets import left_out
+from repoctx.secrets import left_out_rule
 
 
 @dataclass
@@ -73,12 +73,13 @@ class Repository:
         """This repository as an editor sees it: each buffer (path → unsaved text) replaces its file's
         text, facts and token count, and the graph is patched for those files alone (see
         `RepoGraph.patched`). A buffer whose content would be skipped (binary, minified), or of a
-        file packs leave out (`secrets.left_out`), is ignored."""
+        file packs leave out (`secrets.left_out_rule`), is ignored."""
         files, tokens = dict(self.files), dict(self.tokens)
         facts: dict[str, FileFacts] = {}
         overlay = {}
+        rule = None  # the .repoctxignore is read once, and only when a buffer is of a new file
         for path, text in sorted(buffers.items()):
-            if path not in files and left_out(self.root, path):
+            if path not in files and (rule := rule or left_out_rule(self.root))(path):
                 continue  # a file packs leave out (.env, one .repoctxignore hides) stays out as a buffer too
             data = text.encode("utf-8", errors="surrogatepass")
             skip, fa, n = analyze(path, data, self.encoding, want_facts=True)
