@@ -165,3 +165,18 @@ def test_no_answer_carries_a_secret(ws):
     assert AWS_ID not in ws.describe("calc/sum.go:Sum")["symbol"].doc
     assert AWS_ID not in ws.map(budget=2000, focus="calc/sum.go")[0]
     assert GITHUB not in ws.pack(ws.request(focus=[Focus("calc/sum.go", 4, 6)], mode="slice")).text
+
+
+def test_a_buffer_edit_of_a_file_whose_name_is_quoted_renews_the_cached_map(tmp_path):
+    """The map shows a name with an invisible character quoted (`render.shown_path`); the cached map
+    must still be dropped when that file's buffer changes, not keep its old definitions."""
+    name = "pkg/zero\u200bwidth.py"
+    root = make_repo(tmp_path / "r", {name: "def old_definition():\n    return 1\n",
+                                      "pkg/other.py": "def helper():\n    return 2\n"})
+    ws = Workspace(str(root))
+    ws.load()
+    first = ws.pack(ws.request(mode="slice", budget=4000)).text
+    assert "old_definition" in first
+    ws.set_buffer(name, "def renamed_definition():\n    return 1\n")
+    second = ws.pack(ws.request(mode="slice", budget=4000)).text
+    assert "renamed_definition" in second and "old_definition" not in second

@@ -27,7 +27,16 @@ from repoctx.model import Focus, PackedFile, PackResult, Rendering
 from repoctx.pack.fit import largest_fit
 from repoctx.pack.request import STAGED, WORKTREE, PackRequest, RequestError
 from repoctx.parse.extract import count_lines
-from repoctx.render import PART_SEP, FileSlice, elision_marker, file_slice, merge_spans, render, render_parts
+from repoctx.render import (
+    PART_SEP,
+    FileSlice,
+    elision_marker,
+    file_slice,
+    merge_spans,
+    render,
+    render_parts,
+    shown_path,
+)
 from repoctx.secrets import Redactor
 from repoctx.tokens import count, count_parts, counts_cache, get_encoding
 
@@ -131,7 +140,8 @@ class Packer:
         new._lines = {p: v for p, v in self._lines.items() if p not in gone}
         new._costs = {p: v for p, v in self._costs.items() if p not in gone}
         new._gaps = {k: v for k, v in self._gaps.items() if k[0] not in gone}
-        new._maps = {b: m for b, m in self._maps.items() if not any(f"\n{p}\n" in f"\n{m[0]}\n" for p in changed)}
+        new._maps = {b: m for b, m in self._maps.items()  # the map names a file as every output does
+                     if not any(f"\n{shown_path(p)}\n" in f"\n{m[0]}\n" for p in changed)}
         return new
 
     @property
@@ -513,7 +523,6 @@ def gap_fill(budget: int) -> int:
 def file_tree(paths: list[str]) -> str:
     """A compact file tree of sorted repository paths: each folder once as `name/`, what it holds
     indented under it by two spaces; names shown as every output shows them (`render.shown_path`)."""
-    from repoctx.render import shown_path
     out: list[str] = []
     prev: list[str] = []
     for path in paths:
