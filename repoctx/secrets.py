@@ -18,6 +18,7 @@ password-like assignment only when it assigns a literal (not `password := range 
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import math
 import re
@@ -89,8 +90,12 @@ _configuring = threading.Lock()
 
 def warm_up() -> None:
     """Import and configure detect-secrets in a background thread (about 0.2 s of work), for a caller
-    that has idle time now — e.g. while worker processes index — and will scan soon."""
-    threading.Thread(target=_configure, daemon=True).start()
+    that has idle time now — e.g. while worker processes index — and will scan soon. It is waited
+    for at exit: a command that fails early would otherwise finalise the interpreter while the thread
+    is still importing (one CLI run ended in SIGSEGV after its one-line error)."""
+    thread = threading.Thread(target=_configure, daemon=True)
+    thread.start()
+    atexit.register(thread.join)
 
 
 def _extra_args(plugin) -> dict:
