@@ -136,10 +136,12 @@ def _derived_arrays(index: Path, kind: str) -> tuple[str, dict[str, np.ndarray]]
 def test_updates_equal_cold_builds_along_a_history(tmp_path, monkeypatch):
     root = tmp_path / "repo"
     shas = _history(root)
-    updates, graphs = [], []
-    for name in ("_update", "_update_literals", "_update_definitions"):
+    updates, graphs, deltas = [], [], []
+    for name in ("_update", "_update_literals"):
         real = getattr(delta, name)
         monkeypatch.setattr(delta, name, lambda *args, real=real: updates.append(out := real(*args)) or out)
+    monkeypatch.setattr(delta, "MERGE_SHARE", 0.3)  # a small repository's deltas too, merged now and then
+    monkeypatch.setattr(delta, "delta_arrays", lambda *args, real=delta.delta_arrays: deltas.append(out := real(*args)) or out)
     monkeypatch.setattr(store, "_plan", lambda *args, real=store._plan: graphs.append(out := real(*args)) or out)
     walked = tmp_path / "walked" / "index.sqlite"
     # forward through every commit, back by threes, a jump, and an edit not committed
@@ -152,18 +154,45 @@ def test_updates_equal_cold_builds_along_a_history(tmp_path, monkeypatch):
             git(root, "checkout", "-q", "-f", shas[step])
         cold = tmp_path / f"cold{n}" / "index.sqlite"
         assert _answers(root, walked) == _answers(root, cold), f"step {n} ({step})"
-        for kind in ("retrieval", "literals", "definitions"):
+        for kind in ("literals",):
             name, b = _derived_arrays(cold, kind)  # the state's file: built now, or kept from an earlier visit
             a = read_arrays(str(walked.parent / kind / name))[0]
             assert a.keys() == b.keys()
             for k in a:
                 assert np.array_equal(a[k], b[k]), (step, kind, k)
+        _same_retrieval(root, walked, cold, step)
     # the walk really updated (a state still kept from an earlier visit is read, not updated)
-    assert sum(u is not None for u in updates) >= 3 * len(steps) * 2 // 3
+    made = [d for d in deltas if d is not None]
+    assert len(made) + sum(u is not None for u in updates) >= 2 * len(steps) * 2 // 3
+    # a base and a delta over it stood for a state (the files changed since the base, in a delta)
+    assert len(made) >= 8, len(made)
     # the graph too, where no path was added or removed (else it is built whole), C files included
     relinked = [g for g in graphs if g is not None]
     assert len(relinked) >= 8, len(relinked)
     assert any(p.endswith(".h") for g in relinked for p in g.changed)
+
+
+def _same_retrieval(root: Path, walked: Path, cold: Path, step) -> None:
+    """The retrieval index read from the walked index (a base, or a delta over one) is the cold
+    one: the same chunks in the same order, the same priors, BM25 scores and walk ranks to the
+    bit, whatever the ids of terms and nodes."""
+    from repoctx.index.load import load_repository
+    from repoctx.retrieve.bm25 import tokenize
+    from repoctx.retrieve.rank import RetrievalIndex, node_of
+    a, b = (RetrievalIndex.load(load_repository(str(root), index_path=str(i))) for i in (walked, cold))
+    assert list(a.chunks) == list(b.chunks), step
+    assert np.array_equal(a.prior, b.prior) and a.paths == b.paths, step
+    for q in ("parse value error handler", "render cache route token", "helper step"):
+        assert np.array_equal(a.bm25.scores(tokenize(q)), b.bm25.scores(tokenize(q))), (step, q)
+    ranks = [idx.pagerank_vector({}) for idx in (a, b)]
+    nodes = [idx.node_ids() for idx in (a, b)]
+    for c in b.chunks:
+        n = node_of(c)
+        assert ranks[0][nodes[0][n]] == ranks[1][nodes[1][n]], (step, n)
+    assert a.global_files() == b.global_files(), step
+    seeds = {node_of(c): 1.0 for c in list(b.chunks)[:3]}
+    walks = [idx.pagerank_vector(seeds) for idx in (a, b)]
+    assert [walks[0][nodes[0][node_of(c)]] for c in b.chunks] == [walks[1][nodes[1][node_of(c)]] for c in b.chunks]
 
 
 def test_update_through_the_cli_processes(tmp_path):
@@ -228,7 +257,7 @@ def test_index_makes_what_the_first_query_reads(tmp_path):
     index, other = tmp_path / "ix" / "index.sqlite", tmp_path / "other" / "index.sqlite"
     r = run_cli("index", str(root), "--index", str(index))
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
-    kinds = ("graph", "retrieval", "literals", "definitions")
+    kinds = ("graph", "graph-base", "retrieval", "literals")
 
     def derived() -> dict[str, float]:
         return {f"{k}/{p.name}": p.stat().st_mtime_ns for k in kinds if (index.parent / k).is_dir()
@@ -252,8 +281,8 @@ def test_derived_files_are_the_same_whatever_the_hash_seed(tmp_path):
         index = tmp_path / f"ix{seed}" / "index.sqlite"
         r = run_cli("index", str(root), "--index", str(index), env={"PYTHONHASHSEED": seed})
         assert r.returncode == 0, r.stderr
-        files.append({f"{k}/{p.name}": p.read_bytes() for k in ("retrieval", "literals", "definitions")
+        files.append({f"{k}/{p.name}": p.read_bytes() for k in ("retrieval", "literals")
                       for p in (index.parent / k).iterdir() if p.suffix == ".arrays"})
-    assert files[0].keys() == files[1].keys() and len(files[0]) == 3
+    assert files[0].keys() == files[1].keys() and len(files[0]) == 2
     for name in files[0]:
         assert files[0][name] == files[1][name], name

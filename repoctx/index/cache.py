@@ -56,14 +56,17 @@ def gc_paused() -> Iterator[None]:
 
 def cached_file(index_path: str | None, kind: str, key: str, suffix: str, build: Callable[[], Any],
                 write: Callable[[Any, str], None], read: Callable[[str], Any], reopen: bool = False,
-                unwritten: Callable[[Any], Any] = lambda value: value) -> Any:
+                unwritten: Callable[[Any], Any] = lambda value: value,
+                needs: Callable[[Any], set[str]] = lambda value: set()) -> Any:
     """`read(<cache file>)` if there is a good one, else `build()`, written to its cache file by
     `write(value, file)` (which replaces the file atomically) and sealed. A file is read only once
     its seal holds; one that fails it, or that `read` finds damaged (an OSError, ValueError, …,
     sqlite3.DatabaseError), is built again with one warning. With `reopen`, a value just built and
     written is dropped and read back from its file (what `read` gives is the lighter: a file mapped
     or queried, not held). A value that cannot be written is returned as `unwritten(value)` (what
-    `build` gives may be a change to an earlier file rather than the value: see graph/store.py)."""
+    `build` gives may be a change to an earlier file rather than the value: see graph/store.py).
+    `needs(value)` names the files of the folder the new file is read with (a delta's base): they
+    are kept however old."""
     if not index_path:
         return build()
     folder = os.path.join(os.path.dirname(index_path), kind)
@@ -81,7 +84,7 @@ def cached_file(index_path: str | None, kind: str, key: str, suffix: str, build:
         os.makedirs(folder, exist_ok=True)
         write(value, file)
         seal.seal_file(file, context)
-        _prune(folder)
+        _prune(folder, needs(value))
     except (OSError, sqlite3.Error):
         return unwritten(value)  # a cache we cannot write only costs time
     if reopen:
@@ -90,9 +93,9 @@ def cached_file(index_path: str | None, kind: str, key: str, suffix: str, build:
     return value
 
 
-def _prune(folder: str) -> None:
-    """Keep the newest KEEP files of a cache folder (with their seals)."""
-    files = [e for e in os.scandir(folder) if not e.name.endswith(".seal")]
+def _prune(folder: str, keep: set[str] = frozenset()) -> None:
+    """Keep the newest KEEP files of a cache folder (with their seals), and those named in `keep`."""
+    files = [e for e in os.scandir(folder) if not e.name.endswith(".seal") and e.name not in keep]
     for old in sorted(files, key=lambda e: e.stat().st_mtime)[:-KEEP]:
         for path in (old.path, old.path + ".seal"):
             try:
@@ -130,6 +133,15 @@ def state_manifest(files: dict) -> list[str]:
     """Each file's blob SHA and language, in `files` order: stored beside `list(files)` in a derived
     file (`manifest_columns`), so that an update tells which files changed since that file's state."""
     return [f"{f.blob_sha}\0{f.language or ''}" for f in files.values()]
+
+
+def manifest_digest(rows) -> str:
+    """A digest of a repository state given as (path, `state_manifest` entry) rows in path order:
+    how a derived file names the state it was made from (graph/store.py's updates)."""
+    h = hashlib.sha1()
+    for path, entry in rows:
+        h.update(f"{path}\0{entry}\n".encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
 def manifest_columns(files: dict, version: str) -> dict:

@@ -65,6 +65,9 @@ class Repository:
 
         def write(g, file: str) -> None:
             g.write(file) if isinstance(g, GraphUpdate) else write_graph(g, file, self.files)
+            #: (the previous state's graph file, the files relinked since): what the retrieval
+            #: index's delta reads (retrieve/delta.py); only in the process that made the update
+            self.graph_relinked = (g.base, g.relinked) if isinstance(g, GraphUpdate) else None
         return cached_file(self.index_path, "graph", key, ".sqlite", made, write,
                            lambda file: StoredGraph(file, self.facts), reopen=True,
                            unwritten=lambda g: build_graph(self.root, self.facts) if isinstance(g, GraphUpdate) else g)

@@ -171,32 +171,87 @@ class BM25:
                tf: np.ndarray, pos: np.ndarray, k1: float, b: float) -> None:
         #: token → term id, in order of first appearance (deterministic).
         self.vocab = {t: i for i, t in enumerate(words)}
-        n = self.n_docs = len(lengths)
-        #: Document index of each posting, grouped by term; term t owns [indptr[t], indptr[t+1]).
-        self.post_doc = post_doc.astype(np.int32, copy=False)
         #: Each posting's count and place, each document's length: what an update from this index reads.
-        self.post_tf, self.post_pos, self.doc_len = tf.astype(np.int32, copy=False), pos, lengths
+        self.post_pos = pos
         df = np.bincount(term, minlength=len(words))
-        tf = self.post_tf.astype(np.int64)
-        self.indptr = np.concatenate(([0], np.cumsum(df)))
-        idf = np.log1p((n - df + 0.5) / (df + 0.5))
-        self.avglen = float(lengths.mean()) if n and lengths.sum() else 1.0
-        norm = k1 * (1 - b + b * lengths / self.avglen)
-        #: BM25 contribution of each posting: idf(term) * tf part(term, doc).
-        self.post_weight = np.repeat(idf, df) * tf / (tf + norm[self.post_doc])
+        indptr = np.concatenate(([0], np.cumsum(df)))
+        self._segments = [(self.vocab, indptr, post_doc.astype(np.int32, copy=False),
+                           tf.astype(np.int32, copy=False), None)]
+        self._start(lengths, k1, b)
+
+    def _start(self, lengths: np.ndarray, k1: float, b: float) -> None:
+        self.doc_len, self.k1, self.b = lengths, k1, b
+        self.n_docs = len(lengths)
+        self.avglen = float(lengths.mean()) if self.n_docs and lengths.sum() else 1.0
+        self._norm: np.ndarray | None = None
         self.extra: list[dict[str, float]] = []  # see `extended`
 
+    @property
+    def indptr(self) -> np.ndarray:
+        return self._segments[0][1]
+
+    @property
+    def post_doc(self) -> np.ndarray:
+        return self._segments[0][2]
+
+    @property
+    def post_tf(self) -> np.ndarray:
+        return self._segments[0][3]
+
+    @classmethod
+    def of_segments(cls, segments: list[tuple], lengths: np.ndarray, k1: float = 1.2, b: float = 0.75) -> BM25:
+        """An index read from one or more sets of postings, each (vocabulary: token → term id, indptr,
+        documents, counts, document map or None): a segment's document d is the index's document
+        `map[d]`, none where that is -1 (a chunk of a file that changed since the segment was
+        written). `lengths` are the index's documents' lengths. What a query scores is what one
+        segment of the same documents gives, bit for bit (see `scores`): a base file and a delta
+        read together answer as a cold build does."""
+        self = cls.__new__(cls)
+        self._segments = list(segments)
+        self.vocab = segments[0][0] if len(segments) == 1 else _Union([s[0] for s in segments])
+        self._start(lengths, k1, b)
+        return self
+
+    def _postings(self, token: str) -> tuple[np.ndarray, np.ndarray]:
+        """(documents, counts) of a token's live postings, over every segment."""
+        docs, counts = [], []
+        for vocab, indptr, post_doc, post_tf, doc_map in self._segments:
+            t = vocab.get(token)
+            if t is None:
+                continue
+            a, b = int(indptr[t]), int(indptr[t + 1])
+            d, f = post_doc[a:b], post_tf[a:b]
+            if doc_map is not None:
+                d = doc_map[d]
+                live = d >= 0
+                d, f = d[live], f[live]
+            docs.append(d)
+            counts.append(f)
+        if len(docs) == 1:
+            return docs[0], counts[0]
+        return (np.concatenate(docs) if docs else np.zeros(0, dtype=np.int64),
+                np.concatenate(counts) if counts else np.zeros(0, dtype=np.int32))
+
+    def df(self, token: str) -> int:
+        """How many documents hold `token`."""
+        if len(self._segments) == 1 and self._segments[0][4] is None:
+            t = self.vocab.get(token)
+            return 0 if t is None else int(self.indptr[t + 1] - self.indptr[t])
+        return len(self._postings(token)[0])
+
     def state(self) -> tuple:
-        """Everything the index holds, as plain values and arrays (for a cache file)."""
-        return self.n_docs, self.avglen, list(self.vocab), self.indptr, self.post_doc, self.post_weight
+        """Everything the index holds, as plain values and arrays (for a cache file): (documents,
+        average length, vocabulary, indptr, documents, counts, places, lengths)."""
+        return (self.n_docs, self.avglen, list(self.vocab), self.indptr, self.post_doc, self.post_tf,
+                self.post_pos, self.doc_len)
 
     @classmethod
     def from_state(cls, state: tuple) -> BM25:
-        self = cls.__new__(cls)
-        self.n_docs, self.avglen, vocab, self.indptr, self.post_doc, self.post_weight = state
-        #: term → id: a dict, or any mapping (an on-disk `StringTable`)
-        self.vocab = vocab if isinstance(vocab, Mapping) else {t: i for i, t in enumerate(vocab)}
-        self.extra = []
+        """The index of `state()`'s arrays (the vocabulary may be any mapping: an on-disk `StringTable`)."""
+        _n, _avglen, vocab, indptr, post_doc, post_tf, pos, lengths = state
+        vocab = vocab if isinstance(vocab, Mapping) else {t: i for i, t in enumerate(vocab)}
+        self = cls.of_segments([(vocab, indptr, post_doc, post_tf, None)], lengths)
+        self.post_pos = pos
         return self
 
     def extended(self, docs: list[list[str]], k1: float = 1.2, b: float = 0.75) -> BM25:
@@ -207,28 +262,30 @@ class BM25:
         out.__dict__.update(self.__dict__)
         out.extra = []
         n = self.n_docs
-        df = np.diff(self.indptr)
         for doc in docs:
             weights: dict[str, float] = {}
             norm = k1 * (1 - b + b * len(doc) / self.avglen)
             for t, tf in Counter(doc).items():
-                d = df[self.vocab[t]] if t in self.vocab else 1
+                d = self.df(t) or 1
                 weights[t] = float(np.log1p((n - d + 0.5) / (d + 0.5))) * tf / (tf + norm)
             out.extra.append(weights)
         return out
 
-    def _term_ids(self, query_tokens: list[str]) -> list[int]:
-        """Distinct known term ids, sorted so that scores do not depend on the query's word order."""
-        return sorted({self.vocab[t] for t in query_tokens if t in self.vocab})
-
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every document (float64 array of length n_docs plus the extended ones);
-        0 where no term matches."""
-        ids = self._term_ids(query_tokens)
-        if ids:
-            spans = [slice(self.indptr[t], self.indptr[t + 1]) for t in ids]
-            docs = np.concatenate([self.post_doc[s] for s in spans])
-            weights = np.concatenate([self.post_weight[s] for s in spans])
+        0 where no term matches. Each posting's weight is worked out here, from the counts, the
+        document frequencies and lengths the index has now, and a document's score sums its terms'
+        weights in the order of the terms' text: the same documents give the same bits however
+        their postings are stored (one segment or a base and a delta, term ids in any order)."""
+        parts = [p for p in map(self._postings, sorted(set(query_tokens))) if len(p[0])]
+        if parts:
+            if self._norm is None:
+                self._norm = self.k1 * (1 - self.b + self.b * self.doc_len / self.avglen)
+            df = np.array([len(d) for d, _ in parts], dtype=np.int64)
+            idf = np.log1p((self.n_docs - df + 0.5) / (df + 0.5))
+            docs = np.concatenate([d for d, _ in parts])
+            tf = np.concatenate([f for _, f in parts]).astype(np.int64)
+            weights = np.repeat(idf, df) * tf / (tf + self._norm[docs])
             base = np.bincount(docs, weights, minlength=self.n_docs)
         else:
             base = np.zeros(self.n_docs)
@@ -250,3 +307,30 @@ class BM25:
             hits = hits[s[hits] >= kth]
         order = np.lexsort((hits, -s[hits]))[:limit]
         return [(int(i), float(s[i])) for i in hits[order]]
+
+
+class _Union(Mapping):
+    """Tokens of several vocabularies (a base file's and a delta's): `get` is all a segment asks."""
+
+    def __init__(self, parts: list[Mapping]):
+        self._parts = parts
+
+    def __getitem__(self, token: str) -> int:
+        for part in self._parts:
+            if token in part:
+                return part[token]
+        raise KeyError(token)
+
+    def __contains__(self, token) -> bool:
+        return any(token in part for part in self._parts)
+
+    def __iter__(self):
+        seen: set[str] = set()
+        for part in self._parts:
+            for t in part:
+                if t not in seen:
+                    seen.add(t)
+                    yield t
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

@@ -14,19 +14,19 @@ An earlier file is used only when sealed (`cache.previous_file`) and of this ver
 `state_version`); it names its state (`state_paths`, `state_blobs`: `cache.manifest_columns`), and
 keeps what an update needs (each posting's count and place, each chunk's length; each literal site's
 place in the scan; each definition's file). A change of more than MAX_SHARE of the files means a
-cold build. The definitions table is updated the same way (`updated_definitions`): a file's entries
-depend on that file alone, so the unchanged files' are kept and the changed files' made again, each
-name's nodes in file order; the table is written with its names sorted, whichever way it was made.
-The graph is updated from its previous file by graph/store.py.
+cold build. The graph is updated from its previous file by graph/store.py, and the definitions
+table is read from the graph's rows (`graph.store.Definitions`).
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
+from collections.abc import Mapping
 from types import SimpleNamespace
 
 import numpy as np
 
-from repoctx.index.arrays import StringListTable, StringTable, read_arrays
+from repoctx.index.arrays import StringTable, read_arrays
 from repoctx.index.cache import (
     manifest_columns,
     previous_file,
@@ -37,7 +37,7 @@ from repoctx.index.cache import (
 from repoctx.index.load import Repository
 from repoctx.retrieve.bm25 import BM25
 from repoctx.retrieve.chunks import Chunk, file_chunks
-from repoctx.retrieve.query import LiteralIndex, definition_table, literal_sites
+from repoctx.retrieve.query import LiteralIndex, literal_sites
 
 #: Above this share of the files changed, a cold build is as cheap as an update.
 MAX_SHARE = 0.3
@@ -55,62 +55,6 @@ def updated_literals(repo: Repository) -> LiteralIndex | None:
     """`LiteralIndex(repo)`, made from the newest earlier literals file: the unchanged files' sites
     read back and the changed files' scanned, replayed in the order a cold scan finds them."""
     return _from_previous(repo, "literals", LiteralIndex.VERSION, _update_literals)
-
-
-def updated_definitions(repo: Repository, version: str) -> dict[str, list[str]] | None:
-    """`query.definition_table(repo)`, made from the newest earlier definitions file of `version`
-    (names in sorted order, as `definitions_columns` writes them); None when there is none to
-    start from."""
-    return _from_previous(repo, "definitions", version, _update_definitions)
-
-
-def definitions_columns(repo: Repository, table: dict[str, list[str]], version: str) -> dict:
-    """The definitions table as arrays: its names sorted (so that a table built and one updated are
-    the same file), the repository state, and each node's file (`defs.file`, an index into the
-    state's paths; -1 where a path with a ':' in it leaves that open) for the next update."""
-    table = dict(sorted(table.items()))
-    out = StringListTable.columns("defs", table) | manifest_columns(repo.files, version)
-    nodes, rank = StringTable.of(out, "defs.values"), {p: i for i, p in enumerate(repo.files)}
-    out["defs.file"] = np.array([_file_of(node, rank) for node in nodes], dtype=np.int64)
-    return out
-
-
-def _file_of(node: str, rank: dict[str, int]) -> int:
-    """The place (in `rank`) of the file a node "path:Qualified.name" is in; -1 when no file or
-    several files (a path holding ':') could be."""
-    found, at = -1, node.find(":")
-    while at >= 0:
-        if node[:at] in rank:
-            if found >= 0:
-                return -1
-            found = rank[node[:at]]
-        at = node.find(":", at + 1)
-    return found
-
-
-def _update_definitions(repo: Repository, a: dict, changed: list[str], stale: set[str]) -> dict[str, list[str]]:
-    if "defs.file" not in a:
-        raise ValueError("no definition files kept")
-    file_rank = {p: i for i, p in enumerate(repo.files)}
-    old_paths = list(StringTable.of(a, "state_paths"))
-    rank = np.array([-1 if p in stale else file_rank.get(p, -1) for p in old_paths] + [-1], dtype=np.int64)
-    node_file = np.asarray(a["defs.file"])
-    if len(node_file) and node_file.min() < 0:
-        raise ValueError("a node's file is not known")
-    node_rank = rank[node_file].tolist()
-    table = StringListTable.of(a, "defs")
-    values = list(StringTable.of(a, "defs.values"))
-    indptr, ids = np.asarray(a["defs.ids.indptr"]).tolist(), np.asarray(a["defs.ids.values"]).tolist()
-    merged: dict[str, list[tuple[int, str]]] = {}
-    for k, name in enumerate(table):
-        kept = [(node_rank[v], values[v]) for v in ids[indptr[k]:indptr[k + 1]] if node_rank[v] >= 0]
-        if kept:
-            merged[name] = kept
-    for path in changed:  # each file's entries depend on that file alone (see query.definition_table)
-        for name, nodes in definition_table(SimpleNamespace(facts={path: repo.facts[path]})).items():
-            merged.setdefault(name, []).extend((file_rank[path], n) for n in nodes)
-    # a name's nodes in file order (a file's own in their order: the sort is stable)
-    return {name: [n for _, n in sorted(nodes, key=lambda rn: rn[0])] for name, nodes in sorted(merged.items())}
 
 
 def _from_previous(repo: Repository, kind: str, version: str, update):
@@ -227,3 +171,458 @@ def _chunks_and_bm25(repo: Repository, a: dict, changed: list[str], stale: set[s
     lengths[where[:fresh]] = np.asarray(a["doc_len"])[kept]
     lengths[where[fresh:]] = [len(d) for d in docs]
     return chunks, BM25.from_postings(words, lengths, term, doc, tf, pos)
+
+
+# --- The retrieval index as a base file and a delta -------------------------------------------------
+#
+# Rewriting a Linux-sized retrieval file after an edit costs a minute (its chunks made again as
+# Python objects, 1.75 GiB written and hashed). So a later state's file is a small delta over the
+# newest full file (its base): the chunks and postings of the files changed since the base, the base
+# files whose rows are stale, and the walk graph's out-edges of every node whose edges changed. The
+# two read together (`view`) are the index a cold build makes: chunks in file order, BM25 statistics
+# of the live documents, the same walk graph. Scores do not depend on term ids, node ids or the order
+# of the edges (bm25.BM25.scores, rank._walk), so the packs are the cold build's, byte for byte
+# (tests/test_incremental.py). A delta grown past MERGE_SHARE of the files is merged into a new base.
+
+#: Above this share of the files changed since the base, the next state's file is a new base.
+MERGE_SHARE = 0.05
+
+
+def delta_arrays(repo: Repository, version: str, key: str, chunk_docs) -> dict | None:
+    """The arrays of a delta file of this state over the base of the newest earlier retrieval file,
+    or None (then a base is made: `updated_parts` or a build). Needs the graph update this process
+    made (`Repository.graph_relinked`: which files' references changed since the previous state);
+    reads only the changed files, the rows of the nodes they touch, and per-chunk arrays."""
+    if repo.overlay or not repo.index_path:
+        return None
+    _ = repo.graph  # made now if it is not yet: the update of it says what changed
+    relinked = repo.__dict__.get("graph_relinked")
+    if relinked is None or not hasattr(repo.graph, "references_to"):
+        return None
+    prev = previous_file(repo.index_path, "retrieval", ".arrays", skip=key)
+    if prev is None:
+        return None
+    try:
+        return _delta(repo, version, prev, relinked, chunk_docs)
+    except (OSError, ValueError, KeyError, IndexError):
+        return None  # an earlier file we cannot use only costs a base
+
+
+def base_of(a: dict) -> str | None:
+    """The file name of a delta's base (None for a base)."""
+    return next(iter(StringTable.of(a, "delta.base"))) if "delta.base.blob" in a else None
+
+
+def read_base(folder: str, name: str, digest: str | None = None) -> dict:
+    """A delta's base file's arrays, once its seal holds (and it has `digest`, the digest of the
+    base the delta was written over); FileNotFoundError when it is gone or unsealed."""
+    from repoctx.index import seal
+    if "/" in name or not name.endswith(".arrays") or name.startswith("."):
+        raise seal.Damaged(f"its base is named {name!r}")
+    path = os.path.join(folder, name)
+    found = seal.check_file(path, f"retrieval/{name}")
+    if not found:
+        raise FileNotFoundError(path)
+    if digest is not None and found != digest:
+        raise seal.Damaged(f"base {name} is not the one it was written over")
+    a, _ = read_arrays(path)
+    if "delta.base.blob" in a:
+        raise seal.Damaged(f"base {name} is a delta")
+    return a
+
+
+def _state(a: dict) -> dict[str, str]:
+    return dict(zip(StringTable.of(a, "state_paths").strings(), StringTable.of(a, "state_blobs").strings()))
+
+
+def _graph_key(state: dict[str, str]) -> str:
+    """The graph file's state key of a state given as its manifest (as index/load.py keys it; a
+    mismatch only costs a base)."""
+    from repoctx.graph.link import GRAPH_VERSION
+    from repoctx.graph.store import STORE_VERSION
+    files = {}
+    for p, entry in state.items():
+        blob, _, lang = entry.partition("\0")
+        files[p] = SimpleNamespace(blob_sha=blob, language=lang or None)
+    return state_key(files, f"{GRAPH_VERSION}.{STORE_VERSION}")
+
+
+def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> dict | None:
+    from repoctx.index import seal
+    from repoctx.retrieve.rank import MODULE
+    folder = os.path.dirname(prev)
+    a_prev, _ = read_arrays(prev)
+    if "state_version.blob" not in a_prev or list(StringTable.of(a_prev, "state_version")) != [version_tag(version)]:
+        return None
+    prev_state = _state(a_prev)
+    graph_base, relinked_files = relinked
+    if os.path.basename(graph_base) != _graph_key(prev_state) + ".sqlite":
+        return None  # the graph was updated from another state than this file's
+    name = base_of(a_prev)
+    if name is None:
+        name, a_base, digest = os.path.basename(prev), a_prev, seal.check_file(prev, f"retrieval/{os.path.basename(prev)}")
+    else:
+        digest = next(iter(StringTable.of(a_prev, "delta.base_digest")))
+        a_base = read_base(folder, name, digest)
+    base_state = _state(a_base)
+    files = list(repo.files)
+    now = dict(zip(files, state_manifest(repo.files)))
+    changed = [p for p in files if base_state.get(p) != now[p]]        # since the base, in file order
+    gone = base_state.keys() - now.keys()
+    if len(changed) + len(gone) > MERGE_SHARE * max(len(files), 1):
+        return None
+    step = {p for p in files if prev_state.get(p) != now[p]} | (prev_state.keys() - now.keys())
+    touched = step | set(relinked_files)  # files whose chunks or references changed since `prev`
+
+    # The changed files' chunks and postings.
+    chunks: list[Chunk] = []
+    docs: list[list[str]] = []
+    for p in changed:
+        new = file_chunks(p, repo.facts[p])
+        chunks += new
+        docs += chunk_docs(repo, p, new)
+    bm = BM25(docs)
+    g = repo.graph
+    base_paths = StringTable.of(a_base, "paths")
+    stale = sorted(i for p in set(changed) | gone if (i := base_paths.get(p)) is not None)
+
+    # The nodes whose out-edges differ from the base: the previous delta's, and those touching a file
+    # changed or relinked since the previous state (before: as `prev` has them; now: as the graph has).
+    base_nodes = StringTable.of(a_base, "nodes")
+    old = _Edges(a_base, a_prev if a_prev is not a_base else None)
+    state_paths = StringTable.of(a_base, "state_paths")
+    in_touched = np.array([p in touched for p in state_paths.strings()] + [False])
+    mine = {base_nodes.name(i) for i in np.flatnonzero(in_touched[np.asarray(a_base["node_file"])]).tolist()}
+    mine.update(n for n in old.new_nodes() if _path_of(n, prev_state) in touched)
+    over = set(old.overridden()) | mine
+    for n in mine:
+        over.update(old.out(n))
+    live_chunks = _ChunksOf(a_base, base_paths, set(changed) | gone, chunks)
+    for p in touched:
+        if p not in now:
+            continue
+        over.add(f"{p}:{MODULE}")
+        over.update(f"{p}:{c.symbol or MODULE}" for c in live_chunks(p))
+        for s, t, _ in g.references_from(p):
+            over.update((s, t))
+        over.update(f"{q}:{MODULE}" for q in (*g.imported_by(p), *g.importers_of(p)))
+    # each node's out-edges now, weighted as rank._walk_graph weighs them
+    new_names: dict[str, int] = {}
+
+    def node_id(name: str) -> int:
+        i = base_nodes.get(name)
+        if i is None:
+            i = new_names.setdefault(name, len(base_nodes) + len(new_names))
+        return i
+    over_ids, ptr, dst, w = [], [0], [], []
+    by_source: dict[str, dict[str, list]] = {}
+    for x in sorted(over):
+        edges = _out_edges(x, g, now, live_chunks, by_source)
+        if not edges and base_nodes.get(x) is None:
+            continue  # a node no longer anywhere: no id
+        raw = np.array([r for _, r in edges], dtype=np.float64)
+        over_ids.append(node_id(x))
+        dst += [node_id(t) for t, _ in edges]
+        w.append(raw / raw.sum() if len(raw) else raw)
+        ptr.append(len(dst))
+    chunk_node = [node_id(f"{c.path}:{c.symbol or MODULE}") for c in chunks]
+    symbols = sorted({c.symbol for c in chunks if c.symbol is not None})
+    symbol_id = {s: i for i, s in enumerate(symbols)}
+    paths = list(dict.fromkeys(c.path for c in chunks))
+    path_id = {p: i for i, p in enumerate(paths)}
+    from repoctx.retrieve.rank import _factor
+    order = np.argsort(np.array(over_ids, dtype=np.int64), kind="stable")
+    counts = np.diff(np.array(ptr, dtype=np.int64))
+    runs = [np.arange(ptr[i], ptr[i + 1]) for i in order.tolist()]
+    at = np.concatenate(runs) if runs else np.zeros(0, dtype=np.int64)
+    return {
+        **StringTable.columns("delta.base", [name]), **StringTable.columns("delta.base_digest", [digest]),
+        **manifest_columns(repo.files, version),
+        "d.stale": np.array(stale, dtype=np.int64),
+        **StringTable.columns("d.paths", paths), **StringTable.columns("d.symbols", symbols),
+        "d.chunk_path": np.array([path_id[c.path] for c in chunks], dtype=np.int64),
+        "d.chunk_start": np.array([c.start for c in chunks], dtype=np.int64),
+        "d.chunk_end": np.array([c.end for c in chunks], dtype=np.int64),
+        "d.chunk_symbol": np.array([-1 if c.symbol is None else symbol_id[c.symbol] for c in chunks], dtype=np.int64),
+        "d.chunk_node": np.array(chunk_node, dtype=np.int64),
+        "d.prior": np.array([_factor(c.path, repo.files[c.path].language) for c in chunks], dtype=np.float64),
+        **StringTable.columns("d.vocab", list(bm.vocab)), "d.indptr": bm.indptr, "d.post_doc": bm.post_doc,
+        "d.post_tf": bm.post_tf, "d.doc_len": bm.doc_len.astype(np.int64),
+        **StringTable.columns("d.nodes", list(new_names)),
+        "d.over": np.array(over_ids, dtype=np.int64)[order],
+        "d.over_ptr": np.concatenate(([0], np.cumsum(counts[order]))).astype(np.int64),
+        "d.over_dst": np.array(dst, dtype=np.int64)[at] if len(at) else np.zeros(0, dtype=np.int64),
+        "d.over_w": np.concatenate(w)[at] if len(at) else np.zeros(0),
+        "d.sizes": np.array([len(a_base["chunk_path"]), len(base_nodes), len(base_paths)], dtype=np.int64),
+    }
+
+
+def _out_edges(x: str, g, now: dict, chunks_of, by_source: dict) -> list[tuple[str, float]]:
+    """A walk node's out-edges in the repository's state now, (target, weight) as
+    rank._walk_graph makes them: containment, references both ways, imports both ways."""
+    from repoctx.retrieve.rank import CALLED, CALLS, CONTAINS, IMPORTED, IMPORTS, MODULE
+    out: list[tuple[str, float]] = []
+    path = _path_of(x, now)
+    if path is not None:
+        module = f"{path}:{MODULE}"
+        for c in chunks_of(path):
+            if c.symbol:
+                node = f"{path}:{c.symbol}"
+                if x == module:
+                    out.append((node, CONTAINS))
+                elif x == node:
+                    out.append((module, CONTAINS))
+        if path not in by_source:
+            rows: dict[str, list] = {}
+            for s, t, _ in g.references_from(path):
+                rows.setdefault(s, []).append(t)
+            by_source[path] = rows
+        out += [(t, CALLS) for t in by_source[path].get(x, ())]
+    out += [(s, CALLED) for s, _, _ in g.references_to(x)]  # graph/store.py StoredGraph
+    if path is not None and x == f"{path}:{MODULE}":
+        out += [(f"{b}:{MODULE}", IMPORTS) for b in g.imported_by(path)]
+        out += [(f"{a}:{MODULE}", IMPORTED) for a in g.importers_of(path)]
+    return out
+
+
+def _path_of(node: str, files: dict) -> str | None:
+    """The file a node "path:Qualified.name" is in (a path may hold ':'; the longest that is a file)."""
+    found, at = None, node.find(":")
+    while at >= 0:
+        if node[:at] in files:
+            found = node[:at]
+        at = node.find(":", at + 1)
+    return found
+
+
+class _ChunksOf:
+    """A file's chunks in the state now: the delta's for a file changed since the base, else the
+    base's (read from its arrays by the file's run)."""
+
+    def __init__(self, a_base: dict, base_paths: StringTable, stale: set[str], chunks: list[Chunk]):
+        self._a, self._paths, self._stale = a_base, base_paths, stale
+        self._symbols = StringTable.of(a_base, "symbols")
+        self._new: dict[str, list[Chunk]] = {}
+        for c in chunks:
+            self._new.setdefault(c.path, []).append(c)
+
+    def __call__(self, path: str) -> list[Chunk]:
+        if path in self._stale:
+            return self._new.get(path, [])
+        i = self._paths.get(path)
+        if i is None:
+            return []
+        a = self._a
+        ids, starts, order = a["group_ids"], a["group_starts"], a["group_order"]
+        k = int(np.searchsorted(ids, i))
+        if k == len(ids) or ids[k] != i:
+            return []
+        run = order[starts[k]:starts[k + 1] if k + 1 < len(starts) else len(order)]
+        return [Chunk(path, int(a["chunk_start"][j]), int(a["chunk_end"][j]),
+                      None if a["chunk_symbol"][j] < 0 else self._symbols.name(int(a["chunk_symbol"][j])))
+                for j in run.tolist()]
+
+
+class _Edges:
+    """The walk graph's out-edges of a node as a retrieval file (a base, or a delta over it) has
+    them, by name."""
+
+    def __init__(self, a_base: dict, a_delta: dict | None):
+        self._nodes = StringTable.of(a_base, "nodes")
+        if "source_ptr" in a_base:
+            self._ptr, self._dst = a_base["source_ptr"], a_base["source_dst"]
+        else:
+            src = np.asarray(a_base["src"])
+            order = np.argsort(src, kind="stable")
+            self._ptr = np.concatenate(([0], np.cumsum(np.bincount(src, minlength=len(self._nodes)))))
+            self._dst = np.asarray(a_base["dst"])[order]
+        self._over: dict[int, np.ndarray] = {}
+        self._new: list[str] = []
+        if a_delta is not None:
+            self._new = list(StringTable.of(a_delta, "d.nodes"))
+            ptr, dst = a_delta["d.over_ptr"], a_delta["d.over_dst"]
+            for k, x in enumerate(a_delta["d.over"].tolist()):
+                self._over[x] = dst[ptr[k]:ptr[k + 1]]
+
+    def name(self, i: int) -> str:
+        n = len(self._nodes)
+        return self._nodes.name(i) if i < n else self._new[i - n]
+
+    def overridden(self) -> list[str]:
+        return [self.name(i) for i in self._over]
+
+    def new_nodes(self) -> list[str]:
+        return self._new
+
+    def out(self, name: str) -> list[str]:
+        i = self._nodes.get(name)
+        if i is None:
+            try:
+                i = len(self._nodes) + self._new.index(name)
+            except ValueError:
+                return []
+        if i in self._over:
+            targets = self._over[i]
+        elif i < len(self._nodes):
+            targets = self._dst[self._ptr[i]:self._ptr[i + 1]]
+        else:
+            return []
+        return [self.name(int(t)) for t in np.unique(targets).tolist()]
+
+
+class View:
+    """A base file and a delta over it read as one index: the arrays `RetrievalIndex` reads, in the
+    cold build's chunk order, with the postings of both (`bm25.BM25.of_segments`) and the walk
+    graph's edges of both (`edges_by_source`). Costs per-chunk and per-node arrays, nothing per
+    posting or edge, until a query walks the graph."""
+
+    def __init__(self, repo: Repository, a: dict, base: dict):
+        files = list(repo.files)
+        rank = {p: i for i, p in enumerate(files)}
+        sizes = a["d.sizes"].tolist()
+        if sizes != [len(base["chunk_path"]), len(StringTable.of(base, "nodes")), len(StringTable.of(base, "paths"))]:
+            raise ValueError("a delta of another base")
+        # chunks: the base's of files unchanged since it, the delta's, by file in the files' order
+        base_paths = list(StringTable.of(base, "paths"))
+        path_rank = np.array([rank.get(p, -1) for p in base_paths] + [-1], dtype=np.int64)
+        stale = np.asarray(a["d.stale"])
+        if len(stale) and (stale.min() < 0 or stale.max() >= len(base_paths)):
+            raise ValueError("damaged delta")
+        path_rank[stale] = -1
+        bpath = np.asarray(base["chunk_path"])
+        if len(bpath) and (bpath.min() < 0 or bpath.max() >= len(base_paths)):
+            raise ValueError("damaged retrieval index")
+        live = np.flatnonzero(path_rank[bpath] >= 0)
+        d_paths = list(StringTable.of(a, "d.paths"))
+        d_rank = np.array([rank[p] for p in d_paths], dtype=np.int64)[np.asarray(a["d.chunk_path"])] \
+            if d_paths else np.zeros(0, dtype=np.int64)
+        key = np.concatenate((path_rank[bpath[live]], d_rank))
+        order = np.argsort(key, kind="stable")
+        where = np.empty(len(order), dtype=np.int64)
+        where[order] = np.arange(len(order))
+        self.base_map = np.full(len(bpath), -1, dtype=np.int64)
+        self.base_map[live] = where[:len(live)]
+        self.delta_map = where[len(live):]
+        ranks, chunk_path = np.unique(key[order], return_inverse=True)
+        self.paths = [files[i] for i in ranks.tolist()]
+        self.chunk_path = chunk_path.astype(np.int64).reshape(-1)
+
+        def join(name: str, delta_name: str) -> np.ndarray:
+            return np.concatenate((np.asarray(base[name])[live], np.asarray(a[delta_name])))[order]
+        self.chunk_start, self.chunk_end = join("chunk_start", "d.chunk_start"), join("chunk_end", "d.chunk_end")
+        self.prior, self.doc_len = join("prior", "d.prior"), join("doc_len", "d.doc_len")
+        self.base_symbols, self.delta_symbols = StringTable.of(base, "symbols"), list(StringTable.of(a, "d.symbols"))
+        d_sym = np.asarray(a["d.chunk_symbol"])
+        self.chunk_symbol = np.concatenate((np.asarray(base["chunk_symbol"])[live],
+                                            np.where(d_sym < 0, -1, d_sym + len(self.base_symbols))))[order]
+        self.base_nodes, self.new_nodes = StringTable.of(base, "nodes"), list(StringTable.of(a, "d.nodes"))
+        n_nodes = len(self.base_nodes) + len(self.new_nodes)
+        self.chunk_node = join("chunk_node", "d.chunk_node")
+        if len(self.chunk_node) and (self.chunk_node.min() < -1 or self.chunk_node.max() >= n_nodes):
+            raise ValueError("damaged delta")
+        self.bm25 = BM25.of_segments(
+            [(StringTable.of(base, "vocab"), base["indptr"], base["post_doc"], base["post_tf"], self.base_map),
+             (StringTable.of(a, "d.vocab"), a["d.indptr"], a["d.post_doc"], a["d.post_tf"], self.delta_map)],
+            self.doc_len)
+        # walk graph: the base's edges of every node the delta does not give anew, and the delta's
+        self.over = np.asarray(a["d.over"])
+        self.over_ptr, self.over_dst, self.over_w = a["d.over_ptr"], a["d.over_dst"], a["d.over_w"]
+        if len(self.over) and (self.over.min() < 0 or self.over.max() >= n_nodes) or \
+                len(self.over_dst) and (self.over_dst.min() < 0 or self.over_dst.max() >= n_nodes) or \
+                len(self.over_ptr) != len(self.over) + 1 or self.over_ptr[-1] != len(self.over_dst):
+            raise ValueError("damaged delta")
+        self.n_nodes = n_nodes
+        self.base = base
+        base_files = list(StringTable.of(base, "state_paths"))
+        file_map = np.array([rank.get(p, -1) for p in base_files] + [-1], dtype=np.int64)
+        self.node_file = np.concatenate((file_map[np.asarray(base["node_file"])],
+                                         np.array([rank.get(_path_of(n, rank), -1) if _path_of(n, rank) else -1
+                                                   for n in self.new_nodes], dtype=np.int64)))
+        d_leaves: dict[str, list[int]] = {}
+        for i, sym in zip(self.delta_map.tolist(), np.asarray(a["d.chunk_symbol"]).tolist()):
+            if sym >= 0:
+                d_leaves.setdefault(self.delta_symbols[sym].rsplit(".", 1)[-1], []).append(i)
+        self.leaves = _Leaves(base, self.base_map, d_leaves)
+
+    def symbol_name(self, i: int) -> str:
+        n = len(self.base_symbols)
+        return self.base_symbols.name(i) if i < n else self.delta_symbols[i - n]
+
+    def edges_by_source(self) -> tuple:
+        """((each node's first edge, one past its last), targets, weights): a base node's run is
+        the base's, an overridden or new node's the delta's (at positions after the base's)."""
+        if "_by_source" not in self.__dict__:
+            b = self.base
+            if "source_ptr" in b:
+                ptr, dst, w = b["source_ptr"], b["source_dst"], b["source_w"]
+            else:
+                src = np.asarray(b["src"])
+                order = np.argsort(src, kind="stable")
+                ptr = np.concatenate(([0], np.cumsum(np.bincount(src, minlength=len(self.base_nodes)))))
+                dst, w = np.asarray(b["dst"])[order], np.asarray(b["w"])[order]
+            nb, e = len(self.base_nodes), len(dst)
+            lo = np.zeros(self.n_nodes, dtype=np.int64)
+            hi = np.zeros(self.n_nodes, dtype=np.int64)
+            lo[:nb], hi[:nb] = ptr[:-1], ptr[1:]
+            lo[self.over], hi[self.over] = e + self.over_ptr[:-1], e + self.over_ptr[1:]
+            self._by_source = (lo, hi), _Joined(dst, self.over_dst), _Joined(w, self.over_w)
+        return self._by_source
+
+    def n_edges(self) -> int:
+        (lo, hi), _, _ = self.edges_by_source()
+        return int((hi - lo).sum())
+
+    def edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every edge (sources, targets, weights), in no particular order (the walk does not care)."""
+        (lo, hi), dst, w = self.edges_by_source()
+        counts = hi - lo
+        at = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        return np.repeat(np.arange(self.n_nodes), counts), dst[at], w[at]
+
+    def live_nodes(self) -> np.ndarray:
+        """The nodes a cold build of this state has: every edge has its reverse, so those with an
+        out-edge, and the chunks' nodes."""
+        (lo, hi), _, _ = self.edges_by_source()
+        live = hi > lo
+        live[self.chunk_node[self.chunk_node >= 0]] = True
+        return live
+
+
+class _Joined:
+    """Two arrays read as one (the base's, then the delta's), by gathers only."""
+
+    def __init__(self, first: np.ndarray, second: np.ndarray):
+        self._a, self._b = first, second
+
+    def __getitem__(self, at: np.ndarray) -> np.ndarray:
+        at = np.asarray(at)
+        n = len(self._a)
+        first = at < n
+        if first.all():
+            return self._a[at]
+        out = np.empty(len(at), dtype=self._a.dtype)
+        out[first] = self._a[at[first]]
+        out[~first] = self._b[at[~first] - n]
+        return out
+
+
+class _Leaves(Mapping):
+    """Last part of a chunk's symbol → its chunks, of a view: the base's (renumbered, the stale
+    left out) and the delta's."""
+
+    def __init__(self, base: dict, base_map: np.ndarray, delta: dict[str, list[int]]):
+        from repoctx.index.arrays import ListTable
+        self._base, self._map, self._delta = ListTable.of(base, "leaves"), base_map, delta
+
+    def __getitem__(self, name: str) -> list[int]:
+        ids = self._map[self._base[name]].tolist() if name in self._base else []
+        out = [i for i in ids if i >= 0] + self._delta.get(name, [])
+        if not out:
+            raise KeyError(name)
+        return sorted(out)
+
+    def __iter__(self):
+        return (k for k in dict.fromkeys([*self._base, *self._delta]) if k in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

@@ -8,8 +8,10 @@ so rank flows from what the text matched to what that code needs and what depend
 """
 from __future__ import annotations
 
+import math
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +19,6 @@ import numpy as np
 from repoctx.files import split_lines
 from repoctx.index.arrays import (
     ListTable,
-    StringListTable,
     StringTable,
     read_arrays,
     write_arrays,
@@ -33,7 +34,7 @@ from repoctx.scan import is_test_path
 MODULE = "<module>"
 #: Bump when chunking, tokenising or the walk graph change (the references it is built from too):
 #: old cache files are then ignored.
-CACHE_VERSION = "12"
+CACHE_VERSION = "13"
 DAMPING = 0.85
 ITERATIONS = 30
 SEEDS_FROM_BM25 = 20
@@ -66,6 +67,14 @@ FILE_BONUS_SHARE = 0.5
 #: .566/.776/.929 -> .658/.782/.939 (8k/32k/128k; no language down > .001), swe-dev every-2nd
 #: .617/.867/1.0 -> .683/.867/1.0.
 TITLE_WEIGHT = 1.0
+
+
+#: Walk edge weights (see `_walk_graph`), whole numbers: 0.3, 1.0, 0.5, 0.5, 0.25 in twentieths.
+CONTAINS, CALLS, CALLED, IMPORTS, IMPORTED = 6.0, 20.0, 10.0, 10.0, 5.0
+#: The walk's ranks are kept in whole multiples of 2^-QUANTUM_BITS (ranks sum to at most 1, so every
+#: partial sum of them is exact): the walk's result does not depend on the order of the edges or the
+#: numbering of the nodes, so a base file and a delta read together walk as a cold build does.
+QUANTUM_BITS = 52
 
 
 def node_of(chunk: Chunk) -> str:
@@ -104,19 +113,20 @@ class ChunkTable(Sequence):
 def _walk_graph(repo: Repository, chunks: list[Chunk]) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
     """The walk's graph: (node → index, edge sources, edge targets, edge weights normalised per source).
     Edges: symbol ↔ its file (0.3 each way), reference source → target (1.0) and back (0.5),
-    importer → imported file (0.5) and back (0.25)."""
+    importer → imported file (0.5) and back (0.25) — in twentieths (`EDGE_WEIGHTS`), so that a
+    source's sum is exact in any order (a delta's edges are summed apart from a base file's)."""
     g = repo.graph
     pairs: list[tuple[str, str, float]] = []
     for c in chunks:
         if c.symbol:
-            pairs.append((node_of(c), f"{c.path}:{MODULE}", 0.3))
-            pairs.append((f"{c.path}:{MODULE}", node_of(c), 0.3))
+            pairs.append((node_of(c), f"{c.path}:{MODULE}", CONTAINS))
+            pairs.append((f"{c.path}:{MODULE}", node_of(c), CONTAINS))
     for source, target, _name in g.references:
-        pairs.append((source, target, 1.0))
-        pairs.append((target, source, 0.5))
+        pairs.append((source, target, CALLS))
+        pairs.append((target, source, CALLED))
     for a, b in g.imports:
-        pairs.append((f"{a}:{MODULE}", f"{b}:{MODULE}", 0.5))
-        pairs.append((f"{b}:{MODULE}", f"{a}:{MODULE}", 0.25))
+        pairs.append((f"{a}:{MODULE}", f"{b}:{MODULE}", IMPORTS))
+        pairs.append((f"{b}:{MODULE}", f"{a}:{MODULE}", IMPORTED))
     nodes: dict[str, int] = {}
     for c in chunks:
         nodes.setdefault(node_of(c), len(nodes))
@@ -125,6 +135,27 @@ def _walk_graph(repo: Repository, chunks: list[Chunk]) -> tuple[dict[str, int], 
     w = np.fromiter((x for _, _, x in pairs), dtype=np.float64, count=len(pairs))
     out = np.bincount(src, w, minlength=len(nodes))
     return nodes, src, dst, w / np.where(out[src] > 0, out[src], 1.0)
+
+
+class _Nodes(Mapping):
+    """Walk node → id over a base file's node table and a delta's new nodes (ids after the base's)."""
+
+    def __init__(self, base: StringTable, new: list[str]):
+        self._base, self._new = base, {name: len(base) + i for i, name in enumerate(new)}
+
+    def __getitem__(self, name: str) -> int:
+        i = self._new.get(name)
+        return self._base[name] if i is None else i
+
+    def __contains__(self, name) -> bool:
+        return name in self._new or name in self._base
+
+    def __iter__(self):
+        yield from self._base
+        yield from self._new
+
+    def __len__(self) -> int:
+        return len(self._base) + len(self._new)
 
 
 class RetrievalIndex:
@@ -240,27 +271,15 @@ class RetrievalIndex:
                     lambda file: LiteralIndex.of(read_arrays(file)[0]), reopen=True)
         return self._literals
 
-    #: Bump when what `definition_table` returns changes: cached tables are then rebuilt.
-    DEFINITIONS_VERSION = "4"
-
-    def definitions(self) -> dict[str, list[str]]:
-        """Name and qualified name → defining nodes (`query.definition_table`): read from the cache or
-        built, once per index, not per query (a quarter second of every query on Django)."""
+    def definitions(self) -> Mapping[str, list[str]]:
+        """Name and qualified name → defining nodes (`query.definition_table`; its users only look
+        names up): answered from the stored graph's definition rows (`graph.store.Definitions`),
+        which an edit updates with the graph — a table of its own cost Linux 36 s an edit. Built
+        where there is no stored graph (an editor's buffers, no index)."""
         if "_definitions" not in self.__dict__:
             repo = self.repo
-            if repo.overlay:
-                self._definitions = definition_table(repo)
-            else:
-                from repoctx.retrieve.delta import (
-                    definitions_columns,
-                    updated_definitions,
-                )
-                version = self.DEFINITIONS_VERSION
-                self._definitions = cached_file(
-                    repo.index_path, "definitions", state_key(repo.files, version), ".arrays",
-                    lambda: updated_definitions(repo, version) or definition_table(repo),
-                    lambda d, file: write_arrays(file, definitions_columns(repo, d, version)),
-                    lambda file: StringListTable.of(read_arrays(file)[0], "defs"), reopen=True)
+            stored = None if repo.overlay else getattr(repo.graph, "definitions", None)
+            self._definitions = (stored and stored()) or definition_table(repo)
         return self._definitions
 
     def node_ids(self) -> dict[str, int]:
@@ -349,11 +368,18 @@ class RetrievalIndex:
             return cls.build(repo)
         from repoctx.retrieve.delta import updated_parts
 
-        def made() -> RetrievalIndex:
+        from repoctx.retrieve.delta import base_of, delta_arrays
+        key = state_key(repo.files, CACHE_VERSION)
+
+        def made() -> RetrievalIndex | dict:  # a delta over an earlier base when small, else a base
+            delta = delta_arrays(repo, CACHE_VERSION, key, _chunk_docs)
+            if delta is not None:
+                return delta
             parts = updated_parts(repo, CACHE_VERSION, _chunk_docs)
             return cls(repo, *parts, _walk_graph(repo, parts[0])) if parts else cls.build(repo)
-        return cached_file(repo.index_path, "retrieval", state_key(repo.files, CACHE_VERSION), ".arrays",
-                           made, cls._write, lambda file: cls._read(repo, file), reopen=True)
+        return cached_file(repo.index_path, "retrieval", key, ".arrays", made, cls._write,
+                           lambda file: cls._read(repo, file), reopen=True,
+                           needs=lambda built: {base_of(built)} if isinstance(built, dict) else set())
 
     @staticmethod
     def _write(built, file: str) -> None:
@@ -361,16 +387,19 @@ class RetrievalIndex:
         graph, the chunks, and what is derived from them and the repository state alone (priors, the
         global file order, the chunks by symbol name, each walk node's file), so that a warm query
         computes none of it again and reads only the pages it touches. Strings are tables, never
-        dicts: the vocabulary, the walk nodes, the chunks' symbols."""
-        n, avglen, vocab, indptr, post_doc, post_weight = built.bm25.state()
+        dicts: the vocabulary, the walk nodes, the chunks' symbols. A delta (`delta.delta_arrays`)
+        is written as it is."""
+        if isinstance(built, dict):
+            write_arrays(file, built)
+            return
+        n, avglen, vocab, indptr, post_doc, post_tf, post_pos, doc_len = built.bm25.state()
         nodes, src, dst, w = built.graph
         symbols = sorted({c.symbol for c in built.chunks if c.symbol is not None})
         symbol_id = {name: i for i, name in enumerate(symbols)}
         file_id = {p: i for i, p in enumerate(built.repo.files)}
         arrays = {
-            "indptr": indptr, "post_doc": post_doc, "post_weight": post_weight, "src": src, "dst": dst, "w": w,
-            # what an update reads (retrieve/delta.py)
-            "post_tf": built.bm25.post_tf, "post_pos": built.bm25.post_pos, "doc_len": built.bm25.doc_len,
+            "indptr": indptr, "post_doc": post_doc, "post_tf": post_tf, "doc_len": doc_len, "src": src, "dst": dst,
+            "w": w, "post_pos": post_pos,  # what an update reads (retrieve/delta.py)
             **manifest_columns(built.repo.files, CACHE_VERSION),
             "prior": built.prior, "chunk_path": built.chunk_path, "chunk_start": built.chunk_start,
             "chunk_end": built.chunk_end, "chunk_node": built.chunk_node,
@@ -384,12 +413,16 @@ class RetrievalIndex:
             **dict(zip(("group_order", "group_starts", "group_ids"), built._groups())),
         }
         if len(src) > LOCAL_WALK_EDGES:  # what a local walk reads (see `_neighbourhood`)
-            arrays["source_ptr"], arrays["source_dst"], arrays["source_w"] = built._edges_by_source()
+            (first, end), arrays["source_dst"], arrays["source_w"] = built._edges_by_source()
+            arrays["source_ptr"] = np.concatenate((first, end[-1:])) if len(first) else np.zeros(1, dtype=np.int64)
         write_arrays(file, arrays, (n, avglen))
 
     @classmethod
     def _read(cls, repo: Repository, file: str) -> RetrievalIndex:
-        a, (n, avglen) = read_arrays(file)
+        a, extra = read_arrays(file)
+        from repoctx.retrieve.delta import base_of
+        if base_of(a) is not None:
+            return cls._read_view(repo, file, a)
         # What every query reads whole is copied into memory: numpy gathers over mapped pages run
         # 2.5x slower (Django's walk: 86 vs 34 ms), and a mapping saves nothing on what is read
         # whole. Postings and a large graph's edges (walked locally) stay mapped.
@@ -397,7 +430,8 @@ class RetrievalIndex:
         if len(a["src"]) <= LOCAL_WALK_EDGES:
             whole += ["src", "dst", "w"]
         a.update({k: np.array(a[k]) for k in whole})
-        bm25 = BM25.from_state((n, avglen, StringTable.of(a, "vocab"), a["indptr"], a["post_doc"], a["post_weight"]))
+        bm25 = BM25.from_state((*extra, StringTable.of(a, "vocab"), a["indptr"], a["post_doc"], a["post_tf"],
+                                a["post_pos"], a["doc_len"]))
         graph = (StringTable.of(a, "nodes"), a["src"], a["dst"], a["w"])
         paths = list(StringTable.of(a, "paths"))
         files = list(repo.files)
@@ -410,8 +444,36 @@ class RetrievalIndex:
                        _leaf_chunks=ListTable.of(a, "leaves"), _node_file=a["node_file"], _global_walk=a["global_walk"],
                        _grouping=(a["group_order"], a["group_starts"], a["group_ids"]))
         if "source_ptr" in a:
-            derived["_by_source"] = a["source_ptr"], a["source_dst"], a["source_w"]
+            derived["_by_source"] = (a["source_ptr"][:-1], a["source_ptr"][1:]), a["source_dst"], a["source_w"]
         return cls(repo, chunks, bm25, graph, derived)
+
+    @classmethod
+    def _read_view(cls, repo: Repository, file: str, a: dict) -> RetrievalIndex:
+        """A delta and its base read as one index (`delta.View`): what a query reads is the cold
+        build's, in its order."""
+        from types import SimpleNamespace
+
+        from repoctx.retrieve.delta import View, base_of, read_base
+        base = read_base(os.path.dirname(file), base_of(a), next(iter(StringTable.of(a, "delta.base_digest"))))
+        view = View(repo, a, base)
+        nodes = _Nodes(view.base_nodes, view.new_nodes)
+        edges = view.edges() if view.n_edges() <= LOCAL_WALK_EDGES else (None, None, None)
+        graph = (nodes, *edges)
+        chunks = ChunkTable(view.paths, view.chunk_path, view.chunk_start, view.chunk_end, view.chunk_symbol,
+                            SimpleNamespace(name=view.symbol_name))
+        starts = np.flatnonzero(np.diff(view.chunk_path, prepend=-1))
+        derived = dict(prior=view.prior, chunk_path=view.chunk_path, chunk_start=view.chunk_start,
+                       chunk_end=view.chunk_end, chunk_node=view.chunk_node, paths=view.paths,
+                       _leaf_chunks=view.leaves, _node_file=view.node_file, _view=view,
+                       _by_source=view.edges_by_source(), _live_nodes=view.live_nodes(),
+                       _grouping=(np.arange(len(view.chunk_path)), starts, view.chunk_path[starts]))
+        return cls(repo, chunks, view.bm25, graph, derived)
+
+    def _flat_edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The walk graph's edges (sources, targets, weights); a large delta's view makes them here."""
+        if self.graph[1] is None:
+            self.graph = (self.graph[0], *self._view.edges())
+        return self.graph[1:]
 
     def global_files(self) -> list[str]:
         """Files by the summed global PageRank of their nodes (query-independent, so computed once)."""
@@ -442,21 +504,26 @@ class RetrievalIndex:
         than LOCAL_WALK_EDGES edges the walk runs on the seeds' neighbourhood alone (`_neighbourhood`):
         what lies beyond it gets a share of (0.85)^LOCAL_WALK_HOPS of the rank, and a fifth of a second
         instead of five on the Linux source's 13 million edges."""
-        nodes, s, d, w = self.graph
-        n = len(nodes)
+        nodes = self.graph[0]
+        view = self.__dict__.get("_view")
+        n, n_edges = len(nodes), view.n_edges() if view is not None else len(self.graph[1])
         if n == 0:
             return np.zeros(0)
         p = np.zeros(n)
         for name, weight in seeds.items():
             if name in nodes:
                 p[nodes[name]] += weight
-        if p.sum() <= 0:
+        total = math.fsum(p[p != 0])  # exact: the same whatever the nodes' numbering
+        if total <= 0:
             if self.__dict__.get("_global_walk") is None:
-                self._global_walk = _walk(np.full(n, 1.0 / n), s, d, w)
+                live = self.__dict__.get("_live_nodes")  # a delta's view: the nodes a cold build has
+                k = n if live is None else int(live.sum())
+                self._global_walk = _walk(np.full(n, 1.0 / k) if live is None else np.where(live, 1.0 / k, 0.0),
+                                          *self._flat_edges())
             return self._global_walk
-        p = p / p.sum()
-        if len(s) <= LOCAL_WALK_EDGES:
-            return _walk(p, s, d, w)
+        p = p / total
+        if n_edges <= LOCAL_WALK_EDGES:
+            return _walk(p, *self._flat_edges())
         keep, src, dst, w = self._neighbourhood(np.flatnonzero(p))
         local = np.full(n, -1, dtype=np.int64)
         local[keep] = np.arange(len(keep))
@@ -470,12 +537,12 @@ class RetrievalIndex:
         steps of `start` along the edges, grown hop by hop while the edges stay under
         LOCAL_WALK_EDGES. The edges are read by source (`_edges_by_source`): each node's are one
         run, so a walk touches the pages of the nodes it reaches, not of the whole graph."""
-        ptr, by_dst, by_w = self._edges_by_source()
-        seen = np.zeros(len(ptr) - 1, dtype=bool)
+        (first, end), by_dst, by_w = self._edges_by_source()
+        seen = np.zeros(len(first), dtype=bool)
         seen[start] = True
         frontier, parts, total = start, [], 0
         for _ in range(LOCAL_WALK_HOPS):
-            lo, counts = ptr[frontier], ptr[frontier + 1] - ptr[frontier]
+            lo, counts = first[frontier], end[frontier] - first[frontier]
             if total + counts.sum() > LOCAL_WALK_EDGES:
                 break
             at = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
@@ -491,26 +558,30 @@ class RetrievalIndex:
         src, dst, w = (np.concatenate([p[k] for p in parts]) for k in range(3))
         return np.flatnonzero(seen), src, dst, w
 
-    def _edges_by_source(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The walk graph's edges grouped by source: (each node's first position, n + 1 of them;
-        the targets and weights in that order)."""
+    def _edges_by_source(self) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
+        """The walk graph's edges grouped by source: ((each node's first position, one past its
+        last), the targets and weights in that order; a delta's view reads them at its own and its
+        base's positions: `delta.View.edges_by_source`)."""
         if self.__dict__.get("_by_source") is None:
             _, s, d, w = self.graph
             order = np.argsort(s, kind="stable")
             ptr = np.concatenate(([0], np.cumsum(np.bincount(s, minlength=len(self.graph[0])))))
-            self._by_source = ptr, d[order], w[order]
+            self._by_source = (ptr[:-1], ptr[1:]), d[order], w[order]
         return self._by_source
 
 
 def _walk(p: np.ndarray, s: np.ndarray, d: np.ndarray, w: np.ndarray) -> np.ndarray:
     """ITERATIONS steps of the power iteration restarting at the distribution `p` over edges
-    (s → d, weight w); a node without out-edges gives its rank back to `p`."""
-    n = len(p)
-    r = p.copy()
+    (s → d, weight w); a node without out-edges gives its rank back to `p`. Ranks and each edge's
+    flow are rounded to whole multiples of 2^-QUANTUM_BITS, so that every sum is exact: the result
+    is the same whatever the order of the edges and the nodes (see QUANTUM_BITS)."""
+    n, scale = len(p), 2.0 ** QUANTUM_BITS
+    r = np.rint(p * scale) / scale
     has_out = np.bincount(s, minlength=n) > 0 if len(s) else np.zeros(n, dtype=bool)
     for _ in range(ITERATIONS):
         dangling = r[~has_out].sum()
-        r = (1 - DAMPING) * p + DAMPING * (np.bincount(d, r[s] * w, minlength=n) + dangling * p)
+        flow = np.bincount(d, np.rint(r[s] * w * scale), minlength=n) / scale
+        r = np.rint(((1 - DAMPING) * p + DAMPING * (flow + dangling * p)) * scale) / scale
     return r
 
 
