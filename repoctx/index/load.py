@@ -50,6 +50,7 @@ class Repository:
         """The import and symbol graph (cached beside the index for this exact repository state)."""
         from repoctx.graph.link import GRAPH_VERSION, build_graph
         from repoctx.graph.store import (
+            STORE_VERSION,
             GraphUpdate,
             StoredGraph,
             updated_graph,
@@ -57,7 +58,7 @@ class Repository:
         )
         if self.overlay:
             return build_graph(self.root, self.facts)
-        key = state_key(self.files, GRAPH_VERSION)
+        key = state_key(self.files, f"{GRAPH_VERSION}.{STORE_VERSION}")  # a file of another layout is another state's
 
         def made():  # relinked from the previous state's file where that is cheaper (graph/store.py)
             return (updated_graph(self.root, self.files, self.facts, self.index_path, key)

@@ -24,7 +24,7 @@ import marshal
 import os
 import stat
 import sys
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from repoctx.files import cache_home, read_file, write_atomic
 
@@ -42,7 +42,7 @@ def key_path() -> str:
     return os.path.join(cache_home(), "repoctx", "seal.key")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _key(path: str) -> bytes:
     """The key at `path`, made on first use: written whole to a temporary file, then linked into
     place (a link never replaces, so two processes racing agree on the first one). Where none can be
@@ -183,16 +183,18 @@ def _digest(path: str) -> str:
     return h.hexdigest()
 
 
-def seal_file(path: str, context: str) -> None:
-    """Seal the file at `path` (just written) for `context`: `<path>.seal` holds its digest and identity."""
+def seal_file(path: str, context: str) -> str:
+    """Seal the file at `path` (just written) for `context`: `<path>.seal` holds its digest and
+    identity. Returns the digest (a file that names another by it: graph/store.py's deltas)."""
     st = os.stat(path)
-    record = json.dumps({"digest": _digest(path), "identity": _identity(st)}).encode()
-    write_atomic(path + ".seal", dump(record, context))
+    digest = _digest(path)
+    write_atomic(path + ".seal", dump(json.dumps({"digest": digest, "identity": _identity(st)}).encode(), context))
+    return digest
 
 
-def check_file(path: str, context: str) -> bool:
-    """Whether `path` is the file sealed for `context`: False when it has no seal (not sealed yet, or
-    of an older repoctx); Damaged when its seal or its bytes fail the check."""
+def check_file(path: str, context: str) -> str | bool:
+    """Whether `path` is the file sealed for `context`: its digest when it is, False when it has no
+    seal (not sealed yet, or of an older repoctx); Damaged when its seal or its bytes fail the check."""
     try:
         record = load(read_file("", path + ".seal"), context)
     except FileNotFoundError:
@@ -206,16 +208,18 @@ def check_file(path: str, context: str) -> bool:
         digest, identity = record["digest"], record["identity"]
     except (ValueError, TypeError, KeyError) as exc:
         raise Damaged(f"unreadable seal: {exc}") from None
+    if not isinstance(digest, str) or not digest:
+        raise Damaged("unreadable seal: no digest")
     st = os.stat(path)
     if _identity(st) == identity:
-        return True
+        return digest
     if _digest(path) != digest:
         raise Damaged("its content changed since it was written")
     try:  # the same bytes under a new identity (copied, restored): hash them once, not every time
         seal_file(path, context)
     except OSError:
         pass  # a read-only cache: hashed again next time
-    return True
+    return digest
 
 
 _warned: set[str] = set()
