@@ -286,3 +286,63 @@ def test_derived_files_are_the_same_whatever_the_hash_seed(tmp_path):
     assert files[0].keys() == files[1].keys() and len(files[0]) == 2
     for name in files[0]:
         assert files[0][name] == files[1][name], name
+
+
+def _delta_setup(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """A repository, an index of it whose state after two edits is a delta over the first state's
+    base, and the retrieval files: (repo, index, [base, delta of the first edit, delta of the second])."""
+    root = tmp_path / "repo"
+    _history(root, commits=2)
+    index = tmp_path / "w" / "index.sqlite"
+    args = ("pack", str(root), "--query", "parse value error", "--budget", "8k", "--mode", "slice", "--index", str(index))
+    names = []
+    for n in range(3):
+        if n:
+            with open(root / "pkg" / "mod1.py", "a") as f:
+                f.write(f"\n\ndef render_edit_{n}(x):\n    return 'cannot render edit {n}'\n")
+        before = set(os.listdir(index.parent / "retrieval")) if n else set()
+        assert run_cli(*args).returncode == 0
+        [new] = {p for p in os.listdir(index.parent / "retrieval") if p.endswith(".arrays")} - before
+        names.append(new)
+    a = [read_arrays(str(index.parent / "retrieval" / p))[0] for p in names]
+    assert "delta.base.blob" not in a[0] and all(delta.base_of(x) == names[0] for x in a[1:])
+    return root, index, names
+
+
+def test_a_damaged_or_foreign_delta_or_base_is_rebuilt_with_one_warning(tmp_path):
+    """A delta or its base truncated, zeroed, or another state's file (with its seal) renamed into
+    its place: the next pack warns once and answers as a cold index does, never from the bad bytes."""
+    import shutil
+    root, index, (base, first, second) = _delta_setup(tmp_path)
+    args = ("pack", str(root), "--query", "parse value error", "--budget", "8k", "--mode", "slice")
+    want = run_cli(*args, "--index", str(tmp_path / "cold" / "index.sqlite")).stdout
+    folder = index.parent / "retrieval"
+
+    def truncate(name):
+        with open(folder / name, "r+b") as f:
+            f.truncate(os.path.getsize(folder / name) // 2)
+
+    def zero(name):
+        with open(folder / name, "r+b") as f:
+            f.seek(os.path.getsize(folder / name) // 2)
+            f.write(b"\0" * 4096)
+
+    def foreign(name, other):
+        for suffix in ("", ".seal"):
+            shutil.copyfile(folder / (other + suffix), folder / (name + suffix))
+    cases = {"truncated delta": lambda: truncate(second), "zeroed delta": lambda: zero(second),
+             "truncated base": lambda: truncate(base), "zeroed base": lambda: zero(base),
+             "another state's delta": lambda: foreign(second, first),
+             "another state's base": lambda: foreign(base, first)}
+    for n, (what, spoil) in enumerate(cases.items()):
+        copy = tmp_path / f"case{n}"
+        shutil.copytree(index.parent, copy)
+        folder = copy / "retrieval"
+        spoil()
+        got = run_cli(*args, "--index", str(copy / "index.sqlite"))
+        assert got.returncode == 0 and "Traceback" not in got.stderr, (what, got.stderr)
+        assert got.stdout == want, what
+        warnings = [ln for ln in got.stderr.splitlines() if "damaged" in ln]
+        assert len(warnings) == 1 and "retrieval" in warnings[0], (what, got.stderr)
+        again = run_cli(*args, "--index", str(copy / "index.sqlite"))  # rebuilt, sealed: no warning now
+        assert again.stdout == want and "damaged" not in again.stderr, (what, again.stderr)

@@ -220,7 +220,15 @@ def read_base(folder: str, name: str, digest: str | None = None) -> dict:
     if "/" in name or not name.endswith(".arrays") or name.startswith("."):
         raise seal.Damaged(f"its base is named {name!r}")
     path = os.path.join(folder, name)
-    found = seal.check_file(path, f"retrieval/{name}")
+    try:
+        found = seal.check_file(path, f"retrieval/{name}")
+    except seal.Damaged:
+        for bad in (path, path + ".seal"):  # reported once, with the delta read over it: not again
+            try:
+                os.unlink(bad)
+            except OSError:
+                pass
+        raise
     if not found:
         raise FileNotFoundError(path)
     if digest is not None and found != digest:
