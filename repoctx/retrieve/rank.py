@@ -113,7 +113,7 @@ class ChunkTable(Sequence):
 def _walk_graph(repo: Repository, chunks: list[Chunk]) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
     """The walk's graph: (node → index, edge sources, edge targets, edge weights normalised per source).
     Edges: symbol ↔ its file (0.3 each way), reference source → target (1.0) and back (0.5),
-    importer → imported file (0.5) and back (0.25) — in twentieths (`EDGE_WEIGHTS`), so that a
+    importer → imported file (0.5) and back (0.25) — in twentieths (CONTAINS …), so that a
     source's sum is exact in any order (a delta's edges are summed apart from a base file's)."""
     g = repo.graph
     pairs: list[tuple[str, str, float]] = []
@@ -366,9 +366,7 @@ class RetrievalIndex:
         (`delta.updated_parts`) or built (and cached)."""
         if repo.overlay:
             return cls.build(repo)
-        from repoctx.retrieve.delta import updated_parts
-
-        from repoctx.retrieve.delta import base_of, delta_arrays
+        from repoctx.retrieve.delta import base_of, delta_arrays, updated_parts
         key = state_key(repo.files, CACHE_VERSION)
 
         def made() -> RetrievalIndex | dict:  # a delta over an earlier base when small, else a base
@@ -462,11 +460,11 @@ class RetrievalIndex:
         chunks = ChunkTable(view.paths, view.chunk_path, view.chunk_start, view.chunk_end, view.chunk_symbol,
                             SimpleNamespace(name=view.symbol_name))
         starts = np.flatnonzero(np.diff(view.chunk_path, prepend=-1))
-        derived = dict(prior=view.prior, chunk_path=view.chunk_path, chunk_start=view.chunk_start,
-                       chunk_end=view.chunk_end, chunk_node=view.chunk_node, paths=view.paths,
-                       _leaf_chunks=view.leaves, _node_file=view.node_file, _view=view,
-                       _by_source=view.edges_by_source(), _live_nodes=view.live_nodes(),
-                       _grouping=(np.arange(len(view.chunk_path)), starts, view.chunk_path[starts]))
+        derived = {"prior": view.prior, "chunk_path": view.chunk_path, "chunk_start": view.chunk_start,
+                   "chunk_end": view.chunk_end, "chunk_node": view.chunk_node, "paths": view.paths,
+                   "_leaf_chunks": view.leaves, "_node_file": view.node_file, "_view": view,
+                   "_by_source": view.edges_by_source(), "_live_nodes": view.live_nodes(),
+                   "_grouping": (np.arange(len(view.chunk_path)), starts, view.chunk_path[starts])}
         return cls(repo, chunks, view.bm25, graph, derived)
 
     def _flat_edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
