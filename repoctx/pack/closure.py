@@ -325,6 +325,8 @@ class Closures:
                 a, b = _fence_bounds(lines, a, b)
             else:
                 a, b = _group_bounds(lines, a, b)
+                if path.endswith(".go"):
+                    out.extend((path, x, x) for x in _group_frame(lines, a, b))
                 b = self._small_body_end(path, b)
                 language = self.repo.files[path].language if path in self.repo.files else None
                 if language:  # code: no statement cut inside its brackets (a call's arguments, `X = (`)
@@ -492,6 +494,22 @@ def _group_bounds(lines: list[str], a: int, b: int) -> tuple[int, int]:
         if group:
             a, b = min(a, group[0]), max(b, group[1])
     return a, b
+
+
+def _group_frame(lines: list[str], a: int, b: int) -> list[int]:
+    """The opening and closing lines (`var (`, `)`) of a Go block longer than MAX_GROUP_LINES that
+    lines a..b lie inside: shown with them, a constant cut out of a long block still reads as one
+    of its block (a bare `root` reads as a statement). Inside a gofmt'ed block every line is
+    indented, so the scans stop at the first line at column 0."""
+    k = a - 2  # 0-based, the line above a
+    while k >= 0 and lines[k][:1] in (" ", "\t", ""):
+        k -= 1
+    if k < 0 or lines[k].strip() not in ("const (", "var (", "type ("):
+        return []
+    m = b  # 0-based, the line below b
+    while m < len(lines) and lines[m][:1] in (" ", "\t", ""):
+        m += 1
+    return [k + 1, m + 1] if m < len(lines) and lines[m].rstrip() == ")" else []
 
 
 def _group_around(lines: list[str], n: int) -> tuple[int, int] | None:
