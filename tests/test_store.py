@@ -50,11 +50,27 @@ def test_facts_are_read_as_used_and_equal_a_fresh_parse(repo):
     assert set(repo.facts._decoded) == {"shop/cart.py"}
     with open(os.path.join(repo.root, "shop/cart.py"), "rb") as f:
         assert cart == analyze("shop/cart.py", f.read(), repo.encoding, want_facts=True)[1]
-    assert [p for p, _ in repo.facts.items()] == list(repo.files)  # all of them, in one read
+    assert [p for p, _ in repo.facts.items()] == list(repo.files)
     edited = repo.with_buffers({"shop/cart.py": "def other():\n    pass\n", "shop/new.py": "def fresh():\n    pass\n"})
     assert [s.name for s in edited.facts["shop/cart.py"].symbols] == ["other"]
     assert [s.name for s in edited.facts["shop/new.py"].symbols] == ["fresh"]
     assert [s.name for s in repo.facts["shop/cart.py"].symbols][0] == "Cart"  # the base is untouched
+
+
+def test_a_pass_over_every_file_keeps_a_window_of_facts_not_all(repo, monkeypatch):
+    """The graph and retrieval builds read every file's facts: on the Linux source, kept, that was
+    2.5 GiB. A pass keeps at most KEEP_DECODED files decoded, and answers as a fresh parse does."""
+    monkeypatch.setattr(StoredFacts, "KEEP_DECODED", 3)
+    monkeypatch.setattr(StoredFacts, "READ_AHEAD", 2)
+    for _ in range(2):  # twice: a second pass reads again what the window dropped
+        for path, facts in repo.facts.items():
+            with open(os.path.join(repo.root, path), "rb") as f:
+                assert facts == analyze(path, f.read(), repo.encoding, want_facts=True)[1]
+            assert len(repo.facts._decoded) <= 3
+    assert [p for p in repo.facts] == list(repo.files)
+    edited = repo.with_buffers({"shop/cart.py": "def other():\n    pass\n"})
+    assert [[s.name for s in edited.facts[p].symbols] for p in ("shop/cart.py", "shop/prices.py")] == [
+        ["other"], ["PRICES", "price_of"]]
 
 
 def test_facts_whose_row_is_gone_are_parsed_from_the_file(repo):

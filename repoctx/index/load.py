@@ -10,6 +10,8 @@ import dataclasses
 import os
 import sqlite3
 import threading
+from bisect import bisect_left
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -174,28 +176,37 @@ def load_repository(root: str, options: ScanOptions = ScanOptions(), encoding: s
 class StoredFacts(Mapping):
     """Each file's facts by path, decoded from the index on first use. A query reads a few hundred
     files' facts, not every file's (every file's facts are a quarter second of a Django pack, and
-    2.9 GiB of Python objects for the Linux source). Keys, `in` and `len` decode nothing; `items()`
-    and `values()` decode every file in one read. A row gone since the load is analysed again from
-    the file (empty facts if the file is gone too); so is a row that fails its check, which is then
-    rewritten, or a file SQLite finds damaged, which is set aside for a rebuild — each with one
-    warning. Safe across threads."""
+    2.9 GiB of Python objects for the Linux source). Keys, `in` and `len` decode nothing. At most
+    KEEP_DECODED files' facts are kept decoded, the oldest dropped first, so a pass over every file
+    (`items()`, or the graph build's `facts[p]` for each path) holds a window of them, not the
+    repository; a pass in path order reads READ_AHEAD files per index read. A row gone since the
+    load is analysed again from the file (empty facts if the file is gone too); so is a row that
+    fails its check, which is then rewritten, or a file SQLite finds damaged, which is set aside for
+    a rebuild — each with one warning. Safe across threads."""
+
+    #: Files whose facts stay decoded: a whole pack of Django (5,400 files) reads every one of them
+    #: and keeps them; the Linux source's 78,000 would be 2.5 GiB.
+    KEEP_DECODED = 8192
+    #: Files read at once when a pass goes through the files in path order.
+    READ_AHEAD = 256
 
     def __init__(self, root: str, encoding: str, index_path: str, keys: dict[str, tuple[str, str]],
                  decoded: dict[str, FileFacts]):
         self._root, self._encoding, self._index_path = root, encoding, index_path
         self._keys = keys            # path → index key, in path order
-        self._decoded = decoded      # path → facts read so far (shared with `replaced` copies)
-        self._front: dict[str, FileFacts] = {}  # path → facts that replace the stored ones
+        self._decoded: OrderedDict[str, FileFacts] = OrderedDict()  # path → facts read lately (shared with `replaced` copies)
+        self._front: dict[str, FileFacts] = dict(decoded)  # path → facts that replace the stored ones (analysed at load)
         self._lock = threading.Lock()
         self._reader: IndexStore | None = None
+        self._paths: list[str] | None = None  # the keys sorted, once a read needs them
+        self._cursor = -1            # where in `_paths` a pass in path order reads next (none yet)
 
     def __getitem__(self, path: str) -> FileFacts:
         fa = self._front.get(path) or self._decoded.get(path)
         if fa is None:
             if path not in self._keys:
                 raise KeyError(path)
-            self._read([path])
-            fa = self._decoded[path]
+            fa = self._read(path)
         return fa
 
     def __contains__(self, path) -> bool:
@@ -207,51 +218,62 @@ class StoredFacts(Mapping):
     def __len__(self) -> int:
         return len(self._keys)
 
-    def items(self):
-        self._read_all()
-        return super().items()
-
-    def values(self):
-        self._read_all()
-        return super().values()
-
-    def _read_all(self) -> None:
-        self._read([p for p in self._keys if p not in self._decoded and p not in self._front])
-
-    def _read(self, paths: list[str]) -> None:
-        if not paths:
-            return
+    def _read(self, path: str) -> FileFacts:
+        """The facts of `path` (not decoded yet), read with the READ_AHEAD files after it when the
+        last read ended just before it (a pass in path order)."""
         with self._lock, gc_paused():
-            failed: set = set()
-            try:
-                if self._reader is None:
-                    self._reader = IndexStore.reader(self._index_path)
-                rows, failed = self._reader.facts(self._keys[p] for p in paths)
-            except sqlite3.OperationalError:
-                rows = {}  # the index went away meanwhile: the files themselves still answer
-            except sqlite3.DatabaseError as exc:
-                rows = {}
-                self._reader.close()
-                self._reader.set_aside()
-                self._reader = None
-                seal.warn(f"index {self._index_path} is damaged ({exc}): set aside, rebuilt on the next run")
-            except IndexError_:
-                rows = {}
-            repaired = []
-            for p in paths:
-                fa = rows.get(self._keys[p])
-                if fa is None:
-                    fa, sha = self._analyse(p)
-                    if self._keys[p] in failed and sha == self._keys[p][0]:  # the row's very blob
-                        repaired.append((*self._keys[p], None, encode_facts(fa)))
+            if self._paths is None:
+                self._paths = sorted(self._keys)  # already in order, but for an editor's new files
+            paths = self._paths
+            at = bisect_left(paths, path)
+            if at == self._cursor:
+                batch = [p for p in paths[at:at + self.READ_AHEAD]
+                         if p not in self._decoded and p not in self._front] or [path]
+                self._cursor = at + self.READ_AHEAD
+            else:
+                batch, self._cursor = [path], at + 1
+            if path not in batch:
+                batch.append(path)
+            found = self._decode(batch)
+            for p, fa in found.items():
                 self._decoded[p] = fa
-            if repaired:
-                seal.warn(f"index {self._index_path}: {len(repaired)} stored row(s) failed their check "
-                          "(damaged, or written by another user): analysed again and rewritten")
-                try:
-                    self._reader.put(repaired, [])
-                except (sqlite3.Error, IndexError_):
-                    pass  # analysed again next time
+            while len(self._decoded) > self.KEEP_DECODED:
+                self._decoded.popitem(last=False)
+            return found[path]
+
+    def _decode(self, paths: list[str]) -> dict[str, FileFacts]:
+        """The facts of `paths` from the index (each failing or missing row analysed from its file)."""
+        failed: set = set()
+        try:
+            if self._reader is None:
+                self._reader = IndexStore.reader(self._index_path)
+            rows, failed = self._reader.facts(self._keys[p] for p in paths)
+        except sqlite3.OperationalError:
+            rows = {}  # the index went away meanwhile: the files themselves still answer
+        except sqlite3.DatabaseError as exc:
+            rows = {}
+            self._reader.close()
+            self._reader.set_aside()
+            self._reader = None
+            seal.warn(f"index {self._index_path} is damaged ({exc}): set aside, rebuilt on the next run")
+        except IndexError_:
+            rows = {}
+        repaired, out = [], {}
+        for p in paths:
+            fa = rows.get(self._keys[p])
+            if fa is None:
+                fa, sha = self._analyse(p)
+                if self._keys[p] in failed and sha == self._keys[p][0]:  # the row's very blob
+                    repaired.append((*self._keys[p], None, encode_facts(fa)))
+            out[p] = fa
+        if repaired:
+            seal.warn(f"index {self._index_path}: {len(repaired)} stored row(s) failed their check "
+                      "(damaged, or written by another user): analysed again and rewritten")
+            try:
+                self._reader.put(repaired, [])
+            except (sqlite3.Error, IndexError_):
+                pass  # analysed again next time
+        return out
 
     def _analyse(self, path: str) -> tuple[FileFacts, str | None]:
         """(the file's facts, the blob SHA they are of); empty facts and None when it cannot be."""
@@ -269,4 +291,5 @@ class StoredFacts(Mapping):
         out.__dict__.update(self.__dict__)
         out._keys = self._keys | {p: ("", "") for p in new if p not in self._keys}
         out._front = self._front | new
+        out._paths = None if len(out._keys) > len(self._keys) else self._paths
         return out
