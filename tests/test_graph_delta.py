@@ -128,3 +128,66 @@ def test_a_previous_graph_of_other_linking_code_is_no_base(tmp_path, monkeypatch
     got, err = _answers(root, walked)
     assert plans == [None] and not _store_warnings(err)
     assert got == _answers(root, tmp_path / "cold" / "index.sqlite")[0]
+
+
+def _edited(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
+    """A repository and its walked index: a state (a base and an empty delta), then an edit whose
+    state is a delta over that base (MERGE_SHARE raised: a delta over sixteen files merges at once)."""
+    monkeypatch.setattr(store, "MERGE_SHARE", 1.0)
+    before, edit, _ = CASES["reexport"]
+    root = make_repo(tmp_path / "repo", before | PADDING)
+    walked = tmp_path / "walked" / "index.sqlite"
+    _answers(root, walked)
+    for path, text in edit.items():
+        (root / path).write_text(text)
+    _answers(root, walked)
+    return root, walked
+
+
+def _sqlite(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix == ".sqlite")
+
+
+def test_an_edit_writes_a_delta_over_the_base_not_a_copy(tmp_path, monkeypatch):
+    """The graph folder does not grow by a whole graph per edit: the edited state's file holds the
+    relinked files' rows over the first state's base, and reads as a cold build's graph."""
+    root, walked = _edited(tmp_path, monkeypatch)
+    [base] = _sqlite(walked.parent / "graph-base")
+    states = _sqlite(walked.parent / "graph")
+    assert len(states) == 2
+    views = [store._View(str(s)) for s in states]
+    try:
+        assert {v.base_path for v in views} == {str(base)}
+        assert sorted(len(v.stale_paths) for v in views) == [0, 1]  # the edited file's rows superseded
+    finally:
+        for v in views:
+            v.close()
+    assert _answers(root, walked)[0] == _answers(root, tmp_path / "cold" / "index.sqlite")[0]
+
+
+@pytest.mark.parametrize("then", ["query", "edit"])
+@pytest.mark.parametrize("how", ["zeroed", "another base sealed in its name"])
+def test_a_damaged_base_under_a_delta_is_built_again_with_one_warning(tmp_path, monkeypatch, how, then):
+    """A base changed after a delta was written over it — zeroed, or replaced by another base of
+    ours sealed under its name (a valid graph, of another repository) — is never read with the
+    delta: the state is built again, with one warning, and the answers are a cold index's."""
+    from repoctx.index import seal
+    root, walked = _edited(tmp_path, monkeypatch)
+    [base] = _sqlite(walked.parent / "graph-base")
+    if how == "zeroed":
+        data = bytearray(base.read_bytes())
+        mid = len(data) // 2
+        data[mid:mid + 4096] = bytes(4096)
+        base.write_bytes(bytes(data))
+    else:
+        other = make_repo(tmp_path / "other", CASES["header"][0] | PADDING)
+        _answers(other, tmp_path / "other-ix" / "index.sqlite")
+        [theirs] = _sqlite(tmp_path / "other-ix" / "graph-base")
+        base.write_bytes(theirs.read_bytes())
+        seal.seal_file(str(base), f"graph-base/{base.name}")
+    if then == "edit":
+        (root / "pad" / "p3.py").write_text("def pad_3(x):\n    return x - 3\n")
+    got, err = _answers(root, walked)
+    assert got == _answers(root, tmp_path / "cold" / "index.sqlite")[0]
+    assert len(_store_warnings(err)) == 1, err
+    assert not _store_warnings(_answers(root, walked)[1])  # repaired: the next run says nothing

@@ -143,6 +143,10 @@ def test_updates_equal_cold_builds_along_a_history(tmp_path, monkeypatch):
     monkeypatch.setattr(delta, "MERGE_SHARE", 0.3)  # a small repository's deltas too, merged now and then
     monkeypatch.setattr(delta, "delta_arrays", lambda *args, real=delta.delta_arrays: deltas.append(out := real(*args)) or out)
     monkeypatch.setattr(store, "_plan", lambda *args, real=store._plan: graphs.append(out := real(*args)) or out)
+    monkeypatch.setattr(store, "MERGE_SHARE", 0.3)  # the graph's deltas too, merged into a new base now and then
+    merges, stale = [], []
+    monkeypatch.setattr(store, "_write_base", lambda path, fill, source=None, real=store._write_base: (
+        merges.append(source is not None), real(path, fill, source))[1])
     walked = tmp_path / "walked" / "index.sqlite"
     # forward through every commit, back by threes, a jump, and an edit not committed
     steps = list(range(len(shas))) + list(range(len(shas) - 2, -1, -3)) + [len(shas) - 1, "edit", 5]
@@ -161,6 +165,9 @@ def test_updates_equal_cold_builds_along_a_history(tmp_path, monkeypatch):
             for k in a:
                 assert np.array_equal(a[k], b[k]), (step, kind, k)
         _same_retrieval(root, walked, cold, step)
+        stale.append(_same_graph(root, walked, cold, step))
+    # the graph's states were deltas over a base, and deltas were merged into new bases
+    assert sum(n > 0 for n in stale) >= 8 and sum(merges) >= 2, (stale, merges)
     # the walk really updated (a state still kept from an earlier visit is read, not updated)
     made = [d for d in deltas if d is not None]
     assert len(made) + sum(u is not None for u in updates) >= 2 * len(steps) * 2 // 3
@@ -170,6 +177,27 @@ def test_updates_equal_cold_builds_along_a_history(tmp_path, monkeypatch):
     relinked = [g for g in graphs if g is not None]
     assert len(relinked) >= 8, len(relinked)
     assert any(p.endswith(".h") for g in relinked for p in g.changed)
+
+
+def _same_graph(root: Path, walked: Path, cold: Path, step) -> int:
+    """The graph read from the walked index (a delta over a base, or a base) answers every lookup
+    as the cold index's does, and its definitions table as the one built from the facts; the
+    number of files whose rows its delta supersedes."""
+    from repoctx.index.load import load_repository
+    from repoctx.retrieve.query import definition_table
+    a, b = (load_repository(str(root), index_path=str(i)) for i in (walked, cold))
+    ga, gb = a.graph, b.graph
+    ids = sorted({x for s, t, _ in gb.references for x in (s, t)} | {f"{p}:nope" for p in b.files})
+    for sid in ids:  # lookups first: once a whole list is read, they answer from it
+        assert ga.callers_of(sid) == gb.callers_of(sid) and ga.callees_of(sid) == gb.callees_of(sid), (step, sid)
+    for p in b.files:
+        assert ga.references_from(p) == gb.references_from(p), (step, p)
+        assert (ga.importers_of(p), ga.imported_by(p)) == (gb.importers_of(p), gb.imported_by(p)), (step, p)
+    for name in ("references", "imports", "external_imports", "ambiguous"):
+        assert getattr(ga, name) == getattr(gb, name), (step, name)
+    table, defs = definition_table(b), ga.definitions()
+    assert all(defs.get(n) == nodes for n, nodes in table.items()) and defs.get("nope.nope") is None, step
+    return len(ga._view.stale_paths)
 
 
 def _same_retrieval(root: Path, walked: Path, cold: Path, step) -> None:

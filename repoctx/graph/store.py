@@ -191,11 +191,16 @@ def _prune_bases(path: str) -> None:
                 continue
     for e in os.scandir(bases_folder(path)):
         if e.name.endswith(".sqlite") and e.name not in named:
-            for p in (e.path, e.path + ".seal"):
-                try:
-                    os.unlink(p)
-                except FileNotFoundError:
-                    pass
+            _discard(e.path)
+
+
+def _discard(path: str) -> None:
+    """Remove a file and its seal, if there."""
+    for p in (path, path + ".seal"):
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
 
 
 def _write_new(path: str, fill, base: str | None = None) -> None:
@@ -308,11 +313,15 @@ class _View:
             if not _BASE_NAME.fullmatch(name):
                 raise seal.Damaged(f"its base is named {name!r}")
             self.base_path = os.path.join(bases_folder(path), name)
-            digest = seal.check_file(self.base_path, f"graph-base/{name}")
+            try:
+                digest = seal.check_file(self.base_path, f"graph-base/{name}")
+                if digest and digest != meta.get("base_digest"):
+                    raise seal.Damaged(f"base {name} is not the one it was written over")
+            except seal.Damaged:
+                _discard(self.base_path)  # said once: no other state's read or update meets it again
+                raise
             if not digest:
                 raise FileNotFoundError(self.base_path)  # unsealed: as good as missing
-            if digest != meta.get("base_digest"):
-                raise seal.Damaged(f"base {name} is not the one it was written over")
             self.base = _connect(self.base_path)
             base_meta = dict(self.base.execute("SELECT key, value FROM meta"))
             ranges = self.delta.execute("SELECT lo, hi FROM stale_src ORDER BY lo").fetchall()
