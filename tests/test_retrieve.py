@@ -281,3 +281,27 @@ def test_an_issues_title_outweighs_the_words_of_its_long_body(tmp_path):
              "header value; the table rows, columns, widths, padding and border come out fine but the cell does not.")
     assert top_chunk(index, query) == ("net/quoting.py", "unquote_header_value")
     assert top_chunk(index, query.split("\n", 1)[0]) == ("net/quoting.py", "unquote_header_value")
+
+
+def test_a_pack_walks_once_per_question_and_answers_as_a_fresh_index(tmp_path, monkeypatch):
+    """A pack asks for a query's signals and walk twice (its map's seeds, then its chunks); on the
+    Linux source each walk is most of a second. The same question is answered once; another is
+    answered anew, as a fresh index answers it. A name that a test file shares still pairs a source
+    with its header (tests are told apart only where a name repeats)."""
+    from repoctx.retrieve import rank
+    files = {**FILES, "lib/pair.c": "int pair_level(int level) { return level; }\n",
+             "lib/pair.h": "int pair_level(int level);\n", "tests/pair.c": "int test_pair(void) { return 0; }\n"}
+    repo = load_repository(str(make_repo(tmp_path / "r", files)), workers=1)
+    index, fresh = RetrievalIndex.load(repo), RetrievalIndex.load(repo)
+    walks = []
+    real_walk = rank._walk
+    monkeypatch.setattr(rank, "_walk", lambda *a: walks.append(1) or real_walk(*a))
+    first = rank_chunks(index, "parse the http header")
+    assert rank_chunks(index, "parse the http header") == first and len(walks) == 1
+    assert rank.query_signals(index, "parse the http header") is rank.query_signals(index, "parse the http header")
+    other = rank_chunks(index, "retry with backoff")
+    assert len(walks) == 2 and other != first and other == rank_chunks(fresh, "retry with backoff")
+    assert rank_chunks(index, "parse the http header") == rank_chunks(fresh, "parse the http header") == first
+    partners = index.partners()
+    assert partners[index.paths.index("lib/pair.c")] == index.paths.index("lib/pair.h")
+    assert partners[index.paths.index("tests/pair.c")] == -1

@@ -231,13 +231,15 @@ class RetrievalIndex:
         if self.__dict__.get("_partners") is None:
             by_stem: dict[str, list[int]] = {}
             for i, p in enumerate(self.paths):
-                name = p.rsplit("/", 1)[-1]
-                if "." in name and not is_test_path(p):
-                    by_stem.setdefault(name.rsplit(".", 1)[0], []).append(i)
+                stem, dot, _ = p.rpartition("/")[2].rpartition(".")
+                if dot:
+                    by_stem.setdefault(stem, []).append(i)
             out = np.full(len(self.paths), -1, dtype=np.int64)
             for ids in by_stem.values():
-                if len(ids) == 2:
-                    out[ids[0]], out[ids[1]] = ids[1], ids[0]
+                if len(ids) >= 2:  # tests are told apart only where a name repeats (O(repository) otherwise)
+                    ids = [i for i in ids if not is_test_path(self.paths[i])]
+                    if len(ids) == 2:
+                        out[ids[0]], out[ids[1]] = ids[1], ids[0]
             self._partners = out
         return self._partners
 
@@ -519,15 +521,21 @@ class RetrievalIndex:
                 self._global_walk = _walk(np.full(n, 1.0 / k) if live is None else np.where(live, 1.0 / k, 0.0),
                                           *self._flat_edges())
             return self._global_walk
+        key = sorted(seeds.items())  # a pack asks twice with the same seeds (its map, its chunks)
+        last = self.__dict__.get("_last_walk")
+        if last is not None and last[0] == key:
+            return last[1]
         p = p / total
         if n_edges <= LOCAL_WALK_EDGES:
-            return _walk(p, *self._flat_edges())
-        keep, src, dst, w = self._neighbourhood(np.flatnonzero(p))
-        local = np.full(n, -1, dtype=np.int64)
-        local[keep] = np.arange(len(keep))
-        inside = local[dst] >= 0  # edges leaving the neighbourhood lose their rank
-        r = np.zeros(n)
-        r[keep] = _walk(p[keep], local[src[inside]], local[dst[inside]], w[inside])
+            r = _walk(p, *self._flat_edges())
+        else:
+            keep, src, dst, w = self._neighbourhood(np.flatnonzero(p))
+            local = np.full(n, -1, dtype=np.int64)
+            local[keep] = np.arange(len(keep))
+            inside = local[dst] >= 0  # edges leaving the neighbourhood lose their rank
+            r = np.zeros(n)
+            r[keep] = _walk(p[keep], local[src[inside]], local[dst[inside]], w[inside])
+        self._last_walk = key, r
         return r
 
     def _neighbourhood(self, start: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -594,9 +602,10 @@ def named_in_query(repo: Repository, query: str,
     defined in at most three files (`definitions`: `query.definition_table(repo)`, if kept)."""
     paths: set[str] = set()
     words = set(_PATHISH.findall(query))
-    for path in repo.files:
-        base = path.rsplit("/", 1)[-1]
-        if path in words or base in words or any(w.endswith("/" + base) or path.endswith("/" + w) for w in words if "/" in w):
+    slashed = [w for w in words if "/" in w]
+    for path in repo.files if words else ():  # every path: a query without a path-like word skips it
+        base = path.rpartition("/")[2]
+        if path in words or base in words or slashed and any(w.endswith("/" + base) or path.endswith("/" + w) for w in slashed):
             paths.add(path)
     defined = definitions if definitions is not None else definition_table(repo)
     # a plain name's nodes are those of the definitions so named (a top-level one's qualified name
@@ -623,6 +632,16 @@ class QuerySignals:
 
 
 def query_signals(index: RetrievalIndex, query: str, focus: list[Focus] = ()) -> QuerySignals:
+    """What `query` and `focus` say about each chunk (`_signals`); kept for the last question asked,
+    since a pack asks twice (for its map's seeds, then to rank its chunks). Read-only to callers."""
+    key = query, tuple(focus)
+    last = index.__dict__.get("_last_signals")
+    if last is None or last[0] != key:
+        last = index._last_signals = key, _signals(index, query, focus)
+    return last[1]
+
+
+def _signals(index: RetrievalIndex, query: str, focus: list[Focus]) -> QuerySignals:
     chunks = index.chunks
     issue = understand(index.repo, query, index.literals(), index.definitions()) if query.strip() else None
     title = _title(query) if issue else ""
