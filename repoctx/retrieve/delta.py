@@ -302,19 +302,31 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
     in_touched = np.array([p in touched for p in state_paths.strings()] + [False])
     mine = {base_nodes.name(i) for i in np.flatnonzero(in_touched[np.asarray(a_base["node_file"])]).tolist()}
     mine.update(n for n in old.new_nodes() if _path_of(n, prev_state) in touched)
-    over = set(old.overridden()) | mine
-    for n in mine:
-        over.update(old.out(n))
     live_chunks = _ChunksOf(a_base, base_paths, set(changed) | gone, chunks)
     for p in touched:
-        if p not in now:
-            continue
-        over.add(f"{p}:{MODULE}")
-        over.update(f"{p}:{c.symbol or MODULE}" for c in live_chunks(p))
-        for s, t, _ in g.references_from(p):
-            over.update((s, t))
-        over.update(f"{q}:{MODULE}" for q in (*g.imported_by(p), *g.importers_of(p)))
-    # each node's out-edges now, weighted as rank._walk_graph weighs them
+        if p in now:
+            mine.add(f"{p}:{MODULE}")
+            mine.update(f"{p}:{c.symbol or MODULE}" for c in live_chunks(p))
+            mine.update(s for s, _, _ in g.references_from(p))
+    by_source: dict[str, dict[str, list]] = {}
+    lists: dict[str, list[tuple[str, float]]] = {}
+
+    def edges_now(x: str) -> list[tuple[str, float]]:
+        """A node's out-edges now, (target, weight), weighted as rank._walk_graph weighs them."""
+        if x not in lists:
+            edges = _out_edges(x, g, now, live_chunks, by_source)
+            raw = np.array([r for _, r in edges], dtype=np.float64)
+            lists[x] = list(zip([t for t, _ in edges], (raw / raw.sum()).tolist() if len(raw) else []))
+        return lists[x]
+    # A node of those files whose edges are as they were changes nothing; one whose edges changed
+    # changes its own and those of the nodes at their other ends (each edge has its reverse).
+    over = set(old.overridden())
+    for x in mine:
+        new, before = edges_now(x), old.out(x)
+        if sorted(new) != sorted(before):
+            over.add(x)
+            over.update(t for t, _ in new)
+            over.update(t for t, _ in before)
     new_names: dict[str, int] = {}
 
     def node_id(name: str) -> int:
@@ -323,15 +335,13 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
             i = new_names.setdefault(name, len(base_nodes) + len(new_names))
         return i
     over_ids, ptr, dst, w = [], [0], [], []
-    by_source: dict[str, dict[str, list]] = {}
     for x in sorted(over):
-        edges = _out_edges(x, g, now, live_chunks, by_source)
+        edges = edges_now(x)
         if not edges and base_nodes.get(x) is None:
             continue  # a node no longer anywhere: no id
-        raw = np.array([r for _, r in edges], dtype=np.float64)
         over_ids.append(node_id(x))
         dst += [node_id(t) for t, _ in edges]
-        w.append(raw / raw.sum() if len(raw) else raw)
+        w.append(np.array([x for _, x in edges], dtype=np.float64))
         ptr.append(len(dst))
     chunk_node = [node_id(f"{c.path}:{c.symbol or MODULE}") for c in chunks]
     symbols = sorted({c.symbol for c in chunks if c.symbol is not None})
@@ -438,19 +448,20 @@ class _Edges:
     def __init__(self, a_base: dict, a_delta: dict | None):
         self._nodes = StringTable.of(a_base, "nodes")
         if "source_ptr" in a_base:
-            self._ptr, self._dst = a_base["source_ptr"], a_base["source_dst"]
+            self._ptr, self._dst, self._w = a_base["source_ptr"], a_base["source_dst"], a_base["source_w"]
         else:
             src = np.asarray(a_base["src"])
             order = np.argsort(src, kind="stable")
             self._ptr = np.concatenate(([0], np.cumsum(np.bincount(src, minlength=len(self._nodes)))))
-            self._dst = np.asarray(a_base["dst"])[order]
-        self._over: dict[int, np.ndarray] = {}
+            self._dst, self._w = np.asarray(a_base["dst"])[order], np.asarray(a_base["w"])[order]
+        self._over: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._new: list[str] = []
         if a_delta is not None:
             self._new = list(StringTable.of(a_delta, "d.nodes"))
-            ptr, dst = a_delta["d.over_ptr"], a_delta["d.over_dst"]
+            ptr, dst, w = a_delta["d.over_ptr"], a_delta["d.over_dst"], a_delta["d.over_w"]
             for k, x in enumerate(a_delta["d.over"].tolist()):
-                self._over[x] = dst[ptr[k]:ptr[k + 1]]
+                self._over[x] = dst[ptr[k]:ptr[k + 1]], w[ptr[k]:ptr[k + 1]]
+        self._new_id = {name: len(self._nodes) + k for k, name in enumerate(self._new)}
 
     def name(self, i: int) -> str:
         n = len(self._nodes)
@@ -462,20 +473,20 @@ class _Edges:
     def new_nodes(self) -> list[str]:
         return self._new
 
-    def out(self, name: str) -> list[str]:
+    def out(self, name: str) -> list[tuple[str, float]]:
+        """The node's out-edges, (target, weight)."""
         i = self._nodes.get(name)
         if i is None:
-            try:
-                i = len(self._nodes) + self._new.index(name)
-            except ValueError:
+            i = self._new_id.get(name)
+            if i is None:
                 return []
         if i in self._over:
-            targets = self._over[i]
+            targets, w = self._over[i]
         elif i < len(self._nodes):
-            targets = self._dst[self._ptr[i]:self._ptr[i + 1]]
+            targets, w = self._dst[self._ptr[i]:self._ptr[i + 1]], self._w[self._ptr[i]:self._ptr[i + 1]]
         else:
             return []
-        return [self.name(int(t)) for t in np.unique(targets).tolist()]
+        return [(self.name(t), x) for t, x in zip(targets.tolist(), w.tolist())]
 
 
 class View:
@@ -511,9 +522,10 @@ class View:
         self.base_map = np.full(len(bpath), -1, dtype=np.int64)
         self.base_map[live] = where[:len(live)]
         self.delta_map = where[len(live):]
-        ranks, chunk_path = np.unique(key[order], return_inverse=True)
-        self.paths = [files[i] for i in ranks.tolist()]
-        self.chunk_path = chunk_path.astype(np.int64).reshape(-1)
+        ranks = key[order]  # ascending: each file's chunks are one run
+        first = np.diff(ranks, prepend=-1) != 0
+        self.paths = [files[i] for i in ranks[first].tolist()]
+        self.chunk_path = np.cumsum(first) - 1
 
         def join(name: str, delta_name: str) -> np.ndarray:
             return np.concatenate((np.asarray(base[name])[live], np.asarray(a[delta_name])))[order]
