@@ -151,8 +151,11 @@ class BM25:
         post_doc = np.repeat(np.arange(n, dtype=np.int32), per_doc)[order]
         # each posting's place among its document's distinct terms: with the documents, what fixes the
         # order of first appearance, so that an update can give the terms the ids a cold build does
-        starts = np.repeat(np.cumsum(per_doc, dtype=np.int64) - per_doc, per_doc)
-        pos = (np.arange(len(term), dtype=np.int64) - starts).astype(np.int32)[order]
+        # (in int32 while the postings' count allows: three int64 temporaries, 24 bytes a posting,
+        # were the build's peak)
+        wide = np.int32 if len(term) < 2 ** 31 else np.int64
+        starts = np.repeat(np.cumsum(per_doc, dtype=wide) - per_doc, per_doc)
+        pos = (np.arange(len(term), dtype=wide) - starts).astype(np.int32, copy=False)[order]
         del starts
         self._weigh(list(vocab), _numpy(length, np.int64), term[order], post_doc,
                     _numpy(counts, np.int32)[order], pos, k1, b)
