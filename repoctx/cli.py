@@ -169,11 +169,15 @@ def _outputs(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _load(args: argparse.Namespace) -> tuple[Repository, Settings]:
-    """The repository loaded as the settings say, and those settings; index repairs are warnings."""
+def _load(args: argparse.Namespace, counting: bool = False) -> tuple[Repository, Settings]:
+    """The repository loaded as the settings say, and those settings; index repairs are warnings.
+    `counting`: the command will count tokens, so the tokenizer is built meanwhile (tokens.warm_up)."""
     from repoctx.index.load import load_repository
     from repoctx.secrets import warm_up
     st = _settings(args)
+    if counting:
+        from repoctx.tokens import warm_up as warm_tokens
+        warm_tokens(st.encoding)
     progress = ProgressBar("indexing", on_start=warm_up if st.redact else None)
     repo = load_repository(_located(args)[0], _options(args, st), encoding=st.encoding, index_path=args.index,
                            progress=progress)
@@ -221,9 +225,12 @@ def _resolve_remote(args: argparse.Namespace) -> None:
     """A URL in PATH becomes the folder of its cached clone (`remote.resolve`) before the command
     runs; `args.source` keeps where it came from."""
     args.source = None
-    from repoctx.remote import BadRemote, parse_remote, resolve
     path = getattr(args, "path", None)
     _check_diff(args)
+    if isinstance(path, str) and os.path.exists(path) and getattr(args, "ref", None) is None \
+            and not getattr(args, "refresh", False):
+        return  # a local path, as remote.parse_remote says first: its module is not needed
+    from repoctx.remote import BadRemote, parse_remote, resolve
     if not hasattr(args, "ref"):
         if isinstance(path, str) and not os.path.exists(path) and parse_remote(path) is not None:
             raise BadRemote(f"{path} is a repository URL, and `repoctx {args.command}` works on a local folder "
@@ -284,7 +291,9 @@ def cmd_pack(args: argparse.Namespace) -> int:
                 query = f.read()
         except OSError as exc:  # exits 2 with the usage, as a bad argument does
             args.usage_error(f"argument --query-file: cannot read {args.query_file}: {exc.strerror or exc}")
-    repo, st = _load(args)
+    # A query, focus or diff makes a slice pack, which counts what it renders (a whole pack's counts
+    # are mostly remembered: counts_cache); a repository small enough to go whole only wastes the build.
+    repo, st = _load(args, counting=bool(query.strip() or args.focus or args.diff is not None or args.staged))
     _filters_matched(repo, st)
     diff = STAGED if args.staged else (args.diff or WORKTREE) if args.diff is not None else None
     request = PackRequest.from_settings(st, query=query, focus=[parse_focus(f, repo.root) for f in args.focus],
@@ -350,7 +359,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     from repoctx.pack.packer import Packer
     from repoctx.pack.request import parse_focus
     from repoctx.retrieve.rank import query_signals
-    repo, st = _load(args)
+    repo, st = _load(args, counting=True)  # the map counts what it fits
     focus = [parse_focus(f, repo.root) for f in args.focus]
     packer = Packer(repo, redact=st.redact)
     seeds = query_signals(packer.index, args.query or "", focus).seeds if (args.query or focus) else None

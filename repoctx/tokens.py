@@ -14,18 +14,13 @@ cached; otherwise the user gets a clear error naming what is available.
 """
 from __future__ import annotations
 
-import glob
-import gzip
 import hashlib
-import importlib.machinery
-import importlib.util
 import os
 import re
 import sys
 import tempfile
 import threading
 from functools import cache, cached_property
-from importlib import resources
 from typing import TYPE_CHECKING
 
 from repoctx.files import write_atomic
@@ -58,23 +53,39 @@ def _cached_file(name: str) -> str:
     return os.path.join(_cache_dir(), hashlib.sha1(_URL.format(name).encode()).hexdigest())
 
 
-def _bundled(name: str):
-    """The bundled (gzipped) file of `name`, or None."""
+def _package_folders() -> list[str]:
+    """bpe-openai's package folders, found without importing the package: its __init__ builds a model
+    registry (~0.35 s) that counting never uses."""
+    import importlib.util
     try:
-        found = resources.files("bpe_openai.data").joinpath(f"{name}.tiktoken.gz")
-        return found if found.is_file() else None
-    except (ModuleNotFoundError, FileNotFoundError, OSError):
-        return None
+        spec = importlib.util.find_spec("bpe_openai")
+    except (ImportError, ValueError):
+        return []
+    return list(spec.submodule_search_locations or ()) if spec else []
+
+
+def _bundled(name: str) -> str | None:
+    """The path of the bundled (gzipped) file of `name`, or None: looked up on disk, not through
+    `importlib.resources`, which imports the package (every run would pay for its registry while
+    tiktoken's cache lacks the file, which is always when only bpe-openai counts)."""
+    for folder in _package_folders():
+        path = os.path.join(folder, "data", f"{name}.tiktoken.gz")
+        if os.path.isfile(path):
+            return path
+    return None
 
 
 def _seed_cache(name: str) -> None:
     """Put the bundled file for `name` where tiktoken will find it, atomically."""
     path = _cached_file(name)
-    if os.path.exists(path):
+    bundled = None if os.path.exists(path) else _bundled(name)
+    if bundled is None:
         return
+    import gzip
     try:
-        raw = gzip.decompress(_bundled(name).read_bytes())
-    except (AttributeError, OSError):
+        with open(bundled, "rb") as f:
+            raw = gzip.decompress(f.read())
+    except OSError:
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
     write_atomic(path, raw)
@@ -115,6 +126,7 @@ class Encoding:
         self.name = name
         self._make_counter = counter
         self._counter = None
+        self._warming: threading.Thread | None = None  # see warm
         self._blocks: dict[bytes, int] = {}  # see count_blockwise
 
     @cached_property
@@ -122,15 +134,38 @@ class Encoding:
         return _load_tiktoken(self.name)
 
     def __getattr__(self, attr: str):
-        if attr.startswith("__") or attr in ("name", "tiktoken", "_counter", "_make_counter", "_blocks"):
+        if attr.startswith("__") or attr in ("name", "tiktoken", "_counter", "_make_counter", "_warming", "_blocks"):
             raise AttributeError(attr)  # not set yet (a copy being built): never recurse
         return getattr(self.tiktoken, attr)
 
     def __repr__(self) -> str:
         return f"<Encoding {self.name!r}>"
 
+    def warm(self) -> None:
+        """Build the counter in a thread, now: bpe-openai's tokenizer takes ~0.05 s to build, which a
+        command that will count (a slice pack) spends while it waits on `git ls-files` and the index
+        instead of at its first count. Not a daemon thread: the interpreter never ends while it is
+        inside the extension."""
+        if self._counter is None and self._make_counter is not None and self._warming is None:
+            self._warming = threading.Thread(target=self._build, name="repoctx-tokenizer")
+            self._warming.start()
+
+    def settle(self) -> None:
+        """Wait for a `warm` in progress: before forking (a thread inside the extension at a fork could
+        leave a lock held in the child) and before the first count (never two builds)."""
+        if self._warming is not None:
+            self._warming.join()
+
+    def _build(self) -> None:
+        try:
+            self._counter = self._make_counter()
+        except (ImportError, OSError, ValueError):
+            pass  # `count` tries again and, failing, counts with tiktoken
+
     def count(self, text: str) -> int:
         """Exact number of tokens `text` costs; special-token strings count as the plain text they are."""
+        if self._counter is None:
+            self.settle()
         if self._counter is None:
             if self._make_counter is None:
                 return len(self.tiktoken.encode_ordinary(text))
@@ -191,6 +226,15 @@ def get_encoding(name: str | None = None) -> Encoding:
     if counter is None:
         enc.tiktoken  # noqa: B018 — fail now, with the clear error, when nothing can count
     return enc
+
+
+def warm_up(name: str | None) -> None:
+    """Start building the counter of the encoding `name` (or the best available) names, as
+    `Encoding.warm`; an encoding that cannot load says so later, where it is used."""
+    try:
+        get_encoding(encoding_name(name)).warm()
+    except EncodingUnavailable:
+        pass
 
 
 def _load_tiktoken(name: str) -> tiktoken.Encoding:
@@ -258,9 +302,10 @@ def _bpe_openai(name: str):
     base = {"o200k_harmony": "o200k_base"}.get(name, name)
     module = sys.modules.get("bpe_openai._bindings")
     if module is None:
-        spec = importlib.util.find_spec("bpe_openai")
-        found = [f for d in (spec.submodule_search_locations if spec else ()) for f in glob.glob(os.path.join(d, "_bindings*"))
-                 if f.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))]
+        import importlib.machinery
+        import importlib.util
+        found = [os.path.join(d, f) for d in _package_folders() for f in sorted(os.listdir(d))
+                 if f.startswith("_bindings") and f.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))]
         if not found:
             return None
         loader = importlib.machinery.ExtensionFileLoader("bpe_openai._bindings", found[0])

@@ -5,13 +5,11 @@ only writes results, in small transactions, so Ctrl-C loses at most the files in
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from repoctx import tokens as tok
@@ -161,13 +159,15 @@ def update_index(scan: ScanResult, store: IndexStore, encoding_name: str,
             fault_point("index-commit")  # tests' crash point (inert unless REPOCTX_FAULT names it)
         last_commit = time.monotonic()
 
-    if todo:
-        tok.get_encoding(encoding_name)  # load once here, so forked workers inherit it
+    if todo:  # load once here, so forked workers inherit it (and no tokens.warm thread runs at the fork)
+        tok.get_encoding(encoding_name).settle()
     workers = workers or os.cpu_count() or 1
     try:
         if workers > 1 and len(todo) >= MIN_FILES_FOR_WORKERS:
             # Forking copies only the calling thread: with other threads running (the language server)
             # a lock one of them holds would stay held in the child forever, so start fresh instead.
+            import multiprocessing  # here: a warm load never starts workers (~15 ms of imports)
+            from concurrent.futures import ProcessPoolExecutor, as_completed
             threaded = threading.active_count() > 1
             fork = "fork" in multiprocessing.get_all_start_methods() and not threaded
             ctx = multiprocessing.get_context("fork" if fork else "forkserver" if threaded and os.name == "posix" else "spawn")

@@ -309,9 +309,10 @@ class Packer:
             # Rendering only adds text, so a repository whose files alone exceed the budget cannot fit.
             whole = None
             # The file tree opens a whole pack (a reader orients by it), counted in the budget; a
-            # repository that fits only without it goes whole without it.
-            tree = file_tree(sorted(self.repo.facts)) if request.tree and len(self.repo.facts) > 1 else None
+            # repository that fits only without it goes whole without it (built only then: a tenth
+            # of a warm Django query pack went to a tree no slice pack shows).
             if sum(self.repo.tokens.values()) - 2 * len(self.repo.files) <= budget:
+                tree = file_tree(sorted(self.repo.facts)) if request.tree and len(self.repo.facts) > 1 else None
                 whole = text, tokens, slices = self.whole(fmt, numbers, tree)
                 if tokens > budget and tree:
                     tree, whole = None, self.whole(fmt, numbers)
