@@ -127,11 +127,17 @@ REPOCTX = [sys.executable, "-m", "repoctx.cli"]
 LINUX_TAR = Path("/usr/src/linux-source-6.1.tar.xz")
 
 
+#: The children's environment: bytecode cached as an installed package's is. With
+#: PYTHONDONTWRITEBYTECODE set (as in some shells and CI), every module edited since its .pyc was
+#: last written is compiled again in every process: 0.05-0.1 s of a warm command that users never pay.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run(cmd: list[str], cwd: Path | None = None) -> tuple[float, int, float]:
     """(wall seconds, peak RSS in MiB, CPU seconds) of one process and the children it waited for
     (wait4's rusage: RSS is the largest single process, CPU the sum); output discarded, failure raised."""
     start = time.perf_counter()
-    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=CHILD_ENV)
     err = p.stderr.read().decode(errors="replace")  # read first: a long warning list must not block the child
     _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - start
@@ -158,6 +164,16 @@ def measure(label: str, cmd: list[str], runs: int = RUNS, cwd: Path | None = Non
 def verdict(ok: bool, target: str) -> None:
     """The target line under a figure: what it is held to, and whether it meets it."""
     print(f"{'':58s} target {target}: {'✓' if ok else '✗'}", flush=True)
+
+
+def time_verdict(figures: tuple[float, int, float], seconds: float, bare: tuple[float, int, float]) -> None:
+    """A time target judged on the wall median and, as loaded machines inflate wall times, on the CPU
+    median; each also as a ratio to `python -c pass` of the same run (the target's ratio is the
+    target over an idle interpreter's 0.02 s)."""
+    wall, _, cpu = figures
+    print(f"{'':58s} = {wall / bare[0]:.1f}x `python -c pass` in wall, {cpu / bare[2]:.1f}x in CPU seconds")
+    verdict(wall <= seconds, f"<= {seconds} s (wall)")
+    verdict(cpu <= seconds, f"<= {seconds} s (CPU)")
 
 
 def repomix() -> list[str]:
@@ -238,6 +254,7 @@ OTHER_QUERY = {"django": "the admin changelist search does not escape percent si
 SOURCE = {"django": (".py",), "linux": (".c", ".h")}
 PULL = 100  # commits of the synthetic history a `git pull` brings
 MIB = 1024  # issue 27's memory bound on every row: 1 GiB
+BARE = (0.02, 0, 0.02)  # `python -c pass` of this run (main measures it first)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -317,7 +334,7 @@ def freshness(name: str, repo: Path, index: Path, floor: tuple[float, float] | N
     measure(f"{name}: the next query (another question)", other, runs=1)
     warm = measure(f"{name}: warm pack --query --budget 32k (same again)", q)
     if name == "django":
-        verdict(warm[0] <= 0.3, "<= 0.3 s")
+        time_verdict(warm, 0.3, BARE)
     edited = repo / EDIT[name]
     original = edited.read_bytes()
     edited.write_bytes(original + (b"/* one edited line */\n" if name == "linux" else b"# one edited line\n"))
@@ -520,18 +537,23 @@ def main() -> None:
     django_only = "--django" in sys.argv[1:]
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; median of {RUNS} [range], "
           f"peak RSS of the largest")
-    bare, _, bare_cpu = measure("python -c pass", [sys.executable, "-c", "pass"], runs=5)
+    import compileall  # what an install does: no module compiled again in every measured process
+    compileall.compile_dir(str(Path(__file__).parent.parent / "repoctx"), quiet=1)
+    global BARE
+    BARE = bare = measure("python -c pass", [sys.executable, "-c", "pass"], runs=5)
     helped, _, helped_cpu = measure("repoctx --help", [*REPOCTX, "--help"], runs=5)
-    print(f"{'':58s} = {helped / bare:.1f}x the bare interpreter ({helped_cpu / bare_cpu:.1f}x in CPU seconds)")
-    verdict(helped <= 2 * bare, "<= 2x `python -c pass`")
+    print(f"{'':58s} = {helped / bare[0]:.1f}x the bare interpreter ({helped_cpu / bare[2]:.1f}x in CPU seconds)")
+    verdict(helped <= 2 * bare[0], "<= 2x `python -c pass`")
     curve = []
-    for name in () if django_only or linux_only else SMALL:
+    # With --django, one small repository's warm query pack (issue 27's small-repository target).
+    for name in SMALL[:1] if django_only else () if linux_only else SMALL:
         repo = str(small_repo(name))
         run([*REPOCTX, "index", repo])  # the warm figures follow a first index
-        for cmd in (["index", repo], ["stats", repo], ["map", repo], ["search", SMALL_QUERY, repo],
-                    ["pack", repo, "--query", SMALL_QUERY, "--budget", "32k"]):
-            _, rss, _ = measure(f"{name}: warm {cmd[0]}", [*REPOCTX, *cmd])
-        curve.append((name, rss))
+        for cmd in ([] if django_only else [["index", repo], ["stats", repo], ["map", repo], ["search", SMALL_QUERY, repo]]) + [
+                ["pack", repo, "--query", SMALL_QUERY, "--budget", "32k"]]:
+            figures = measure(f"{name}: warm {cmd[0]}", [*REPOCTX, *cmd])
+        time_verdict(figures, 0.2, bare)
+        curve.append((name, figures[1]))
     big = ([] if linux_only else [("django", django_repo())]) + ([("linux", linux_repo())] if linux else [])
     for name, repo in big:
         index = CACHE / f"{name}-index" / "index.sqlite"
