@@ -14,6 +14,13 @@ node_modules; import and re-export lines and the definition's own line are left 
 as in refs_vs_jedi.py, and so are the references to a definition that are definitions themselves
 (`obj.name = function …` declares). repoctx's references are refs_vs_jedi.repoctx_refs. Figures:
 micro precision and recall over (path, line) pairs, and over non-test files only.
+
+A second line gives the same figures where the language service knows what `this` is: TypeScript
+types `this` in a function assigned to a plain object's property (`res.send = function () {
+this.set(…) }`, `res = Object.create(…)`) as `any`, or, when the function assigns `this.x = …`,
+as the instance of that function taken for a class; there it finds no definition of `this.name` at
+all. A repoctx reference at such a `this.name` (the service's definition lookup there is empty) is
+"undecided": not counted as false on that line. Every other reference counts as on the first line.
 """
 from __future__ import annotations
 
@@ -82,6 +89,16 @@ for (const [file, line, col] of input.queries) {
   } catch (e) { out.push(['!', 0, String(e)]); }
   process.stdout.write(JSON.stringify(out) + '\n');
 }
+// probes: does the language service know what the name at a position is? (an empty answer: no)
+for (const [file, line, col] of input.probes) {
+  const abs = path.join(root, file);
+  const sf = program.getSourceFile(abs);
+  let known = false;
+  try {
+    known = (service.getDefinitionAtPosition(abs, sf.getPositionOfLineAndCharacter(line - 1, col)) || []).length > 0;
+  } catch (e) { known = true; }
+  process.stdout.write(JSON.stringify(known) + '\n');
+}
 """
 
 
@@ -118,11 +135,17 @@ def main() -> None:
                 queries.append([path, n, m.start()])
                 picked.append((sid, path, s, n))
                 break
+    mine_of = {sid: {(p, n) for p, n in repoctx_refs(repo, sid) if (p, n) != (path, line_no) and not is_import(p, n)}
+               for sid, path, s, line_no in picked}
+    probes = sorted({(p, n, m.end()) for sid, _, s, _ in picked for p, n in mine_of[sid]
+                     for m in [_this_member(s.name).search(lines(p)[n - 1])] if m})
     run = subprocess.run(["node", "-e", _SERVICE, os.path.join(a.typescript, "lib", "typescript.js")],
-                         input=json.dumps({"root": root, "files": sources, "queries": queries}),
+                         input=json.dumps({"root": root, "files": sources, "queries": queries, "probes": probes}),
                          capture_output=True, text=True, check=True)
-    answers = [json.loads(x) for x in run.stdout.splitlines()]
-    score = Score("tsserver")
+    out = run.stdout.splitlines()
+    answers = [json.loads(x) for x in out[:len(queries)]]
+    unknown = {(p, n) for (p, n, _), known in zip(probes, map(json.loads, out[len(queries):])) if not known}
+    score, decided = Score("tsserver"), Score("tsserver")
     for (sid, path, s, line_no), found in zip(picked, answers):
         if any(p == "!" for p, _, _ in found):
             print("tsserver failed on", sid, found[-1][2], file=sys.stderr)
@@ -131,10 +154,19 @@ def main() -> None:
         tref = {(p, n) for p, n, d in found if not d and not p.startswith("..") and "node_modules/" not in p
                 and p.endswith(_EXTS)} - declared
         tref = {(p, n) for p, n in tref if (p, n) != (path, line_no) and not is_import(p, n)}
-        mine = {(p, n) for p, n in repoctx_refs(repo, sid)
-                if (p, n) != (path, line_no) and (p, n) not in declared and not is_import(p, n)}
+        mine = {x for x in mine_of[sid] if x not in declared}
         score.add(sid, mine, tref)
+        decided.add(sid, {x for x in mine if x in tref or x not in unknown}, tref)
     score.report(root, a.json)
+    (tp, fp, fn), (ts, fs, ns) = decided.all, decided.src
+    print(json.dumps({"where_tsserver_knows_this": True, "undecided": score.all[1] - fp,
+                      "precision": tp / max(1, tp + fp), "recall": tp / max(1, tp + fn),
+                      "precision_src": ts / max(1, ts + fs), "recall_src": ts / max(1, ts + ns)}))
+
+
+def _this_member(name: str) -> re.Pattern:
+    """`this.name` on a line; its match ends where the name starts."""
+    return re.compile(r"(?<![\w$])this\s*\.\s*(?=" + re.escape(name) + r"(?![\w$]))")
 
 if __name__ == "__main__":
     main()

@@ -4,6 +4,7 @@ of its block reads as a bare statement)."""
 from __future__ import annotations
 
 from conftest import make_repo
+
 from repoctx.index.load import load_repository
 from repoctx.pack.closure import MAX_GROUP_LINES
 from repoctx.pack.packer import Packer

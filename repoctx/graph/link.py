@@ -66,7 +66,7 @@ from repoctx.model import FileFacts, LazyReferences, Symbol
 
 MODULE = "<module>"
 #: Bump when resolution or linking rules change: cached graphs of the old rules are then ignored.
-GRAPH_VERSION = "7"
+GRAPH_VERSION = "8"
 
 
 def module_id(path: str) -> str:
@@ -496,10 +496,10 @@ _name, _line = attrgetter("name"), attrgetter("line")
 
 
 def _decide(name: str, path: str, defs_of_name: dict[str, list[str]], scope: _Scope,
-            resolved: dict[str, list[ResolvedImport]]):
+            resolved: dict[str, list[ResolvedImport]], anywhere: bool = True):
     """What a use of `name` in `path` refers to, by the rules in the module docstring: a target id,
     a list of same-file ids for the enclosing class to pick from, _AMBIGUOUS, or _NOTHING (a builtin
-    defined elsewhere only)."""
+    defined elsewhere only). Without `anywhere`, rule 4 is not tried."""
     start = scope.named.get(name)
     if start:  # 1: an import binds a module's top-level name (`dayjs.duration = …` is no export)
         ids = [i for i in _through_reexports(name, start, defs_of_name, resolved) if "." not in i.rpartition(":")[2]]
@@ -521,7 +521,7 @@ def _decide(name: str, path: str, defs_of_name: dict[str, list[str]], scope: _Sc
         return ids[0]
     if name in scope.builtins:
         return _NOTHING
-    if len(defs_of_name) == 1:  # 4
+    if len(defs_of_name) == 1 and anywhere:  # 4
         (only,) = defs_of_name.values()
         if len(only) == 1:
             return only[0]
@@ -569,7 +569,8 @@ def _link_file(path: str, ff: FileFacts, ordered: list[tuple[str, Symbol]],
             owner[lo:hi + 1] = [sid] * (hi - lo + 1)
     if min(lines) < 0:
         lines = [max(line, 0) for line in lines]
-    receivers = _receivers(ff.references) if scope.modular else None
+    typed = family(path, ff.language) in _TYPED
+    receivers = _receivers(ff.references) if scope.modular or typed else None
     if receivers:
         uses = set(zip(map(owner.__getitem__, lines), names, compress(receivers, defined)))
     else:
@@ -577,10 +578,20 @@ def _link_file(path: str, ff: FileFacts, ordered: list[tuple[str, Symbol]],
     decided = {name: _decide(name, path, defs[name], scope, resolved) for name in set(names)}
     members: dict[tuple[str, str, str], object] = {}
     visible = None
+    by_id = holders = None
+    typed_hits: dict[tuple[str, str], object] = {}
     for src, name, receiver in uses:
         hit = None
-        if receiver in _OWN:
-            receiver = ""  # `self.x`: rule 2 picks the enclosing class's member
+        if typed:
+            hit = _typed_use(path, src, name, receiver, defs[name], scope, resolved, decided, typed_hits)
+        elif receiver in _OWN:  # `self.x`, `this.x`: a member of the enclosing class or object only
+            if by_id is None:
+                by_id = dict(ordered)
+            hit = _own_member(path, src, receiver, name, defs[name].get(path, ()), by_id,
+                              path.endswith((".py", ".pyi")))
+        elif receiver in _EXPORTS:  # CommonJS: the module's own export
+            ids = [i for i in defs[name].get(path, ()) if "." not in i[len(path) + 1:]]
+            hit = ids[0] if len(ids) == 1 else _AMBIGUOUS
         elif not receiver and scope.modular and decided[name].__class__ is list:
             # a plain name in Python and JS/TS never reaches a class's member, only a top-level
             # definition or a function nested in one around the use
@@ -591,7 +602,9 @@ def _link_file(path: str, ff: FileFacts, ordered: list[tuple[str, Symbol]],
             key = (receiver, name, src if path in defs.get(receiver.partition(".")[0], ()) else "")
             hit = members.get(key)
             if hit is None:
-                hit = members[key] = _member(path, src, receiver, name, defs, resolved, scope)
+                if holders is None:
+                    holders = {sid.rpartition(".")[0] for sid, _ in ordered if "." in sid[len(path) + 1:]}
+                hit = members[key] = _member(path, src, receiver, name, defs, resolved, scope, holders)
         if hit is None:
             hit = decided[name]
         if hit.__class__ is list:
@@ -603,8 +616,128 @@ def _link_file(path: str, ff: FileFacts, ordered: list[tuple[str, Symbol]],
     return refs, ambiguous
 
 
+#: Families whose parser marks members (parse.extract._MARKED): a member of a value is some type's
+#: member, a plain name is a function's or a global's (or, in C++, the enclosing class's member).
+_TYPED = frozenset(("c", "go"))
+#: The receiver the parser gives a member of a value of unknown type (parse.extract._VALUE).
+_VALUE = "()"
+
+
+def _typed_use(path: str, src: str, name: str, receiver: str, defs_of_name: dict[str, list[str]],
+               scope: _Scope, resolved: dict[str, list[ResolvedImport]], decided: dict, cache: dict):
+    """What a use of `name` in a C, C++ or Go file refers to. A member of a value (`p->f`, `v.F()`)
+    is a member defined where the file sees (its file, its package, the headers it includes), never
+    a free function of that name and never a guess across the repository (rule 4: `t.Run()` on a
+    `*testing.T` is no `Engine.Run` of a file the caller does not see). Go's `pkg.F` is the `F` of
+    the package the import of that name brings in, or nothing when that package is another
+    module's (`errors.New` is no `New` of the repository). A plain name is a free function or a
+    global, or in C++ a member of the class around the use."""
+    prefix = len(path) + 1
+    if receiver:
+        if receiver != _VALUE:
+            hit = _go_package_member(path, receiver, name, defs_of_name, resolved)
+            if hit is not None:
+                return hit
+        key = (_VALUE, name)
+        if key not in cache:
+            members = _only(defs_of_name, lambda f, i: "." in i[len(f) + 1:])
+            cache[key] = _decide(name, path, members, scope, resolved, anywhere=False) if members else _AMBIGUOUS
+        return cache[key]
+    if not any("." in i[len(f) + 1:] for f, ids in defs_of_name.items() for i in ids):
+        return decided[name]
+    go = path.endswith(".go")  # Go has no implicit receiver: a plain name is never a method
+    parent = "" if go else src[prefix:].rpartition(".")[0]
+    key = (parent, name)  # the uses in one class see the same members
+    if key not in cache:
+        visible = _only(defs_of_name, lambda f, i: "." not in i[len(f) + 1:] or not go and src[prefix:].startswith(
+            i[len(f) + 1:].rpartition(".")[0] + "."))
+        cache[key] = _decide(name, path, visible, scope, resolved) if visible else _AMBIGUOUS
+    return cache[key]
+
+
+def _only(defs_of_name: dict[str, list[str]], keep) -> dict[str, list[str]]:
+    """The definitions (path -> ids) for which keep(path, id) holds."""
+    out = {}
+    for f, ids in defs_of_name.items():
+        kept = [i for i in ids if keep(f, i)]
+        if kept:
+            out[f] = kept
+    return out
+
+
+def _go_package_member(path: str, receiver: str, name: str, defs_of_name: dict[str, list[str]],
+                       resolved: dict[str, list[ResolvedImport]]):
+    """Go's `pkg.Name`: the top-level `Name` of the package an import of `path` calls `receiver`
+    (its path's last element, a major-version element `v2` or a `.v3` suffix aside); _NOTHING for
+    another module's package; None when no import has that name (a variable's member)."""
+    for ri in resolved.get(path, ()):
+        parts = ri.imp.module.split("/")
+        last = parts[-1]
+        if len(parts) > 1 and last[:1] == "v" and last[1:].isdigit():
+            last = parts[-2]
+        if last.rpartition(".v")[2].isdigit():
+            last = last.rpartition(".v")[0]
+        if receiver not in (last, last.rpartition("-")[2]):
+            continue
+        if not ri.targets:
+            return _NOTHING
+        ids = [i for f in ri.targets for i in defs_of_name.get(f, ()) if "." not in i[len(f) + 1:]]
+        return ids[0] if len(ids) == 1 else _AMBIGUOUS
+    return None
+
+
 #: Receivers that name the enclosing class's instance or the class (`self.send()`, `this.x`).
 _OWN = frozenset(("self", "cls", "this", "super"))
+#: JavaScript receivers that are the file's own module (CommonJS `exports.f`, `module.exports.f`).
+_EXPORTS = frozenset(("exports", "module.exports"))
+_FUNCTION_KINDS = frozenset(("function", "method", "constructor"))
+_MEMBER_HOLDERS = frozenset(("class", "struct", "interface", "trait", "enum", "record", "object", "impl",
+                             "module", "namespace"))
+
+
+def _own_member(path: str, src: str, receiver: str, name: str, candidates, by_id: dict[str, Symbol],
+                python: bool):
+    """What `self.name` / `this.name` in `src` is: a member of the class or object `self` / `this`
+    stands for there, never a top-level definition of that name (an attribute is no global), nor
+    an imported one. Python's `self` is the method's parameter, seen by the functions nested in it:
+    the innermost class around the use whose member it is. JavaScript's `this` is the object the
+    innermost non-arrow function is called on (_this_owner); `super.x` is the base class's, which
+    the file does not say, and is left out, as is a JavaScript `self.x` (a variable)."""
+    prefix = len(path) + 1
+    members = [c for c in candidates if "." in c[prefix:]]
+    if not members or receiver == "super" or not python and receiver != "this":
+        return _AMBIGUOUS  # JavaScript's `self` is a variable like any other
+    if python:
+        return _innermost_of(src, members, prefix) or _AMBIGUOUS
+    owner = _this_owner(src, by_id, prefix)
+    member = f"{owner}.{name}" if owner else None
+    return member if member in members else _AMBIGUOUS
+
+
+def _this_owner(src: str, by_id: dict[str, Symbol], prefix: int) -> str | None:
+    """The id of the class or object whose members JavaScript's `this` reaches inside `src`: an
+    arrow function's `this` is its enclosing function's; a class's (its fields); a method's or a
+    function's assigned as a member (`obj.m = function`, `C.prototype.m = function`, `{m() {}}`) is
+    the object or class holding it; a top-level function's is its own instances
+    (`function C() { this.m() }` with `C.prototype.m`). A function declared inside another function
+    is called on an object the code does not name: None, as for any other `this`."""
+    s = by_id.get(src)
+    while s is not None and s.kind == "function" and s.signature.rstrip().endswith("=>") and "." in src[prefix:]:
+        src = src.rpartition(".")[0]
+        s = by_id.get(src)
+    if s is None:
+        return None
+    if s.kind in _MEMBER_HOLDERS:
+        return src
+    if s.kind not in _FUNCTION_KINDS:
+        return None
+    if "." not in src[prefix:]:
+        return src
+    holder = src.rpartition(".")[0]
+    h = by_id.get(holder)
+    if h is not None and h.kind in _FUNCTION_KINDS and h.start_line <= s.start_line and s.end_line <= h.end_line:
+        return None
+    return holder
 
 
 def _lexically_visible(ordered: list[tuple[str, Symbol]]) -> set[str]:
@@ -639,11 +772,13 @@ def _module_named(name: str, targets: tuple[str, ...]) -> str | None:
 
 
 def _member(path: str, src: str, receiver: str, name: str, defs: dict[str, dict[str, list[str]]],
-            resolved: dict[str, list[ResolvedImport]], scope: _Scope):
+            resolved: dict[str, list[ResolvedImport]], scope: _Scope, holders: set[str] = frozenset()):
     """Rule 0: the definition `name` is as a member of `receiver` (a dotted name) in `path`: an id,
     _AMBIGUOUS (not linked), or None (rules 1-4 decide: JavaScript, where an import's local name is
     not known, and a receiver there that no rule resolves or that is a same-file name, which may
-    hold a required module)."""
+    hold a required module). A JavaScript receiver that is a same-file object the file assigns
+    members to (`holders`: the ids that have members, `app.m = function`, `{m: function}`) holds
+    those members only."""
     parts = receiver.split(".")
     python = path.endswith((".py", ".pyi"))
     at: tuple[str, str] | None = None  # ("file", path) or ("class", id)
@@ -676,7 +811,7 @@ def _member(path: str, src: str, receiver: str, name: str, defs: dict[str, dict[
             return _AMBIGUOUS if python or root in scope.builtins else None
         if hit is _AMBIGUOUS:
             return _AMBIGUOUS
-        if not python and hit.rpartition(":")[0] == path:
+        if not python and hit.rpartition(":")[0] == path and hit not in holders:
             return None
         at = ("class", hit)
     chain = [*parts[used:], name]

@@ -31,7 +31,7 @@ from repoctx.index import seal
 from repoctx.git import GitError, run
 from repoctx.model import FileFacts
 
-SCHEMA_VERSION = f"8-py{sys.version_info[0]}.{sys.version_info[1]}"
+SCHEMA_VERSION = f"9-py{sys.version_info[0]}.{sys.version_info[1]}"  # 9: references of Go, C and C++ members carry a receiver
 ENV_VAR = "REPOCTX_INDEX"
 #: How long to wait for another process's write lock before giving up with an error.
 LOCK_TIMEOUT_S = 30.0

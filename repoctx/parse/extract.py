@@ -173,6 +173,14 @@ _KEY_COLON = frozenset(("javascript", "typescript", "tsx", "go", "rust"))
 #: Languages whose references carry a receiver (`Reference.receiver`): the linker resolves members
 #: through it in Python and JavaScript/TypeScript modules (graph.link, rule 0).
 _RECEIVERS = frozenset(("python", "javascript", "typescript", "tsx"))
+#: Languages whose members carry a mark instead of a resolved receiver: C and C++ (`p->f`, `s.f`:
+#: _VALUE) and Go (`pkg.F`: the package's name; `v.F`: _VALUE). The linker keeps a member from
+#: reaching a same-named function (graph.link, typed families) and a plain name from reaching a member.
+_MARKED = frozenset(("c", "cpp", "go"))
+#: The receiver of a member of a value whose type the parser does not know (see _MARKED).
+_VALUE = b"()"
+#: JavaScript receivers that are the file's own module (CommonJS).
+_EXPORTS = ([b"exports"], [b"module", b"exports"])
 #: Languages where "->" reaches a member (elsewhere it starts a return type: `def f() -> T`).
 _ARROW = frozenset(("c", "cpp", "php"))
 _SPACE = b" \t"
@@ -203,6 +211,9 @@ _BINDINGS = {
 }
 #: For each language's _BINDINGS: (group of the name, groups that may hold its class), per alternative.
 _BINDING_GROUPS = {"python": ((1, (2, 3)), (5, (4,)), (6, (7,)), (8, ())), "js": ((1, (2, 3)), (4, (5,)))}
+#: The group of the alternative in _BINDINGS that reads `name: Type` (a parameter is a @local anyway:
+#: this alternative adds its class, and must not make an object key `{count: n}` a local).
+_ANNOTATED = {"python": 6, "js": 4}
 #: Symbol kinds whose body is a scope of its own for local names.
 _SCOPE_KINDS = frozenset(("function", "method", "class", "module", "namespace", "constructor"))
 
@@ -219,13 +230,17 @@ class _LocalTypes:
         self.starts = [a for a, _ in spans]
         self.spans = spans
         self.types: dict[tuple[int, bytes], bytes] = {}
+        self._bound: dict[bytes, set[int]] | None = None
         lang = "python" if language == "python" else "js"
         rx, groups = _BINDINGS[lang], _BINDING_GROUPS[lang]
+        annotated = _ANNOTATED[lang]
         newlines = [m.start() for m in re.finditer(rb"\n", data)]
         for m in rx.finditer(data):
             at, chain = next((g, next((m.group(c) for c in cs if m.group(c)), None)) for g, cs in groups if m.group(g))
             if chain and not chain.rpartition(b".")[2][:1].isupper():
                 chain = None  # a function's result: its class is unknown
+            if at == annotated and (not chain or language == "javascript"):
+                continue  # `{key: value}` reads like `(name: Type)`: only a class there is a parameter's type
             key = (self.scope(bisect_left(newlines, m.start(at))), m.group(at))
             if self.types.get(key, chain) != chain:
                 chain = None
@@ -243,20 +258,31 @@ class _LocalTypes:
     def of(self, row: int, name: bytes) -> bytes:
         return self.types.get((self.scope(row), name), b"")
 
+    def bound(self, data: bytes, locals_: list[Node]) -> dict[bytes, set[int]]:
+        """name → the start rows of the functions that bind it (a parameter, a local binding)."""
+        if self._bound is None:
+            self._bound = {}
+            for scope, name in self.types:
+                if scope >= 0:
+                    self._bound.setdefault(name, set()).add(scope)
+            for n in locals_:
+                scope = self.scope(n.start_point.row)
+                if scope >= 0:
+                    self._bound.setdefault(data[n.start_byte:n.end_byte], set()).add(scope)
+        return self._bound
+
+    def shadowed(self, row: int, name: bytes, data: bytes, locals_: list[Node]) -> bool:
+        """Whether a function around `row` binds `name` (then it is that local, not the module's)."""
+        scopes = self.bound(data, locals_).get(name)
+        return bool(scopes) and self._within(row, scopes)
+
     def unshadowed(self, nodes: list[Node], data: bytes, locals_: list[Node], members: set[int],
                    dropped: list[Node]) -> list[Node]:
         """`nodes` without the plain names (not `members`: start bytes of members) that a function
         around them binds (a parameter in `locals_`, or a binding _BINDINGS finds); those left out
         go to `dropped`. Module-level
         bindings shadow nothing here: there a name is the module's own definition."""
-        bound: dict[bytes, set[int]] = {}
-        for scope, name in self.types:
-            if scope >= 0:
-                bound.setdefault(name, set()).add(scope)
-        for n in locals_:
-            scope = self.scope(n.start_point.row)
-            if scope >= 0:
-                bound.setdefault(data[n.start_byte:n.end_byte], set()).add(scope)
+        bound = self.bound(data, locals_)
         if not bound:
             return nodes
         out = []
@@ -346,9 +372,12 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
             bound.update(_WORD.findall(text))
             covered = node.end_byte
     own = _OWN_RECEIVERS
+    js = chains and language != "python"
+    holders = {s.parent.encode() for s in symbols if s.parent} if js else ()
     keys = language in _KEY_COLON
     dot = language != "php"  # PHP's "." joins strings; its members follow "->"
     dynamic = language in _DYNAMIC
+    marked = language in _MARKED
     arrow = language in _ARROW
     receivers: dict[tuple[int, bytes], tuple[bytes, int]] = {}  # (row, name) -> (receiver, uses)
     local_types = None
@@ -401,6 +430,13 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
                             chain = local_types.of(node.start_point.row, parts[0])
                         if not chain and (parts[0] in bound or parts[0][:1].isupper()):
                             chain = b".".join(parts)
+                        elif not chain and js and (parts[0] in holders or parts in _EXPORTS) and not called:
+                            # an object the file gives members (`app.m = function`, `o = {m() {}}`),
+                            # or CommonJS's own module (`exports.f`): unless a function binds the name
+                            if local_types is None:
+                                local_types = _LocalTypes(data, language, symbols, scopes)
+                            if not local_types.shadowed(node.start_point.row, parts[0], data, locals_):
+                                chain = b".".join(parts)
                 if not chain:
                     dropped.append(node)  # a member of an object of unknown type
                     continue
@@ -414,7 +450,8 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
                 receivers[key] = (chain if was == chain else b"", n + 1)
                 out.append(node)
                 continue
-            if data[k - 2:k] == b"()":
+            called = data[k - 2:k] == b"()"
+            if called:
                 k -= 2
             m = k
             while m > 0 and (data[m - 1] == 36 or data[m - 1] == 95 or 48 <= data[m - 1] <= 57
@@ -424,6 +461,13 @@ def _uses(nodes: list[Node] | None, data: bytes, language: str, imports: list[No
             if dynamic and not (receiver in own or receiver[:1].isupper() or receiver in bound):
                 dropped.append(node)  # a member of an object of unknown type
                 continue
+            if marked:  # Go: `pkg.F` names the package an import binds; anything else is a value's member
+                plain = language == "go" and receiver and not called and not 48 <= receiver[0] <= 57 \
+                    and data[m - 1:m] not in (b".", b")", b"]")
+                chain = receiver if plain else _VALUE
+                key = (node.start_point.row, data[a:b])
+                was, n = receivers.get(key, (chain, 0))
+                receivers[key] = (chain if was == chain else b"", n + 1)
         out.append(node)
     if chains and (symbols or scopes):
         if local_types is None:
