@@ -643,11 +643,14 @@ def _typed_use(path: str, src: str, name: str, receiver: str, defs_of_name: dict
             members = _only(defs_of_name, lambda f, i: "." in i[len(f) + 1:])
             cache[key] = _decide(name, path, members, scope, resolved, anywhere=False) if members else _AMBIGUOUS
         return cache[key]
-    if not any("." in i[len(f) + 1:] for f, ids in defs_of_name.items() for i in ids):
+    key = ("", name)
+    if key not in cache:  # whether any definition of the name is a member: once per name and file
+        cache[key] = any("." in i[len(f) + 1:] for f, ids in defs_of_name.items() for i in ids)
+    if not cache[key]:
         return decided[name]
     go = path.endswith(".go")  # Go has no implicit receiver: a plain name is never a method
     parent = "" if go else src[prefix:].rpartition(".")[0]
-    key = (parent, name)  # the uses in one class see the same members
+    key = (parent + ".", name)  # the uses in one class see the same members
     if key not in cache:
         visible = _only(defs_of_name, lambda f, i: "." not in i[len(f) + 1:] or not go and src[prefix:].startswith(
             i[len(f) + 1:].rpartition(".")[0] + "."))
