@@ -320,13 +320,15 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
         return lists[x]
     # A node of those files whose edges are as they were changes nothing; one whose edges changed
     # changes its own and those of the nodes at their other ends (each edge has its reverse).
-    over = set(old.overridden())
+    # The previous delta's other nodes keep their edges as it has them.
+    over: set[str] = set()
     for x in mine:
         new, before = edges_now(x), old.out(x)
         if sorted(new) != sorted(before):
             over.add(x)
             over.update(t for t, _ in new)
             over.update(t for t, _ in before)
+    kept = [x for x in old.overridden() if x not in over]
     new_names: dict[str, int] = {}
 
     def node_id(name: str) -> int:
@@ -342,6 +344,14 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
         over_ids.append(node_id(x))
         dst += [node_id(t) for t, _ in edges]
         w.append(np.array([x for _, x in edges], dtype=np.float64))
+        ptr.append(len(dst))
+    renumber = np.array([node_id(n) for n in old.new_nodes()], dtype=np.int64)
+    for x in sorted(kept):
+        targets, weights = old.raw(x)
+        over_ids.append(node_id(x))
+        dst += np.where(targets < len(base_nodes), targets, renumber[np.maximum(targets - len(base_nodes), 0)]
+                        if len(renumber) else targets).tolist()
+        w.append(np.asarray(weights, dtype=np.float64))
         ptr.append(len(dst))
     chunk_node = [node_id(f"{c.path}:{c.symbol or MODULE}") for c in chunks]
     symbols = sorted({c.symbol for c in chunks if c.symbol is not None})
@@ -472,6 +482,11 @@ class _Edges:
 
     def new_nodes(self) -> list[str]:
         return self._new
+
+    def raw(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """An overridden node's out-edges as the delta holds them: (target ids, weights)."""
+        i = self._nodes.get(name)
+        return self._over[self._new_id[name] if i is None else i]
 
     def out(self, name: str) -> list[tuple[str, float]]:
         """The node's out-edges, (target, weight)."""
