@@ -16,6 +16,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import git, make_repo, run_cli
 
 from repoctx import cli
@@ -144,7 +145,8 @@ def test_updates_equal_cold_builds_along_a_history(tmp_path, monkeypatch):
     monkeypatch.setattr(delta, "delta_arrays", lambda *args, real=delta.delta_arrays: deltas.append(out := real(*args)) or out)
     monkeypatch.setattr(store, "_plan", lambda *args, real=store._plan: graphs.append(out := real(*args)) or out)
     monkeypatch.setattr(store, "MERGE_SHARE", 0.3)  # the graph's deltas too, merged into a new base now and then
-    merges, stale = [], []
+    merges, stale, views = [], [], []
+    monkeypatch.setattr(delta, "LITERAL_MERGE_SHARE", 0.3)  # literal deltas too, merged now and then
     monkeypatch.setattr(store, "_write_base", lambda path, fill, source=None, real=store._write_base: (
         merges.append(source is not None), real(path, fill, source))[1])
     walked = tmp_path / "walked" / "index.sqlite"
@@ -158,19 +160,15 @@ def test_updates_equal_cold_builds_along_a_history(tmp_path, monkeypatch):
             git(root, "checkout", "-q", "-f", shas[step])
         cold = tmp_path / f"cold{n}" / "index.sqlite"
         assert _answers(root, walked) == _answers(root, cold), f"step {n} ({step})"
-        for kind in ("literals",):
-            name, b = _derived_arrays(cold, kind)  # the state's file: built now, or kept from an earlier visit
-            a = read_arrays(str(walked.parent / kind / name))[0]
-            assert a.keys() == b.keys()
-            for k in a:
-                assert np.array_equal(a[k], b[k]), (step, kind, k)
+        views.append(_same_literals(root, walked, cold, step))
         _same_retrieval(root, walked, cold, step)
         stale.append(_same_graph(root, walked, cold, step))
+    assert sum(views) >= 8, views  # literal states read as a delta over a base
     # the graph's states were deltas over a base, and deltas were merged into new bases
     assert sum(n > 0 for n in stale) >= 8 and sum(merges) >= 2, (stale, merges)
     # the walk really updated (a state still kept from an earlier visit is read, not updated)
     made = [d for d in deltas if d is not None]
-    assert len(made) + sum(u is not None for u in updates) >= 2 * len(steps) * 2 // 3
+    assert len(made) + sum(u is not None for u in updates) + sum(views) >= 2 * len(steps) * 3 // 5
     # a base and a delta over it stood for a state (the files changed since the base, in a delta)
     assert len(made) >= 8, len(made)
     # the graph too, where no path was added or removed (else it is built whole), C files included
@@ -198,6 +196,27 @@ def _same_graph(root: Path, walked: Path, cold: Path, step) -> int:
     table, defs = definition_table(b), ga.definitions()
     assert all(defs.get(n) == nodes for n, nodes in table.items()) and defs.get("nope.nope") is None, step
     return len(ga._view.stale_paths)
+
+
+def _same_literals(root: Path, walked: Path, cold: Path, step) -> bool:
+    """The literal index read from the walked index (a delta over a base, or a base) is the cold
+    scan's: each lowered fragment's fragments and their sites, each word's lowered fragments, in
+    order, and what it matches; whether it was a delta's view."""
+    from repoctx.index.load import load_repository
+    from repoctx.retrieve.delta import LiteralView, literal_index
+    a, b = (literal_index(load_repository(str(root), index_path=str(i))) for i in (walked, cold))
+    parts = [lit for lit, _, _ in a._parts] if isinstance(a, LiteralView) else [a]
+    for low in sorted(set(b.lowered).union(*(lit.lowered for lit in parts))):
+        assert (low in a.lowered) == (low in b.lowered), (step, low)
+        if low in b.lowered:
+            assert [(a.frags[i], a.sites(i)) for i in a.lowered[low]] == \
+                [(b.frags[i], b.sites(i)) for i in b.lowered[low]], (step, low)
+    for word in sorted(set(b.by_word).union(*(lit.by_word for lit in parts))):
+        assert (word in a.by_word) == (word in b.by_word), (step, word)
+        assert word not in b.by_word or a.by_word[word] == b.by_word[word], (step, word)
+    text = " ".join(b.frags[i] for low in sorted(b.lowered)[::3] for i in b.lowered[low])
+    assert a.matches(text) == b.matches(text), step
+    return isinstance(a, LiteralView)
 
 
 def _same_retrieval(root: Path, walked: Path, cold: Path, step) -> None:
@@ -270,10 +289,10 @@ def test_an_earlier_file_not_ours_or_of_another_version_is_not_updated_from(tmp_
         with open(root / "pkg" / "mod2.py", "a") as f:
             f.write(f"\n\ndef render_spoiled_{n}(x):\n    return 'cannot render the spoiled {n}'\n")
         assert _answers(root, walked) == _answers(root, cold)
-        for kind in ("retrieval", "literals"):
-            name, b = _derived_arrays(cold, kind)
-            a = read_arrays(str(walked.parent / kind / name))[0]
-            assert all(np.array_equal(a[k], b[k]) for k in b), kind
+        name, b = _derived_arrays(cold, "retrieval")
+        a = read_arrays(str(walked.parent / "retrieval" / name))[0]
+        assert all(np.array_equal(a[k], b[k]) for k in b)
+        _same_literals(root, walked, cold, n)
 
 
 def test_index_makes_what_the_first_query_reads(tmp_path):
@@ -285,7 +304,7 @@ def test_index_makes_what_the_first_query_reads(tmp_path):
     index, other = tmp_path / "ix" / "index.sqlite", tmp_path / "other" / "index.sqlite"
     r = run_cli("index", str(root), "--index", str(index))
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
-    kinds = ("graph", "graph-base", "retrieval", "literals")
+    kinds = ("graph", "graph-base", "retrieval", "literals", "literals-base")
 
     def derived() -> dict[str, float]:
         return {f"{k}/{p.name}": p.stat().st_mtime_ns for k in kinds if (index.parent / k).is_dir()
@@ -309,8 +328,8 @@ def test_derived_files_are_the_same_whatever_the_hash_seed(tmp_path):
         index = tmp_path / f"ix{seed}" / "index.sqlite"
         r = run_cli("index", str(root), "--index", str(index), env={"PYTHONHASHSEED": seed})
         assert r.returncode == 0, r.stderr
-        files.append({f"{k}/{p.name}": p.read_bytes() for k in ("retrieval", "literals")
-                      for p in (index.parent / k).iterdir() if p.suffix == ".arrays"})
+        files.append({k if k.endswith("-base") else f"{k}/{p.name}": p.read_bytes() for k in ("retrieval", "literals-base")
+                      for p in (index.parent / k).iterdir() if p.suffix == ".arrays"})  # a base's name is drawn at random
     assert files[0].keys() == files[1].keys() and len(files[0]) == 2
     for name in files[0]:
         assert files[0][name] == files[1][name], name
@@ -374,3 +393,36 @@ def test_a_damaged_or_foreign_delta_or_base_is_rebuilt_with_one_warning(tmp_path
         assert len(warnings) == 1 and "retrieval" in warnings[0], (what, got.stderr)
         again = run_cli(*args, "--index", str(copy / "index.sqlite"))  # rebuilt, sealed: no warning now
         assert again.stdout == want and "damaged" not in again.stderr, (what, again.stderr)
+
+
+@pytest.mark.parametrize("how", ["zeroed", "another base sealed in its name"])
+def test_a_damaged_literal_base_under_a_delta_is_scanned_again_with_one_warning(tmp_path, how):
+    """The literal index's base changed after a delta was written over it — zeroed, or replaced by
+    another base of ours sealed under its name (valid arrays, of another repository) — is never
+    read with the delta: the literals are scanned again, with one warning, and the pack is a cold
+    index's."""
+    from repoctx.index import seal
+    root = tmp_path / "repo"
+    _history(root, commits=3)
+    walked = tmp_path / "w" / "index.sqlite"
+    args = ("pack", str(root), "--query", "cannot render the edit", "--budget", "8k", "--mode", "slice")
+    assert run_cli(*args, "--index", str(walked)).returncode == 0
+    with open(root / "pkg" / "mod1.py", "a") as f:
+        f.write("\n\ndef render_edit(x):\n    return 'cannot render the edit'\n")
+    assert run_cli(*args, "--index", str(walked)).returncode == 0  # a delta over the first state's base
+    [base] = [p for p in (walked.parent / "literals-base").iterdir() if p.suffix == ".arrays"]
+    if how == "zeroed":
+        data = bytearray(base.read_bytes())
+        data[len(data) // 2:len(data) // 2 + 256] = bytes(256)
+        base.write_bytes(bytes(data))
+    else:
+        other = make_repo(tmp_path / "other", {"m.py": "def f():\n    return 'another repository entirely'\n"})
+        assert run_cli("index", str(other), "--index", str(tmp_path / "o" / "index.sqlite")).returncode == 0
+        [theirs] = [p for p in (tmp_path / "o" / "literals-base").iterdir() if p.suffix == ".arrays"]
+        base.write_bytes(theirs.read_bytes())
+        seal.seal_file(str(base), f"literals-base/{base.name}")
+    got = run_cli(*args, "--index", str(walked))
+    assert got.stdout == run_cli(*args, "--index", str(tmp_path / "c" / "index.sqlite")).stdout
+    assert [ln for ln in got.stderr.splitlines() if "cache" in ln and "warning" in ln].__len__() == 1, got.stderr
+    again = run_cli(*args, "--index", str(walked))
+    assert "cache" not in again.stderr and again.stdout == got.stdout

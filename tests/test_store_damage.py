@@ -1,8 +1,8 @@
 """Damage of every stored file kind is found and repaired: the answers are a fresh index's, with one
 warning line, exit 0, and no traceback — through the real CLI.
 
-Each stored file (the SQLite index, the graph's state file and its base, the retrieval and literal
-arrays, the token counts and secrets caches) is truncated, zeroed (6 KB in the middle), overwritten with random bytes,
+Each stored file (the SQLite index, the graph's and the literal index's state files and their bases,
+the retrieval arrays, the token counts and secrets caches) is truncated, zeroed (6 KB in the middle), overwritten with random bytes,
 or swapped for another repository's file of the same kind (renamed into place with its seal); the
 index is also swapped for one written under another user's key. The index and the counts and
 secrets caches are kept by content (blob SHA), so another repository's copy is no damage: it must
@@ -108,14 +108,15 @@ def _damage(file: Path, how: str, other: Path) -> None:
     file.write_bytes(bytes(data))
 
 
-KINDS = ["index", "retrieval", "graph", "graph-base", "literals", "counts", "secrets"]
+KINDS = ["index", "retrieval", "graph", "graph-base", "literals", "literals-base", "counts", "secrets"]
 DAMAGE = ["truncated", "zeroed", "random", "swapped"]
 #: Kept by content (blob SHA, text hash), not by repository state: another repository's copy holds
 #: true values, so a swap is no damage (the answers must still be the fresh ones).
 CONTENT_ADDRESSED = ("index", "counts", "secrets")
 #: Which command reads each kind (every one reads the index).
 READER = {"index": ["pack", "search", "map"], "retrieval": ["pack", "search"], "graph": ["graph"],
-          "graph-base": ["graph", "pack"], "literals": ["pack"], "counts": ["whole"], "secrets": ["pack"]}
+          "graph-base": ["graph", "pack"], "literals": ["pack"], "literals-base": ["pack"], "counts": ["whole"],
+          "secrets": ["pack"]}
 
 
 @pytest.mark.parametrize("how", DAMAGE)

@@ -7,8 +7,8 @@ and tokenised. The result is the very index a cold build makes, array for array:
 order either way, BM25 term ids are given in order of first appearance from each posting's stored
 place in its chunk, and the weights are recomputed from counts and lengths with the cold build's own
 code (`BM25.from_postings`). What is global and cheap (the walk graph, priors, the global walk) is
-computed again by `RetrievalIndex` itself. The literal index is updated the same way: the unchanged
-files' sites read back, the changed files' scanned, replayed in a cold scan's order.
+computed again by `RetrievalIndex` itself. The literal index is kept as a base and a delta (see
+`literal_index` below).
 
 An earlier file is used only when sealed (`cache.previous_file`) and of this version (its
 `state_version`); it names its state (`state_paths`, `state_blobs`: `cache.manifest_columns`), and
@@ -20,14 +20,17 @@ table is read from the graph's rows (`graph.store.Definitions`).
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Mapping
 from types import SimpleNamespace
 
 import numpy as np
 
-from repoctx.index.arrays import StringTable, read_arrays
+from repoctx.index import seal
+from repoctx.index.arrays import StringTable, read_arrays, write_arrays
 from repoctx.index.cache import (
+    cached_file,
     manifest_columns,
     previous_file,
     state_key,
@@ -49,12 +52,6 @@ def updated_parts(repo: Repository, version: str, chunk_docs) -> tuple[list[Chun
     `chunk_docs(repo, path, chunks)` is the ranker's tokenizer (rank.py passes it: it imports this
     module, not the other way round)."""
     return _from_previous(repo, "retrieval", version, lambda *args: _update(*args, chunk_docs))
-
-
-def updated_literals(repo: Repository) -> LiteralIndex | None:
-    """`LiteralIndex(repo)`, made from the newest earlier literals file: the unchanged files' sites
-    read back and the changed files' scanned, replayed in the order a cold scan finds them."""
-    return _from_previous(repo, "literals", LiteralIndex.VERSION, _update_literals)
 
 
 def _from_previous(repo: Repository, kind: str, version: str, update):
@@ -661,3 +658,228 @@ class _Leaves(Mapping):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+# --- The literal index as a base file and a delta ----------------------------------------------------
+#
+# The literal index of the Linux source is 60 MB; reading every site back and writing the index again
+# after an edit took 6 s. So a state's literals file is a delta over a base kept in `literals-base/`
+# (apart from `literals/`, whose states `cache._prune` removes): the sites of the files changed since
+# the base (the files unchanged since the previous state carried over from its delta, the others
+# scanned), the files whose base sites it supersedes (`delta.stale`), and the base's name and digest.
+# A base is sealed once; one that fails its seal or the delta's digest is discarded and the state
+# scanned again with one warning. `LiteralView` reads the two as the index a cold scan makes. Past
+# MERGE_SHARE of the files changed since the base, the next state gets a new base (`_update_literals`).
+
+#: What a literal base may be named (a delta names its base: never a path, a link or a seal).
+_LITERAL_BASE = re.compile(r"[0-9a-f]{40}\.arrays")
+#: A literal delta is merged into a new base past this share of the files changed since the base.
+LITERAL_MERGE_SHARE = 0.05
+
+
+def literal_index(repo: Repository) -> LiteralIndex:
+    """The literal index of this state (`LiteralIndex(repo)`), read from its file or made: a delta
+    over the previous state's base, a new base, or a cold scan."""
+    key = state_key(repo.files, LiteralIndex.VERSION)
+    return cached_file(repo.index_path, "literals", key, ".arrays", lambda: _literal_state(repo, key),
+                       lambda value, file: _write_literal_state(repo, value, file), _read_literal_state,
+                       reopen=True, unwritten=lambda value: value[1] if value[0] == "base" else LiteralIndex(repo))
+
+
+def _literal_state(repo: Repository, key: str) -> tuple[str, object]:
+    """("delta", the arrays of a delta over the newest earlier state's base) or ("base", a whole
+    `LiteralIndex`: made from that base and the changed files, or scanned cold)."""
+    prev = previous_file(repo.index_path, "literals", ".arrays", skip=key)
+    if prev is not None:
+        try:
+            got = _literal_update(repo, prev)
+            if got is not None:
+                return got
+        except seal.Damaged as exc:
+            seal.warn(f"literals cache {prev} could not be updated from ({exc}): scanned again")
+        except (OSError, ValueError, KeyError, IndexError):
+            pass  # an earlier file we cannot use only costs a cold scan
+    return "base", LiteralIndex(repo)
+
+
+def _literal_update(repo: Repository, prev: str) -> tuple[str, object] | None:
+    a, _ = read_arrays(prev)
+    if "state_version.blob" not in a or list(StringTable.of(a, "state_version")) != [version_tag(LiteralIndex.VERSION)]:
+        return None
+    now = dict(zip(repo.files, state_manifest(repo.files)))
+    name = next(iter(StringTable.of(a, "delta.base"))) if "delta.base.blob" in a else None
+    a_base = a if name is None else _literal_base(prev, name, next(iter(StringTable.of(a, "delta.base_digest"))))
+    base_state = _state(a_base)
+    since = [p for p in now if base_state.get(p) != now[p]]  # changed since the base, in file order
+    gone = base_state.keys() - now.keys()
+    if len(since) + len(gone) > MAX_SHARE * max(len(now), 1):
+        return None
+    if name is None or len(since) + len(gone) > LITERAL_MERGE_SHARE * max(len(now), 1):
+        return "base", _update_literals(repo, a_base, since, set(since) | gone)
+    prev_state, prev_stale = _state(a), set(StringTable.of(a, "delta.stale").strings())
+    carried = {p for p in since if p in prev_stale and prev_state.get(p) == now[p]}  # in the previous delta
+    kept: dict[str, list[tuple[int, str, int]]] = {}
+    if carried:
+        lit, seq = LiteralIndex.of(a), np.asarray(a["seq"]).tolist()
+        for i, frag in enumerate(lit.frags):
+            at = int(lit._start[i])
+            for k, (path, line) in enumerate(lit.sites(i)):
+                if path in carried:
+                    kept.setdefault(path, []).append((seq[at + k], frag, line))
+    found = []
+    for p in since:
+        if p in carried:
+            found += [(frag, p, line) for _, frag, line in sorted(kept.get(p, ()))]
+        elif repo.facts[p].language is not None:
+            found += [(frag, p, line) for frag, line in literal_sites(repo.text(p))]
+    digest = next(iter(StringTable.of(a, "delta.base_digest")))
+    return "delta", LiteralIndex(found=found).columns() | _literal_delta_columns(repo, name, digest, sorted(set(since) | gone))
+
+
+def _literal_delta_columns(repo: Repository, base: str, digest: str, stale: list[str]) -> dict:
+    return (manifest_columns(repo.files, LiteralIndex.VERSION) | StringTable.columns("delta.base", [base])
+            | StringTable.columns("delta.base_digest", [digest]) | StringTable.columns("delta.stale", stale))
+
+
+def _write_literal_state(repo: Repository, value: tuple[str, object], file: str) -> None:
+    """A delta's arrays at `file`; or a whole index as a new base, sealed, and an empty delta over it."""
+    kind, got = value
+    if kind == "delta":
+        write_arrays(file, got)
+        return
+    folder = os.path.join(os.path.dirname(os.path.dirname(file)), "literals-base")
+    os.makedirs(folder, exist_ok=True)
+    name = f"{os.urandom(20).hex()}.arrays"  # never an existing base: a kept state may read that one
+    base = os.path.join(folder, name)
+    try:
+        write_arrays(base, got.columns() | manifest_columns(repo.files, LiteralIndex.VERSION))
+        digest = seal.seal_file(base, f"literals-base/{name}")
+        write_arrays(file, LiteralIndex(found=()).columns() | _literal_delta_columns(repo, name, digest, []))
+    finally:
+        _prune_literal_bases(file, folder)
+
+
+def _prune_literal_bases(file: str, folder: str) -> None:
+    """Remove the bases no state file beside `file` names (their states were pruned)."""
+    named = set()
+    for e in os.scandir(os.path.dirname(file)):
+        if e.name.endswith(".arrays") and e.is_file(follow_symlinks=False):
+            try:
+                a, _ = read_arrays(e.path)
+                named.update(StringTable.of(a, "delta.base").strings() if "delta.base.blob" in a else ())
+            except (OSError, ValueError, KeyError):
+                continue
+    for e in os.scandir(folder):
+        if e.name not in named and not e.name.endswith(".seal"):
+            _discard(e.path)
+
+
+def _discard(path: str) -> None:
+    for p in (path, path + ".seal"):
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
+
+
+def _literal_base(file: str, name: str, digest: str) -> dict:
+    """The arrays of the base a literals delta at `file` names, once its seal and `digest` hold;
+    FileNotFoundError when it is gone or unsealed, Damaged (and discarded) when it fails."""
+    if not _LITERAL_BASE.fullmatch(name):
+        raise seal.Damaged(f"its base is named {name!r}")
+    path = os.path.join(os.path.dirname(os.path.dirname(file)), "literals-base", name)
+    try:
+        found = seal.check_file(path, f"literals-base/{name}")
+        if found and found != digest:
+            raise seal.Damaged(f"base {name} is not the one it was written over")
+        if not found:
+            raise FileNotFoundError(path)  # unsealed: as good as missing
+        a, _ = read_arrays(path)
+        if "delta.base.blob" in a:
+            raise seal.Damaged(f"base {name} is a delta")
+        return a
+    except seal.Damaged:
+        _discard(path)  # said once: no other state's read or update meets it again
+        raise
+
+
+def _read_literal_state(file: str) -> LiteralIndex:
+    """The literal index of a state's file: a whole index (an earlier layout), its base alone (a
+    delta that supersedes nothing), or the two read together (`LiteralView`)."""
+    a, _ = read_arrays(file)
+    if "delta.base.blob" not in a:
+        return LiteralIndex.of(a)
+    a_base = _literal_base(file, next(iter(StringTable.of(a, "delta.base"))),
+                           next(iter(StringTable.of(a, "delta.base_digest"))))
+    stale = set(StringTable.of(a, "delta.stale").strings())
+    if not stale:
+        return LiteralIndex.of(a_base)
+    return LiteralView((LiteralIndex.of(a_base), a_base["seq"], stale), (LiteralIndex.of(a), a["seq"], set()))
+
+
+class LiteralView(LiteralIndex):
+    """A base literal index and a delta read as the one index a cold scan of the state makes: the
+    base's sites in the files the delta supersedes left out, the delta's added; a fragment's sites
+    in scan order (files in path order, each file's in its order: each file's sites come from one
+    part), fragments and lowered fragments in order of their first site. `LiteralIndex.matches`
+    reads it through `by_word`, `lowered`, `frags` and `sites`, resolved per lowered fragment."""
+
+    def __init__(self, *parts: tuple[LiteralIndex, np.ndarray, set[str]]):
+        super().__init__()
+        self._parts = [(lit, np.asarray(seq), np.array([p in stale for p in lit._paths] + [False], dtype=bool))
+                       for lit, seq, stale in parts]
+        self.frags, self._sites = [], []
+        self._by_low: dict[str, tuple[tuple, list[int]]] = {}  # lowered → (first site, fragment ids)
+        self.lowered = _Lookup(lambda low: self._low(low)[1])
+        self.by_word = _Lookup(self._word)
+
+    def sites(self, i: int) -> list[tuple[str, int]]:
+        return self._sites[i]
+
+    def _low(self, low: str) -> tuple[tuple, list[int]]:
+        got = self._by_low.get(low)
+        if got is None:
+            by_frag: dict[str, list[tuple[str, int, int]]] = {}
+            for lit, seq, dead in self._parts:
+                for i in lit.lowered.get(low, ()):
+                    a, b = int(lit._start[i]), int(lit._start[i + 1])
+                    paths = np.asarray(lit._path[a:b])
+                    live = np.flatnonzero(~dead[paths])
+                    if len(live):
+                        by_frag.setdefault(lit.frags[i], []).extend(
+                            (lit._paths[p], s, n) for p, s, n in zip(paths[live].tolist(), seq[a:b][live].tolist(),
+                                                                      np.asarray(lit._line[a:b])[live].tolist()))
+            ids = []
+            for frag, sites in sorted(by_frag.items(), key=lambda fs: min(fs[1])):
+                sites.sort()
+                self.frags.append(frag)
+                self._sites.append([(p, n) for p, _, n in sites])
+                ids.append(len(self.frags) - 1)
+            got = self._by_low[low] = (min(min(s) for s in by_frag.values()) if by_frag else (), ids)
+        return got
+
+    def _word(self, word: str) -> list[str]:
+        lows = dict.fromkeys(low for lit, _, _ in self._parts if word in lit.by_word for low in lit.by_word[word])
+        return sorted((low for low in lows if self._low(low)[1]), key=lambda low: self._low(low)[0])
+
+
+class _Lookup(Mapping):
+    """A mapping answered by `get(key)` (an empty answer: no such key), looked up only."""
+
+    def __init__(self, get):
+        self._get = get
+
+    def __getitem__(self, key):
+        got = self._get(key)
+        if not got:
+            raise KeyError(key)
+        return got
+
+    def __contains__(self, key) -> bool:
+        return bool(self._get(key))
+
+    def __iter__(self):
+        raise TypeError("not iterable: looked up by key")
+
+    def __len__(self) -> int:
+        raise TypeError("no length: looked up by key")

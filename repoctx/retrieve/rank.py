@@ -264,13 +264,9 @@ class RetrievalIndex:
             repo = self.repo
             if repo.overlay:
                 self._literals = LiteralIndex(repo)
-            else:  # a pure function of the files: kept beside the index like this one
-                from repoctx.retrieve.delta import updated_literals
-                self._literals = cached_file(
-                    repo.index_path, "literals", state_key(repo.files, LiteralIndex.VERSION), ".arrays",
-                    lambda: updated_literals(repo) or LiteralIndex(repo),
-                    lambda lit, file: write_arrays(file, lit.columns() | manifest_columns(repo.files, LiteralIndex.VERSION)),
-                    lambda file: LiteralIndex.of(read_arrays(file)[0]), reopen=True)
+            else:  # a pure function of the files: kept beside the index, as a base and a delta
+                from repoctx.retrieve.delta import literal_index
+                self._literals = literal_index(repo)
         return self._literals
 
     def definitions(self) -> Mapping[str, list[str]]:
