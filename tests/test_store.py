@@ -66,7 +66,8 @@ def test_a_pass_over_every_file_keeps_a_window_of_facts_not_all(repo, monkeypatc
         for path, facts in repo.facts.items():
             with open(os.path.join(repo.root, path), "rb") as f:
                 assert facts == analyze(path, f.read(), repo.encoding, want_facts=True)[1]
-            assert len(repo.facts._decoded) <= 3
+            assert len(repo.facts._decoded) <= 3 and len(repo.facts._ahead) <= 2
+    assert list(repo.facts._decoded) == list(repo.files)[:3]  # what the next pass finds again
     assert [p for p in repo.facts] == list(repo.files)
     edited = repo.with_buffers({"shop/cart.py": "def other():\n    pass\n"})
     assert [[s.name for s in edited.facts[p].symbols] for p in ("shop/cart.py", "shop/prices.py")] == [

@@ -11,10 +11,10 @@ import os
 import sqlite3
 import threading
 from bisect import bisect_left
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import islice
 
 from repoctx import tokens as tok
 from repoctx.files import read_file
@@ -176,13 +176,15 @@ def load_repository(root: str, options: ScanOptions = ScanOptions(), encoding: s
 class StoredFacts(Mapping):
     """Each file's facts by path, decoded from the index on first use. A query reads a few hundred
     files' facts, not every file's (every file's facts are a quarter second of a Django pack, and
-    2.9 GiB of Python objects for the Linux source). Keys, `in` and `len` decode nothing. At most
-    KEEP_DECODED files' facts are kept decoded, the oldest dropped first, so a pass over every file
-    (`items()`, or the graph build's `facts[p]` for each path) holds a window of them, not the
-    repository; a pass in path order reads READ_AHEAD files per index read. A row gone since the
-    load is analysed again from the file (empty facts if the file is gone too); so is a row that
-    fails its check, which is then rewritten, or a file SQLite finds damaged, which is set aside for
-    a rebuild — each with one warning. Safe across threads."""
+    2.9 GiB of Python objects for the Linux source). Keys, `in` and `len` decode nothing. The first
+    KEEP_DECODED files read stay decoded, and no more: a pass over every file (`items()`, or the
+    graph build's `facts[p]` for each path) holds those and one read-ahead batch, not the
+    repository, and the next pass finds those again (with the oldest dropped instead, passes in
+    path order over more files than that would find none). A pass in path order reads READ_AHEAD
+    files per index read. A row gone since the load is analysed again from the file (empty facts if
+    the file is gone too); so is a row that fails its check, which is then rewritten, or a file
+    SQLite finds damaged, which is set aside for a rebuild — each with one warning. Safe across
+    threads."""
 
     #: Files whose facts stay decoded: a whole pack of Django (5,400 files) reads every one of them
     #: and keeps them; the Linux source's 78,000 would be 2.5 GiB.
@@ -194,7 +196,8 @@ class StoredFacts(Mapping):
                  decoded: dict[str, FileFacts]):
         self._root, self._encoding, self._index_path = root, encoding, index_path
         self._keys = keys            # path → index key, in path order
-        self._decoded: OrderedDict[str, FileFacts] = OrderedDict()  # path → facts read lately (shared with `replaced` copies)
+        self._decoded: dict[str, FileFacts] = {}  # path → facts of the first files read (shared with `replaced` copies)
+        self._ahead: dict[str, FileFacts] = {}    # path → facts of the last read-ahead batch
         self._front: dict[str, FileFacts] = dict(decoded)  # path → facts that replace the stored ones (analysed at load)
         self._lock = threading.Lock()
         self._reader: IndexStore | None = None
@@ -202,7 +205,7 @@ class StoredFacts(Mapping):
         self._cursor = -1            # where in `_paths` a pass in path order reads next (none yet)
 
     def __getitem__(self, path: str) -> FileFacts:
-        fa = self._front.get(path) or self._decoded.get(path)
+        fa = self._front.get(path) or self._decoded.get(path) or self._ahead.get(path)
         if fa is None:
             if path not in self._keys:
                 raise KeyError(path)
@@ -235,10 +238,10 @@ class StoredFacts(Mapping):
             if path not in batch:
                 batch.append(path)
             found = self._decode(batch)
-            for p, fa in found.items():
-                self._decoded[p] = fa
-            while len(self._decoded) > self.KEEP_DECODED:
-                self._decoded.popitem(last=False)
+            for p in islice(found, max(self.KEEP_DECODED - len(self._decoded), 0)):
+                self._decoded[p] = found[p]
+            if len(batch) > 1:
+                self._ahead = found
             return found[path]
 
     def _decode(self, paths: list[str]) -> dict[str, FileFacts]:
