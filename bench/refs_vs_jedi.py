@@ -26,13 +26,16 @@ import re
 import sys
 import sysconfig
 
+from repoctx.graph.link import lines_of_use
 from repoctx.index.load import load_repository
 from repoctx.scan import ScanOptions, is_test_path
 
 
 def repoctx_refs(repo, sid: str) -> set[tuple[str, int]]:
+    """The lines `Workspace.references_of` gives (the lines in each caller that name the symbol,
+    kept by graph.link.lines_of_use)."""
     g = repo.graph
-    tpath, target = g.symbols[sid]
+    _, target = g.symbols[sid]
     out = set()
     for caller in g.callers_of(sid):
         cpath = caller.rpartition(":")[0]
@@ -40,7 +43,11 @@ def repoctx_refs(repo, sid: str) -> set[tuple[str, int]]:
         inner_ids = g.symbols_in(cpath)
         if caller in g.symbols:
             lo, hi = g.symbols[caller][1].start_line, g.symbols[caller][1].end_line
+        mine = set(lines_of_use(g, repo.facts[cpath].references, sid, caller,
+                                sorted({r.line for r in repo.facts[cpath].references if r.name == target.name})))
         for r in repo.facts[cpath].references:
+            if r.line not in mine:
+                continue
             if r.name == target.name and lo <= r.line <= hi:
                 # the innermost symbol at the line must be the caller
                 best = None

@@ -25,6 +25,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from repoctx.files import OutsideWorkspace, confine  # noqa: F401  (re-exported)
+from repoctx.graph.link import lines_of_use, module_id
 from repoctx.index.load import Repository, load_repository
 from repoctx.model import PackResult, Symbol
 from repoctx.pack.packer import Packer
@@ -313,7 +314,10 @@ class Workspace:
         for cpath, callers in owners.items():   # each file once: its lines naming the target, kept where a caller encloses them
             lines = sorted({r.line for r in self.repo.facts[cpath].references if r.name == target.name})
             inner = self._innermost_at(cpath, lines)
-            out += [Location(cpath, n, n) for n in lines if inner[n] in callers]
+            refs = self.repo.facts[cpath].references
+            kept = {n for c in callers for n in lines_of_use(g, refs, sid, c or module_id(cpath),
+                                                             [n for n in lines if inner[n] == c])}
+            out += [Location(cpath, n, n) for n in lines if n in kept]
         return sorted(set(out), key=lambda loc: (loc.path, loc.start_line))
 
     def describe(self, sid: str) -> dict:

@@ -172,3 +172,28 @@ def test_js_an_object_key_binds_no_local(tmp_path):
         "app.get('/m', count, function (req, res) {\n  res.render('index', {\n    title: 'Users',\n"
         "    count: req.count,\n  });\n});\n")})
     assert got["app.js:count"] == {"app.js:<module>"}
+
+
+def test_each_line_goes_to_the_definition_its_receiver_names(tmp_path):
+    """One function uses `user.list` and `post.list`: the graph has an edge to each, and each
+    line is listed (references, call sites) for its own module only; a plain `resolve(…)` line is
+    no use of the method `View.resolve` that `this.resolve(…)` calls on the next line."""
+    from repoctx.retrieve.chunks import Chunk
+    from repoctx.workspace import Workspace
+    root = make_repo(tmp_path / "repo", {
+        "user.js": "exports.list = function (req, res) {};\n",
+        "post.js": "exports.list = function (req, res) {};\n",
+        "index.js": ("var user = require('./user');\nvar post = require('./post');\n\n"
+                     "function routes(app) {\n  app.get('/users', user.list);\n  app.get('/posts', post.list);\n}\n"),
+        "view.js": ("var resolve = require('path').resolve;\n\nfunction View() {}\n\n"
+                    "View.prototype.lookup = function (name) {\n  var loc = resolve('.', name);\n"
+                    "  return this.resolve(loc);\n};\n\nView.prototype.resolve = function (file) {\n  return file;\n};\n")})
+    ws = Workspace(str(root), index_path=str(tmp_path / "ix" / "index.sqlite"))
+    ws.load()
+    lines = {sid: [(loc.path, loc.start_line) for loc in ws.references_of(sid, include_declaration=False)]
+             for sid in ("user.js:list", "post.js:list", "view.js:View.resolve")}
+    assert lines == {"user.js:list": [("index.js", 5)], "post.js:list": [("index.js", 6)],
+                     "view.js:View.resolve": [("view.js", 7)]}
+    packer = ws.view().packer  # the pack's "called at" lines: the same
+    chunk = Chunk("post.js", 1, 1, "list")  # the chunk that starts `list`
+    assert [(caller, line) for caller, line in packer.closures.call_sites(chunk)] == [("index.js:routes", 6)]

@@ -840,3 +840,62 @@ def _member(path: str, src: str, receiver: str, name: str, defs: dict[str, dict[
                 return _AMBIGUOUS
             at = ("class", member)
     return at[1]
+
+
+def lines_of_use(graph: RepoGraph, references, target: str, caller: str, lines: list[int]) -> list[int]:
+    """Of `lines` (lines of `caller`'s file that name `target`; `references` are that file's), those
+    where the name is `target`'s. A graph edge says that `caller` uses `target`, not on which line;
+    when the caller links the same name to other definitions too (`user.list` and `post.list` in
+    one function), or the target is a member and the name on a line is a plain one, each line goes
+    to the definitions its receiver can reach: a module's (`user.list` → user.js, a Go package's
+    folder), a class's or object's of that name, `this`/`self`'s own file's members, a plain name
+    to a top-level definition (in C++ also the enclosing class's). A line no candidate fits is
+    kept, as before."""
+    found = graph.symbol(target)
+    if not found or not lines:
+        return lines
+    name = found[1].name
+    rivals = [t for t in graph.callees_of(caller) if t != target and t.endswith(name)
+              and (s := graph.symbol(t)) is not None and s[1].name == name]
+    member = _is_member(graph, target)
+    if not rivals and not member:
+        return lines
+    receivers = {r.line: r.receiver for r in references if r.name == name}
+    return [n for n in lines if _reaches(graph, receivers.get(n, ""), target, caller)
+            or not any(_reaches(graph, receivers.get(n, ""), t, caller) for t in rivals)
+            and not (member and not receivers.get(n, "") and not rivals and _modular_path(caller))]
+
+
+def _modular_path(sid: str) -> bool:
+    return sid.partition(":")[0].endswith((".py", ".pyi", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts"))
+
+
+def _reaches(graph: RepoGraph, receiver: str, target: str, caller: str) -> bool:
+    """Whether a use with this receiver, in `caller`, can be a use of `target` (see lines_of_use)."""
+    tpath = graph.symbol(target)[0]
+    holder = target[len(tpath) + 1:].rpartition(".")[0]
+    cpath = caller[:len(tpath)] if caller.startswith(tpath + ":") else caller.partition(":")[0]
+    if receiver in _OWN:
+        return bool(holder) and cpath == tpath
+    if not receiver:  # a plain name: a top-level or nested function, or C++'s enclosing class's member
+        return not _is_member(graph, target) or not _modular_path(caller) and caller[len(cpath) + 1:].startswith(holder + ".")
+    if receiver == _VALUE:
+        return bool(holder)
+    last = receiver.rpartition(".")[2]
+    if holder:
+        return holder.rpartition(".")[2] == last
+    folder, _, file = tpath.rpartition("/")
+    stem = file.rpartition(".")[0] or file
+    return last in (stem, folder.rpartition("/")[2])
+
+
+def _is_member(graph: RepoGraph, target: str) -> bool:
+    """Whether a definition is a member of a class or an object (reached through a receiver), not
+    a top-level one or a function nested in another function's lines (reached by its plain name)."""
+    tpath, sym = graph.symbol(target)
+    holder = target[len(tpath) + 1:].rpartition(".")[0]
+    if not holder:
+        return False
+    outer = graph.symbol(f"{tpath}:{holder}")
+    return outer is None or outer[1].kind not in ("function", "method", "constructor", "module", "namespace") \
+        or not (outer[1].start_line <= sym.start_line and sym.end_line <= outer[1].end_line)

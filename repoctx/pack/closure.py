@@ -17,6 +17,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
+from repoctx.graph.link import lines_of_use
 from repoctx.index.load import Repository
 from repoctx.model import LazyReferences, Symbol
 from repoctx.parse.languages import comment_prefix
@@ -469,7 +470,8 @@ class Closures:
             if caller in self.symbols:
                 lo, hi = self.symbols[caller][1].start_line, self.symbols[caller][1].end_line
             imports = {i.line for i in self.repo.facts[cpath].imports}
-            uses = self.lines_using(cpath, name)
+            uses = lines_of_use(self.repo.graph, self.repo.facts[cpath].references, node, caller,
+                                self.lines_using(cpath, name))  # the lines where the name is this one
             at = bisect_left(uses, lo)
             while at < len(uses) and uses[at] in imports:
                 at += 1  # importing a name is no call of it
