@@ -188,12 +188,14 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
     user_filter = _UserFilter(root, options)
     scope = options.scope.strip("/")
     prefix = os.path.join(root, "")
+    # Per file, only what applies: the loop runs over every listed path on every warm pack.
+    filtered, outputs = user_filter.active, options.outputs
     for path, known_sha in sorted(listed.items()):
-        if not in_scope(path, scope):
+        if scope and not in_scope(path, scope):
             continue  # outside the folder the command was given: not part of this run at all
         # Folder rules apply below the scope, so a scope inside `vendor/` is still read.
-        reason = _path_skip_reason(path[len(scope) + 1:] if scope else path) or user_filter.reason(path)
-        if any(path == o or o.endswith("/") and path.startswith(o) for o in options.outputs):
+        reason = _path_skip_reason(path[len(scope) + 1:] if scope else path) or (user_filter.reason(path) if filtered else None)
+        if outputs and any(path == o or o.endswith("/") and path.startswith(o) for o in outputs):
             reason = "repoctx-output"
         if not reason and not options.secret_files:
             reason = secret_file_reason(root, path)
@@ -262,7 +264,8 @@ class _UserFilter:
         except OSError:
             pass
         self.ignore = self.include = self.exclude = None
-        if not (ignore_lines or options.include or options.exclude):
+        self.active = bool(ignore_lines or options.include or options.exclude)  # any rule to apply
+        if not self.active:
             return
         import pathspec
         self.ignore = pathspec.GitIgnoreSpec.from_lines(ignore_lines) if ignore_lines else None

@@ -109,7 +109,7 @@ def update_index(scan: ScanResult, store: IndexStore, encoding_name: str,
 
     batches: list[list[tuple[str, str, bool, bool]]] = [[]]
     size = 0
-    sizes = {f.path: f.size for f in scan.files}
+    sizes = {f.path: f.size for f in scan.files} if todo else {}
     for item in todo.values():
         if size > BATCH_BYTES:
             batches.append([])
@@ -120,7 +120,7 @@ def update_index(scan: ScanResult, store: IndexStore, encoding_name: str,
 
     parsed_keys: set[tuple[str, str]] = set()   # what was parsed / counted this run, by index key
     tokenized_keys: set[tuple[str, str]] = set()
-    languages = {f.path: f.language or "" for f in scan.files}
+    languages = {f.path: f.language or "" for f in scan.files} if todo else {}
     pending_blobs: list = []
     pending_tokens: list = []
     last_commit = time.monotonic()
@@ -184,9 +184,10 @@ def update_index(scan: ScanResult, store: IndexStore, encoding_name: str,
                 take(_analyze_batch(scan.root, b, encoding_name))
     finally:
         flush()
-    keys = [(f.blob_sha, f.language or "") for f in scan.files]
+    # Counted per file, not per blob, so that parsed + recounted + reused = files when blobs repeat
+    # (nothing to count when nothing was done: a warm run passes over the files once, above).
+    keys = [(f.blob_sha, f.language or "") for f in scan.files] if todo else []
     content_skipped = known_skips + sum(k in new_skips for k in keys)
-    # Counted per file, not per blob, so that parsed + recounted + reused = files when blobs repeat.
     parsed = sum(k in parsed_keys and k not in new_skips for k in keys)
     tokenized = sum(k in tokenized_keys and k not in new_skips for k in keys)
     return IndexReport(
