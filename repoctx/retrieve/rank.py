@@ -550,9 +550,11 @@ class RetrievalIndex:
             at = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
             parts.append((np.repeat(frontier, counts), by_dst[at], by_w[at]))
             total += len(at)
-            reached = np.unique(parts[-1][1])
-            frontier = reached[~seen[reached]]
-            seen[frontier] = True
+            fresh = np.zeros(len(seen), dtype=bool)  # the targets not seen yet, ascending: a mark per
+            fresh[parts[-1][1]] = True               # node, not a sort of the hop's edges (np.unique
+            fresh &= ~seen                           # was most of a Linux walk)
+            frontier = np.flatnonzero(fresh)
+            seen |= fresh
             if not len(frontier):
                 break
         if not parts:  # even the seeds' own edges are over the limit
