@@ -482,7 +482,12 @@ class RetrievalIndex:
         counts for the file its id starts with ("path:…"), nodes of no file for none."""
         node_file, rank, files = self._node_files(), self.pagerank_vector(seeds or {}), list(self.repo.files)
         known = node_file >= 0  # summed in node order, as a loop over the nodes would
-        per_file = np.bincount(node_file[known], rank[known], minlength=len(files)).tolist()
+        per_file = np.bincount(node_file[known], rank[known], minlength=len(files))
+        if self.__dict__.get("_files_in_order") is None:  # as a load lists them: by path
+            self._files_in_order = all(map(str.__lt__, files, files[1:]))
+        if self._files_in_order:  # ties by path are ties by position: one sort in numpy, not 78k keys
+            return [files[i] for i in np.lexsort((np.arange(len(files)), -per_file)).tolist()]
+        per_file = per_file.tolist()
         return [files[i] for i in sorted(range(len(files)), key=lambda i: (-per_file[i], files[i]))]
 
     def _node_files(self) -> np.ndarray:
