@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,22 @@ def test_a_damaged_base_under_a_delta_is_built_again_with_one_warning(tmp_path, 
     assert got == _answers(root, tmp_path / "cold" / "index.sqlite")[0]
     assert len(_store_warnings(err)) == 1, err
     assert not _store_warnings(_answers(root, walked)[1])  # repaired: the next run says nothing
+
+
+def test_bases_no_kept_state_names_are_removed(tmp_path, monkeypatch):
+    """Each merge writes a new base; once the states over an old base are pruned (cache.KEEP), the
+    old base goes too, whether the next state is a base or a delta: the folder holds the bases the
+    kept states read, not one per merge."""
+    from repoctx.index.cache import KEEP
+    root = make_repo(tmp_path / "repo", CASES["renamed"][0] | PADDING)
+    walked = tmp_path / "walked" / "index.sqlite"
+    for n, share in enumerate([0.0] * 4 + [1.0] * (KEEP + 2)):  # merged at every edit, then deltas
+        monkeypatch.setattr(store, "MERGE_SHARE", share)
+        (root / "pad" / "p1.py").write_text(f"def pad_1(x):\n    return x + {n}\n")
+        _answers(root, walked)
+    named = set()
+    for state in _sqlite(walked.parent / "graph"):
+        view = store._View(str(state))
+        named.add(os.path.basename(view.base_path))
+        view.close()
+    assert {p.name for p in _sqlite(walked.parent / "graph-base")} == named and len(named) == 1

@@ -458,6 +458,7 @@ class GraphUpdate:
                 db.executemany("INSERT INTO stale_path VALUES (?)", ((p,) for p in paths))
                 _insert(db, rows)
             _write_new(path, delta)
+            _prune_bases(path)  # a base only states pruned since named
         finally:
             view.close()
 

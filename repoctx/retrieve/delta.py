@@ -744,10 +744,11 @@ def _literal_delta_columns(repo: Repository, base: str, digest: str, stale: list
 def _write_literal_state(repo: Repository, value: tuple[str, object], file: str) -> None:
     """A delta's arrays at `file`; or a whole index as a new base, sealed, and an empty delta over it."""
     kind, got = value
+    folder = os.path.join(os.path.dirname(os.path.dirname(file)), "literals-base")
     if kind == "delta":
         write_arrays(file, got)
+        _prune_literal_bases(file, folder)  # a base only states pruned since named
         return
-    folder = os.path.join(os.path.dirname(os.path.dirname(file)), "literals-base")
     os.makedirs(folder, exist_ok=True)
     name = f"{os.urandom(20).hex()}.arrays"  # never an existing base: a kept state may read that one
     base = os.path.join(folder, name)
