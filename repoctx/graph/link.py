@@ -583,9 +583,11 @@ def _link_file(path: str, ff: FileFacts, ordered: list[tuple[str, Symbol]],
     for src, name, receiver in uses:
         hit = None
         if typed:
-            plain = not receiver and typed_hits.get(("", name)) is False  # no member is so named: rules 1-4
-            hit = decided[name] if plain else _typed_use(path, src, name, receiver, defs[name], scope, resolved,
-                                                         decided, typed_hits)
+            hit = decided[name]
+            # a plain name that rules 1-4 give one top-level definition keeps it (leaving members out
+            # of the candidates cannot change that); anything else is decided by _typed_use
+            if receiver or not (hit is _NOTHING or hit.__class__ is str and "." not in hit.rpartition(":")[2]):
+                hit = _typed_use(path, src, name, receiver, defs[name], scope, resolved, decided, typed_hits)
         elif receiver in _OWN:  # `self.x`, `this.x`: a member of the enclosing class or object only
             if by_id is None:
                 by_id = dict(ordered)
