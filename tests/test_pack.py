@@ -301,3 +301,31 @@ def test_output_file_is_written_atomically_with_normal_permissions(py_repo, tmp_
     assert [p.name for p in tmp_path.iterdir()] == ["ctx.xml"]  # no temporary file left behind
     r = run_cli("pack", py_repo.root, "--mode", "whole", "--budget", "100", "-o", str(out))
     assert r.returncode == 3 and out.read_text().startswith("<context>")  # a failed pack keeps the old file
+
+
+def test_a_large_pack_takes_a_calling_function_in_rank_order_despite_its_closure(tmp_path):
+    """A short function that calls much has a closure many times its own size; a tight pack prices it
+    by that (the callee signatures cost it what they cost), a large one no longer does: those
+    signatures are mostly in the pack already, and the function, ranked first, goes first."""
+    from repoctx.pack.closure import Detail
+    from repoctx.pack.packer import closure_power
+    helpers = "".join(f'def helper_{k}(cart):\n    """Step {k} of the pipeline:\n    reads the cart, returns it.\n    """\n'
+                      f"    return cart\n\n\n" for k in range(6))
+    files = {
+        "app/__init__.py": "",
+        "app/helpers.py": helpers,
+        "app/core.py": "from app.helpers import " + ", ".join(f"helper_{k}" for k in range(6)) + "\n\n\n"
+                       "def apply_voucher(cart):\n    # the voucher total\n"
+                       + "".join(f"    cart = helper_{k}(cart)\n" for k in range(6)) + "    return cart\n",
+        "app/other.py": "def voucher_note(cart):\n    return 'voucher'\n",
+    }
+    packer = Packer(load_repository(str(make_repo(tmp_path / "r", files)), workers=1))
+    query = "the voucher total is wrong"
+    ranked = [packer.index.chunks[i].symbol for i, _ in rank_chunks(packer.index, query, [], 2)]
+    assert ranked == ["apply_voucher", "voucher_note"]
+
+    def first_two(budget):
+        order, _, _ = packer._order(query, [], Detail.for_budget(budget), closure_power(budget))
+        return [c.symbol for c in list(order())[:2]]
+    assert first_two(8_000) == ["voucher_note", "apply_voucher"]  # tight: the closure's cost counts
+    assert first_two(128_000) == ["apply_voucher", "voucher_note"]  # large: rank order
