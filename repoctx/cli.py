@@ -28,6 +28,14 @@ def _started() -> float:
 
 
 STARTED = _started()
+#: In a resident process (`repoctx resident`), the kept repository that `pack` packs
+#: (resident.Kept); None in a command that works alone.
+RESIDENT = None
+
+
+class NotResident(Exception):
+    """A call a resident process does not answer (another repository, index or scan): the caller
+    works alone."""
 
 
 def parse_size(text: str) -> int:
@@ -172,9 +180,15 @@ def _outputs(args: argparse.Namespace) -> tuple[str, ...]:
 def _load(args: argparse.Namespace, counting: bool = False) -> tuple[Repository, Settings]:
     """The repository loaded as the settings say, and those settings; index repairs are warnings.
     `counting`: the command will count tokens, so the tokenizer is built meanwhile (tokens.warm_up)."""
+    st = _settings(args)
+    if RESIDENT is not None:
+        kept = RESIDENT(_located(args)[0], args.index, _options(args, st), st)
+        if kept is None:
+            raise NotResident
+        _warn(st, kept[0].report.warnings if RESIDENT.loaded else [])  # said when loaded, as alone
+        return kept[0], st
     from repoctx.index.load import load_repository
     from repoctx.secrets import warm_up
-    st = _settings(args)
     if counting:
         from repoctx.tokens import warm_up as warm_tokens
         warm_tokens(st.encoding)
@@ -187,6 +201,35 @@ def _load(args: argparse.Namespace, counting: bool = False) -> tuple[Repository,
     import gc
     gc.freeze()
     return repo, st
+
+
+def _ask_resident(args: argparse.Namespace, argv: list[str]) -> int | None:
+    """The exit code of this `pack` as a resident process of this repository answered it (its
+    output written here), or None: none runs, it declined, or the call needs this process (a
+    clipboard, stdin, a URL) — then the command works alone. REPOCTX_RESIDENT=off never asks."""
+    if os.environ.get("REPOCTX_RESIDENT") == "off" or args.copy or args.query_file or args.source is not None:
+        return None
+    from repoctx import resident
+    path = resident.find_socket(args.path, args.index)
+    answer = resident.ask(path, argv, STARTED) if path else None
+    if answer is None:
+        return None
+    code, out, err = answer
+    sys.stdout.write(out)
+    sys.stdout.flush()
+    sys.stderr.write(err)
+    return code
+
+
+def cmd_resident(args: argparse.Namespace) -> int:
+    from repoctx import resident
+    from repoctx.index.store import default_index_path
+    root = _located(args)[0]
+    index_path = os.path.abspath(args.index or default_index_path(root))
+    kept = resident.Kept(root, index_path)
+    st = _settings(args)
+    kept(root, args.index, _options(args, st), st)  # load now: the first call finds it warm
+    return resident.serve(root, index_path, args.idle, kept)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -298,7 +341,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
     diff = STAGED if args.staged else (args.diff or WORKTREE) if args.diff is not None else None
     request = PackRequest.from_settings(st, query=query, focus=[parse_focus(f, repo.root) for f in args.focus],
                                         diff=diff, origin="--", tree=False if args.no_tree else None)
-    result = Packer(repo, redact=st.redact).pack(request)
+    packer = RESIDENT.packer(repo) if RESIDENT is not None else Packer(repo, redact=st.redact)
+    result = packer.pack(request)
     whole = sum(f.whole for f in result.files)
     tokens = result.tokens  # of the file as written: a json object counts whole
     if st.format == "json" and not args.split:
@@ -306,6 +350,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         tokens = count(written(result, "json"), get_encoding(result.encoding))
     summary = (f"repoctx: {result.mode}: {tokens:,}/{result.budget:,} tokens, {whole} files whole, "
                f"{len(result.files) - whole} files sliced, {result.encoding}, {time.monotonic() - STARTED:.2f}s"
+               + (" (resident process)" if RESIDENT is not None else "")
                + (f"; {args.source.describe()}" if getattr(args, "source", None) else ""))
     from repoctx.stats import skipped_note
     if skipped_note(repo.skipped):
@@ -669,6 +714,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--force", action="store_true", help="replace an existing .repoctx.toml")
         p.set_defaults(func=cmd_init)
 
+    if p := command("resident", help="keep the repository loaded in this process and answer `repoctx pack` "
+                                     "calls from it (a unix socket beside the index; exits when idle)"):
+        p.add_argument("path", nargs="?", default=".", help="repository folder (default: .)")
+        p.add_argument("--index", default=None, metavar="FILE", help="index file (default: $REPOCTX_INDEX or PATH/.repoctx/index.sqlite)")
+        p.add_argument("--idle", type=float, default=600.0, metavar="SECONDS",
+                       help="exit after this long without a call (default 600)")
+        p.set_defaults(func=cmd_resident)
+
     sub.add_parser("serve", add_help=False, help="run the language server (stdio; --tcp HOST:PORT for debugging)")
     sub.add_parser("mcp", add_help=False, help="run the MCP server for coding agents (stdio; --http [HOST:]PORT)")
     return parser
@@ -689,6 +742,10 @@ def main(argv: list[str] | None = None) -> int:
         sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         _resolve_remote(args)
+        if args.command == "pack" and RESIDENT is None:
+            answered = _ask_resident(args, argv)
+            if answered is not None:
+                return answered
         return args.func(args)
     except KeyboardInterrupt:
         print("\nrepoctx: interrupted; the index keeps everything stored so far", file=sys.stderr)
