@@ -197,3 +197,17 @@ def test_each_line_goes_to_the_definition_its_receiver_names(tmp_path):
     packer = ws.view().packer  # the pack's "called at" lines: the same
     chunk = Chunk("post.js", 1, 1, "list")  # the chunk that starts `list`
     assert [(caller, line) for caller, line in packer.closures.call_sites(chunk)] == [("index.js:routes", 6)]
+
+
+def test_a_class_in_a_namespace_is_named_plainly_inside_it(tmp_path):
+    """`Dayjs` inside `namespace dayjs` is used by its plain name there (a function `dayjs` sharing
+    the namespace's id does not make the class a member reached only through a receiver)."""
+    from repoctx.workspace import Workspace
+    root = make_repo(tmp_path / "repo", {"types/index.d.ts": (
+        "export = dayjs;\n\ndeclare function dayjs(date?: string): dayjs.Dayjs\n\n"
+        "declare namespace dayjs {\n  class Dayjs {\n    constructor(config?: string)\n\n"
+        "    clone(): Dayjs\n\n    add(value: number): Dayjs\n  }\n}\n")})
+    ws = Workspace(str(root), index_path=str(tmp_path / "ix" / "index.sqlite"))
+    ws.load()
+    lines = [loc.start_line for loc in ws.references_of("types/index.d.ts:dayjs.Dayjs", include_declaration=False)]
+    assert {9, 11} <= set(lines)

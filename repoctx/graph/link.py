@@ -897,9 +897,13 @@ def _is_member(graph: RepoGraph, target: str) -> bool:
     """Whether a definition is a member of a class or an object (reached through a receiver), not
     a top-level one or a function nested in another function's lines (reached by its plain name)."""
     tpath, sym = graph.symbol(target)
-    holder = target[len(tpath) + 1:].rpartition(".")[0]
+    holder = target[len(tpath) + 1:].rpartition(".")[0].rpartition(".")[2]
     if not holder:
         return False
-    outer = graph.symbol(f"{tpath}:{holder}")
-    return outer is None or outer[1].kind not in ("function", "method", "constructor", "module", "namespace") \
-        or not (outer[1].start_line <= sym.start_line and sym.end_line <= outer[1].end_line)
+    # every symbol of the file, not the first of an id (`function dayjs` and `namespace dayjs` share one)
+    return not any(s.name == holder and s.kind in _SCOPE_KINDS and s.start_line <= sym.start_line
+                   and sym.end_line <= s.end_line for s in graph.symbols.facts[tpath].symbols)
+
+
+#: Kinds whose lines hold definitions that are reached by their plain name, not as members.
+_SCOPE_KINDS = frozenset(("function", "method", "constructor", "module", "namespace"))
