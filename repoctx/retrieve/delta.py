@@ -237,7 +237,8 @@ def read_base(folder: str, name: str, digest: str | None = None) -> dict:
 
 
 def _state(a: dict) -> dict[str, str]:
-    return dict(zip(StringTable.of(a, "state_paths").strings(), StringTable.of(a, "state_blobs").strings()))
+    """path → manifest entry of the state a file is of (its tables decoded whole, not string by string)."""
+    return dict(zip(StringTable.of(a, "state_paths"), StringTable.of(a, "state_blobs")))
 
 
 def _graph_key(state: dict[str, str]) -> str:
@@ -296,7 +297,7 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
     base_nodes = StringTable.of(a_base, "nodes")
     old = _Edges(a_base, a_prev if a_prev is not a_base else None)
     state_paths = StringTable.of(a_base, "state_paths")
-    in_touched = np.array([p in touched for p in state_paths.strings()] + [False])
+    in_touched = np.array([p in touched for p in state_paths] + [False])
     mine = {base_nodes.name(i) for i in np.flatnonzero(in_touched[np.asarray(a_base["node_file"])]).tolist()}
     mine.update(n for n in old.new_nodes() if _path_of(n, prev_state) in touched)
     live_chunks = _ChunksOf(a_base, base_paths, set(changed) | gone, chunks)
