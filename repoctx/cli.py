@@ -229,7 +229,7 @@ def cmd_resident(args: argparse.Namespace) -> int:
     kept = resident.Kept(root, index_path)
     st = _settings(args)
     kept(root, args.index, _options(args, st), st)  # load now: the first call finds it warm
-    return resident.serve(root, index_path, args.idle, kept)
+    return resident.serve(root, index_path, args.idle, kept, sys.modules[__name__])
 
 
 def cmd_index(args: argparse.Namespace) -> int:

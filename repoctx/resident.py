@@ -188,9 +188,9 @@ class Declined(Exception):
     """The call is not one this process answers: the caller works alone."""
 
 
-def serve(root: str, index_path: str, idle: float, kept: Kept | None = None) -> int:
-    """Listen on the socket beside `index_path` until `idle` seconds pass without a call."""
-    from repoctx import cli
+def serve(root: str, index_path: str, idle: float, kept: Kept, cli) -> int:
+    """Listen on the socket beside `index_path` until `idle` seconds pass without a call; each call
+    runs `cli.main` (the command line's module, passed in: it imports this one)."""
     path = socket_path(index_path)
     if len(os.fsencode(path)) > 100:
         raise OSError(f"the socket path {path} is too long for a unix socket; pass a shorter --index")
@@ -198,7 +198,6 @@ def serve(root: str, index_path: str, idle: float, kept: Kept | None = None) -> 
     _clear(path)
     import signal  # stopped (SIGTERM, as a service manager stops it): the socket is removed as on idle
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    kept = kept or Kept(root, index_path)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     mask = os.umask(0o177)  # the socket is created 0600: only this user can connect
     try:
