@@ -228,6 +228,8 @@ def cmd_resident(args: argparse.Namespace) -> int:
     index_path = os.path.abspath(args.index or default_index_path(root))
     kept = resident.Kept(root, index_path)
     st = _settings(args)
+    from repoctx.tokens import warm_up
+    warm_up(st.encoding)  # the tokenizer too: built while the repository loads
     kept(root, args.index, _options(args, st), st)  # load now: the first call finds it warm
     return resident.serve(root, index_path, args.idle, kept, sys.modules[__name__])
 
