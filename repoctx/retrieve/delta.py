@@ -280,14 +280,10 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
     step = {p for p in files if prev_state.get(p) != now[p]} | (prev_state.keys() - now.keys())
     touched = step | set(relinked_files)  # files whose chunks or references changed since `prev`
 
-    # The changed files' chunks and postings.
-    chunks: list[Chunk] = []
-    docs: list[list[str]] = []
-    for p in changed:
-        new = file_chunks(p, repo.facts[p])
-        chunks += new
-        docs += chunk_docs(repo, p, new)
-    bm = BM25(docs)
+    # The changed files' chunks and postings: made again for the files changed since `prev`, the
+    # previous delta's kept for the others.
+    chunks, vocab, indptr, post_doc, post_tf, doc_len = _rows(
+        repo, changed, step, a_prev if a_prev is not a_base else None, chunk_docs)
     g = repo.graph
     base_paths = StringTable.of(a_base, "paths")
     stale = sorted(i for p in set(changed) | gone if (i := base_paths.get(p)) is not None)
@@ -372,8 +368,8 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
         "d.chunk_symbol": np.array([-1 if c.symbol is None else symbol_id[c.symbol] for c in chunks], dtype=np.int64),
         "d.chunk_node": np.array(chunk_node, dtype=np.int64),
         "d.prior": np.array([_factor(c.path, repo.files[c.path].language) for c in chunks], dtype=np.float64),
-        **StringTable.columns("d.vocab", list(bm.vocab)), "d.indptr": bm.indptr, "d.post_doc": bm.post_doc,
-        "d.post_tf": bm.post_tf, "d.doc_len": bm.doc_len.astype(np.int64),
+        **StringTable.columns("d.vocab", vocab), "d.indptr": indptr, "d.post_doc": post_doc,
+        "d.post_tf": post_tf, "d.doc_len": doc_len,
         **StringTable.columns("d.nodes", list(new_names)),
         "d.over": np.array(over_ids, dtype=np.int64)[order],
         "d.over_ptr": np.concatenate(([0], np.cumsum(counts[order]))).astype(np.int64),
@@ -381,6 +377,72 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
         "d.over_w": np.concatenate(w)[at] if len(at) else np.zeros(0),
         "d.sizes": np.array([len(a_base["chunk_path"]), len(base_nodes), len(base_paths)], dtype=np.int64),
     }
+
+
+def _rows(repo: Repository, changed: list[str], step: set[str], prev: dict | None, chunk_docs) -> tuple:
+    """(chunks, vocabulary, indptr, documents, counts, lengths) of the files changed since the base,
+    in file order: a file changed since the previous state chunked and tokenised, another's rows
+    taken from the previous delta (`prev`) as they are (what a delta costs grows with the change
+    since the previous state, not since the base)."""
+    reused: dict[str, np.ndarray] = {}
+    if prev is not None:
+        prev_paths = list(StringTable.of(prev, "d.paths"))
+        by_path = np.asarray(prev["d.chunk_path"])
+        for i, p in enumerate(prev_paths):
+            if p not in step:
+                reused[p] = np.flatnonzero(by_path == i)
+        prev_symbols = list(StringTable.of(prev, "d.symbols"))
+    chunks: list[Chunk] = []
+    docs: list[list[str]] = []
+    source: list[tuple[bool, int]] = []  # each chunk: (from the previous delta, its document there or in `docs`)
+    for p in changed:
+        if p in reused:
+            ids = reused[p]
+            for j, a, b, k in zip(ids.tolist(), prev["d.chunk_start"][ids].tolist(), prev["d.chunk_end"][ids].tolist(),
+                                  prev["d.chunk_symbol"][ids].tolist()):
+                chunks.append(Chunk(p, a, b, None if k < 0 else prev_symbols[k]))
+                source.append((True, j))
+        else:
+            new = file_chunks(p, repo.facts[p])
+            source += [(False, len(docs) + i) for i in range(len(new))]
+            chunks += new
+            docs += chunk_docs(repo, p, new)
+    bm = BM25(docs)
+    fresh_doc = np.full(len(docs), -1, dtype=np.int64)
+    lengths = np.zeros(len(chunks), dtype=np.int64)
+    terms, doc, tf = [], [], []
+    words = list(bm.vocab)
+    if prev is not None:
+        prev_doc = np.full(len(prev["d.chunk_start"]), -1, dtype=np.int64)
+        for i, (old, j) in enumerate(source):
+            if old:
+                prev_doc[j] = i
+                lengths[i] = prev["d.doc_len"][j]
+        d = prev_doc[np.asarray(prev["d.post_doc"])]
+        keep = d >= 0
+        prev_words = list(StringTable.of(prev, "d.vocab"))
+        word_id = {w: i for i, w in enumerate(words)}
+        remap = np.array([word_id.setdefault(w, len(word_id)) for w in prev_words], dtype=np.int64)
+        words = list(word_id)
+        t = np.repeat(np.arange(len(prev_words), dtype=np.int64), np.diff(np.asarray(prev["d.indptr"])))
+        terms.append(remap[t[keep]] if len(remap) else t[keep])
+        doc.append(d[keep])
+        tf.append(np.asarray(prev["d.post_tf"])[keep])
+    for i, (old, j) in enumerate(source):
+        if not old:
+            fresh_doc[j] = i
+            lengths[i] = bm.doc_len[j]
+    terms.append(np.repeat(np.arange(len(bm.vocab), dtype=np.int64), np.diff(bm.indptr)))
+    doc.append(fresh_doc[bm.post_doc])
+    tf.append(bm.post_tf)
+    term, doc, tf = np.concatenate(terms), np.concatenate(doc), np.concatenate(tf).astype(np.int32)
+    used = np.bincount(term, minlength=len(words)) > 0  # terms of no kept document are dropped
+    new_id = np.cumsum(used) - 1
+    term = new_id[term]
+    order = np.lexsort((doc, term))
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(term, minlength=int(used.sum()))))).astype(np.int64)
+    return (chunks, [w for w, u in zip(words, used.tolist()) if u], indptr, doc[order].astype(np.int32),
+            tf[order], lengths)
 
 
 def _out_edges(x: str, g, now: dict, chunks_of, by_source: dict) -> list[tuple[str, float]]:
