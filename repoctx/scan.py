@@ -15,8 +15,10 @@ import hashlib
 import os
 import re
 import stat
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import attrgetter
 
 from repoctx.files import read_file
 from repoctx.git import GitError, run_all, toplevel
@@ -174,20 +176,30 @@ def classify_content(path: str, data: bytes) -> str | None:
     return None
 
 
-def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
-    """List the files under `root` worth reading, and everything skipped with its reason."""
+def scan(root: str, options: ScanOptions = ScanOptions(), memo: ScanMemo | None = None) -> ScanResult:
+    """List the files under `root` worth reading, and everything skipped with its reason. With a
+    `memo` of an earlier scan of the same git listing, the files git lists unchanged are taken from
+    it (see `ScanMemo`), and only the others are looked at."""
     root = os.path.realpath(root)
     if not os.path.isdir(root):
         raise NotADirectoryError(f"not a folder: {root}")
     files: list[SourceFile] = []
     skipped: list[Skipped] = []
-    listed = _git_listing(root, skipped)
+    raw: list[str] = []
+    listed = _git_listing(root, skipped, raw)
     is_git = listed is not None
     if listed is None:
         listed = _walk(root, skipped)
     user_filter = _UserFilter(root, options)
     scope = options.scope.strip("/")
     prefix = os.path.join(root, "")
+    kept: list[SourceFile] = []
+    if memo is not None and raw:
+        memo.listed(raw[0], user_filter.text, {p for p, sha in listed.items() if sha is None})
+        if memo.hit:
+            kept, kept_skips = memo.kept(options.outputs)
+            skipped += kept_skips
+            listed = {p: listed[p] for p in memo.fresh if p in listed}
     # Per file, only what applies: the loop runs over every listed path on every warm pack.
     filtered, outputs = user_filter.active, options.outputs
     for path, known_sha in sorted(listed.items()):
@@ -231,8 +243,63 @@ def scan(root: str, options: ScanOptions = ScanOptions()) -> ScanResult:
                 skipped.append(Skipped(path, "unreadable"))
                 continue
         files.append(SourceFile(path, sha, language_for_path(path), st.st_size))
+    if kept:  # the few files looked at again, in their places among the memo's (both by path)
+        for f in files:
+            kept.insert(bisect_left(kept, f.path, key=_path_of), f)
+        files = kept
     skipped.sort(key=lambda s: s.path)
     return ScanResult(root=root, files=files, skipped=skipped, is_git=is_git, scope=scope)
+
+
+_path_of = attrgetter("path")
+
+
+class ScanMemo:
+    """What a scan of a git work tree decided for each file git lists unchanged — its blob in git's
+    index, the work tree's file not modified by git's own check (its stat data, or the content when
+    those are unsure) — for the next scan of the same listing. When git lists its index exactly as
+    then (every path, mode and blob), under the same options and `.repoctxignore` (`salt` holds the
+    rest: options, root, what the caller's verdicts depend on), each such file has the same bytes,
+    so the same size, kind and verdict, and only the files git lists as changed or untracked, and
+    links, are looked at again, with those the memo has no verdict for (`uncovered`: changed then,
+    or unreadable, or written by that run). `saved` is what `index/load.py` stored (sealed) after a scan:
+    {"key", "uncovered": paths, "files": [(path, sha, language, size, token count, skip reason)],
+    "skips": [(path, reason)], and what else the caller keeps}; the caller adds its own verdicts per file."""
+
+    def __init__(self, salt: str, saved: dict | None):
+        self.salt, self.saved = salt, saved
+        self.key = ""                   # of this scan's listing, ignore rules and salt
+        self.unknown: set[str] = set()  # paths git lists as changed or untracked, and links
+        self.hit = False
+        self.fresh: set[str] = set()    # on a hit, the paths looked at again
+
+    def listed(self, staged: str, ignore: str, unknown: set[str]) -> None:
+        """Take git's listing of its index (as printed) and the paths it gives no blob for."""
+        h = hashlib.sha1()
+        for part in (self.salt, ignore, staged):
+            h.update(part.encode("utf-8", "surrogatepass") + b"\0")
+        self.key, self.unknown = h.hexdigest(), unknown
+        saved = self.saved
+        self.hit = isinstance(saved, dict) and saved.get("key") == self.key
+        self.fresh = unknown | set(saved["uncovered"]) if self.hit else unknown
+
+    def kept(self, outputs: tuple[str, ...]) -> tuple[list[SourceFile], list[Skipped]]:
+        """The remembered files and skips, by path, less those looked at again; a file this run
+        writes to (`outputs`) is skipped."""
+        fresh, files, skips = self.fresh, [], []
+        for path, sha, language, size, _count, _skip in self.saved["files"]:
+            if path in fresh:
+                continue
+            if outputs and any(path == o or o.endswith("/") and path.startswith(o) for o in outputs):
+                skips.append(Skipped(path, "repoctx-output"))
+            else:
+                files.append(SourceFile(path, sha, language or None, size))
+        skips += [Skipped(path, reason) for path, reason in self.saved["skips"] if path not in fresh]
+        return files, skips
+
+    def verdicts(self) -> dict[str, tuple[int | None, str | None]]:
+        """Path → (token count, skip reason by content) of each remembered file."""
+        return {path: (count, skip) for path, _sha, _lang, _size, count, skip in self.saved["files"]}
 
 
 def _path_skip_reason(path: str) -> str | None:
@@ -264,6 +331,7 @@ class _UserFilter:
         except OSError:
             pass
         self.ignore = self.include = self.exclude = None
+        self.text = "\n".join(ignore_lines)  # what a `ScanMemo` is of, with the options
         self.active = bool(ignore_lines or options.include or options.exclude)  # any rule to apply
         if not self.active:
             return
@@ -285,9 +353,10 @@ class _UserFilter:
 _UNOPENED = re.compile(r"could not open directory '(.*)': ")
 
 
-def _git_listing(root: str, skipped: list[Skipped]) -> dict[str, str | None] | None:
+def _git_listing(root: str, skipped: list[Skipped], raw: list[str] | None = None) -> dict[str, str | None] | None:
     """{path: blob sha, or None where the work tree differs from the index}; None outside git.
-    Folders git could not open (no permission) go to `skipped` as "folder/"."""
+    Folders git could not open (no permission) go to `skipped` as "folder/". `raw` gets git's
+    listing of its index as it printed it."""
     warnings: list[str] = []
     try:  # at once: each git start costs more than its work here (a folder outside a work tree —
         # none, a bare repository, .git itself — fails them all)
@@ -296,6 +365,8 @@ def _git_listing(root: str, skipped: list[Skipped]) -> dict[str, str | None] | N
             ("ls-files", "-o", "--exclude-standard", "-z", "--", "."), warnings=warnings)
     except GitError:  # not a repository, git missing, or a broken .git: walk the folder instead
         return None
+    if raw is not None:
+        raw.append(staged)
     for line in warnings:
         m = _UNOPENED.search(line)
         if m:

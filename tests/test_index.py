@@ -160,8 +160,8 @@ def test_file_vanishing_between_scan_and_read_is_reported(tmp_path, monkeypatch)
     repo = make_repo(tmp_path / "r", FILES)
     real_scan = repository.scan
 
-    def scan_then_delete(root, options):
-        result = real_scan(root, options)
+    def scan_then_delete(root, options, *memo):
+        result = real_scan(root, options, *memo)
         (repo / "app/util.py").unlink()
         return result
 

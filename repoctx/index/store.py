@@ -256,13 +256,15 @@ class IndexStore:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def known_blobs(self) -> dict[tuple[str, str], str | None]:
-        """{(sha, language): skip reason or None} for every stored blob. A skip row is checked here
-        (its seal is its facts column); a parsed row's facts are checked when they are read. A row
-        that fails is left out (its file is analysed again); a damaged file is rebuilt."""
+    def known_blobs(self, only: list[tuple[str, str]] | None = None) -> dict[tuple[str, str], str | None]:
+        """{(sha, language): skip reason or None} for every stored blob (or for the keys `only`). A
+        skip row is checked here (its seal is its facts column); a parsed row's facts are checked
+        when they are read. A row that fails is left out (its file is analysed again); a damaged
+        file is rebuilt."""
+        select = "SELECT sha, language, skip, CASE WHEN skip IS NULL THEN NULL ELSE facts END FROM blobs"
         try:
-            rows = self.db.execute("SELECT sha, language, skip, CASE WHEN skip IS NULL THEN NULL ELSE facts END "
-                                   "FROM blobs").fetchall()
+            rows = self.db.execute(select).fetchall() if only is None else [
+                row for key in only for row in self.db.execute(select + " WHERE sha=? AND language=?", key)]
         except sqlite3.OperationalError:
             raise
         except sqlite3.DatabaseError as exc:
@@ -281,11 +283,13 @@ class IndexStore:
         self._rows_failed(failed)
         return out
 
-    def known_tokens(self, encoding: str) -> dict[str, int]:
-        """{sha: token count in `encoding`}, each row checked against its MAC (one that fails is left
-        out: its file is counted again); a damaged file is rebuilt."""
+    def known_tokens(self, encoding: str, only: list[str] | None = None) -> dict[str, int]:
+        """{sha: token count in `encoding`} (of the blobs `only`, if given), each row checked against
+        its MAC (one that fails is left out: its file is counted again); a damaged file is rebuilt."""
+        select = "SELECT sha, count, mac FROM tokens WHERE encoding=?"
         try:
-            rows = self.db.execute("SELECT sha, count, mac FROM tokens WHERE encoding=?", (encoding,)).fetchall()
+            rows = self.db.execute(select, (encoding,)).fetchall() if only is None else [
+                row for sha in only for row in self.db.execute(select + " AND sha=?", (encoding, sha))]
         except sqlite3.OperationalError:
             raise
         except sqlite3.DatabaseError as exc:
