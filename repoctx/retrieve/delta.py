@@ -282,7 +282,7 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
 
     # The changed files' chunks and postings: made again for the files changed since `prev`, the
     # previous delta's kept for the others.
-    chunks, vocab, indptr, post_doc, post_tf, doc_len = _rows(
+    chunks, vocab, indptr, post_doc, post_tf, doc_len, from_prev = _rows(
         repo, changed, step, a_prev if a_prev is not a_base else None, chunk_docs)
     g = repo.graph
     base_paths = StringTable.of(a_base, "paths")
@@ -347,7 +347,14 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
                         if len(renumber) else targets).tolist()
         w.append(np.asarray(weights, dtype=np.float64))
         ptr.append(len(dst))
-    chunk_node = [node_id(f"{c.path}:{c.symbol or MODULE}") for c in chunks]
+    # a chunk the previous delta had keeps its node, renumbered; the others' looked up
+    chunk_node = np.array([-1 if j >= 0 else node_id(f"{c.path}:{c.symbol or MODULE}")
+                           for c, j in zip(chunks, from_prev.tolist())], dtype=np.int64)
+    if (from_prev >= 0).any():
+        prev_node = np.asarray(a_prev["d.chunk_node"])[from_prev[from_prev >= 0]]
+        chunk_node[from_prev >= 0] = np.where(
+            prev_node < len(base_nodes), prev_node, renumber[np.maximum(prev_node - len(base_nodes), 0)]
+            if len(renumber) else prev_node)
     symbols = sorted({c.symbol for c in chunks if c.symbol is not None})
     symbol_id = {s: i for i, s in enumerate(symbols)}
     paths = list(dict.fromkeys(c.path for c in chunks))
@@ -366,7 +373,7 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
         "d.chunk_start": np.array([c.start for c in chunks], dtype=np.int64),
         "d.chunk_end": np.array([c.end for c in chunks], dtype=np.int64),
         "d.chunk_symbol": np.array([-1 if c.symbol is None else symbol_id[c.symbol] for c in chunks], dtype=np.int64),
-        "d.chunk_node": np.array(chunk_node, dtype=np.int64),
+        "d.chunk_node": chunk_node,
         "d.prior": np.array([_factor(c.path, repo.files[c.path].language) for c in chunks], dtype=np.float64),
         **StringTable.columns("d.vocab", vocab), "d.indptr": indptr, "d.post_doc": post_doc,
         "d.post_tf": post_tf, "d.doc_len": doc_len,
@@ -380,10 +387,10 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
 
 
 def _rows(repo: Repository, changed: list[str], step: set[str], prev: dict | None, chunk_docs) -> tuple:
-    """(chunks, vocabulary, indptr, documents, counts, lengths) of the files changed since the base,
-    in file order: a file changed since the previous state chunked and tokenised, another's rows
-    taken from the previous delta (`prev`) as they are (what a delta costs grows with the change
-    since the previous state, not since the base)."""
+    """(chunks, vocabulary, indptr, documents, counts, lengths, each chunk's row in `prev` or -1) of
+    the files changed since the base, in file order: a file changed since the previous state
+    chunked and tokenised, another's rows taken from the previous delta (`prev`) as they are (what a
+    delta costs grows with the change since the previous state, not since the base)."""
     reused: dict[str, np.ndarray] = {}
     if prev is not None:
         prev_paths = list(StringTable.of(prev, "d.paths"))
@@ -412,12 +419,12 @@ def _rows(repo: Repository, changed: list[str], step: set[str], prev: dict | Non
     lengths = np.zeros(len(chunks), dtype=np.int64)
     terms, doc, tf = [], [], []
     words = list(bm.vocab)
+    old = np.array([o for o, _ in source], dtype=bool)
+    at = np.array([j for _, j in source], dtype=np.int64)
     if prev is not None:
         prev_doc = np.full(len(prev["d.chunk_start"]), -1, dtype=np.int64)
-        for i, (old, j) in enumerate(source):
-            if old:
-                prev_doc[j] = i
-                lengths[i] = prev["d.doc_len"][j]
+        prev_doc[at[old]] = np.flatnonzero(old)
+        lengths[old] = np.asarray(prev["d.doc_len"])[at[old]]
         d = prev_doc[np.asarray(prev["d.post_doc"])]
         keep = d >= 0
         prev_words = list(StringTable.of(prev, "d.vocab"))
@@ -428,10 +435,8 @@ def _rows(repo: Repository, changed: list[str], step: set[str], prev: dict | Non
         terms.append(remap[t[keep]] if len(remap) else t[keep])
         doc.append(d[keep])
         tf.append(np.asarray(prev["d.post_tf"])[keep])
-    for i, (old, j) in enumerate(source):
-        if not old:
-            fresh_doc[j] = i
-            lengths[i] = bm.doc_len[j]
+    fresh_doc[at[~old]] = np.flatnonzero(~old)
+    lengths[~old] = bm.doc_len[at[~old]]
     terms.append(np.repeat(np.arange(len(bm.vocab), dtype=np.int64), np.diff(bm.indptr)))
     doc.append(fresh_doc[bm.post_doc])
     tf.append(bm.post_tf)
@@ -442,7 +447,7 @@ def _rows(repo: Repository, changed: list[str], step: set[str], prev: dict | Non
     order = np.lexsort((doc, term))
     indptr = np.concatenate(([0], np.cumsum(np.bincount(term, minlength=int(used.sum()))))).astype(np.int64)
     return (chunks, [w for w, u in zip(words, used.tolist()) if u], indptr, doc[order].astype(np.int32),
-            tf[order], lengths)
+            tf[order], lengths, np.where(old, at, -1))
 
 
 def _out_edges(x: str, g, now: dict, chunks_of, by_source: dict) -> list[tuple[str, float]]:
