@@ -426,3 +426,20 @@ def test_a_damaged_literal_base_under_a_delta_is_scanned_again_with_one_warning(
     assert [ln for ln in got.stderr.splitlines() if "cache" in ln and "warning" in ln].__len__() == 1, got.stderr
     again = run_cli(*args, "--index", str(walked))
     assert "cache" not in again.stderr and again.stdout == got.stdout
+
+
+def test_a_delta_grown_past_its_share_is_merged_from_its_base(tmp_path, monkeypatch):
+    """Past MERGE_SHARE the next state's file is a new base, updated from the newest delta's base
+    (not built cold: the newest file is a delta, which holds only the changed files' rows)."""
+    root, index, (base, first, second) = _delta_setup(tmp_path)
+    updates = []
+    monkeypatch.setattr(delta, "_update", lambda *args, real=delta._update: updates.append(out := real(*args)) or out)
+    monkeypatch.setattr(delta, "MERGE_SHARE", 0.0)
+    with open(root / "web" / "m1.js", "a") as f:
+        f.write("\nfunction renderMerged(x) { return `render ${x}`; }\n")
+    q = ("pack", str(root), "--query", "parse value error", "--budget", "8k", "--mode", "slice")
+    assert _run(*q, "--index", str(index)) == _run(*q, "--index", str(tmp_path / "cold" / "index.sqlite"))
+    assert len(updates) == 1 and updates[0] is not None
+    folder = index.parent / "retrieval"
+    newest = max((p for p in folder.iterdir() if p.suffix == ".arrays"), key=lambda p: p.stat().st_mtime_ns)
+    assert delta.base_of(read_arrays(str(newest))[0]) is None

@@ -67,7 +67,9 @@ def _from_previous(repo: Repository, kind: str, version: str, update):
         a, _ = read_arrays(file)
         if "state_version.blob" not in a or list(StringTable.of(a, "state_version")) != [version_tag(version)]:
             return None
-        old = dict(zip(StringTable.of(a, "state_paths").strings(), StringTable.of(a, "state_blobs").strings()))
+        if kind == "retrieval" and (name := base_of(a)) is not None:  # a delta: start from its base
+            a = read_base(os.path.dirname(file), name, next(iter(StringTable.of(a, "delta.base_digest"))))
+        old = _state(a)
         now = dict(zip(repo.files, state_manifest(repo.files)))
         changed = [p for p, blob in now.items() if old.get(p) != blob]  # in file order
         gone = old.keys() - now.keys()
