@@ -431,7 +431,7 @@ def test_a_damaged_literal_base_under_a_delta_is_scanned_again_with_one_warning(
 def test_a_delta_grown_past_its_share_is_merged_from_its_base(tmp_path, monkeypatch):
     """Past MERGE_SHARE the next state's file is a new base, updated from the newest delta's base
     (not built cold: the newest file is a delta, which holds only the changed files' rows)."""
-    root, index, (base, first, second) = _delta_setup(tmp_path)
+    root, index, _ = _delta_setup(tmp_path)
     updates = []
     monkeypatch.setattr(delta, "_update", lambda *args, real=delta._update: updates.append(out := real(*args)) or out)
     monkeypatch.setattr(delta, "MERGE_SHARE", 0.0)
