@@ -187,11 +187,13 @@ def _chunks_and_bm25(repo: Repository, a: dict, changed: list[str], stale: set[s
 MERGE_SHARE = 0.05
 
 
-def delta_arrays(repo: Repository, version: str, key: str, chunk_docs) -> dict | None:
+def delta_arrays(repo: Repository, version: str, key: str, chunk_docs, walk) -> dict | None:
     """The arrays of a delta file of this state over the base of the newest earlier retrieval file,
     or None (then a base is made: `updated_parts` or a build). Needs the graph update this process
     made (`Repository.graph_relinked`: which files' references changed since the previous state);
-    reads only the changed files, the rows of the nodes they touch, and per-chunk arrays."""
+    reads only the changed files, the rows of the nodes they touch, and per-chunk arrays. `walk`
+    is the ranker's module (its node names, walk edge weights and priors), passed as `chunk_docs`
+    is: rank.py imports this module, not the other way round."""
     if repo.overlay or not repo.index_path:
         return None
     _ = repo.graph  # made now if it is not yet: the update of it says what changed
@@ -202,7 +204,7 @@ def delta_arrays(repo: Repository, version: str, key: str, chunk_docs) -> dict |
     if prev is None:
         return None
     try:
-        return _delta(repo, version, prev, relinked, chunk_docs)
+        return _delta(repo, version, prev, relinked, chunk_docs, walk)
     except (OSError, ValueError, KeyError, IndexError):
         return None  # an earlier file we cannot use only costs a base
 
@@ -255,9 +257,9 @@ def _graph_key(state: dict[str, str]) -> str:
     return state_key(files, f"{GRAPH_VERSION}.{STORE_VERSION}")
 
 
-def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> dict | None:
+def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs, walk) -> dict | None:
     from repoctx.index import seal
-    from repoctx.retrieve.rank import MODULE
+    MODULE = walk.MODULE  # the ranker's name
     folder = os.path.dirname(prev)
     a_prev, _ = read_arrays(prev)
     if "state_version.blob" not in a_prev or list(StringTable.of(a_prev, "state_version")) != [version_tag(version)]:
@@ -310,7 +312,7 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
     def edges_now(x: str) -> list[tuple[str, float]]:
         """A node's out-edges now, (target, weight), weighted as rank._walk_graph weighs them."""
         if x not in lists:
-            edges = _out_edges(x, g, now, live_chunks, by_source)
+            edges = _out_edges(x, g, now, live_chunks, by_source, walk)
             raw = np.array([r for _, r in edges], dtype=np.float64)
             lists[x] = list(zip([t for t, _ in edges], (raw / raw.sum()).tolist() if len(raw) else []))
         return lists[x]
@@ -361,7 +363,6 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
     symbol_id = {s: i for i, s in enumerate(symbols)}
     paths = list(dict.fromkeys(c.path for c in chunks))
     path_id = {p: i for i, p in enumerate(paths)}
-    from repoctx.retrieve.rank import _factor
     order = np.argsort(np.array(over_ids, dtype=np.int64), kind="stable")
     counts = np.diff(np.array(ptr, dtype=np.int64))
     runs = [np.arange(ptr[i], ptr[i + 1]) for i in order.tolist()]
@@ -376,7 +377,7 @@ def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs) -> d
         "d.chunk_end": np.array([c.end for c in chunks], dtype=np.int64),
         "d.chunk_symbol": np.array([-1 if c.symbol is None else symbol_id[c.symbol] for c in chunks], dtype=np.int64),
         "d.chunk_node": chunk_node,
-        "d.prior": np.array([_factor(c.path, repo.files[c.path].language) for c in chunks], dtype=np.float64),
+        "d.prior": np.array([walk._factor(c.path, repo.files[c.path].language) for c in chunks], dtype=np.float64),
         **StringTable.columns("d.vocab", vocab), "d.indptr": indptr, "d.post_doc": post_doc,
         "d.post_tf": post_tf, "d.doc_len": doc_len,
         **StringTable.columns("d.nodes", list(new_names)),
@@ -452,10 +453,11 @@ def _rows(repo: Repository, changed: list[str], step: set[str], prev: dict | Non
             tf[order], lengths, np.where(old, at, -1))
 
 
-def _out_edges(x: str, g, now: dict, chunks_of, by_source: dict) -> list[tuple[str, float]]:
+def _out_edges(x: str, g, now: dict, chunks_of, by_source: dict, walk) -> list[tuple[str, float]]:
     """A walk node's out-edges in the repository's state now, (target, weight) as
     rank._walk_graph makes them: containment, references both ways, imports both ways."""
-    from repoctx.retrieve.rank import CALLED, CALLS, CONTAINS, IMPORTED, IMPORTS, MODULE
+    MODULE, CALLED, CALLS, CONTAINS, IMPORTED, IMPORTS = (  # the ranker's names
+        walk.MODULE, walk.CALLED, walk.CALLS, walk.CONTAINS, walk.IMPORTED, walk.IMPORTS)
     out: list[tuple[str, float]] = []
     path = _path_of(x, now)
     if path is not None:
