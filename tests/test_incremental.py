@@ -443,3 +443,21 @@ def test_a_delta_grown_past_its_share_is_merged_from_its_base(tmp_path, monkeypa
     folder = index.parent / "retrieval"
     newest = max((p for p in folder.iterdir() if p.suffix == ".arrays"), key=lambda p: p.stat().st_mtime_ns)
     assert delta.base_of(read_arrays(str(newest))[0]) is None
+
+
+def test_an_editor_buffer_over_a_delta_view_ranks_as_over_a_cold_index(tmp_path, monkeypatch):
+    """An editor's buffer patched over a base and its delta read as one (the walk graph large
+    enough to be walked locally, from the edges by source) ranks as over a cold index."""
+    from repoctx.index.load import load_repository
+    from repoctx.retrieve import rank
+    root, index, _ = _delta_setup(tmp_path)
+    cold = tmp_path / "cold" / "index.sqlite"
+    _run("pack", str(root), "--query", "parse", "--budget", "2k", "--index", str(cold))
+    monkeypatch.setattr(rank, "LOCAL_WALK_EDGES", 10)
+    text = (root / "pkg" / "mod2.py").read_text() + "\n\ndef render_buffer(x):\n    return 'render the buffer'\n"
+    got = []
+    for ix in (index, cold):
+        repo = load_repository(str(root), index_path=str(ix))
+        patched = rank.RetrievalIndex.load(repo).patched(repo.with_buffers({"pkg/mod2.py": text}), ["pkg/mod2.py"])
+        got.append(rank.rank_chunks(patched, "render buffer value error", limit=40))
+    assert got[0] == got[1] and got[0]

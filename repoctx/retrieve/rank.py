@@ -398,6 +398,9 @@ class RetrievalIndex:
         out = RetrievalIndex.__new__(RetrievalIndex)
         out.repo, out.chunks, out.bm25, out.graph = repo, self.chunks + new, self.bm25.extended(docs), self.graph
         out.paths, out._path_id, out._global_files = list(self.paths), dict(self._path_id), self._global_files
+        for name in ("_view", "_by_source", "_live_nodes"):  # a delta's view: its walk graph as it reads it
+            if name in self.__dict__:
+                out.__dict__[name] = self.__dict__[name]
         factor = {p: _factor(p, repo.files[p].language) for p in changed if p in repo.files}
         prior = np.where(dead, 0.0, self.prior)
         out.prior = np.concatenate((prior, [factor[c.path] for c in new]))
