@@ -223,7 +223,7 @@ def test_output_to_a_full_device(small, tmp_path):
     _one_line_error(r, str(full))
     assert stat.S_ISCHR(full.stat().st_mode), "the device node was replaced by a file"
     assert _temps(tmp_path, {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "full", "graph",
-                             "retrieval", "secrets.sealed", "counts.sealed"}) == []
+                             "retrieval", "secrets.sealed", "counts.sealed", "scan.memo"}) == []
     if stat.S_ISCHR(os.stat("/dev/full").st_mode):
         r = run_cli("pack", str(small), "--index", str(index), "-o", "/dev/full")
         _one_line_error(r, "/dev/full")
