@@ -363,7 +363,7 @@ class Packer:
         fill = gap_fill(budget)
         from repoctx.pack.closure import Detail
         detail = Detail.for_budget(budget)  # a tight budget takes lighter closures
-        order, matched, central = self._order(query, focus, detail, closure_power(budget))
+        order, matched, central = self._order(query, focus, detail, closure_power(budget), budget)
         for attempt in range(2):
             additions, costs = self._select(order(), estimate, detail)
             used = sum(costs)
@@ -405,14 +405,15 @@ class Packer:
         return self._result("slice", budget, best[0], best[1], best[2], start, map_found if with_map else (),
                             warnings, rendering)
 
-    def _order(self, query: str, focus: list[Focus], detail: Detail | None = None, power: float = CLOSURE_POWER):
+    def _order(self, query: str, focus: list[Focus], detail: Detail | None = None, power: float = CLOSURE_POWER,
+               budget: int | None = None):
         """The candidate chunks in the order the fill takes them — covered by the focus first, then
         the best-ranked by value per token, then the rest by rank, then (worked out only when the fill
         gets that far, and not for the context of a focus alone) the repository's most central code
         that the query did not reach — as a function giving a fresh iterator; how many chunks the
         query or focus reached; and the set of the central chunks the iterators have given so far."""
         from repoctx.retrieve.rank import central_chunks, rank_chunks
-        ranked = rank_chunks(self.index, query, list(focus), CANDIDATES)
+        ranked = rank_chunks(self.index, query, list(focus), CANDIDATES, budget)
         reached = {i for i, _ in ranked}
         first, tail, central = self._priced(ranked, focus, detail, power), [], set()
 
