@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 from repoctx.files import OutsideWorkspace, confine  # noqa: F401  (re-exported)
 from repoctx.graph.link import lines_of_use, module_id
+from repoctx.graph.overlay import Overlay, patched_graph, resolver_of
+from repoctx.graph.store import StoredGraph
 from repoctx.index.load import Repository, load_repository
 from repoctx.model import PackResult, Symbol
 from repoctx.pack.packer import Packer
@@ -60,17 +62,19 @@ def _parents(path: str):
 
 
 def _unchanged(stamp: dict[str, tuple[int, int]]) -> bool:
-    """Whether every path still has its (mtime_ns, size): the stat loop of every MCP call, kept bare
-    (no join, no call per path: a third of its time on Django's 8,700 paths)."""
+    """Whether every path still has its (ctime_ns, size): the stat loop of every MCP call, kept bare
+    (no join, no call per path: a third of its time on Django's 8,700 paths). The change time, not
+    the modification time: an edit whose mtime is put back (cp -p, rsync, utime) still moves it, as
+    git's own stat check sees."""
     stat = os.stat
-    for full, (mtime, size) in stamp.items():
+    for full, (ctime, size) in stamp.items():
         try:
             st = stat(full)
         except OSError:
-            if mtime != -1:  # gone since the load (a path missing then too is unchanged)
+            if ctime != -1:  # gone since the load (a path missing then too is unchanged)
                 return False
             continue
-        if st.st_mtime_ns != mtime or st.st_size != size:
+        if st.st_ctime_ns != ctime or st.st_size != size:
             return False
     return True
 
@@ -78,7 +82,7 @@ def _unchanged(stamp: dict[str, tuple[int, int]]) -> bool:
 def _stat(full: str) -> tuple[int, int]:
     try:
         st = os.stat(full)
-        return st.st_mtime_ns, st.st_size
+        return st.st_ctime_ns, st.st_size
     except OSError:
         return -1, -1
 
@@ -145,7 +149,7 @@ class Workspace:
         if changed is not None and len(changed) <= PATCH_LIMIT:
             # A save or a few files changed on disk: patch the loaded state, as for buffers.
             if changed:
-                repo.graph = old.repo.graph.patched(repo.root, old.repo.facts, repo.facts, changed)
+                repo.graph = patched_graph(old.repo.graph, repo.root, old.repo.facts, repo.facts, changed)
                 index = old.index.patched(repo, changed)
                 view = _View(repo, index, old.packer.derived(repo, index, changed))
             else:
@@ -153,7 +157,8 @@ class Workspace:
                 view.index.repo = view.packer.repo = repo
         else:
             index = RetrievalIndex.load(repo)
-            repo.graph.patched(repo.root, repo.facts, repo.facts, [])  # builds the linker buffers need
+            if isinstance(repo.graph, StoredGraph):  # what relinking a buffer needs besides the store
+                resolver_of(repo.graph, repo.root)
             index.global_files()
             view = _View(repo, index, Packer(repo, index, redact=st.redact))
         with self._lock:
@@ -295,7 +300,13 @@ class Workspace:
             p, s = g.symbols[sid]
             return [Location(p, s.start_line, s.end_line, s.name)]
         name = self.word_at(path, line, column)
-        found = [(p != path, p, s.start_line, s) for p, s in g.symbols.values() if s.name == name]
+        if isinstance(g, Overlay):  # the definitions of that name, asked of the store, not every file's facts
+            named = [g.symbols[sid] for sid in g.named(name)]
+        elif isinstance(g, StoredGraph) and g.definitions() is not None:
+            named = [g.symbols[sid] for sid in g.definitions().get(name, [])]
+        else:
+            named = [(p, s) for p, s in g.symbols.values() if s.name == name]
+        found = [(p != path, p, s.start_line, s) for p, s in named]
         return [Location(p, s.start_line, s.end_line, s.name) for _, p, _, s in sorted(found, key=lambda x: x[:3])]
 
     def references(self, path: str, line: int, column: int, include_declaration: bool = True) -> list[Location]:
