@@ -24,7 +24,7 @@ import threading
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from repoctx.files import OutsideWorkspace, confine  # noqa: F401  (re-exported)
+from repoctx.files import OutsideWorkspace, confine
 from repoctx.graph.link import lines_of_use, module_id
 from repoctx.graph.overlay import Overlay, patched_graph, resolver_of
 from repoctx.graph.store import StoredGraph
@@ -146,7 +146,9 @@ class Workspace:
         old = self._base
         same = old and old.repo.encoding == repo.encoding and old.packer.redactor.enabled == st.redact
         changed = _changed(old.repo, repo) if same else None
-        if changed is not None and len(changed) <= PATCH_LIMIT:
+        # the files relinked over the stored graph since the last whole load, these too (`Overlay`)
+        relinked = set(changed or ()) | set(old.repo.graph.changed if changed and isinstance(old.repo.graph, Overlay) else ())
+        if changed is not None and len(relinked) <= PATCH_LIMIT:
             # A save or a few files changed on disk: patch the loaded state, as for buffers.
             if changed:
                 repo.graph = patched_graph(old.repo.graph, repo.root, old.repo.facts, repo.facts, changed)

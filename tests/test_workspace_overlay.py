@@ -115,3 +115,14 @@ def test_saved_files_patch_the_stored_graph(ws):
     assert g.callers_of("app/store.py:fresh") == ["app/store.py:load"]
     assert "app/store.py:Box.put" in g.callers_of("app/store.py:load")
     assert g.callers_of("app/store.py:save") == []
+
+
+def test_saves_relink_at_most_patch_limit_files_before_a_whole_load(ws, monkeypatch):
+    """Each save relinks every file saved since the last whole load: past PATCH_LIMIT of them, the
+    state is loaded whole (from the store's own update) instead of relinking more and more."""
+    monkeypatch.setattr(workspace_module, "PATCH_LIMIT", 2)
+    for p, want in (("app/store.py", overlay.Overlay), ("lib/util.c", overlay.Overlay), ("web/view.js", StoredGraph)):
+        with open(f"{ws.root}/{p}", "w") as f:
+            f.write(BUFFERS[p])
+        ws.refresh()
+        assert type(ws.repo.graph) is want, p
