@@ -126,3 +126,20 @@ def test_saves_relink_at_most_patch_limit_files_before_a_whole_load(ws, monkeypa
             f.write(BUFFERS[p])
         ws.refresh()
         assert type(ws.repo.graph) is want, p
+
+
+def test_a_patched_index_keeps_each_node_s_file_only_while_file_ids_stay(ws):
+    """An edit's index reuses the walk nodes' file ids (`RetrievalIndex._node_files`) when every
+    file keeps its id (a buffer of a new file comes last), and makes them again when a load put a
+    new file among the others."""
+    ws.view().index._node_files()
+    ws.set_buffer("app/new.py", BUFFERS["app/new.py"])
+    with open(f"{ws.root}/app/aaa.py", "w") as f:  # sorts before the files it shifts
+        f.write("def first():\n    return 1\n")
+    for refresh in (False, True):
+        if refresh:
+            ws.refresh()
+        index = ws.view().index
+        kept = index._node_files()
+        index._node_file = None
+        assert kept.tolist() == index._node_files().tolist(), refresh
