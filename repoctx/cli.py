@@ -207,9 +207,11 @@ def _ask_resident(args: argparse.Namespace, argv: list[str]) -> int | None:
     """The exit code of this `pack` as a resident process of this repository answered it (its
     output written here), or None: none runs, it declined, or the call needs this process (a
     clipboard, stdin, a URL) — then the command works alone. REPOCTX_RESIDENT=off never asks."""
-    if os.environ.get("REPOCTX_RESIDENT") == "off" or args.copy or args.query_file or args.source is not None:
+    if os.environ.get("REPOCTX_RESIDENT") == "off" or args.source is not None:
         return None
     from repoctx import resident
+    if not resident.answers(args):
+        return None
     path = resident.find_socket(args.path, args.index)
     answer = resident.ask(path, argv, STARTED) if path else None
     if answer is None:
@@ -743,6 +745,8 @@ def main(argv: list[str] | None = None) -> int:
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        if RESIDENT is not None and not RESIDENT.answers(args):  # checked before a URL is cloned
+            raise NotResident
         _resolve_remote(args)
         if args.command == "pack" and RESIDENT is None:
             answered = _ask_resident(args, argv)

@@ -30,8 +30,11 @@ NAME = "resident.sock"
 #: Largest request (the caller's arguments and environment) and answer frame taken.
 MAX_REQUEST = 1 << 20
 MAX_ANSWER = 1 << 31
-#: A peer that stalls mid-frame is dropped after this many seconds (the server answers one at a time).
+#: The client's wait to connect and send its request.
 PEER_TIMEOUT = 10.0
+#: A peer's whole request must arrive within this many seconds (the server answers one call at a
+#: time: a peer that sends nothing, or a byte now and then, would otherwise hold every caller).
+REQUEST_DEADLINE = 3.0
 _CRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
@@ -51,18 +54,24 @@ def _send(conn: socket.socket, value) -> None:
     conn.sendall(struct.pack(">Q", len(data)) + data)
 
 
-def _receive(conn: socket.socket, limit: int):
-    """One frame's JSON value; ValueError for a frame over `limit`, a short one, or one not JSON."""
-    head = _exactly(conn, 8)
+def _receive(conn: socket.socket, limit: int, deadline: float | None = None):
+    """One frame's JSON value; ValueError for a frame over `limit`, a short one, one not JSON, or
+    one not whole by `deadline` (time.monotonic)."""
+    head = _exactly(conn, 8, deadline)
     size = struct.unpack(">Q", head)[0]
     if size > limit:
         raise ValueError(f"a frame of {size:,} bytes (at most {limit:,})")
-    return json.loads(_exactly(conn, size).decode("utf-8", "surrogatepass"))
+    return json.loads(_exactly(conn, size, deadline).decode("utf-8", "surrogatepass"))
 
 
-def _exactly(conn: socket.socket, n: int) -> bytes:
+def _exactly(conn: socket.socket, n: int, deadline: float | None = None) -> bytes:
+    import time
     chunks, left = [], n
     while left:
+        if deadline is not None:
+            if (wait := deadline - time.monotonic()) <= 0:
+                raise ValueError("the peer was too slow")
+            conn.settimeout(wait)
         chunk = conn.recv(min(left, 1 << 20))
         if not chunk:
             raise ValueError("the peer closed mid-frame")
@@ -72,6 +81,14 @@ def _exactly(conn: socket.socket, n: int) -> bytes:
 
 
 # -- the command line's side ---------------------------------------------------------------------
+
+def answers(args) -> bool:
+    """Whether a resident process answers this parsed `pack`: not one that needs the caller's own
+    process (a clipboard, a query file or stdin) nor a URL to clone (--ref, --refresh, a PATH that is
+    no folder here). Both sides ask: the caller before it forwards, the process before it runs."""
+    return (args.command == "pack" and not (args.copy or args.query_file or args.ref is not None or args.refresh)
+            and os.path.isdir(args.path))
+
 
 def find_socket(path: str, index: str | None) -> str | None:
     """The socket a resident process for this call would listen on: beside the --index given (or
@@ -149,7 +166,10 @@ class Kept:
             return None
         if options != dataclasses.replace(ScanOptions.from_settings(st), scope=options.scope):
             return None
-        key = (options, st.encoding, st.redact)  # what a load depends on; the rest is per request
+        from repoctx.git import _REPOSITORY_ENV
+        # What a load depends on (the rest is per request): the scan, and the caller's git variables
+        # (a pre-commit hook's GIT_INDEX_FILE lists other files).
+        key = (options, st.encoding, st.redact, tuple(os.environ.get(v) for v in _REPOSITORY_ENV))
         self.loaded = self.repo is None or self.key != key or self.racy or not _unchanged(self.stamp)
         if self.loaded:
             self._load(options, st, key)
@@ -165,10 +185,15 @@ class Kept:
         began = time.time_ns()
         repo = load_repository(self.root, options, encoding=st.encoding, index_path=self.index_path)
         paths = set(repo.files) | {d for p in [*repo.files, *(s.path for s in repo.skipped)] for d in _parents(p)}
-        paths |= set(WATCHED)
+        paths |= set(WATCHED) | set(_git_index(self.root))
         self.stamp = {full: _stat(full) for full in (os.path.join(self.root, p) for p in paths)}
-        self.racy = any(mtime >= began - RACY_NS for mtime, _ in self.stamp.values())
+        self.racy = any(ctime >= began - RACY_NS for ctime, _ in self.stamp.values())
         self.repo, self._packer, self.key = repo, Packer(repo, redact=st.redact), key
+
+    @staticmethod
+    def answers(args) -> bool:
+        """Whether this process runs the parsed call (`answers`; the command line asks it here)."""
+        return answers(args)
 
     def packer(self, repo):
         """The kept packer of `repo` (what this call's `__call__` gave)."""
@@ -182,6 +207,16 @@ WATCHED = (".gitignore", ".repoctxignore", ".repoctx.toml", ".git/info/exclude")
 #: A file modified this close to a load (or after it began) could change again within the same
 #: timestamp tick unseen: the next call loads again (2 s covers the coarsest common file systems).
 RACY_NS = 2_000_000_000
+
+
+def _git_index(root: str) -> list[str]:
+    """Git's index file (the one this environment names): `git add -f` of an ignored file, or `git rm
+    --cached`, changes what is listed, and so packed, without touching the work tree."""
+    from repoctx.git import GitError, run
+    try:
+        return [os.path.join(root, run(root, "rev-parse", "--git-path", "index").strip())]
+    except GitError:  # not a git repository: the folders' stamps say it all
+        return []
 
 
 class Declined(Exception):
@@ -207,15 +242,19 @@ def serve(root: str, index_path: str, idle: float, kept: Kept, cli) -> int:
     ours = os.lstat(path)
     try:  # from here on, any exit removes the socket
         server.listen(16)
-        server.settimeout(idle)
         print(f"repoctx: resident for {root} on {path} (exits after {idle:g} s without a call)", flush=True)
-        while True:
+        import time
+        last = time.monotonic()  # of the last call: a peer that sends none does not keep the process
+        while (left := last + idle - time.monotonic()) > 0:
+            server.settimeout(left)
             try:
                 conn, _ = server.accept()
             except TimeoutError:
                 return 0
             with conn:
-                _answer(conn, kept, cli)
+                if _answer(conn, kept, cli):
+                    last = time.monotonic()
+        return 0
     finally:
         server.close()
         with contextlib.suppress(OSError):
@@ -242,13 +281,13 @@ def _clear(path: str) -> None:
     raise FileExistsError(f"a resident process already listens on {path}")
 
 
-def _answer(conn: socket.socket, kept: Kept, cli) -> None:
-    """One call: checked, run as the command line runs it, answered; a bad peer is dropped."""
-    conn.settimeout(PEER_TIMEOUT)
+def _answer(conn: socket.socket, kept: Kept, cli) -> bool:
+    """One call: checked, run as the command line runs it, answered; a bad peer is dropped (False)."""
+    import time
     if _peer_uid(conn) != os.geteuid():
-        return
+        return False
     try:
-        request = _receive(conn, MAX_REQUEST)
+        request = _receive(conn, MAX_REQUEST, time.monotonic() + REQUEST_DEADLINE)
         argv, cwd, env, started = request["argv"], request["cwd"], request["env"], request["started"]
         if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv) and isinstance(cwd, str)
                 and os.path.isabs(cwd) and isinstance(env, dict)
@@ -256,7 +295,7 @@ def _answer(conn: socket.socket, kept: Kept, cli) -> None:
                 and isinstance(started, (int, float))):
             raise ValueError("not a call")
     except (OSError, ValueError, KeyError, TypeError):
-        return
+        return False
     conn.settimeout(None)
     try:
         answer = run(argv, cwd, env, started, kept, cli)
@@ -264,11 +303,15 @@ def _answer(conn: socket.socket, kept: Kept, cli) -> None:
         answer = {"declined": True}
     with contextlib.suppress(OSError):
         _send(conn, answer)
+    return True
 
 
 def run(argv: list[str], cwd: str, env: dict[str, str], started: float, kept: Kept, cli) -> dict:
     """`cli.main(argv)` in the caller's folder and environment, its output captured, on the kept
-    repository; Declined when the call is for another repository, index or settings."""
+    repository; Declined when the call is for another repository, index or settings, or is not one
+    the command line forwards (`answers`): only a `pack` of a local folder runs here."""
+    if argv[:1] != ["pack"]:  # another command (`serve` would read this process's stdin) is never run
+        raise Declined
     out, err = io.StringIO(), io.StringIO()
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     saved = cli.STARTED, cli.RESIDENT, sys.stdout, sys.stderr

@@ -250,3 +250,224 @@ def test_a_call_for_another_repository_or_scan_is_declined_and_works_alone(repo,
     served, err = pack(repo, repo / "out.xml")
     assert MARK not in err
     assert MARK in pack(repo, tmp_path / "c.xml")[1]
+
+
+# -- an attacker's review (issue 27): staleness a stat of the work tree misses, calls the command
+# line would never forward, peers that hold the process, and the process's end -----------------
+
+def _age(repo: Path) -> None:
+    """Wait until every write is older than the process's "racy" window (a load within it loads again
+    at every call, which would hide staleness): the premise of a staleness test, not its outcome."""
+    import time
+
+    from repoctx.resident import RACY_NS
+    time.sleep(RACY_NS / 1e9 + 0.2)
+
+
+def _same_as_alone(repo: Path, tmp_path: Path, name: str, env: dict | None = None) -> str:
+    served, err = pack(repo, tmp_path / f"{name}-served.xml", env)
+    alone = pack(repo, tmp_path / f"{name}-alone.xml", {**(env or {}), **ALONE})[0]
+    assert MARK in err
+    assert served == alone
+    return served
+
+
+def test_a_change_of_gits_listing_alone_is_seen(repo, resident, tmp_path):
+    """`git add -f` of an ignored file (or `git rm --cached` of one) changes what is packed without
+    touching the work tree: nothing a stat of the files and folders sees."""
+    from conftest import git
+    (repo / ".gitignore").write_text("gen/\n")
+    (repo / "gen").mkdir()
+    (repo / "gen" / "timeout_retry_headers.py").write_text("def generated_retry_timeout_headers(request):\n    return 1\n")
+    _age(repo)
+    assert "generated_retry" not in _same_as_alone(repo, tmp_path, "a")
+    git(repo, "add", "-f", "gen/timeout_retry_headers.py")
+    assert "generated_retry" in _same_as_alone(repo, tmp_path, "b")
+    git(repo, "rm", "-q", "--cached", "gen/timeout_retry_headers.py")
+    assert "generated_retry" not in _same_as_alone(repo, tmp_path, "c")
+
+
+def test_a_callers_git_index_is_the_one_listed(repo, resident, tmp_path):
+    """A caller's GIT_INDEX_FILE (a pre-commit hook's temporary index) names another listing."""
+    from conftest import git
+    (repo / ".gitignore").write_text("gen/\n")
+    (repo / "gen").mkdir()
+    (repo / "gen" / "timeout_retry_headers.py").write_text("def generated_retry_timeout_headers(request):\n    return 1\n")
+    other = tmp_path / "other-index"
+    env = {"GIT_INDEX_FILE": str(other)}
+    subprocess.run(["git", "read-tree", "HEAD"], cwd=repo, env={**os.environ, **env}, check=True)
+    subprocess.run(["git", "add", "-f", "gen/timeout_retry_headers.py"], cwd=repo, env={**os.environ, **env}, check=True)
+    _age(repo)
+    assert "generated_retry" not in _same_as_alone(repo, tmp_path, "a")
+    assert "generated_retry" in _same_as_alone(repo, tmp_path, "b", env)
+    assert "generated_retry" not in _same_as_alone(repo, tmp_path, "c")
+    git(repo, "status")  # harmless: git may rewrite its index
+
+
+def test_an_edit_that_keeps_the_files_time_and_size_is_seen(repo, resident, tmp_path):
+    """A same-size edit whose mtime is put back (cp -p, rsync, a tool that restores times): git's
+    stat check (ctime) sees it, so a pack alone has it; the process must too."""
+    _age(repo)
+    _same_as_alone(repo, tmp_path, "a")
+    target = repo / "pkg" / "mod0.py"
+    before = os.stat(target)
+    text = target.read_text()
+    target.write_text(text.replace("def handler_0_0(", "def handlex_0_0("))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(target).st_size == before.st_size
+    assert "def handlex_0_0(" in _same_as_alone(repo, tmp_path, "b")
+
+
+def test_staleness_after_ignore_rules_checkout_links_and_deletions(repo, resident, tmp_path):
+    from conftest import git
+    _same_as_alone(repo, tmp_path, "a")
+    (repo / "pkg" / "mod1.py").write_text("def retry_timeout_headers_edited(request):\n    return 2\n")
+    (repo / ".repoctxignore").write_text("pkg/mod1.py\n")  # edited while ignored
+    assert "retry_timeout_headers_edited" not in _same_as_alone(repo, tmp_path, "b")
+    (repo / ".repoctxignore").write_text("")  # un-ignored: its edit is packed
+    assert "retry_timeout_headers_edited" in _same_as_alone(repo, tmp_path, "c")
+    (repo / ".repoctx.toml").write_text("exclude = [\"pkg/mod2.py\"]\n")
+    assert "handler_2_" not in _same_as_alone(repo, tmp_path, "d")
+    (repo / ".repoctx.toml").unlink()
+    git(repo, "checkout", "-q", "-b", "other")
+    (repo / "pkg" / "extra.py").write_text("def branch_only_retry_timeout(request):\n    return 3\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "other")
+    assert "branch_only_retry_timeout" in _same_as_alone(repo, tmp_path, "e")
+    git(repo, "checkout", "-q", "main")
+    assert "branch_only_retry_timeout" not in _same_as_alone(repo, tmp_path, "f")
+    (repo / "pkg" / "mod3.py").unlink()
+    (repo / "pkg" / "mod3.py").symlink_to("retry.py")  # a file replaced by a link
+    _same_as_alone(repo, tmp_path, "g")
+    import shutil
+    shutil.rmtree(repo / "pkg")  # a whole folder deleted
+    (repo / "top.py").write_text("def only_retry_timeout_left(request):\n    return 4\n")
+    assert "handler_" not in _same_as_alone(repo, tmp_path, "h")
+
+
+def test_a_staged_secret_added_after_the_load_is_left_out_as_alone(repo, resident, tmp_path):
+    from conftest import git
+    (repo / ".env").write_text("RETRY_TIMEOUT_TOKEN=hunter2-retry-timeout-secret\n")
+    _age(repo)
+    _same_as_alone(repo, tmp_path, "a")
+    (repo / ".env").write_text("RETRY_TIMEOUT_TOKEN=hunter2-retry-timeout-secret\n")
+    git(repo, "add", "-f", ".env")
+    served = _same_as_alone(repo, tmp_path, "b")
+    assert "hunter2" not in served
+
+
+def _call(resident: Resident, request: dict):
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect(str(resident.socket))
+        conn.sendall(_frame(request))
+        head = conn.recv(8, socket.MSG_WAITALL)
+        size = struct.unpack(">Q", head)[0]
+        data = b""
+        while len(data) < size:
+            data += conn.recv(size - len(data))
+    return json.loads(data)
+
+
+@pytest.mark.parametrize("argv", [["index", "{repo}"], ["init", "{repo}", "--force"], ["stats", "{repo}"],
+                                  ["pack", "{repo}", "--copy"], ["pack", "{repo}", "--query-file", "-"],
+                                  ["pack", "https://example.invalid/a/b.git"], ["pack", "{repo}", "--ref", "main"],
+                                  ["serve"], ["resident", "{repo}"]],
+                         ids=["index", "init", "stats", "copy", "stdin", "url", "ref", "serve", "resident"])
+def test_a_call_the_command_line_never_forwards_is_declined(repo, resident, argv):
+    """The process runs `pack` of a local folder only: anything else a peer sends (another command,
+    a clipboard, the process's own stdin, a URL to clone) is declined, and nothing of it runs."""
+    before = sorted(p.name for p in (repo / ".repoctx").iterdir())
+    answer = _call(resident, {"argv": [a.format(repo=repo) for a in argv], "cwd": str(repo), "env": dict(os.environ),
+                              "started": 0.0})
+    assert answer == {"declined": True}
+    assert not (repo / ".repoctx.toml").exists()
+    assert sorted(p.name for p in (repo / ".repoctx").iterdir()) == before
+    assert resident.proc.poll() is None
+
+
+def test_a_peer_that_trickles_its_request_is_dropped_at_a_deadline(repo, resident, tmp_path):
+    """One byte now and then (each within the per-read timeout) must not hold the process, which
+    answers one call at a time: the whole request has a deadline (REQUEST_DEADLINE, a few seconds)."""
+    import time
+    frame = _frame({"argv": ["pack", str(repo)], "cwd": str(repo), "env": {}, "started": 0.0})
+    sent = 0
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect(str(resident.socket))
+        try:
+            for sent in range(len(frame)):  # ~1 byte a second: far slower than any deadline
+                conn.sendall(frame[sent:sent + 1])
+                time.sleep(1.0)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+    assert sent < 20, f"the process read {sent} bytes over {sent} s from one peer"
+    assert MARK in pack(repo, tmp_path / "a.xml")[1]
+
+
+def test_silent_peers_do_not_keep_the_process_past_its_idle_limit(repo):
+    """A peer that connects again and again and never sends a request is no call: the process still
+    exits after --idle seconds without one, and removes its socket."""
+    r = Resident(repo, "--idle", "2")
+    assert "repoctx: resident for" in r.ready
+    held = 0
+    try:
+        while r.proc.poll() is None and held < 30:
+            try:
+                with socket.socket(socket.AF_UNIX) as conn:
+                    conn.connect(str(r.socket))
+                    held += 1
+                    conn.recv(1)  # until the process drops it
+            except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError):
+                break
+        assert r.proc.wait(timeout=120) == 0
+        assert not os.path.lexists(r.socket)
+    finally:
+        if r.proc.poll() is None:
+            r.stop()
+
+
+def test_a_resident_killed_mid_call_leaves_the_caller_working_alone(repo, resident, tmp_path):
+    """kill -9 while a call is in flight (the process stopped, then killed): the caller gets the pack
+    alone, exit 0, and no more than one line about it."""
+    import signal
+    os.kill(resident.proc.pid, signal.SIGSTOP)
+    caller = subprocess.Popen([sys.executable, "-m", "repoctx", "pack", str(repo), "--query", QUERY, "--budget", "2k",
+                               "-o", str(tmp_path / "a.xml")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The call is in the stopped process's queue (its socket accepts it) when the process dies.
+    for _ in range(600):
+        if subprocess.run(["ss", "-x", "-p"], capture_output=True, text=True).stdout.count(str(resident.socket)) >= 2:
+            break
+        import time
+        time.sleep(0.05)
+    os.kill(resident.proc.pid, signal.SIGKILL)
+    resident.proc.wait()
+    out, err = caller.communicate(timeout=300)
+    assert caller.returncode == 0, err
+    assert MARK not in err and "Traceback" not in err
+    assert (tmp_path / "a.xml").read_text() == pack(repo, tmp_path / "b.xml", ALONE)[0]
+    # A killed process's socket stays behind: the next call works alone, silently.
+    assert os.path.lexists(resident.socket)
+    served, err = pack(repo, tmp_path / "c.xml")
+    assert MARK not in err and served == (tmp_path / "a.xml").read_text()
+
+
+def test_a_second_resident_for_the_same_index_is_refused_in_one_line(repo, resident, tmp_path):
+    second = Resident(repo)
+    err = second.proc.communicate(timeout=300)[1]
+    assert second.proc.returncode == 1 and "already listens" in err and len(err.strip().splitlines()) == 1
+    assert MARK in pack(repo, tmp_path / "a.xml")[1]
+
+
+def test_a_socket_path_too_long_is_a_one_line_error(repo, tmp_path):
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    r = subprocess.run([sys.executable, "-m", "repoctx", "resident", str(repo), "--index", str(deep / "index.sqlite")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "too long" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_the_index_deleted_under_a_running_resident(repo, resident, tmp_path):
+    import shutil
+    _same_as_alone(repo, tmp_path, "a")
+    shutil.rmtree(repo / ".repoctx")  # the socket with it: callers work alone
+    served, err = pack(repo, tmp_path / "b.xml")
+    assert MARK not in err and served == pack(repo, tmp_path / "c.xml", ALONE)[0]
