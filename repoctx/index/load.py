@@ -99,7 +99,8 @@ class Repository:
         merged = self.facts.replaced(facts)
         repo = dataclasses.replace(self, files=files, facts=merged, tokens=tokens, overlay=overlay)
         if overlay:
-            from repoctx.graph.overlay import patched_graph  # a stored graph is patched without loading it
+            # a stored graph is patched without loading it
+            from repoctx.graph.overlay import patched_graph
             repo.graph = patched_graph(self.graph, self.root, self.facts, merged, sorted(overlay))
         return repo
 
