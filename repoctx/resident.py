@@ -104,8 +104,17 @@ def find_socket(path: str, index: str | None) -> str | None:
             return candidate
         parent = os.path.dirname(folder)
         if parent == folder:
-            return None
+            break
         folder = parent
+    # A `.repoctx` the repository tracks, links or another user owns is never used: the state is
+    # in the user's cache (store.state_folder), found through git (what a call alone does anyway).
+    from repoctx.index.store import default_index_path
+    from repoctx.scan import locate
+    try:
+        candidate = socket_path(default_index_path(locate(path)[0]))
+    except Exception:  # noqa: BLE001 — no resident then: the command alone says what is wrong
+        return None
+    return candidate if os.path.lexists(candidate) else None
 
 
 def ask(path: str, argv: list[str], started: float) -> tuple[int, str, str] | None:

@@ -434,13 +434,13 @@ def test_a_resident_killed_mid_call_leaves_the_caller_working_alone(repo, reside
                                "-o", str(tmp_path / "a.xml")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # The call is in the stopped process's queue (its socket accepts it) when the process dies.
     for _ in range(600):
-        if subprocess.run(["ss", "-x", "-p"], capture_output=True, text=True).stdout.count(str(resident.socket)) >= 2:
+        if subprocess.run(["ss", "-x", "-p"], check=False, capture_output=True, text=True).stdout.count(str(resident.socket)) >= 2:
             break
         import time
         time.sleep(0.05)
     os.kill(resident.proc.pid, signal.SIGKILL)
     resident.proc.wait()
-    out, err = caller.communicate(timeout=300)
+    _, err = caller.communicate(timeout=300)
     assert caller.returncode == 0, err
     assert MARK not in err and "Traceback" not in err
     assert (tmp_path / "a.xml").read_text() == pack(repo, tmp_path / "b.xml", ALONE)[0]
@@ -461,7 +461,7 @@ def test_a_socket_path_too_long_is_a_one_line_error(repo, tmp_path):
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
     r = subprocess.run([sys.executable, "-m", "repoctx", "resident", str(repo), "--index", str(deep / "index.sqlite")],
-                       capture_output=True, text=True, timeout=300)
+                       check=False, capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and "too long" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
@@ -471,3 +471,25 @@ def test_the_index_deleted_under_a_running_resident(repo, resident, tmp_path):
     shutil.rmtree(repo / ".repoctx")  # the socket with it: callers work alone
     served, err = pack(repo, tmp_path / "b.xml")
     assert MARK not in err and served == pack(repo, tmp_path / "c.xml", ALONE)[0]
+
+
+def test_a_repository_whose_state_folder_is_not_its_own_is_served_from_the_cache(repo, tmp_path, monkeypatch):
+    """A `.repoctx` folder git tracks (a clone brought it) is never used: the index and the socket
+    live in the user's cache (store.state_folder), and the caller finds the socket there."""
+    import tempfile
+
+    from conftest import git
+    cache = Path(tempfile.mkdtemp(prefix="rc-", dir="/tmp"))  # short: a socket's path is at most ~100 bytes
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    (repo / ".repoctx" / "resident.sock.txt").write_text("committed\n")
+    git(repo, "add", "-f", ".repoctx/resident.sock.txt")
+    git(repo, "commit", "-q", "-m", "a committed state folder")
+    assert run_cli("index", str(repo)).returncode == 0
+    r = Resident(repo)
+    try:
+        assert str(cache) in r.ready, r.proc.stderr.read()
+        assert MARK in pack(repo, tmp_path / "a.xml")[1]
+    finally:
+        r.stop()
+        import shutil
+        shutil.rmtree(cache, ignore_errors=True)
