@@ -63,7 +63,7 @@ from repoctx.graph.link import (
     ordered_symbols,
 )
 from repoctx.index import seal
-from repoctx.index.cache import previous_file, state_manifest, version_tag
+from repoctx.index.cache import previous_file, state_key, state_manifest, version_tag
 from repoctx.model import FileFacts
 
 _SCHEMA = """
@@ -93,6 +93,12 @@ _OWNER = {"refs": 0, "ambiguous": 0, "imports": 0, "external": 0, "state": 0, "d
 _BY_RANGE = frozenset(("refs", "ambiguous"))
 #: Bump when what the files keep for updates changes (with link.GRAPH_VERSION, in their `meta`).
 STORE_VERSION = "3"
+
+
+def graph_key(files: dict) -> str:
+    """The state key of a graph file (`files`: path → anything with blob_sha and language): the
+    repository state and the store's layout (a file of another layout is another state's)."""
+    return state_key(files, f"{GRAPH_VERSION}.{STORE_VERSION}")
 #: Above this share of the files to relink, a whole build is as cheap as an update.
 MAX_SHARE = 0.3
 #: A delta is merged into a new base once its rows or the files it supersedes pass this share of the base's.

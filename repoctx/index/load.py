@@ -20,7 +20,7 @@ from itertools import islice
 from repoctx import tokens as tok
 from repoctx.files import read_file, write_atomic
 from repoctx.index import seal
-from repoctx.index.cache import cached_file, gc_paused, state_key
+from repoctx.index.cache import cached_file, gc_paused
 from repoctx.index.store import (
     SCHEMA_VERSION,
     IndexError_,
@@ -52,17 +52,17 @@ class Repository:
     @cached_property
     def graph(self):
         """The import and symbol graph (cached beside the index for this exact repository state)."""
-        from repoctx.graph.link import GRAPH_VERSION, build_graph
+        from repoctx.graph.link import build_graph
         from repoctx.graph.store import (
-            STORE_VERSION,
             GraphUpdate,
             StoredGraph,
+            graph_key,
             updated_graph,
             write_graph,
         )
         if self.overlay:
             return build_graph(self.root, self.facts)
-        key = state_key(self.files, f"{GRAPH_VERSION}.{STORE_VERSION}")  # a file of another layout is another state's
+        key = graph_key(self.files)
 
         def made():  # relinked from the previous state's file where that is cheaper (graph/store.py)
             return (updated_graph(self.root, self.files, self.facts, self.index_path, key)

@@ -248,15 +248,13 @@ def _state(a: dict) -> dict[str, str]:
 
 
 def _graph_key(state: dict[str, str]) -> str:
-    """The graph file's state key of a state given as its manifest (as index/load.py keys it; a
-    mismatch only costs a base)."""
-    from repoctx.graph.link import GRAPH_VERSION
-    from repoctx.graph.store import STORE_VERSION
+    """The graph file's state key of a state given as its manifest."""
+    from repoctx.graph.store import graph_key
     files = {}
     for p, entry in state.items():
         blob, _, lang = entry.partition("\0")
         files[p] = SimpleNamespace(blob_sha=blob, language=lang or None)
-    return state_key(files, f"{GRAPH_VERSION}.{STORE_VERSION}")
+    return graph_key(files)
 
 
 def _delta(repo: Repository, version: str, prev: str, relinked, chunk_docs, walk) -> dict | None:
