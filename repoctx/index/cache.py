@@ -1,15 +1,18 @@
 """Derived data cached beside the index, keyed by the exact repository state.
 
-The graph, the retrieval index, the definitions table and the literal index are pure functions of
-the repository's files (paths and blob SHAs). Rebuilding them costs seconds on a large repository;
-reading them back costs milliseconds, and reads only what a query touches: each is one file under
-`<index folder>/<kind>/<state key><suffix>` — an SQLite file of lookups (the graph) or a file of
-memory-mapped arrays (`index/arrays.py`) — written atomically, then sealed (`index/seal.py`: its
-digest and identity, under a MAC naming its kind and state key). A missing or outdated file simply
-means "build it again"; one that fails its seal — truncated, zeroed, overwritten, another
-repository's file renamed into place — or that its reader refuses, is built again with one warning.
-SQLite cannot tell zeroed rows from real ones, nor the arrays' reader a zeroed posting list from a
-real one: the seal can. The newest few states are kept.
+The graph (with its definitions rows), the retrieval index and the literal index are pure functions
+of the repository's files (paths and blob SHAs). Rebuilding them costs seconds on a large repository;
+reading them back costs milliseconds, and reads only what a query touches: each state is one file
+under `<index folder>/<kind>/<state key><suffix>` — an SQLite file of lookups (the graph) or a file
+of memory-mapped arrays (`index/arrays.py`) — written atomically, then sealed (`index/seal.py`: its
+digest and identity, under a MAC naming its kind and state key). A later state's file is usually a
+small delta over a base file (a full file of an earlier state; the graph's and the literals' are
+kept in `<kind>-base/`: graph/store.py, retrieve/delta.py): sealed once, named by the delta with its
+digest, so an edit writes and seals only what it changed. A
+missing or outdated file simply means "build it again"; one that fails its seal — truncated, zeroed,
+overwritten, another repository's file renamed into place — or that its reader refuses, is built
+again with one warning. SQLite cannot tell zeroed rows from real ones, nor the arrays' reader a
+zeroed posting list from a real one: the seal can. The newest few states are kept.
 """
 from __future__ import annotations
 
