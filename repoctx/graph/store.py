@@ -197,16 +197,7 @@ def _prune_bases(path: str) -> None:
                 continue
     for e in os.scandir(bases_folder(path)):
         if e.name.endswith(".sqlite") and e.name not in named:
-            _discard(e.path)
-
-
-def _discard(path: str) -> None:
-    """Remove a file and its seal, if there."""
-    for p in (path, path + ".seal"):
-        try:
-            os.unlink(p)
-        except FileNotFoundError:
-            pass
+            seal.discard(e.path)
 
 
 def _write_new(path: str, fill, base: str | None = None) -> None:
@@ -324,7 +315,7 @@ class _View:
                 if digest and digest != meta.get("base_digest"):
                     raise seal.Damaged(f"base {name} is not the one it was written over")
             except seal.Damaged:
-                _discard(self.base_path)  # said once: no other state's read or update meets it again
+                seal.discard(self.base_path)  # said once: no other state's read or update meets it again
                 raise
             if not digest:
                 raise FileNotFoundError(self.base_path)  # unsealed: as good as missing

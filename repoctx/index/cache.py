@@ -100,11 +100,7 @@ def _prune(folder: str, keep: set[str] = frozenset()) -> None:
     """Keep the newest KEEP files of a cache folder (with their seals), and those named in `keep`."""
     files = [e for e in os.scandir(folder) if not e.name.endswith(".seal") and e.name not in keep]
     for old in sorted(files, key=lambda e: e.stat().st_mtime)[:-KEEP]:
-        for path in (old.path, old.path + ".seal"):
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+        seal.discard(old.path)
 
 
 def previous_file(index_path: str | None, kind: str, suffix: str, skip: str | None = None) -> str | None:

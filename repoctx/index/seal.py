@@ -192,6 +192,16 @@ def seal_file(path: str, context: str) -> str:
     return digest
 
 
+def discard(path: str) -> None:
+    """Remove a sealed file and its seal (either may already be gone; one we cannot remove stays,
+    and fails its check again)."""
+    for p in (path, path + ".seal"):
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
 def check_file(path: str, context: str) -> str | bool:
     """Whether `path` is the file sealed for `context`: its digest when it is, False when it has no
     seal (not sealed yet, or of an older repoctx); Damaged when its seal or its bytes fail the check."""

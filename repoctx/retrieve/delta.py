@@ -226,11 +226,7 @@ def read_base(folder: str, name: str, digest: str | None = None) -> dict:
     try:
         found = seal.check_file(path, f"retrieval/{name}")
     except seal.Damaged:
-        for bad in (path, path + ".seal"):  # reported once, with the delta read over it: not again
-            try:
-                os.unlink(bad)
-            except OSError:
-                pass
+        seal.discard(path)  # reported once, with the delta read over it: not again
         raise
     if not found:
         raise FileNotFoundError(path)
@@ -844,15 +840,7 @@ def _prune_literal_bases(file: str, folder: str) -> None:
                 continue
     for e in os.scandir(folder):
         if e.name not in named and not e.name.endswith(".seal"):
-            _discard(e.path)
-
-
-def _discard(path: str) -> None:
-    for p in (path, path + ".seal"):
-        try:
-            os.unlink(p)
-        except FileNotFoundError:
-            pass
+            seal.discard(e.path)
 
 
 def _literal_base(file: str, name: str, digest: str) -> dict:
@@ -872,7 +860,7 @@ def _literal_base(file: str, name: str, digest: str) -> dict:
             raise seal.Damaged(f"base {name} is a delta")
         return a
     except seal.Damaged:
-        _discard(path)  # said once: no other state's read or update meets it again
+        seal.discard(path)  # said once: no other state's read or update meets it again
         raise
 
 
