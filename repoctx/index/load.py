@@ -121,12 +121,14 @@ def _updated_index(root: str, options: ScanOptions, encoding: str | None, index_
     real = os.path.realpath(root)
     if memo and os.path.isdir(real):  # (else the scan says what is wrong)
         index_path = os.path.abspath(index_path or default_index_path(real))
-        kept = _read_memo(real, options, enc, index_path, reuse=not check)
+        kept, memo_damage = _read_memo(real, options, enc, index_path, reuse=not check)
     else:
-        kept = None
+        kept = memo_damage = None
     result = scan(root, options, kept)
     index_path = os.path.abspath(index_path or default_index_path(result.root))
     with IndexStore(index_path) as store:
+        if memo_damage and not store.warnings:  # an index rebuilt says so once: the memo beside it is moot
+            seal.warn(memo_damage)
         if check:
             store.check()
         if kept is not None and kept.hit and kept.saved.get("index") != _identity(index_path):
@@ -167,14 +169,16 @@ def _memo_file(index_path: str) -> str:
     return os.path.join(os.path.dirname(index_path), "scan.memo")
 
 
-def _read_memo(root: str, options: ScanOptions, encoding: str, index_path: str, reuse: bool) -> ScanMemo:
+def _read_memo(root: str, options: ScanOptions, encoding: str, index_path: str,
+               reuse: bool) -> tuple[ScanMemo, str | None]:
     """The last load's scan memo for this root, options, encoding and index file (`ScanMemo`), to
     start from (none to start from when not `reuse`, or when it fails its seal: a file in the index
     folder is input like any other, and a memo another user or repository wrote names files as that
-    one saw them). The memo names its index file (`_identity`): it is used with that one alone."""
+    one saw them), and what was wrong with it, if anything (the caller warns). The memo names its
+    index file (`_identity`): it is used with that one alone."""
     salt = "\0".join((MEMO_VERSION, SCHEMA_VERSION, encoding, root,
                       repr(dataclasses.replace(options, outputs=()))))
-    saved = None
+    saved = damage = None
     if reuse:
         try:
             with open(_memo_file(index_path), "rb") as f:
@@ -182,8 +186,8 @@ def _read_memo(root: str, options: ScanOptions, encoding: str, index_path: str, 
         except FileNotFoundError:
             pass
         except (OSError, ValueError, EOFError, TypeError) as exc:
-            seal.warn(f"scan memo {_memo_file(index_path)} is damaged ({exc}): every file is looked at")
-    return ScanMemo(salt, saved)
+            damage = f"scan memo {_memo_file(index_path)} is damaged ({exc}): every file is looked at"
+    return ScanMemo(salt, saved), damage
 
 
 def _write_memo(memo: ScanMemo, index_path: str, result, files: dict[str, SourceFile],
