@@ -134,15 +134,6 @@ def state_manifest(files: dict) -> list[str]:
     return [f"{f.blob_sha}\0{f.language or ''}" for f in files.values()]
 
 
-def manifest_digest(rows) -> str:
-    """A digest of a repository state given as (path, `state_manifest` entry) rows in path order:
-    how a derived file names the state it was made from (graph/store.py's updates)."""
-    h = hashlib.sha1()
-    for path, entry in rows:
-        h.update(f"{path}\0{entry}\n".encode("utf-8", "surrogatepass"))
-    return h.hexdigest()
-
-
 def manifest_columns(files: dict, version: str) -> dict:
     """The repository state a derived array file is of, as its `state_paths`, `state_blobs` and
     `state_version` (`version_tag`) tables: an update starts only from a file of its own version."""
